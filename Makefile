@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) csrc/CMakeLists.txt
 	$(PIP) install -q -c $(CONSTRAINTS) setuptools wheel pybind11 \
 	    torch torchaudio numba numpy soundfile scipy tqdm matplotlib pytest torchcomp pedalboard
 	# torchlpc compiles against the installed torch: no build isolation.
-	$(PIP) install -q -c $(CONSTRAINTS) --no-build-isolation torchlpc
+	$(PIP) install -q -c $(CONSTRAINTS) --no-build-isolation --no-cache-dir torchlpc
 	$(PIP) install -q -c $(CONSTRAINTS) -e '.[test]'
 	touch $(STAMP)
 

@@ -34,3 +34,23 @@ def allpole_kernel(x, A, zi, out):  # pragma: no cover - device code
                 else:
                     acc -= A[b, n, i - 1] * zi[b, -m - 1]
             out[b, n] = acc
+
+
+@cuda.jit(cache=True)
+def ballistics_kernel(gh, at, rt, g0, out, mask):  # pragma: no cover - device code
+    """One thread per row: attack/release smoother (see _kernels_cpu.ballistics_forward)."""
+    b = cuda.grid(1)
+    if b < gh.shape[0]:
+        g = g0[b]
+        ca = at[b]
+        cr = rt[b]
+        for n in range(gh.shape[1]):
+            f = gh[b, n]
+            if f < g:
+                c = ca
+                mask[b, n] = 1
+            else:
+                c = cr
+                mask[b, n] = 0
+            g = (1 - c) * g + c * f
+            out[b, n] = g

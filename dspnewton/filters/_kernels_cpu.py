@@ -58,3 +58,27 @@ def allpole_forward(x, A, zi, out):  # pragma: no cover - compiled
 def as_numpy(t) -> np.ndarray:
     """A numpy view of a CPU tensor (no copy where the layout allows)."""
     return t.detach().numpy()
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def ballistics_forward(gh, at, rt, g0, out, mask):  # pragma: no cover - compiled
+    """Attack/release one-pole smoother of a target gain.
+
+    ``c = at[b]`` when ``gh[b, n] < g[b, n-1]`` (attack) else ``rt[b]``;
+    ``g[b, n] = (1 - c) * g[b, n-1] + c * gh[b, n]``, ``g[b, -1] = g0[b]``.
+    Shapes: gh, out (B, T); mask (B, T) uint8 (1 = attack); at, rt, g0 (B,).
+    The update is written exactly as :func:`recurrence_forward` evaluates it
+    (``a * s + x`` with ``a = 1 - c``, ``x = c * gh``), so both agree bit for bit.
+    """
+    B, T = gh.shape
+    for b in nb.prange(B):
+        g = g0[b]
+        ca = at[b]
+        cr = rt[b]
+        for n in range(T):
+            f = gh[b, n]
+            attack = f < g
+            c = ca if attack else cr
+            mask[b, n] = attack
+            g = (1 - c) * g + c * f
+            out[b, n] = g

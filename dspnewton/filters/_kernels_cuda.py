@@ -12,7 +12,7 @@ import functools
 
 import torch
 
-__all__ = ["available", "recurrence_forward", "allpole_forward"]
+__all__ = ["available", "recurrence_forward", "allpole_forward", "ballistics_forward"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -22,7 +22,7 @@ def _compiled():
 
     from . import _cuda_device
 
-    return cuda, _cuda_device.recurrence_kernel, _cuda_device.allpole_kernel
+    return cuda, _cuda_device.recurrence_kernel, _cuda_device.allpole_kernel, _cuda_device.ballistics_kernel
 
 
 def available() -> bool:
@@ -58,3 +58,11 @@ def allpole_forward(x: torch.Tensor, A: torch.Tensor, zi: torch.Tensor) -> torch
     out = torch.empty_like(x)
     _launch(_compiled()[2], [x, A, zi, out], x.shape[0])
     return out
+
+
+def ballistics_forward(gh, at, rt, g0):
+    """Attack/release smoother; gh (B, T), at, rt, g0 (B,) -> (g (B, T), mask (B, T) uint8)."""
+    out = torch.empty_like(gh)
+    mask = torch.empty(gh.shape, dtype=torch.uint8, device=gh.device)
+    _launch(_compiled()[3], [gh.contiguous(), at.contiguous(), rt.contiguous(), g0.contiguous(), out, mask], gh.shape[0])
+    return out, mask

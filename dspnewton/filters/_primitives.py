@@ -23,9 +23,12 @@ def recurrence(a: torch.Tensor, x: torch.Tensor, y0: torch.Tensor, backend: str)
         )
         return out
     if backend == "scan":
-        b = x.clone()
-        b[:, 0] += a[:, 0] * y0
-        return scalar_affine_scan(a, b)
+        # Accumulate in float64: a float32 scan over 10^6 samples near the unit
+        # circle would otherwise lose about three digits to reassociation.
+        a64 = a.double()
+        b = x.to(torch.float64, copy=True)
+        b[:, 0] += a64[:, 0] * y0.double()
+        return scalar_affine_scan(a64, b).to(x.dtype)
     if backend == "cuda":
         return _kernels_cuda.recurrence_forward(a.contiguous(), x.contiguous(), y0.contiguous())
     raise ValueError(f"unknown backend {backend!r}")
@@ -46,14 +49,15 @@ def allpole(x: torch.Tensor, A: torch.Tensor, zi: torch.Tensor, backend: str) ->
             return recurrence(-A[..., 0], x, zi[:, 0], "scan")
         B, T = x.shape
         # State s[n] = (y[n], ..., y[n-N+1]); companion matrix per sample.
-        M = torch.zeros(B, T, N, N, dtype=x.dtype, device=x.device)
+        f64 = torch.float64  # accumulate in float64 (see above)
+        M = torch.zeros(B, T, N, N, dtype=f64, device=x.device)
         M[..., 0, :] = -A
         idx = torch.arange(N - 1, device=x.device)
         M[..., idx + 1, idx] = 1.0
-        b = torch.zeros(B, T, N, dtype=x.dtype, device=x.device)
+        b = torch.zeros(B, T, N, dtype=f64, device=x.device)
         b[..., 0] = x
-        b[:, 0, :] += (M[:, 0] @ zi.unsqueeze(-1)).squeeze(-1)
-        return matrix_affine_scan(M, b)[..., 0]
+        b[:, 0, :] += (M[:, 0] @ zi.double().unsqueeze(-1)).squeeze(-1)
+        return matrix_affine_scan(M, b)[..., 0].to(x.dtype)
     if backend == "cuda":
         return _kernels_cuda.allpole_forward(x.contiguous(), A.contiguous(), zi.contiguous())
     raise ValueError(f"unknown backend {backend!r}")
