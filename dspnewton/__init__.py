@@ -7,8 +7,11 @@ model -> objective -> Newton optimiser -> fit / sweep / evaluation -> CLI.
 __version__ = "0.1.0"
 
 from . import filters  # noqa: E402
+from .fitting import fit  # noqa: E402
+from .model import Compressor, CompressorParams  # noqa: E402
+from .result import FitResult  # noqa: E402
 
-__all__ = ["__version__", "filters", "native_version"]
+__all__ = ["__version__", "Compressor", "CompressorParams", "FitResult", "filters", "fit", "native_version"]
 
 
 def native_version() -> str:

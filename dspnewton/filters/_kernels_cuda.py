@@ -18,6 +18,12 @@ __all__ = ["available", "recurrence_forward", "allpole_forward", "ballistics_for
 @functools.lru_cache(maxsize=None)
 def _compiled():
     """Import numba.cuda and the device code on first use (slow to import)."""
+    import numpy as np
+
+    if not hasattr(np, "row_stack"):
+        # numba-cuda registers an overload of np.row_stack, which NumPy 2.4
+        # removed; give it the alias it expects so that importing it works.
+        np.row_stack = np.vstack
     from numba import cuda
 
     from . import _cuda_device

@@ -1,0 +1,163 @@
+"""The ``fused`` Hessian strategy: exact loss, gradient and full Hessian in one pass.
+
+One sequential pass per frame carries forward sensitivities (first and second
+order) of the ballistics state and of the pre-emphasis filter state and
+accumulates loss, gradient and Hessian sample by sample: no autograd tape, and
+memory independent of the signal length beyond the audio itself.  numba on CPU
+(parallel over frames), numba.cuda on GPU (one thread per frame).
+
+The kernel differentiates with respect to phi = (CT, s = 1 - 1/R, alpha_at,
+alpha_rt, gamma); each phi_i depends on theta_i alone, so the chain rule to
+theta is diagonal: ``H_theta = J H_phi J + diag(grad_phi * phi'')``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numba as nb
+import numpy as np
+import torch
+
+from ..model.params import RANGES, _coef_bounds
+from . import _fused_frame as ff
+from .framing import Frames
+from .preemphasis import PREEMPHASIS_POLE
+
+__all__ = ["fused_loss_grad_hess", "fused_loss", "theta_to_phi"]
+
+_frame_cpu = nb.njit(cache=True, nogil=True)(ff.fused_frame)
+_loss_frame_cpu = nb.njit(cache=True, nogil=True)(ff.loss_frame)
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def _fused_cpu(x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, sc, out_l, out_g, out_h):  # pragma: no cover
+    for f in nb.prange(x.shape[0]):
+        _frame_cpu(f, x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, sc, out_l, out_g, out_h)
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def _loss_cpu(x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, out_l):  # pragma: no cover
+    for f in nb.prange(x.shape[0]):
+        _loss_frame_cpu(f, x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, out_l)
+
+
+@functools.lru_cache(maxsize=None)
+def _cuda_kernels():
+    """(numba.cuda, fused kernel, loss kernel), imported on first use."""
+    from ..filters._kernels_cuda import _compiled
+
+    cuda = _compiled()[0]  # imports numba.cuda with its NumPy compatibility shim
+    from . import _fused_cuda
+
+    return cuda, _fused_cuda.fused_kernel, _fused_cuda.loss_kernel
+
+
+def theta_to_phi(theta: torch.Tensor, sample_rate: int):
+    """phi (5,), dphi/dtheta (5,) and d2phi/dtheta2 (5,) as float64 numpy arrays."""
+    t = theta.detach().double().cpu().numpy()
+    sig = 1.0 / (1.0 + np.exp(-t))
+    d1 = sig * (1 - sig)
+    d2 = d1 * (1 - 2 * sig)
+    r_lo, r_hi = RANGES["ratio"]
+    R = r_lo + (r_hi - r_lo) * sig[1]
+    R1, R2 = (r_hi - r_lo) * d1[1], (r_hi - r_lo) * d2[1]
+    at_lo, at_hi = _coef_bounds("attack_ms", sample_rate)
+    rt_lo, rt_hi = _coef_bounds("release_ms", sample_rate)
+    phi = np.array([t[0], 1 - 1 / R, at_lo + (at_hi - at_lo) * sig[2], rt_lo + (rt_hi - rt_lo) * sig[3], t[4]])
+    j1 = np.array([1.0, R1 / R**2, (at_hi - at_lo) * d1[2], (rt_hi - rt_lo) * d1[3], 1.0])
+    j2 = np.array([0.0, R2 / R**2 - 2 * R1**2 / R**3, (at_hi - at_lo) * d2[2], (rt_hi - rt_lo) * d2[3], 0.0])
+    return phi, j1, j2
+
+
+def _arrays(frames: Frames):
+    """float64 numpy views of the frame data (cached on the Frames object)."""
+    cache = getattr(frames, "_fused_np", None)
+    if cache is None:
+        cache = tuple(t.detach().double().cpu().numpy() for t in (frames.x, frames.x_db, frames.target_pe)) + (
+            frames.valid.cpu().numpy().astype(np.int64),)
+        frames._fused_np = cache
+    return cache
+
+
+def _cuda_arrays(frames: Frames):
+    cache = getattr(frames, "_fused_cuda", None)
+    if cache is None:
+        dev = frames.x.device
+        cache = tuple(t.detach().to(dev, torch.float64).contiguous() for t in (frames.x, frames.x_db, frames.target_pe)) + (
+            frames.valid.to(dev, torch.int64).contiguous(),)
+        frames._fused_cuda = cache
+    return cache
+
+
+def _upper_to_full(h_upper: np.ndarray, n: int = 5) -> np.ndarray:
+    H = np.zeros((n, n))
+    k = 0
+    for p in range(n):
+        for q in range(p, n):
+            H[p, q] = H[q, p] = h_upper[k]
+            k += 1
+    return H
+
+
+def _as_kernel_arg(cuda, t):
+    """A device array for CUDA tensors; the host array under numba's simulator."""
+    if isinstance(t, torch.Tensor):
+        return cuda.as_cuda_array(t) if t.device.type == "cuda" else t.numpy()
+    return t
+
+
+def _launch(kernel, F: int, *args) -> None:
+    cuda = _cuda_kernels()[0]
+    threads = 32
+    kernel[(F + threads - 1) // threads, threads](*(_as_kernel_arg(cuda, a) for a in args))
+
+
+def _use_cuda_kernel(frames: Frames, kernel: str) -> bool:
+    if kernel not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"kernel must be auto, cpu or cuda; got {kernel!r}")
+    return kernel == "cuda" or (kernel == "auto" and frames.x.device.type == "cuda")
+
+
+def fused_loss_grad_hess(theta: torch.Tensor, frames: Frames, pole: float = PREEMPHASIS_POLE, kernel: str = "auto"):
+    """Exact loss (float), gradient (5,) and Hessian (5, 5) w.r.t. theta (float64 tensors).
+
+    ``kernel="auto"`` runs on the frames' device: numba CPU (parallel over
+    frames) or CUDA (one thread per frame); ``"cuda"`` on CPU frames runs the
+    CUDA kernel under numba's simulator (``NUMBA_ENABLE_CUDASIM=1``, for tests).
+    Sums are accumulated in float64 whatever the audio dtype.
+    """
+    phi, j1, j2 = theta_to_phi(theta, frames.sample_rate)
+    F = frames.n_frames
+    start = int(frames.warmup)
+    if _use_cuda_kernel(frames, kernel):
+        x, xdb, tpe, valid = _cuda_arrays(frames)
+        new = functools.partial(torch.empty, dtype=torch.float64, device=x.device)
+        sc, out_l, out_g, out_h = new(F, ff.SCRATCH), new(F), new(F, 5), new(F, 15)
+        _launch(_cuda_kernels()[1], F, x, xdb, tpe, start, valid, *phi.tolist(), pole, sc, out_l, out_g, out_h)
+        L, g_phi, h_upper = out_l.sum().item(), out_g.sum(0).cpu().numpy(), out_h.sum(0).cpu().numpy()
+    else:
+        x, xdb, tpe, valid = _arrays(frames)
+        sc = np.empty((F, ff.SCRATCH))
+        out_l, out_g, out_h = np.empty(F), np.empty((F, 5)), np.empty((F, 15))
+        _fused_cpu(x, xdb, tpe, start, valid, *phi.tolist(), pole, sc, out_l, out_g, out_h)
+        L, g_phi, h_upper = float(out_l.sum()), out_g.sum(0), out_h.sum(0)
+    H_phi = _upper_to_full(h_upper)
+    grad = j1 * g_phi
+    H = H_phi * np.outer(j1, j1) + np.diag(g_phi * j2)
+    return L, torch.from_numpy(grad), torch.from_numpy(H)
+
+
+def fused_loss(theta: torch.Tensor, frames: Frames, pole: float = PREEMPHASIS_POLE, kernel: str = "auto") -> float:
+    """The loss alone (for line searches): the same pass without derivatives."""
+    phi, _, _ = theta_to_phi(theta, frames.sample_rate)
+    F = frames.n_frames
+    if _use_cuda_kernel(frames, kernel):
+        x, xdb, tpe, valid = _cuda_arrays(frames)
+        out_l = torch.empty(F, dtype=torch.float64, device=x.device)
+        _launch(_cuda_kernels()[2], F, x, xdb, tpe, int(frames.warmup), valid, *phi.tolist(), pole, out_l)
+        return out_l.sum().item()
+    x, xdb, tpe, valid = _arrays(frames)
+    out_l = np.empty(F)
+    _loss_cpu(x, xdb, tpe, int(frames.warmup), valid, *phi.tolist(), pole, out_l)
+    return float(out_l.sum())

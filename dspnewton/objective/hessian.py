@@ -1,0 +1,118 @@
+"""Loss, gradient and full Hessian of the fitting loss, by strategy.
+
+- ``fused``: one sequential pass with forward sensitivities (see :mod:`.fused`);
+  the default.
+- ``revrev``: reverse over reverse (autograd double backward, as
+  ``torch.autograd.functional.hessian``).
+- ``fwdrev``: forward over reverse (``torch.func.hessian``).
+- ``revfwd``: reverse over forward (``jacrev(jacfwd)``).
+- ``fwdfwd``: forward over forward (``jacfwd(jacfwd)``).
+- ``gauss-newton``: ``2 J^T J`` from the Jacobian of the residual (positive
+  semi-definite; not the exact Hessian).
+
+The autograd strategies process the frames in chunks of ``chunk_frames`` to
+bound memory; every strategy returns float64 (loss, grad (5,), H (5, 5)) summed
+over all frames.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .framing import Frames
+from .fused import fused_loss, fused_loss_grad_hess
+from .loss import frame_loss, residual
+
+__all__ = ["STRATEGIES", "loss_grad_hess", "loss_value", "resolve_strategy"]
+
+STRATEGIES = ("fused", "revrev", "fwdrev", "revfwd", "fwdfwd", "gauss-newton")
+
+
+def resolve_strategy(name: str) -> str:
+    if name == "auto":
+        return "fused"
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown Hessian strategy {name!r}; choose one of auto, {', '.join(STRATEGIES)}")
+    return name
+
+
+def _revrev(theta, frames, backend):
+    t = theta.detach().clone().requires_grad_()
+    L = frame_loss(t, frames, backend)
+    (g,) = torch.autograd.grad(L, t, create_graph=True)
+    rows = [torch.autograd.grad(g[i], t, retain_graph=i < g.numel() - 1)[0] for i in range(g.numel())]
+    return L.detach(), g.detach(), torch.stack(rows)
+
+
+_JAC = {"rev": torch.func.jacrev, "fwd": torch.func.jacfwd}
+
+
+def _func_strategy(theta, frames, backend, outer, inner):
+    """Hessian as outer(inner(loss)) with torch.func; also returns loss and gradient."""
+
+    def loss_twice(t):
+        L = frame_loss(t, frames, backend)
+        return L, L
+
+    def grad_and_loss(t):
+        g, L = _JAC[inner](loss_twice, has_aux=True)(t)
+        return g, (g, L)
+
+    H, (g, L) = _JAC[outer](grad_and_loss, has_aux=True)(theta)
+    return L, g, H
+
+
+def _gauss_newton(theta, frames, backend):
+    """2 J^T J, 2 J^T r and r^T r from the forward-mode Jacobian of the residual."""
+    r = residual(theta, frames, backend).reshape(-1)
+    J = torch.func.jacfwd(lambda t: residual(t, frames, backend))(theta).reshape(-1, theta.numel())
+    return r.pow(2).sum(), 2 * J.T @ r, 2 * J.T @ J
+
+
+def loss_grad_hess(theta: torch.Tensor, frames: Frames, strategy: str = "auto", backend: str = "auto",
+                   chunk_frames: int = 4):
+    """(loss, grad (5,), H (5, 5)), float64, at theta (5,) over all frames.
+
+    Args:
+        theta: (5,) unconstrained parameters (any float dtype; the autograd
+            strategies compute in the frames' dtype, ``fused`` in float64).
+        frames: the framed pair (:func:`dspnewton.objective.framing.make_frames`).
+        strategy: one of ``auto`` (= ``fused``), ``fused``, ``revrev``, ``fwdrev``,
+            ``revfwd``, ``fwdfwd``, ``gauss-newton``.
+        backend: filter backend of the autograd strategies.
+        chunk_frames: frames per autograd chunk (memory bound).
+    """
+    strategy = resolve_strategy(strategy)
+    if strategy == "fused":
+        L, g, H = fused_loss_grad_hess(theta, frames)
+        return torch.tensor(L, dtype=torch.float64), g, H
+    theta = theta.detach().to(device=frames.x.device, dtype=frames.x.dtype)
+    L = torch.zeros((), dtype=torch.float64)
+    g = torch.zeros(theta.numel(), dtype=torch.float64)
+    H = torch.zeros(theta.numel(), theta.numel(), dtype=torch.float64)
+    for s in range(0, frames.n_frames, chunk_frames):
+        part = frames.subset(slice(s, s + chunk_frames))
+        if strategy == "revrev":
+            Lc, gc, Hc = _revrev(theta, part, backend)
+        elif strategy == "gauss-newton":
+            Lc, gc, Hc = _gauss_newton(theta, part, backend)
+        else:
+            outer, inner = {"fwdrev": ("fwd", "rev"), "revfwd": ("rev", "fwd"), "fwdfwd": ("fwd", "fwd")}[strategy]
+            Lc, gc, Hc = _func_strategy(theta, part, backend, outer, inner)
+        L += Lc.detach().double().cpu()
+        g += gc.detach().double().cpu()
+        H += Hc.detach().double().cpu()
+    return L, g, 0.5 * (H + H.T)
+
+
+def loss_value(theta: torch.Tensor, frames: Frames, strategy: str = "auto", backend: str = "auto",
+               chunk_frames: int = 16) -> float:
+    """The loss alone (line searches): the fused pass, or a torch forward."""
+    if resolve_strategy(strategy) == "fused":
+        return fused_loss(theta, frames)
+    theta = theta.detach().to(device=frames.x.device, dtype=frames.x.dtype)
+    total = 0.0
+    with torch.no_grad():
+        for s in range(0, frames.n_frames, chunk_frames):
+            total += float(frame_loss(theta, frames.subset(slice(s, s + chunk_frames)), backend))
+    return total

@@ -1,0 +1,120 @@
+"""FitResult: one object with the fitted parameters, status and history (JSON, never pickle)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from .audio import InputError, atomic_write_bytes
+from .model.params import CompressorParams, physical_to_theta
+
+__all__ = ["FitResult", "MODEL_NAME"]
+
+MODEL_NAME = "ff5"
+REQUIRED_KEYS = ("model", "sample_rate", "params")
+
+
+@dataclass
+class FitResult:
+    """The outcome of :func:`dspnewton.fit`.
+
+    Attributes:
+        params: fitted parameters in physical units.
+        sample_rate: Hz the parameters were fitted at.
+        loss: final loss (sum of squared pre-emphasised error over the loss region).
+        esr: final error-to-signal ratio (fraction; pre-emphasised, loss region).
+        iterations: optimiser iterations; converged: whether a stopping test was met;
+        message: why it stopped; seconds: wall time.
+        hessian: Hessian strategy (or the first-order optimiser's name).
+        history: per iteration: loss, esr, step, decrement, params (physical), seconds.
+    """
+
+    params: CompressorParams
+    sample_rate: int
+    loss: float
+    esr: float
+    iterations: int
+    converged: bool
+    message: str = ""
+    seconds: float = 0.0
+    hessian: str = "fused"
+    optimizer: str = "newton"
+    history: list = field(default_factory=list)
+    model: str = MODEL_NAME
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def theta(self) -> torch.Tensor:
+        """(5,) float64 unconstrained parameters."""
+        return physical_to_theta(self.params.to_dict(), self.sample_rate)
+
+    def render(self, x, backend: str = "auto") -> torch.Tensor:
+        """The fitted model applied to x ((T,) or (B, T) tensor or array); same shape, no pre-emphasis."""
+        from .model.compressor import check_audio, compress
+
+        t = torch.as_tensor(x)
+        if not t.is_floating_point():
+            t = t.double()
+        squeeze = t.dim() == 1
+        t = check_audio(t)
+        with torch.no_grad():
+            y = compress(t, self.theta.to(t.device, t.dtype), self.sample_rate, backend=backend)
+        return y[0] if squeeze else y
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["params"] = self.params.to_dict()
+        return d
+
+    def save(self, path) -> None:
+        """Write JSON atomically."""
+        text = json.dumps(_finite(self.to_dict()), indent=2)
+        atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text))
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "fit JSON") -> "FitResult":
+        if not isinstance(d, dict):
+            raise InputError(f"{source} must hold a JSON object")
+        missing = [k for k in REQUIRED_KEYS if k not in d]
+        if missing:
+            raise InputError(f"{source} lacks the keys {', '.join(missing)}; is it a dspnewton fit.json?")
+        if d["model"] != MODEL_NAME:
+            raise InputError(f"{source} is for model {d['model']!r}; this version supports {MODEL_NAME!r}")
+        try:
+            params = CompressorParams.from_dict(d["params"])
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"{source} has invalid params: {exc}") from None
+        return cls(
+            params=params, sample_rate=int(d["sample_rate"]), loss=float(d.get("loss", math.nan)),
+            esr=float(d.get("esr", math.nan)), iterations=int(d.get("iterations", 0)),
+            converged=bool(d.get("converged", False)), message=str(d.get("message", "")),
+            seconds=float(d.get("seconds", 0.0)), hessian=str(d.get("hessian", "")),
+            optimizer=str(d.get("optimizer", "newton")), history=list(d.get("history", [])),
+            extra=dict(d.get("extra", {})),
+        )
+
+    @classmethod
+    def load(cls, path) -> "FitResult":
+        p = Path(path)
+        if not p.exists():
+            raise InputError(f"fit file '{p}' does not exist")
+        try:
+            d = json.loads(p.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"fit file '{p}' is not valid JSON ({exc})") from None
+        return cls.from_dict(d, f"fit file '{p}'")
+
+
+def _finite(obj):
+    """Replace NaN/inf floats by None so the JSON is standard."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
