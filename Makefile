@@ -28,7 +28,9 @@ demo: install
 	$(VENV)/bin/dspnewton version
 
 bench: install
-	$(PY) benchmarks/filters.py --json benchmarks/results/filters.json
+	$(PY) benchmarks/filters.py --json benchmarks/results/filters_cpu.json
+	$(PY) benchmarks/compressor.py --json benchmarks/results/compressor_cpu.json
+	$(PY) benchmarks/hessian.py --json benchmarks/results/hessian_cpu.json
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info $(DEMO_OUT) benchmarks/results

@@ -1,127 +1,242 @@
-"""Per-frame body of the fused loss/gradient/Hessian pass (plain Python source).
+"""Per-frame body of the fused loss/gradient/Hessian computation (plain Python source).
 
 Compiled twice from this one source: with ``numba.njit`` for the CPU kernel and
 with ``numba.cuda.jit(device=True)`` for the GPU kernel (one thread per frame).
-Only scalars, loops and caller-provided scratch arrays are used, so the same
-code is valid in both targets.
+Only scalars, loops and caller-provided arrays are used, so the same code is
+valid in both targets.
 
-Parameters (phi): 0 threshold CT (dB), 1 slope s = 1 - 1/R, 2 attack coefficient,
-3 release coefficient, 4 make-up gamma (dB).  Along the frame it carries the
-ballistics gain g with its 4 first and 10 second derivatives (gamma does not
-enter g), and the pre-emphasis filter states of the prediction with 5 first and
-15 second derivatives, accumulating loss, gradient and Hessian sample by sample.
+Parameters phi: CT threshold (dB), s = 1 - 1/R, a = attack coefficient,
+r = release coefficient, gamma = make-up (dB).  Three sweeps over the frame:
+
+1. forward: the prediction and the pre-emphasised residual ``e`` (loss);
+2. backward: the adjoint residual ``rho = PE^T (w e)`` (w = loss mask), the
+   pre-emphasis filter run in reversed time;
+3. forward: the ballistics gain ``g`` with its 4 first and 10 second
+   derivatives (gamma does not enter g), and the pre-emphasised first
+   derivatives of the prediction.  Then
+   ``grad_p = 2 sum rho dy_p``,
+   ``H_pq = 2 sum w P_p P_q + 2 sum rho d2y_pq``:
+   the second-order part is contracted with rho, so no second derivative has
+   to go through the pre-emphasis filter.
+
+Everything is in scalars (registers); memory is one frame-sized buffer.
 """
 
 import math
 
 K_DB = math.log(10.0) / 20.0
-N1 = 5  # parameters
-N2 = 15  # unique second derivatives (upper triangle)
-
-# Scratch layout (offsets into a per-frame float64 vector).
-S_G1 = 0  # 4 first derivatives of g
-S_G2 = 4  # 10 second derivatives of g (upper triangle of 4x4)
-S_P1 = 14  # 5 pre-emphasised first derivatives of y_hat
-S_P2 = 19  # 15 pre-emphasised second derivatives
-S_Y1 = 34  # 5 previous first derivatives of y_hat
-S_Y2 = 39  # 15 previous second derivatives of y_hat
-S_GH1 = 54  # 2 first derivatives of the static gain (CT, s)
-S_GH2 = 56  # 3 second derivatives of the static gain (CT-CT, CT-s, s-s)
-SCRATCH = 59
 
 
-def tri(p, q, n):
-    """Index of (p, q), p <= q, in the row-major upper triangle of an n x n matrix."""
-    return p * n - (p * (p - 1)) // 2 + (q - p)
+def fused_frame(f, x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, buf, out_l, out_g, out_h):
+    """Loss, gradient (5: CT, s, a, r, gamma) and Hessian (15, row-major upper) of frame ``f``.
 
-
-def fused_frame(f, x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, sc, out_l, out_g, out_h):
-    """Accumulate loss, gradient (5) and Hessian (15, upper) of frame ``f``.
-
-    x, xdb, tpe: (F, L) input, its level in dB, pre-emphasised target.
+    x, xdb, tpe: (F, L) input, its level (dB), pre-emphasised target.
     start: first sample in the loss; valid: (F,) samples before padding.
-    sc: (F, SCRATCH) scratch; out_l (F,), out_g (F, 5), out_h (F, 15).
+    buf: (F, L) scratch; out_l (F,), out_g (F, 5), out_h (F, 15).
     """
-    for i in range(SCRATCH):
-        sc[f, i] = 0.0
-    loss = 0.0
-    for i in range(N1):
-        out_g[f, i] = 0.0
-    for i in range(N2):
-        out_h[f, i] = 0.0
     m = math.exp(K_DB * gm)
+    n_end = valid[f]
+    # 1. forward: residual.
     g = 1.0
     y_prev = 0.0
     p0 = 0.0
-    n_end = valid[f]
+    loss = 0.0
     for n in range(n_end):
-        xn = x[f, n]
-        # Static gain and its derivatives in (CT, s).
+        v = s * (ct - xdb[f, n])
+        gh = math.exp(K_DB * v) if v < 0.0 else 1.0
+        c = aat if gh < g else art
+        g = (1.0 - c) * g + c * gh
+        y = x[f, n] * m * g
+        p0 = y - y_prev + pole * p0
+        y_prev = y
+        if n >= start:
+            e = p0 - tpe[f, n]
+            loss += e * e
+            buf[f, n] = e
+        else:
+            buf[f, n] = 0.0
+    out_l[f] = loss
+    # 2. backward: rho = PE^T(w e), in place.
+    u_next = 0.0
+    for n in range(n_end - 1, -1, -1):
+        u = buf[f, n] + pole * u_next
+        buf[f, n] = u - u_next
+        u_next = u
+    # 3. forward: sensitivities.
+    g = 1.0
+    gc = 0.0
+    gs = 0.0
+    ga = 0.0
+    gr = 0.0
+    gcc = 0.0
+    gcs = 0.0
+    gca = 0.0
+    gcr = 0.0
+    gss = 0.0
+    gsa = 0.0
+    gsr = 0.0
+    gaa = 0.0
+    gar = 0.0
+    grr = 0.0
+    y_prev = 0.0
+    yc_prev = 0.0
+    ys_prev = 0.0
+    ya_prev = 0.0
+    yr_prev = 0.0
+    p0 = 0.0
+    pc = 0.0
+    ps = 0.0
+    pa = 0.0
+    pr = 0.0
+    # accumulators: gradient (rho-contracted) and Hessian parts
+    dc = 0.0
+    ds = 0.0
+    da = 0.0
+    dr = 0.0
+    dg = 0.0
+    h00 = 0.0
+    h01 = 0.0
+    h02 = 0.0
+    h03 = 0.0
+    h04 = 0.0
+    h11 = 0.0
+    h12 = 0.0
+    h13 = 0.0
+    h14 = 0.0
+    h22 = 0.0
+    h23 = 0.0
+    h24 = 0.0
+    h33 = 0.0
+    h34 = 0.0
+    h44 = 0.0
+    for n in range(n_end):
         u = ct - xdb[f, n]
         v = s * u
         if v < 0.0:
             gh = math.exp(K_DB * v)
             kg = K_DB * gh
-            sc[f, S_GH1] = kg * s
-            sc[f, S_GH1 + 1] = kg * u
-            sc[f, S_GH2] = kg * K_DB * s * s
-            sc[f, S_GH2 + 1] = kg * (K_DB * s * u + 1.0)
-            sc[f, S_GH2 + 2] = kg * K_DB * u * u
+            ghc = kg * s
+            ghs = kg * u
+            ghcc = kg * K_DB * s * s
+            ghcs = kg * (K_DB * s * u + 1.0)
+            ghss = kg * K_DB * u * u
         else:
             gh = 1.0
-            for i in range(5):
-                sc[f, S_GH1 + i] = 0.0
-        attack = gh < g
-        c = aat if attack else art
+            ghc = 0.0
+            ghs = 0.0
+            ghcc = 0.0
+            ghcs = 0.0
+            ghss = 0.0
+        if gh < g:  # attack
+            c = aat
+            b = 1.0 - c
+            gca = b * gca + (ghc - gc)
+            gsa = b * gsa + (ghs - gs)
+            gaa = b * gaa - 2.0 * ga
+            gar = b * gar - gr
+            gcr = b * gcr
+            gsr = b * gsr
+            grr = b * grr
+        else:  # release
+            c = art
+            b = 1.0 - c
+            gcr = b * gcr + (ghc - gc)
+            gsr = b * gsr + (ghs - gs)
+            grr = b * grr - 2.0 * gr
+            gar = b * gar - ga
+            gca = b * gca
+            gsa = b * gsa
+            gaa = b * gaa
+        gcc = b * gcc + c * ghcc
+        gcs = b * gcs + c * ghcs
+        gss = b * gss + c * ghss
         d = gh - g
-        # Second derivatives of g (before the first ones are overwritten).
-        for p in range(4):
-            cp = 1.0 if (p == 2 and attack) or (p == 3 and not attack) else 0.0
-            for q in range(p, 4):
-                cq = 1.0 if (q == 2 and attack) or (q == 3 and not attack) else 0.0
-                k = p * 4 - (p * (p - 1)) // 2 + (q - p)
-                acc = (1.0 - c) * sc[f, S_G2 + k]
-                if q < 2:
-                    acc += c * sc[f, S_GH2 + p + q]
-                ghq = sc[f, S_GH1 + q] if q < 2 else 0.0
-                ghp = sc[f, S_GH1 + p] if p < 2 else 0.0
-                acc += cp * (ghq - sc[f, S_G1 + q]) + cq * (ghp - sc[f, S_G1 + p])
-                sc[f, S_G2 + k] = acc
-        for p in range(4):
-            cp = 1.0 if (p == 2 and attack) or (p == 3 and not attack) else 0.0
-            ghp = sc[f, S_GH1 + p] if p < 2 else 0.0
-            sc[f, S_G1 + p] = (1.0 - c) * sc[f, S_G1 + p] + c * ghp + cp * d
-        g = (1.0 - c) * g + c * gh
-        # Prediction, pre-emphasis and the residual.
-        xm = xn * m
+        if gh < g:
+            ga = b * ga + d
+            gr = b * gr
+        else:
+            gr = b * gr + d
+            ga = b * ga
+        gc = b * gc + c * ghc
+        gs = b * gs + c * ghs
+        g = b * g + c * gh
+        xm = x[f, n] * m
         y = xm * g
+        yc = xm * gc
+        ys = xm * gs
+        ya = xm * ga
+        yr = xm * gr
         p0 = y - y_prev + pole * p0
+        pc = yc - yc_prev + pole * pc
+        ps = ys - ys_prev + pole * ps
+        pa = ya - ya_prev + pole * pa
+        pr = yr - yr_prev + pole * pr
         y_prev = y
-        e = p0 - tpe[f, n]
-        in_loss = n >= start
-        for p in range(N1):
-            yp = xm * sc[f, S_G1 + p] if p < 4 else K_DB * y
-            sc[f, S_P1 + p] = yp - sc[f, S_Y1 + p] + pole * sc[f, S_P1 + p]
-            sc[f, S_Y1 + p] = yp
-        for p in range(N1):
-            for q in range(p, N1):
-                k = p * N1 - (p * (p - 1)) // 2 + (q - p)
-                if q < 4:
-                    ypq = xm * sc[f, S_G2 + p * 4 - (p * (p - 1)) // 2 + (q - p)]
-                elif p < 4:
-                    ypq = K_DB * xm * sc[f, S_G1 + p]
-                else:
-                    ypq = K_DB * K_DB * y
-                sc[f, S_P2 + k] = ypq - sc[f, S_Y2 + k] + pole * sc[f, S_P2 + k]
-                sc[f, S_Y2 + k] = ypq
-        if in_loss:
-            loss += e * e
-            for p in range(N1):
-                out_g[f, p] += 2.0 * e * sc[f, S_P1 + p]
-                for q in range(p, N1):
-                    k = p * N1 - (p * (p - 1)) // 2 + (q - p)
-                    out_h[f, k] += 2.0 * (sc[f, S_P1 + p] * sc[f, S_P1 + q] + e * sc[f, S_P2 + k])
-    out_l[f] = loss
+        yc_prev = yc
+        ys_prev = ys
+        ya_prev = ya
+        yr_prev = yr
+        rho = buf[f, n]
+        # gradient and second-order part, contracted with rho
+        dc += rho * yc
+        ds += rho * ys
+        da += rho * ya
+        dr += rho * yr
+        dg += rho * y
+        rx = rho * xm
+        h00 += rx * gcc
+        h01 += rx * gcs
+        h02 += rx * gca
+        h03 += rx * gcr
+        h11 += rx * gss
+        h12 += rx * gsa
+        h13 += rx * gsr
+        h22 += rx * gaa
+        h23 += rx * gar
+        h33 += rx * grr
+        if n >= start:  # Gauss-Newton part over the loss region
+            pg = K_DB * p0
+            h00 += pc * pc
+            h01 += pc * ps
+            h02 += pc * pa
+            h03 += pc * pr
+            h04 += pc * pg
+            h11 += ps * ps
+            h12 += ps * pa
+            h13 += ps * pr
+            h14 += ps * pg
+            h22 += pa * pa
+            h23 += pa * pr
+            h24 += pa * pg
+            h33 += pr * pr
+            h34 += pr * pg
+            h44 += pg * pg
+    # gamma terms: d y / d gamma = K y; d2 y / d p d gamma = K d y / d p; d2 y / d gamma2 = K^2 y
+    h04 += K_DB * dc
+    h14 += K_DB * ds
+    h24 += K_DB * da
+    h34 += K_DB * dr
+    h44 += K_DB * K_DB * dg
+    out_g[f, 0] = 2.0 * dc
+    out_g[f, 1] = 2.0 * ds
+    out_g[f, 2] = 2.0 * da
+    out_g[f, 3] = 2.0 * dr
+    out_g[f, 4] = 2.0 * K_DB * dg
+    out_h[f, 0] = 2.0 * h00
+    out_h[f, 1] = 2.0 * h01
+    out_h[f, 2] = 2.0 * h02
+    out_h[f, 3] = 2.0 * h03
+    out_h[f, 4] = 2.0 * h04
+    out_h[f, 5] = 2.0 * h11
+    out_h[f, 6] = 2.0 * h12
+    out_h[f, 7] = 2.0 * h13
+    out_h[f, 8] = 2.0 * h14
+    out_h[f, 9] = 2.0 * h22
+    out_h[f, 10] = 2.0 * h23
+    out_h[f, 11] = 2.0 * h24
+    out_h[f, 12] = 2.0 * h33
+    out_h[f, 13] = 2.0 * h34
+    out_h[f, 14] = 2.0 * h44
 
 
 def loss_frame(f, x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, out_l):

@@ -1,9 +1,11 @@
 """The ``fused`` Hessian strategy: exact loss, gradient and full Hessian in one pass.
 
-One sequential pass per frame carries forward sensitivities (first and second
-order) of the ballistics state and of the pre-emphasis filter state and
-accumulates loss, gradient and Hessian sample by sample: no autograd tape, and
-memory independent of the signal length beyond the audio itself.  numba on CPU
+Per frame, a forward sweep (residual), a backward sweep (the adjoint residual
+through the pre-emphasis filter) and a forward sweep that carries the first-
+and second-order sensitivities of the ballistics state and the first-order
+sensitivities of the pre-emphasis state, accumulating loss, gradient and
+Hessian sample by sample (see :mod:`._fused_frame`): no autograd tape, and one
+frame-sized buffer beyond the audio itself.  numba on CPU
 (parallel over frames), numba.cuda on GPU (one thread per frame).
 
 The kernel differentiates with respect to phi = (CT, s = 1 - 1/R, alpha_at,
@@ -56,7 +58,7 @@ def _cuda_kernels():
 def theta_to_phi(theta: torch.Tensor, sample_rate: int):
     """phi (5,), dphi/dtheta (5,) and d2phi/dtheta2 (5,) as float64 numpy arrays."""
     t = theta.detach().double().cpu().numpy()
-    sig = 1.0 / (1.0 + np.exp(-t))
+    sig = torch.sigmoid(torch.from_numpy(t)).numpy()
     d1 = sig * (1 - sig)
     d2 = d1 * (1 - 2 * sig)
     r_lo, r_hi = RANGES["ratio"]
@@ -133,12 +135,12 @@ def fused_loss_grad_hess(theta: torch.Tensor, frames: Frames, pole: float = PREE
     if _use_cuda_kernel(frames, kernel):
         x, xdb, tpe, valid = _cuda_arrays(frames)
         new = functools.partial(torch.empty, dtype=torch.float64, device=x.device)
-        sc, out_l, out_g, out_h = new(F, ff.SCRATCH), new(F), new(F, 5), new(F, 15)
+        sc, out_l, out_g, out_h = new(*x.shape), new(F), new(F, 5), new(F, 15)
         _launch(_cuda_kernels()[1], F, x, xdb, tpe, start, valid, *phi.tolist(), pole, sc, out_l, out_g, out_h)
         L, g_phi, h_upper = out_l.sum().item(), out_g.sum(0).cpu().numpy(), out_h.sum(0).cpu().numpy()
     else:
         x, xdb, tpe, valid = _arrays(frames)
-        sc = np.empty((F, ff.SCRATCH))
+        sc = np.empty(x.shape)
         out_l, out_g, out_h = np.empty(F), np.empty((F, 5)), np.empty((F, 15))
         _fused_cpu(x, xdb, tpe, start, valid, *phi.tolist(), pole, sc, out_l, out_g, out_h)
         L, g_phi, h_upper = float(out_l.sum()), out_g.sum(0), out_h.sum(0)
