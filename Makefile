@@ -25,7 +25,7 @@ test: install
 	$(PY) -m pytest -q -ra
 
 demo: install
-	$(VENV)/bin/dspnewton version
+	$(VENV)/bin/dspnewton demo -o $(DEMO_OUT)
 
 bench: install
 	$(PY) benchmarks/filters.py --json benchmarks/results/filters_cpu.json

@@ -138,6 +138,145 @@ def _cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+class _SweepProgress:
+    """Two progress bars: overall (fits) and the current fit (iterations)."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.overall = None
+        self.current = None
+
+    def __call__(self, kind: str, info: dict) -> None:
+        if self.quiet:
+            if kind == "failed":
+                print(f"failed: {info['mode']} peak {info['peak']}: {info['error']}", file=sys.stderr)
+            return
+        from tqdm import tqdm
+
+        if self.overall is None:
+            self.overall = tqdm(total=info["total"], desc="sweep", unit="fit", position=0, file=sys.stderr,
+                                dynamic_ncols=True)
+        if kind == "start":
+            self.current = tqdm(total=100, desc=f"{info['mode']} {info['peak']:>3}", unit="it", position=1,
+                                leave=False, file=sys.stderr, dynamic_ncols=True)
+        elif kind == "iteration" and self.current is not None:
+            self.current.update(1)
+            self.current.set_postfix({"ESR": f"{100 * info['esr']:.4g}%", "step": f"{info.get('step', 0):.3g}"})
+        elif kind in ("done", "resumed", "failed"):
+            if self.current is not None:
+                self.current.close()
+                self.current = None
+            self.overall.update(1)
+            if kind == "done":
+                self.overall.write(f"{info['mode']:>8} peak {info['peak']:>3}: ESR {100 * info['esr']:.3f} % "
+                                   f"({info['iterations']} iterations, {info['seconds']:.1f} s)")
+            elif kind == "resumed":
+                self.overall.write(f"{info['mode']:>8} peak {info['peak']:>3}: already done (resumed)")
+            else:
+                self.overall.write(f"{info['mode']:>8} peak {info['peak']:>3}: FAILED: {info['error']}")
+
+    def close(self) -> None:
+        for bar in (self.current, self.overall):
+            if bar is not None:
+                bar.close()
+
+
+def _print_mapping(mapping: dict) -> None:
+    print(f"{'mode':>8} {'peak':>4} {'thr dB':>8} {'ratio':>6} {'att ms':>7} {'rel ms':>7} {'mkup dB':>7} {'ESR %':>7}")
+    for mode, by_peak in mapping.items():
+        for peak, r in sorted(by_peak.items(), key=lambda kv: -int(kv[0])):
+            print(f"{mode:>8} {int(peak):>4} {r['threshold_db']:8.2f} {r['ratio']:6.2f} {r['attack_ms']:7.2f} "
+                  f"{r['release_ms']:7.1f} {r['makeup_db']:7.2f} {100 * r['esr']:7.3f}")
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from .data.signaltrain import build_manifest
+
+    manifest = build_manifest(args.dataset)
+    out = Path(args.output) if args.output else Path(args.dataset) / "manifest.json"
+    _probe_writable(out.parent if str(out.parent) else Path("."), f"manifest '{out}'")
+    manifest.save(out)
+    units = sorted({p.unit for p in manifest.pairs})
+    print(f"{len(manifest.pairs)} pairs ({', '.join(units) or 'none'}), {len(manifest.unpaired)} unpaired, "
+          f"{len(manifest.unknown)} unknown, {len(manifest.problems)} unreadable -> {out}")
+    for u in manifest.unpaired:
+        print(f"  unpaired: {u['file']}: {u['reason']}")
+    for u in manifest.unknown:
+        print(f"  unknown name: {u}")
+    for u in manifest.problems:
+        print(f"  problem: {u['file']}: {u['problem']}")
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    import torch
+
+    from .sweep import parse_peaks, sweep
+
+    out = _check_out_dir(args.output)
+    progress = _SweepProgress(args.quiet)
+    try:
+        result = sweep(args.source, out, modes=args.modes, peaks=parse_peaks(args.peaks), unit=args.unit,
+                       hessian=args.hessian, device=args.device, dtype=getattr(torch, args.dtype),
+                       max_iter=args.max_iter, on_event=progress)
+    finally:
+        progress.close()
+    if not args.quiet:
+        _print_mapping(result.mapping())
+        print(f"wrote {out / 'mapping.json'} and {out / 'mapping.csv'} ({result.seconds:.1f} s)")
+    for f in result.failed:
+        print(f"failed: {f['mode']} peak {f['peak']} ({f['target']}): {f['error']}", file=sys.stderr)
+    for s in result.skipped:
+        print(f"skipped: {s['file']}: {s['reason']}", file=sys.stderr)
+    return 1 if result.failed and not any(result.fits.values()) else 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate
+
+    summary = evaluate(args.sweep_dir)
+    for mode, s in summary.items():
+        if "note" in s:
+            print(f"{mode}: {s['note']}")
+            continue
+        print(f"{mode}: anchors {s['anchors']}, held out {s['held_out']}")
+        for m in ("fitted", "linear", "spline"):
+            print(f"  {m:>7}: mean ESR {100 * s['mean_esr_' + m]:.3f} %, mean |dLDR| {s['mean_abs_delta_ldr_' + m]:.3f} dB")
+    print(f"wrote {Path(args.sweep_dir) / 'eval.csv'} and eval_summary.json")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from .plots import plot_sweep
+
+    for p in plot_sweep(args.sweep_dir, args.output, args.mode, args.peak):
+        print(f"wrote {p}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    out = _check_out_dir(args.output)
+    progress = _SweepProgress(args.quiet)
+    try:
+        summary = run_demo(out, seconds=args.seconds, say=(lambda s: None) if args.quiet else print,
+                           on_event=progress)
+    finally:
+        progress.close()
+    _print_mapping(summary["mapping"])
+    for mode, s in summary["eval"].items():
+        if "mean_esr_fitted" in s:
+            print(f"{mode}: held-out mean ESR fitted {100 * s['mean_esr_fitted']:.3f} %, linear "
+                  f"{100 * s['mean_esr_linear']:.3f} %, spline {100 * s['mean_esr_spline']:.3f} %")
+    print(f"\ndone in {summary['seconds']:.0f} s. Results in {out}:")
+    print(f"  dataset     {out / 'dataset'} (manifest {out / 'manifest.json'})")
+    print(f"  sweep       {summary['sweep_dir']} (fits/, mapping.json, mapping.csv)")
+    print(f"  evaluation  {Path(summary['sweep_dir']) / 'eval.csv'}")
+    print(f"  plots       {', '.join(summary['plots'])}")
+    return 0
+
+
 def _cmd_version(args: argparse.Namespace) -> int:
     from . import native_version
 
@@ -179,6 +318,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUT.wav")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_render)
+
+
+    p = sub.add_parser("index", help="index a SignalTrain-layout dataset folder into a manifest JSON")
+    p.add_argument("dataset", metavar="DATASET_DIR")
+    p.add_argument("-o", "--output", metavar="MANIFEST.json", help="default: DATASET_DIR/manifest.json")
+    p.set_defaults(func=_cmd_index)
+
+    p = sub.add_parser("sweep", help="fit every (mode, peak) as warm-started chains; resumable")
+    p.add_argument("source", metavar="DATASET_OR_MANIFEST")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR")
+    p.add_argument("--modes", nargs="+", default=["compress", "limit"], choices=["compress", "limit"])
+    p.add_argument("--peaks", default="40:100:5", help="start:stop:step or a comma list (default 40:100:5)")
+    p.add_argument("--unit", default="3c", help="SignalTrain unit: 3c (default) or 2c")
+    p.add_argument("--hessian", default="auto", choices=("auto",) + STRATEGIES)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default="float64", choices=("float32", "float64"))
+    p.add_argument("--max-iter", type=int, default=100, metavar="N")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("eval", help="interpolation study on a sweep (writes eval.csv)")
+    p.add_argument("sweep_dir", metavar="SWEEP_DIR")
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("plot", help="figures of a sweep (PNG)")
+    p.add_argument("sweep_dir", metavar="SWEEP_DIR")
+    p.add_argument("-o", "--output", metavar="DIR", help="default: SWEEP_DIR/plots")
+    p.add_argument("--mode", choices=["compress", "limit"])
+    p.add_argument("--peak", type=int)
+    p.set_defaults(func=_cmd_plot)
+
+    p = sub.add_parser("demo", help="the whole study on the embedded virtual unit (no download)")
+    p.add_argument("-o", "--output", default="demo_out", metavar="OUTDIR")
+    p.add_argument("--seconds", type=float, default=30.0, help="length of each generated file")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("version", help="print the Python and C++ core versions")
     p.set_defaults(func=_cmd_version)

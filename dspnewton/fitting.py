@@ -136,6 +136,7 @@ def fit(
         theta = torch.tensor(entry["theta"], dtype=torch.float64)
         loss_now = entry.get("loss_after", entry["loss"])
         entry["esr"] = loss_now / energy
+        entry["esr_before"] = entry["loss"] / energy
         entry["params"] = {k: float(v) for k, v in theta_to_physical(theta, sr).items()}
         if callback:
             callback(entry)

@@ -1,0 +1,142 @@
+"""Figures of a sweep (matplotlib, PNG): parameters vs peak reduction, optimiser
+convergence on one fit, and a 5 s excerpt with the model's gain reduction."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .audio import InputError, atomic_write_bytes, prepare_pair
+from .model.params import PARAM_NAMES
+from .result import FitResult
+from .sweep import fit_path
+
+__all__ = ["plot_sweep"]
+
+LABELS = {"threshold_db": "threshold (dB)", "ratio": "ratio", "attack_ms": "attack (ms)",
+          "release_ms": "release (ms)", "makeup_db": "make-up (dB)"}
+COLORS = {"compress": "tab:blue", "limit": "tab:red"}
+
+
+def _save(fig, path: Path) -> None:
+    atomic_write_bytes(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+
+
+def _params_vs_peak(mapping: dict, path: Path):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 5, figsize=(17, 3.4))
+    for mode, by_peak in mapping.items():
+        peaks = sorted(int(p) for p in by_peak)
+        for ax, name in zip(axes, PARAM_NAMES):
+            ax.plot(peaks, [by_peak[str(p)][name] for p in peaks], "o-", color=COLORS.get(mode), label=mode, ms=4)
+    for ax, name in zip(axes, PARAM_NAMES):
+        ax.set_xlabel("peak reduction")
+        ax.set_title(LABELS[name])
+        ax.grid(alpha=0.3)
+        if name in ("attack_ms", "release_ms"):
+            from matplotlib.ticker import LogLocator, ScalarFormatter
+
+            ax.set_yscale("log")
+            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(ScalarFormatter())
+            ax.yaxis.set_minor_formatter(ScalarFormatter(useOffset=False))
+            ax.tick_params(axis="y", which="minor", labelsize=7)
+    axes[0].legend()
+    fig.suptitle("Fitted ff5 parameters against peak reduction")
+    _save(fig, path)
+    plt.close(fig)
+
+
+def _convergence(pair, sr, frame_seconds, overlap_seconds, title: str, path: Path):
+    import matplotlib.pyplot as plt
+
+    from .fitting import fit
+
+    kw = dict(frame_seconds=frame_seconds, overlap_seconds=overlap_seconds)
+    runs = {
+        "Newton (fused Hessian)": fit(pair.x, pair.y, sr, **kw),
+        "L-BFGS": fit(pair.x, pair.y, sr, optimizer="lbfgs", max_iter=100, **kw),
+        "Adam (lr 0.05)": fit(pair.x, pair.y, sr, optimizer="adam", max_iter=300, **kw),
+    }
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    for name, r in runs.items():
+        # Start every curve at the initial point (ESR before the first step, t = 0).
+        esr = [100 * r.history[0]["esr_before"]] + [100 * h["esr"] for h in r.history]
+        secs = [0.0] + [h["seconds"] for h in r.history]
+        axes[0].semilogy(range(len(esr)), esr, label=f"{name}: {len(esr) - 1} steps")
+        axes[1].semilogy(secs, esr, label=f"{name}: {r.seconds:.1f} s")
+    axes[0].set_xlabel("iteration (L-BFGS: loss evaluation)")
+    axes[1].set_xlabel("wall time (s)")
+    for ax in axes:
+        ax.set_ylabel("ESR (%)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend()
+    fig.suptitle(f"Convergence from the published initialisation, {title}")
+    _save(fig, path)
+    plt.close(fig)
+
+
+def _excerpt(fit_result: FitResult, pair, sr, title: str, path: Path, seconds: float = 5.0):
+    import matplotlib.pyplot as plt
+
+    from .model.compressor import compressor_gain, level_db
+    from .model.params import theta_to_coefficients
+
+    x, y = pair.x[:1], pair.y[:1]
+    theta = fit_result.theta
+    with torch.no_grad():
+        ct, r, a, rel, gm = theta_to_coefficients(theta.unsqueeze(0), sr)
+        g = compressor_gain(level_db(x), ct, r, a, rel)
+        pred = x * g * 10 ** (gm / 20)
+    T = x.shape[1]
+    start = max(0, min(T - int(seconds * sr), int(0.4 * T)))
+    sl = slice(start, start + int(seconds * sr))
+    t = np.arange(T)[sl] / sr
+    fig, axes = plt.subplots(2, 1, figsize=(12, 5.5), sharex=True)
+    axes[0].plot(t, y[0, sl].numpy(), lw=0.6, color="black", label="target")
+    axes[0].plot(t, pred[0, sl].numpy(), lw=0.6, color="tab:orange", alpha=0.8, label="prediction")
+    axes[0].set_ylabel("amplitude")
+    axes[0].legend(loc="upper right")
+    axes[1].plot(t, 20 * np.log10(g[0, sl].numpy()), color="tab:green", lw=1.0)
+    axes[1].set_ylabel("gain reduction (dB)")
+    axes[1].set_xlabel("time (s)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"5 s excerpt, {title}: ESR {100 * fit_result.esr:.2f} %")
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_sweep(sweep_dir, out_dir=None, mode: str | None = None, peak: int | None = None) -> list[Path]:
+    """Write params_vs_peak.png, convergence.png and excerpt.png; returns their paths.
+
+    The convergence and excerpt figures use one fit (default: compress mode, the
+    middle fitted peak).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    sweep = Path(sweep_dir)
+    if not (sweep / "mapping.json").exists():
+        raise InputError(f"'{sweep}' has no mapping.json; run 'dspnewton sweep' first")
+    cfg = json.loads((sweep / "sweep.json").read_text())
+    mapping = json.loads((sweep / "mapping.json").read_text())
+    out = Path(out_dir) if out_dir else sweep / "plots"
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "params_vs_peak.png", out / "convergence.png", out / "excerpt.png"]
+    _params_vs_peak(mapping, paths[0])
+    mode = mode or ("compress" if mapping.get("compress") else next(iter(mapping)))
+    peaks = sorted(int(p) for p in mapping[mode])
+    peak = peak if peak is not None else peaks[len(peaks) // 2]
+    fit_result = FitResult.load(fit_path(sweep, mode, peak))
+    root = Path(cfg["dataset_root"])
+    pc = cfg["pairs"][f"{mode}/{peak}"]
+    pair = prepare_pair(root / pc["input"], root / pc["target"], trim=True)
+    title = f"{mode}, peak reduction {peak}"
+    _convergence(pair, pair.sample_rate, cfg.get("frame_seconds", 12.0), cfg.get("overlap_seconds", 1.0), title, paths[1])
+    _excerpt(fit_result, pair, pair.sample_rate, title, paths[2])
+    return paths

@@ -1,0 +1,203 @@
+"""Warm-started sweeps over the peak-reduction settings of a SignalTrain-layout dataset.
+
+Each mode is a chain 100 -> 95 -> ... -> 40: the first fit starts from the
+published initialisation, every later one from the previous fit (as published).
+Each fit is written atomically as soon as it completes
+(``OUTDIR/fits/<mode>/peak_<ppp>/fit.json``); rerunning the same command
+resumes, skipping completed fits, so a killed run loses nothing that had
+completed.  A pair that cannot be read or fitted is reported and skipped; the
+chain continues from the last good fit.  At the end ``mapping.json`` (mode ->
+peak -> parameters and ESR) and ``mapping.csv`` are written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .audio import InputError, atomic_write_bytes
+from .data.signaltrain import Manifest, build_manifest, load_manifest
+from .model.params import PARAM_NAMES
+from .result import FitResult
+
+__all__ = ["SweepResult", "sweep", "load_sources", "parse_peaks", "fit_path"]
+
+SWEEP_SCHEMA = 1
+
+
+def parse_peaks(spec: str) -> list[int]:
+    """``"40:100:5"`` (start:stop:step, inclusive) or ``"40,70,100"`` -> sorted peaks."""
+    try:
+        if ":" in spec:
+            parts = [int(p) for p in spec.split(":")]
+            start, stop = parts[0], parts[1]
+            step = parts[2] if len(parts) > 2 else 5
+            if step <= 0 or start > stop:
+                raise ValueError
+            peaks = list(range(start, stop + 1, step))
+        else:
+            peaks = sorted({int(p) for p in spec.split(",") if p.strip()})
+    except ValueError:
+        raise InputError(f"peaks must look like 40:100:5 or 40,70,100; got {spec!r}") from None
+    if not peaks or any(p < 0 or p > 100 for p in peaks):
+        raise InputError(f"peaks must lie in 0..100; got {spec!r}")
+    return peaks
+
+
+def load_sources(source) -> Manifest:
+    """A manifest from a dataset folder (indexed now) or a manifest JSON."""
+    p = Path(source)
+    if p.is_dir():
+        return build_manifest(p)
+    if p.is_file():
+        return load_manifest(p)
+    raise InputError(f"'{p}' is neither a dataset folder nor a manifest file")
+
+
+def fit_path(out_dir, mode: str, peak: int) -> Path:
+    return Path(out_dir) / "fits" / mode / f"peak_{peak:03d}" / "fit.json"
+
+
+@dataclass
+class SweepResult:
+    """What a sweep did: fits per mode and peak, and the problems it reported."""
+
+    out_dir: str
+    fits: dict = field(default_factory=dict)  # mode -> {peak: FitResult}
+    failed: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    resumed: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    def mapping(self) -> dict:
+        return {mode: {str(peak): {**r.params.to_dict(), "esr": r.esr, "iterations": r.iterations,
+                                   "converged": r.converged}
+                       for peak, r in sorted(by_peak.items())}
+                for mode, by_peak in self.fits.items()}
+
+
+def _select_pairs(manifest: Manifest, unit: str, modes, peaks, report: list) -> dict:
+    """(mode, peak) -> PairEntry, choosing one pair per setting (Train, Val, Test, then id)."""
+    chosen: dict = {}
+    for p in manifest.select(unit, modes, peaks):
+        key = (p.mode, p.peak)
+        if key in chosen:
+            report.append({"mode": p.mode, "peak": p.peak, "file": p.target,
+                           "reason": f"duplicate setting: {chosen[key].target} is used instead"})
+            continue
+        chosen[key] = p
+    return chosen
+
+
+def _write_json(path: Path, obj) -> None:
+    text = json.dumps(obj, indent=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def _write_mapping(out: Path, mapping: dict) -> None:
+    _write_json(out / "mapping.json", mapping)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["mode", "peak", *PARAM_NAMES, "esr", "iterations", "converged"])
+    for mode, by_peak in mapping.items():
+        for peak, row in sorted(by_peak.items(), key=lambda kv: int(kv[0])):
+            w.writerow([mode, peak, *(f"{row[n]:.10g}" for n in PARAM_NAMES), f"{row['esr']:.8g}",
+                        row["iterations"], row["converged"]])
+    atomic_write_bytes(out / "mapping.csv", lambda tmp: Path(tmp).write_text(buf.getvalue()))
+
+
+def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str = "3c", hessian: str = "auto",
+          device=None, dtype=None, frame_seconds: float | None = 12.0, overlap_seconds: float = 1.0,
+          max_iter: int = 100, on_event: Callable[[str, dict], None] | None = None) -> SweepResult:
+    """Fit every (mode, peak) of a dataset as warm-started chains from peak 100 down.
+
+    Args:
+        source: dataset folder or manifest JSON.
+        out_dir: output folder (created); rerunning resumes.
+        modes: subset of ``compress``, ``limit``.
+        peaks: peak settings (default 40..100 step 5).
+        unit: SignalTrain unit (``3c`` as published, or ``2c``; None for any).
+        hessian, device, dtype, frame_seconds, overlap_seconds, max_iter: as :func:`dspnewton.fit`.
+        on_event: called with ("start" | "iteration" | "done" | "resumed" | "failed", info).
+
+    Returns:
+        :class:`SweepResult`.
+    """
+    import torch
+
+    from .fitting import fit
+
+    t0 = time.perf_counter()
+    peaks = list(range(40, 101, 5)) if peaks is None else sorted(set(peaks))
+    bad_modes = [m for m in modes if m not in ("compress", "limit")]
+    if bad_modes:
+        raise InputError(f"unknown mode(s) {bad_modes}; use compress and/or limit")
+    manifest = load_sources(source)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = SweepResult(str(out))
+    chosen = _select_pairs(manifest, unit, modes, peaks, result.skipped)
+    if not chosen:
+        raise InputError(
+            f"no {unit or ''} input/target pairs for modes {list(modes)} and peaks {peaks[0]}..{peaks[-1]} in "
+            f"'{manifest.root}' ({len(manifest.pairs)} pairs in all, {len(manifest.unknown)} unknown files, "
+            f"{len(manifest.problems)} unreadable); check the folder or build an index with 'dspnewton index'")
+    config = {"schema": SWEEP_SCHEMA, "dataset_root": manifest.root, "unit": unit, "modes": list(modes),
+              "peaks": peaks, "hessian": hessian, "frame_seconds": frame_seconds, "overlap_seconds": overlap_seconds,
+              "max_iter": max_iter,
+              "pairs": {f"{m}/{p}": {"input": e.input, "target": e.target} for (m, p), e in sorted(chosen.items())},
+              "manifest_problems": manifest.problems, "manifest_unpaired": manifest.unpaired}
+    _write_json(out / "sweep.json", config)
+    total = len(chosen)
+    done = 0
+    for mode in modes:
+        result.fits[mode] = {}
+        previous: FitResult | None = None
+        for peak in sorted((p for (m, p) in chosen if m == mode), reverse=True):
+            entry = chosen[(mode, peak)]
+            path = fit_path(out, mode, peak)
+            info = {"mode": mode, "peak": peak, "index": done, "total": total, "target": entry.target}
+            if path.exists():
+                try:
+                    r = FitResult.load(path)
+                    result.fits[mode][peak] = previous = r
+                    result.resumed.append(f"{mode}/{peak}")
+                    done += 1
+                    if on_event:
+                        on_event("resumed", {**info, "esr": r.esr})
+                    continue
+                except InputError:
+                    pass  # a damaged file: fit again
+            if on_event:
+                on_event("start", info)
+            try:
+                r = fit(manifest.abspath(entry.input), manifest.abspath(entry.target), hessian=hessian, device=device,
+                        dtype=dtype or torch.float64, init=previous, max_iter=max_iter, frame_seconds=frame_seconds,
+                        overlap_seconds=overlap_seconds, trim=True,
+                        callback=(lambda e, i=info: on_event("iteration", {**i, **e})) if on_event else None)
+            except (InputError, ValueError) as exc:
+                result.failed.append({"mode": mode, "peak": peak, "target": entry.target, "error": str(exc)})
+                done += 1
+                if on_event:
+                    on_event("failed", {**info, "error": str(exc)})
+                continue
+            r.extra.update({"mode": mode, "peak": peak, "input": entry.input, "target": entry.target,
+                            "warm_start": None if previous is None else f"{mode}/{previous.extra.get('peak')}"})
+            r.extra.setdefault("peak", peak)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            r.save(path)
+            result.fits[mode][peak] = previous = r
+            done += 1
+            if on_event:
+                on_event("done", {**info, "esr": r.esr, "iterations": r.iterations, "seconds": r.seconds})
+    _write_mapping(out, result.mapping())
+    result.seconds = time.perf_counter() - t0
+    _write_json(out / "sweep_report.json", {"failed": result.failed, "skipped": result.skipped,
+                                            "resumed": result.resumed, "seconds": result.seconds})
+    return result

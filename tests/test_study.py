@@ -1,0 +1,210 @@
+"""The study layer: SignalTrain names and manifests (v1.1 quirks), the virtual unit,
+sweeps (resume after a killed run, bad input), the interpolation evaluation, plots."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from dspnewton.audio import InputError
+from dspnewton.data import OpticalLeveler, build_manifest, generate_dataset, parse_name
+from dspnewton.data.signaltrain import load_manifest
+from dspnewton.evaluate import evaluate, interpolate_params, split_anchors
+from dspnewton.model import CompressorParams
+from dspnewton.sweep import fit_path, parse_peaks, sweep
+
+SR = 8000
+
+
+def test_parse_names():
+    assert parse_name("input_245_.wav") == {"kind": "input", "id": 245}
+    t = parse_name("target_235_LA2A_2c__0__70.wav")
+    assert t == {"kind": "target", "id": 235, "unit": "2c", "switch": 0, "mode": "compress", "peak": 70}
+    assert parse_name("target_148_LA2A_3c__1__100.wav")["mode"] == "limit"
+    assert parse_name("target_1_LA2A_3c__1__5.wav")["peak"] == 5
+    for bad in ("input_12.wav", "target_1_LA2A_4c__0__50.wav", "target_1_LA2A_3c__2__50.wav",
+                "target_1_LA2A_3c__0__150.wav", "notes.txt", "target_x_LA2A_3c__0__50.wav"):
+        assert parse_name(bad) is None, bad
+
+
+def _tiny(path: Path, n: int = 800, sr: int = SR):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, 0.1 * np.sin(np.arange(n) * 0.05), sr, subtype="PCM_16")
+
+
+def test_manifest_handles_v11_quirks(tmp_path):
+    root = tmp_path / "SignalTrain_LA2A_Dataset_1.1"
+    # input_245 moved to Val/ while its targets stay in Train/.
+    _tiny(root / "Val" / "input_245_.wav")
+    _tiny(root / "Train" / "target_245_LA2A_3c__0__50.wav")
+    # Val/input_236_.wav was removed: its target is unpaired.
+    _tiny(root / "Val" / "target_236_LA2A_3c__1__60.wav")
+    # Truncated inputs (148-152): shorter than before, lengths recorded.
+    _tiny(root / "Train" / "input_148_.wav", n=700)
+    _tiny(root / "Train" / "target_148_LA2A_3c__1__100.wav", n=700)
+    _tiny(root / "Test" / "input_300_.wav")
+    _tiny(root / "Test" / "target_300_LA2A_2c__0__70.wav")
+    _tiny(root / "Test" / "input_301_.wav")  # input without targets
+    (root / "Train" / "README_extra.wav").write_bytes(b"RIFF....WAVE")  # unknown name
+    (root / "Train" / "input_400_.wav").write_bytes(b"not a wav")  # corrupt
+    man = build_manifest(root)
+    by_id = {p.id: p for p in man.pairs}
+    assert by_id[245].input == "Val/input_245_.wav" and by_id[245].split == "Train"
+    assert by_id[148].input_frames == 700 and by_id[148].mode == "limit" and by_id[148].peak == 100
+    assert by_id[300].unit == "2c"
+    assert {u["file"] for u in man.unpaired} == {"Val/target_236_LA2A_3c__1__60.wav", "Test/input_301_.wav"}
+    assert man.unknown == ["Train/README_extra.wav"]
+    assert [p["file"] for p in man.problems] == ["Train/input_400_.wav"]
+    assert [p.id for p in man.select("3c")] and all(p.unit == "3c" for p in man.select("3c"))
+    assert sorted(p.id for p in man.select(None, modes=["compress"])) == [245, 300]
+    man.save(tmp_path / "m.json")
+    again = load_manifest(tmp_path / "m.json")
+    assert again.pairs == man.pairs
+    with pytest.raises(InputError, match="not a dspnewton manifest"):
+        (tmp_path / "x.json").write_text("[]")
+        load_manifest(tmp_path / "x.json")
+
+
+def test_virtual_unit_is_a_levelling_amplifier():
+    from dspnewton.synth import music_like
+
+    x = music_like(3.0, SR, seed=1)
+    rms = lambda v: np.sqrt(np.mean(v**2))  # noqa: E731
+    gains = [rms(OpticalLeveler(p, "compress").process(x, SR)) / rms(x) for p in (0, 40, 70, 100)]
+    assert all(a > b for a, b in zip(gains, gains[1:])), "more peak reduction must reduce the level"
+    lim = rms(OpticalLeveler(100, "limit").process(x, SR)) / rms(x)
+    assert lim < gains[-1]
+    with pytest.raises(ValueError, match="peak_reduction"):
+        OpticalLeveler(120)
+    with pytest.raises(ValueError, match="mode"):
+        OpticalLeveler(50, "expand")
+
+
+@pytest.fixture(scope="module")
+def virtual(tmp_path_factory):
+    d = tmp_path_factory.mktemp("virtual")
+    generate_dataset(d, seconds=4.0, peaks=range(40, 101, 20), sample_rate=SR)
+    return d
+
+
+def test_parse_peaks():
+    assert parse_peaks("40:100:5") == list(range(40, 101, 5))
+    assert parse_peaks("100,40,70") == [40, 70, 100]
+    for bad in ("a:b", "40:100:0", "100:40", "40,200"):
+        with pytest.raises(InputError, match="peaks"):
+            parse_peaks(bad)
+
+
+def test_sweep_evaluate_and_plot(virtual, tmp_path):
+    out = tmp_path / "sweep"
+    events = []
+    res = sweep(virtual, out, peaks=[40, 60, 80, 100], frame_seconds=2.0, overlap_seconds=0.5,
+                on_event=lambda k, i: events.append((k, i.get("mode"), i.get("peak"))))
+    assert not res.failed
+    for mode in ("compress", "limit"):
+        assert sorted(res.fits[mode]) == [40, 60, 80, 100]
+        # Warm start: each fit but the first starts from the previous peak.
+        assert res.fits[mode][80].extra["warm_start"] == f"{mode}/100"
+    order = [(m, p) for k, m, p in events if k == "start"]
+    assert order[:4] == [("compress", 100), ("compress", 80), ("compress", 60), ("compress", 40)]
+    mapping = json.loads((out / "mapping.json").read_text())
+    assert set(mapping) == {"compress", "limit"} and set(mapping["limit"]) == {"40", "60", "80", "100"}
+    lines = (out / "mapping.csv").read_text().splitlines()
+    assert lines[0].startswith("mode,peak,threshold_db") and len(lines) == 9
+    summary = evaluate(out)
+    assert summary["compress"]["anchors"] == [40, 80] or summary["compress"]["anchors"] == [60, 100]
+    rows = (out / "eval.csv").read_text().splitlines()
+    assert rows[0].startswith("mode,peak,method,esr,delta_ldr_db")
+    assert len(rows) == 1 + 2 * 3 * len(summary["compress"]["held_out"])
+    for mode in ("compress", "limit"):
+        s = summary[mode]
+        assert 0 < s["mean_esr_fitted"] <= s["mean_esr_linear"] * 1.0001
+    from dspnewton.plots import plot_sweep
+
+    paths = plot_sweep(out)
+    assert [p.name for p in paths] == ["params_vs_peak.png", "convergence.png", "excerpt.png"]
+    assert all(p.stat().st_size > 10_000 and p.read_bytes()[:4] == b"\x89PNG" for p in paths)
+
+
+def test_interpolation():
+    a = {40: CompressorParams(-10, 4, 10, 100, 0), 60: CompressorParams(-20, 6, 20, 300, 2),
+         80: CompressorParams(-30, 8, 5, 500, 1)}
+    lin = interpolate_params(a, 50, "linear")
+    assert lin.threshold_db == pytest.approx(-15) and lin.attack_ms == pytest.approx(15)
+    assert lin.release_ms == pytest.approx(200) and lin.ratio == pytest.approx(5)
+    sp = interpolate_params(a, 60, "spline")
+    assert sp.threshold_db == pytest.approx(-20) and sp.attack_ms == pytest.approx(20)
+    assert interpolate_params(a, 70, "spline").attack_ms != pytest.approx(interpolate_params(a, 70, "linear").attack_ms)
+    assert split_anchors(list(range(40, 101, 5)))[0] == list(range(40, 101, 10))
+    assert split_anchors(list(range(40, 101, 5)))[1] == list(range(45, 96, 10))
+
+
+def test_sweep_resumes_after_being_killed(virtual, tmp_path):
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "dspnewton", "sweep", str(virtual), "-o", str(out), "--modes", "compress",
+           "--peaks", "40,60,80,100", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    first = fit_path(out, "compress", 100)
+    deadline = time.time() + 300
+    while not first.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert first.exists(), "the sweep wrote no fit"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = {p.parent.name for p in (out / "fits" / "compress").glob("*/fit.json")}
+    assert "peak_100" in done_before
+    before = {name: (out / "fits" / "compress" / name / "fit.json").read_text() for name in done_before}
+    # No half-written files were left behind.
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    res = sweep(virtual, out, modes=["compress"], peaks=[40, 60, 80, 100])
+    assert {f"compress/{int(n[5:])}" for n in done_before} <= set(res.resumed)
+    assert sorted(res.fits["compress"]) == [40, 60, 80, 100]
+    for name, text in before.items():  # completed fits were kept, not redone
+        assert (out / "fits" / "compress" / name / "fit.json").read_text() == text
+
+
+def test_sweep_bad_input(tmp_path, virtual):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="no 3c input/target pairs"):
+        sweep(empty, tmp_path / "o1")
+    with pytest.raises(InputError, match="neither a dataset folder"):
+        sweep(tmp_path / "nothing", tmp_path / "o2")
+    # A copy of the virtual dataset with one target at another sample rate, one corrupt
+    # input and a duplicate setting.
+    bad = tmp_path / "bad"
+    (bad / "Train").mkdir(parents=True)
+    (bad / "Test").mkdir()
+    for f in (virtual / "Train").iterdir():
+        (bad / "Train" / f.name).write_bytes(f.read_bytes())
+    data, sr = sf.read(str(bad / "Train" / "target_101_LA2A_3c__0__60.wav"))
+    sf.write(bad / "Train" / "target_101_LA2A_3c__0__60.wav", data, sr * 2, subtype="FLOAT")
+    (bad / "Train" / "input_102_.wav").write_bytes(b"RIFF garbage")
+    for name in ("input_103_.wav", "target_103_LA2A_3c__0__100.wav"):
+        (bad / "Test" / name.replace("103", "900")).write_bytes((bad / "Train" / name).read_bytes())
+    res = sweep(bad, tmp_path / "o3", modes=["compress"], peaks=[40, 60, 80, 100], frame_seconds=2.0,
+                overlap_seconds=0.5)
+    failed = {(f["peak"]): f["error"] for f in res.failed}
+    assert "resample" in failed[60]
+    assert sorted(res.fits["compress"]) == [40, 100], "the valid fits still ran"  # 80's input is corrupt
+    assert any("duplicate setting" in s["reason"] for s in res.skipped)
+    cfg = json.loads((tmp_path / "o3" / "sweep.json").read_text())
+    assert cfg["manifest_problems"] and "input_102_" in cfg["manifest_problems"][0]["file"]
+
+
+def test_demo_smoke(tmp_path):
+    from dspnewton.demo import run_demo
+
+    summary = run_demo(tmp_path / "demo", seconds=3.0, peaks=range(40, 101, 30), say=lambda s: None)
+    assert set(summary["mapping"]) == {"compress", "limit"}
+    assert all(Path(p).exists() for p in summary["plots"])
+    assert (tmp_path / "demo" / "sweep" / "eval.csv").exists()
