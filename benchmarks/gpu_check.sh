@@ -15,10 +15,9 @@ PY=${PYTHON:-python3}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee "$OUTDIR/gpu.txt"
 status=0
 run() { echo "=== $*"; "$@" || { echo "FAILED ($?): $*"; status=1; }; }
-run $PY -m pytest -q -ra -p no:cacheprovider tests/test_filters_cuda.py tests/test_compressor_cuda.py 2>&1 | tee "$OUTDIR/gpu_tests.log"
+run $PY -m pytest -q -ra -p no:cacheprovider tests/test_filters_cuda.py tests/test_compressor_cuda.py tests/test_fit_cuda.py 2>&1 | tee "$OUTDIR/gpu_tests.log"
 run $PY benchmarks/filters.py --device cuda --dtype float32 --json "$OUTDIR/filters_cuda.json" 2>&1 | tee "$OUTDIR/filters_cuda.txt"
 run $PY benchmarks/compressor.py --device cuda --dtype float32 --json "$OUTDIR/compressor_cuda.json" 2>&1 | tee "$OUTDIR/compressor_cuda.txt"
-if [ -f benchmarks/hessian.py ]; then
-  run $PY benchmarks/hessian.py --device cuda --json "$OUTDIR/hessian_cuda.json" 2>&1 | tee "$OUTDIR/hessian_cuda.txt"
-fi
+run $PY benchmarks/hessian.py --device cuda --strategies fused,revrev,fwdrev,gauss-newton,published --json "$OUTDIR/hessian_cuda.json" 2>&1 | tee "$OUTDIR/hessian_cuda.txt"
+run $PY benchmarks/newton_step.py --device cuda --minutes 20 --json "$OUTDIR/newton_step_cuda.json" 2>&1 | tee "$OUTDIR/newton_step_cuda.txt"
 exit $status
