@@ -10,18 +10,10 @@ from numba import cuda
 from . import _fused_frame as ff
 
 _frame = cuda.jit(device=True)(ff.fused_frame)
-_loss_frame = cuda.jit(device=True)(ff.loss_frame)
 
 
 @cuda.jit
-def fused_kernel(x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, sc, out_l, out_g, out_h):  # pragma: no cover
+def fused_kernel(x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, sc, out_l, out_g, out_h, derivatives):  # pragma: no cover
     f = cuda.grid(1)
     if f < x.shape[0]:
-        _frame(f, x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, sc, out_l, out_g, out_h)
-
-
-@cuda.jit
-def loss_kernel(x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, out_l):  # pragma: no cover
-    f = cuda.grid(1)
-    if f < x.shape[0]:
-        _loss_frame(f, x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, out_l)
+        _frame(f, x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, sc, out_l, out_g, out_h, derivatives)

@@ -27,12 +27,13 @@ import math
 K_DB = math.log(10.0) / 20.0
 
 
-def fused_frame(f, x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, buf, out_l, out_g, out_h):
+def fused_frame(f, x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, buf, out_l, out_g, out_h, derivatives):
     """Loss, gradient (5: CT, s, a, r, gamma) and Hessian (15, row-major upper) of frame ``f``.
 
     x, xdb, tpe: (F, L) input, its level (dB), pre-emphasised target.
     start: first sample in the loss; valid: (F,) samples before padding.
     buf: (F, L) scratch; out_l (F,), out_g (F, 5), out_h (F, 15).
+    derivatives: False computes the loss only (sweep 1), for line searches.
     """
     m = math.exp(K_DB * gm)
     n_end = valid[f]
@@ -56,6 +57,8 @@ def fused_frame(f, x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, buf, ou
         else:
             buf[f, n] = 0.0
     out_l[f] = loss
+    if not derivatives:
+        return
     # 2. backward: rho = PE^T(w e), in place.
     u_next = 0.0
     for n in range(n_end - 1, -1, -1):
@@ -237,24 +240,3 @@ def fused_frame(f, x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, buf, ou
     out_h[f, 12] = 2.0 * h33
     out_h[f, 13] = 2.0 * h34
     out_h[f, 14] = 2.0 * h44
-
-
-def loss_frame(f, x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, out_l):
-    """Loss only (no derivatives) of frame ``f``; same arguments as :func:`fused_frame`."""
-    m = math.exp(K_DB * gm)
-    g = 1.0
-    y_prev = 0.0
-    p0 = 0.0
-    loss = 0.0
-    for n in range(valid[f]):
-        v = s * (ct - xdb[f, n])
-        gh = math.exp(K_DB * v) if v < 0.0 else 1.0
-        c = aat if gh < g else art
-        g = (1.0 - c) * g + c * gh
-        y = x[f, n] * m * g
-        p0 = y - y_prev + pole * p0
-        y_prev = y
-        if n >= start:
-            e = p0 - tpe[f, n]
-            loss += e * e
-    out_l[f] = loss

@@ -29,30 +29,23 @@ from .preemphasis import PREEMPHASIS_POLE
 __all__ = ["fused_loss_grad_hess", "fused_loss", "theta_to_phi"]
 
 _frame_cpu = nb.njit(cache=True, nogil=True)(ff.fused_frame)
-_loss_frame_cpu = nb.njit(cache=True, nogil=True)(ff.loss_frame)
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def _fused_cpu(x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, sc, out_l, out_g, out_h):  # pragma: no cover
+def _fused_cpu(x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, sc, out_l, out_g, out_h, derivatives):  # pragma: no cover
     for f in nb.prange(x.shape[0]):
-        _frame_cpu(f, x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, sc, out_l, out_g, out_h)
-
-
-@nb.njit(parallel=True, cache=True, nogil=True)
-def _loss_cpu(x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, out_l):  # pragma: no cover
-    for f in nb.prange(x.shape[0]):
-        _loss_frame_cpu(f, x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, out_l)
+        _frame_cpu(f, x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, sc, out_l, out_g, out_h, derivatives)
 
 
 @functools.lru_cache(maxsize=None)
 def _cuda_kernels():
-    """(numba.cuda, fused kernel, loss kernel), imported on first use."""
+    """(numba.cuda, fused kernel), imported on first use."""
     from ..filters._kernels_cuda import _compiled
 
     cuda = _compiled()[0]  # imports numba.cuda with its NumPy compatibility shim
     from . import _fused_cuda
 
-    return cuda, _fused_cuda.fused_kernel, _fused_cuda.loss_kernel
+    return cuda, _fused_cuda.fused_kernel
 
 
 def theta_to_phi(theta: torch.Tensor, sample_rate: int):
@@ -121,6 +114,25 @@ def _use_cuda_kernel(frames: Frames, kernel: str) -> bool:
     return kernel == "cuda" or (kernel == "auto" and frames.x.device.type == "cuda")
 
 
+def _run(theta: torch.Tensor, frames: Frames, pole: float, kernel: str, derivatives: bool):
+    """Run the fused kernel; returns (loss, grad_phi (5,), H_phi upper (15,)) as floats/numpy."""
+    phi, _, _ = theta_to_phi(theta, frames.sample_rate)
+    F = frames.n_frames
+    start = int(frames.warmup)
+    if _use_cuda_kernel(frames, kernel):
+        x, xdb, tpe, valid = _cuda_arrays(frames)
+        new = functools.partial(torch.zeros, dtype=torch.float64, device=x.device)
+        buf, out_l, out_g, out_h = new(*x.shape), new(F), new(F, 5), new(F, 15)
+        _launch(_cuda_kernels()[1], F, x, xdb, tpe, start, valid, *phi.tolist(), pole, buf, out_l, out_g, out_h,
+                derivatives)
+        return out_l.sum().item(), out_g.sum(0).cpu().numpy(), out_h.sum(0).cpu().numpy()
+    x, xdb, tpe, valid = _arrays(frames)
+    buf = np.empty(x.shape)
+    out_l, out_g, out_h = np.empty(F), np.zeros((F, 5)), np.zeros((F, 15))
+    _fused_cpu(x, xdb, tpe, start, valid, *phi.tolist(), pole, buf, out_l, out_g, out_h, derivatives)
+    return float(out_l.sum()), out_g.sum(0), out_h.sum(0)
+
+
 def fused_loss_grad_hess(theta: torch.Tensor, frames: Frames, pole: float = PREEMPHASIS_POLE, kernel: str = "auto"):
     """Exact loss (float), gradient (5,) and Hessian (5, 5) w.r.t. theta (float64 tensors).
 
@@ -129,37 +141,13 @@ def fused_loss_grad_hess(theta: torch.Tensor, frames: Frames, pole: float = PREE
     CUDA kernel under numba's simulator (``NUMBA_ENABLE_CUDASIM=1``, for tests).
     Sums are accumulated in float64 whatever the audio dtype.
     """
-    phi, j1, j2 = theta_to_phi(theta, frames.sample_rate)
-    F = frames.n_frames
-    start = int(frames.warmup)
-    if _use_cuda_kernel(frames, kernel):
-        x, xdb, tpe, valid = _cuda_arrays(frames)
-        new = functools.partial(torch.empty, dtype=torch.float64, device=x.device)
-        sc, out_l, out_g, out_h = new(*x.shape), new(F), new(F, 5), new(F, 15)
-        _launch(_cuda_kernels()[1], F, x, xdb, tpe, start, valid, *phi.tolist(), pole, sc, out_l, out_g, out_h)
-        L, g_phi, h_upper = out_l.sum().item(), out_g.sum(0).cpu().numpy(), out_h.sum(0).cpu().numpy()
-    else:
-        x, xdb, tpe, valid = _arrays(frames)
-        sc = np.empty(x.shape)
-        out_l, out_g, out_h = np.empty(F), np.empty((F, 5)), np.empty((F, 15))
-        _fused_cpu(x, xdb, tpe, start, valid, *phi.tolist(), pole, sc, out_l, out_g, out_h)
-        L, g_phi, h_upper = float(out_l.sum()), out_g.sum(0), out_h.sum(0)
-    H_phi = _upper_to_full(h_upper)
+    _, j1, j2 = theta_to_phi(theta, frames.sample_rate)
+    L, g_phi, h_upper = _run(theta, frames, pole, kernel, True)
     grad = j1 * g_phi
-    H = H_phi * np.outer(j1, j1) + np.diag(g_phi * j2)
+    H = _upper_to_full(h_upper) * np.outer(j1, j1) + np.diag(g_phi * j2)
     return L, torch.from_numpy(grad), torch.from_numpy(H)
 
 
 def fused_loss(theta: torch.Tensor, frames: Frames, pole: float = PREEMPHASIS_POLE, kernel: str = "auto") -> float:
-    """The loss alone (for line searches): the same pass without derivatives."""
-    phi, _, _ = theta_to_phi(theta, frames.sample_rate)
-    F = frames.n_frames
-    if _use_cuda_kernel(frames, kernel):
-        x, xdb, tpe, valid = _cuda_arrays(frames)
-        out_l = torch.empty(F, dtype=torch.float64, device=x.device)
-        _launch(_cuda_kernels()[2], F, x, xdb, tpe, int(frames.warmup), valid, *phi.tolist(), pole, out_l)
-        return out_l.sum().item()
-    x, xdb, tpe, valid = _arrays(frames)
-    out_l = np.empty(F)
-    _loss_cpu(x, xdb, tpe, int(frames.warmup), valid, *phi.tolist(), pole, out_l)
-    return float(out_l.sum())
+    """The loss alone (for line searches): the first sweep of the same pass."""
+    return _run(theta, frames, pole, kernel, False)[0]
