@@ -1,11 +1,220 @@
 // pybind11 bindings of the dspnewton C++ core (no torch on this side).
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "dspnewton/bundle.hpp"
+#include "dspnewton/compressor.hpp"
 #include "dspnewton/version.hpp"
 
 namespace py = pybind11;
+using namespace dspnewton;
+
+namespace {
+
+Params params_from(const py::dict& d) {
+    auto get = [&](const char* k) {
+        if (!d.contains(k)) throw std::invalid_argument(std::string("missing parameter '") + k + "'");
+        return d[k].cast<double>();
+    };
+    Params p{get("threshold_db"), get("ratio"), get("attack_ms"), get("release_ms"), get("makeup_db")};
+    if (!params_valid(p))
+        throw std::invalid_argument("parameters out of range (ratio 1..20, attack 0.1..100 ms, release 10..1000 ms)");
+    return p;
+}
+
+py::dict params_to(const Params& p) {
+    py::dict d;
+    d["threshold_db"] = p.threshold_db;
+    d["ratio"] = p.ratio;
+    d["attack_ms"] = p.attack_ms;
+    d["release_ms"] = p.release_ms;
+    d["makeup_db"] = p.makeup_db;
+    return d;
+}
+
+int mode_from(const std::string& m) {
+    if (m == "compress") return kCompress;
+    if (m == "limit") return kLimit;
+    throw std::invalid_argument("mode must be 'compress' or 'limit', got '" + m + "'");
+}
+
+Table table_from(const py::dict& d) {
+    Table t;
+    for (auto item : d) {
+        int m = mode_from(item.first.cast<std::string>());
+        for (auto row : item.second.cast<py::list>()) {
+            py::dict r = row.cast<py::dict>();
+            Row out;
+            out.peak = r["peak"].cast<double>();
+            Params p{r["threshold_db"].cast<double>(), r["ratio"].cast<double>(), r["attack_ms"].cast<double>(),
+                     r["release_ms"].cast<double>(), r["makeup_db"].cast<double>()};
+            out.params = p;
+            out.esr = r.contains("esr") ? r["esr"].cast<double>() : 0.0;
+            t.modes[m].push_back(out);
+        }
+    }
+    validate_table(t);
+    return t;
+}
+
+py::dict table_to(const Table& t) {
+    py::dict d;
+    for (int m = 0; m < 2; ++m) {
+        py::list rows;
+        for (const Row& r : t.modes[m]) {
+            py::dict row = params_to(r.params);
+            row["peak"] = r.peak;
+            row["esr"] = r.esr;
+            rows.append(row);
+        }
+        d[mode_name(m)] = rows;
+    }
+    return d;
+}
+
+template <typename T>
+py::array_t<T> run(Compressor& comp, py::array_t<T, py::array::c_style | py::array::forcecast> x, long block) {
+    if (x.ndim() != 1 && x.ndim() != 2) throw std::invalid_argument("audio must have shape (T,) or (C, T)");
+    py::array_t<T> y(x.request().shape);
+    const long channels = x.ndim() == 2 ? static_cast<long>(x.shape(0)) : 1;
+    const long n = static_cast<long>(x.shape(x.ndim() - 1));
+    const T* in = x.data();
+    T* out = y.mutable_data();
+    {
+        py::gil_scoped_release release;
+        for (long c = 0; c < channels; ++c) {
+            comp.reset();
+            const long step = block > 0 ? block : n;
+            for (long s = 0; s < n; s += step)
+                comp.process(in + c * n + s, out + c * n + s, static_cast<std::size_t>(std::min(step, n - s)));
+        }
+    }
+    return y;
+}
+
+py::object process_any(Compressor& comp, py::array x, long block) {
+    if (py::isinstance<py::array_t<float>>(x)) return run<float>(comp, x.cast<py::array_t<float>>(), block);
+    return run<double>(comp, x.cast<py::array_t<double>>(), block);
+}
+
+std::vector<std::pair<std::string, double>> pairs_from(const py::iterable& items) {
+    std::vector<std::pair<std::string, double>> v;
+    for (auto it : items) {
+        auto t = it.cast<py::tuple>();
+        v.emplace_back(t[0].cast<std::string>(), t[1].cast<double>());
+    }
+    return v;
+}
+
+}  // namespace
 
 PYBIND11_MODULE(_native, m) {
-    m.doc() = "dspnewton C++ core: real-time compressor, bundle and preset writers";
+    m.doc() = "dspnewton C++ core: real-time compressor, parameter bundle and .vstpreset writers";
     m.def("version", &dspnewton::version, "Version string compiled into the C++ core.");
+
+    m.def(
+        "process",
+        [](py::array x, py::dict params, double sample_rate, long block_size) {
+            if (!(sample_rate > 0)) throw std::invalid_argument("sample_rate must be positive");
+            Compressor comp;
+            comp.set_sample_rate(sample_rate);
+            comp.set_params(params_from(params));
+            return process_any(comp, x, block_size);
+        },
+        py::arg("x"), py::arg("params"), py::arg("sample_rate"), py::arg("block_size") = 0,
+        "Run the ff5 compressor (C++ real-time core) on (T,) or (C, T) float32/float64 audio, "
+        "each channel from gain 1, in blocks of block_size samples (0 = one block).");
+
+    m.def(
+        "interpolate",
+        [](py::dict table, const std::string& mode, double peak) {
+            return params_to(table_from(table).interpolate(mode_from(mode), peak));
+        },
+        py::arg("table"), py::arg("mode"), py::arg("peak"),
+        "Parameters at a peak-reduction setting, linearly interpolated in their own units.");
+
+    m.def(
+        "process_table",
+        [](py::array x, py::dict table, const std::string& mode, double peak, double sample_rate, long block_size) {
+            Compressor comp;
+            comp.set_sample_rate(sample_rate);
+            comp.set_params(table_from(table).interpolate(mode_from(mode), peak));
+            return process_any(comp, x, block_size);
+        },
+        py::arg("x"), py::arg("table"), py::arg("mode"), py::arg("peak"), py::arg("sample_rate"),
+        py::arg("block_size") = 0, "Process with the table's parameters at (mode, peak).");
+
+    m.def(
+        "bundle_json",
+        [](py::dict table, int sample_rate, const std::string& provenance) {
+            return bundle_json(table_from(table), sample_rate, provenance);
+        },
+        py::arg("table"), py::arg("sample_rate"), py::arg("provenance_json") = "{}", "Text of bundle.json.");
+
+    m.def(
+        "params_header", [](py::dict table, int sample_rate) { return params_header(table_from(table), sample_rate); },
+        py::arg("table"), py::arg("sample_rate"), "Text of params.h (constexpr tables for plugin builds).");
+
+    m.def(
+        "write_bundle_files",
+        [](const std::string& dir, py::dict table, int sample_rate, const std::string& provenance) {
+            Table t = table_from(table);
+            write_file(dir + "/bundle.json", bundle_json(t, sample_rate, provenance));
+            write_file(dir + "/params.h", params_header(t, sample_rate));
+        },
+        py::arg("dir"), py::arg("table"), py::arg("sample_rate"), py::arg("provenance_json") = "{}",
+        "Write bundle.json and params.h into an existing directory.");
+
+    m.def(
+        "parse_bundle",
+        [](const std::string& text) {
+            Bundle b = parse_bundle(text);
+            py::dict d;
+            d["schema_version"] = b.schema_version;
+            d["model"] = b.model;
+            d["sample_rate"] = b.sample_rate;
+            d["interpolation"] = b.interpolation;
+            d["table"] = table_to(b.table);
+            d["provenance_json"] = b.provenance_json;
+            return d;
+        },
+        py::arg("text"), "Validate and parse the text of bundle.json (ValueError on anything wrong).");
+
+    m.def(
+        "vstpreset_bytes",
+        [](const std::string& class_id, py::list chunks) {
+            Preset p;
+            p.class_id = class_id;
+            for (auto c : chunks) {
+                auto t = c.cast<py::tuple>();
+                p.chunks.push_back({t[0].cast<std::string>(), t[1].cast<std::string>()});
+            }
+            return py::bytes(vstpreset_bytes(p));
+        },
+        py::arg("class_id"), py::arg("chunks"), "Bytes of a .vstpreset from a class ID and [(id, bytes)] chunks.");
+
+    m.def(
+        "parse_vstpreset",
+        [](py::bytes data) {
+            Preset p = parse_vstpreset(std::string(data));
+            py::list chunks;
+            for (const auto& c : p.chunks) chunks.append(py::make_tuple(c.id, py::bytes(c.data)));
+            py::dict d;
+            d["class_id"] = p.class_id;
+            d["chunks"] = chunks;
+            return d;
+        },
+        py::arg("data"), "Validate and parse .vstpreset bytes (ValueError on anything wrong).");
+
+    m.def(
+        "dpf_state", [](py::iterable values) { return py::bytes(dpf_state(pairs_from(values))); }, py::arg("values"),
+        "DPF component state from [(symbol, value)].");
+    m.def(
+        "juce_4a2a_state", [](py::iterable values) { return py::bytes(juce_4a2a_state(pairs_from(values))); },
+        py::arg("values"), "JUCE state of the open-source 4A2A plugin from [(id, value)].");
 }

@@ -1,0 +1,312 @@
+// dspnewton: the VST-ready parameter bundle (bundle.json, params.h) and .vstpreset files.
+//
+// bundle.json holds the schema version, model, sample rate, units, the table
+// (mode -> rows of peak and parameters, strictly increasing peak) and provenance,
+// with an FNV-1a 64 checksum over the canonical text of the table. The reader
+// validates all of it and never executes anything.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "json.hpp"
+#include "table.hpp"
+
+namespace dspnewton {
+
+constexpr int kBundleSchema = 1;
+inline const char* mode_name(int m) { return m == kLimit ? "limit" : "compress"; }
+
+inline std::string fmt17(double v) {
+    char buf[40];
+    std::snprintf(buf, sizeof(buf), "%.17g", v);
+    return buf;
+}
+
+/// FNV-1a 64 over the canonical text of a table.
+inline std::string table_checksum(const Table& t) {
+    std::string text;
+    for (int m = 0; m < 2; ++m)
+        for (const Row& r : t.modes[m]) {
+            text += mode_name(m);
+            for (double v : {r.peak, r.params.threshold_db, r.params.ratio, r.params.attack_ms, r.params.release_ms,
+                             r.params.makeup_db, r.esr})
+                text += " " + fmt17(v);
+            text += "\n";
+        }
+    std::uint64_t h = 1469598103934665603ULL;
+    for (unsigned char c : text) {
+        h ^= c;
+        h *= 1099511628211ULL;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "fnv1a64:%016llx", static_cast<unsigned long long>(h));
+    return buf;
+}
+
+/// Throws std::invalid_argument unless every row is in range and peaks strictly increase.
+inline void validate_table(const Table& t) {
+    bool any = false;
+    for (int m = 0; m < 2; ++m) {
+        const auto& rows = t.modes[m];
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            any = true;
+            const Row& r = rows[i];
+            const std::string where = std::string(mode_name(m)) + " row " + std::to_string(i);
+            if (!std::isfinite(r.peak) || r.peak < 0 || r.peak > 100)
+                throw std::invalid_argument(where + ": peak must be in 0..100");
+            if (i > 0 && !(r.peak > rows[i - 1].peak))
+                throw std::invalid_argument(where + ": peaks must be strictly increasing");
+            if (!params_valid(r.params))
+                throw std::invalid_argument(where + ": parameters out of range (ratio 1..20, attack 0.1..100 ms, "
+                                                    "release 10..1000 ms, finite threshold and make-up)");
+        }
+    }
+    if (!any) throw std::invalid_argument("the table has no rows");
+}
+
+inline std::string bundle_json(const Table& t, int sample_rate, const std::string& provenance_json) {
+    validate_table(t);
+    json::parse(provenance_json);  // must be valid JSON
+    std::ostringstream o;
+    o << "{\n  \"schema_version\": " << kBundleSchema << ",\n  \"model\": \"ff5\",\n"
+      << "  \"sample_rate\": " << sample_rate << ",\n"
+      << "  \"units\": {\"peak\": \"peak reduction 0..100\", \"threshold_db\": \"dB\", \"ratio\": \"x:1\", "
+         "\"attack_ms\": \"ms\", \"release_ms\": \"ms\", \"makeup_db\": \"dB\", \"esr\": \"fraction\"},\n"
+      << "  \"interpolation\": \"linear\",\n  \"table\": {";
+    for (int m = 0; m < 2; ++m) {
+        o << (m ? ",\n" : "\n") << "    \"" << mode_name(m) << "\": [";
+        const auto& rows = t.modes[m];
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            const Row& r = rows[i];
+            o << (i ? ",\n" : "\n") << "      {\"peak\": " << fmt17(r.peak) << ", \"threshold_db\": "
+              << fmt17(r.params.threshold_db) << ", \"ratio\": " << fmt17(r.params.ratio)
+              << ", \"attack_ms\": " << fmt17(r.params.attack_ms) << ", \"release_ms\": " << fmt17(r.params.release_ms)
+              << ", \"makeup_db\": " << fmt17(r.params.makeup_db) << ", \"esr\": " << fmt17(r.esr) << "}";
+        }
+        o << (rows.empty() ? "]" : "\n    ]");
+    }
+    o << "\n  },\n  \"provenance\": " << provenance_json << ",\n  \"checksum\": \"" << table_checksum(t) << "\"\n}\n";
+    return o.str();
+}
+
+struct Bundle {
+    int schema_version = kBundleSchema;
+    int sample_rate = 44100;
+    std::string model = "ff5";
+    std::string interpolation = "linear";
+    Table table;
+    std::string provenance_json = "{}";
+};
+
+inline Bundle parse_bundle(const std::string& text) {
+    json::Value v = json::parse(text);
+    if (v.kind != json::Value::Object) throw std::invalid_argument("bundle.json must hold a JSON object");
+    Bundle b;
+    double schema = v.at("schema_version").number("schema_version");
+    if (schema != kBundleSchema)
+        throw std::invalid_argument("unsupported schema_version " + fmt17(schema) + " (this reader knows " +
+                                    std::to_string(kBundleSchema) + ")");
+    b.model = v.at("model").string("model");
+    if (b.model != "ff5") throw std::invalid_argument("unsupported model '" + b.model + "'");
+    double sr = v.at("sample_rate").number("sample_rate");
+    if (!(sr > 0) || sr != std::floor(sr) || sr > 1e7)
+        throw std::invalid_argument("sample_rate must be a positive integer");
+    b.sample_rate = static_cast<int>(sr);
+    b.interpolation = v.at("interpolation").string("interpolation");
+    if (b.interpolation != "linear") throw std::invalid_argument("unsupported interpolation '" + b.interpolation + "'");
+    const json::Value& table = v.at("table");
+    if (table.kind != json::Value::Object) throw std::invalid_argument("table must be an object");
+    for (const auto& kv : table.obj)
+        if (kv.first != "compress" && kv.first != "limit")
+            throw std::invalid_argument("unknown mode '" + kv.first + "' in table");
+    for (int m = 0; m < 2; ++m) {
+        if (!table.has(mode_name(m))) continue;
+        const json::Value& rows = table.at(mode_name(m));
+        if (rows.kind != json::Value::Array) throw std::invalid_argument(std::string(mode_name(m)) + " must be a list");
+        for (const json::Value& r : rows.arr) {
+            if (r.kind != json::Value::Object) throw std::invalid_argument("table rows must be objects");
+            Row row;
+            row.peak = r.at("peak").number("peak");
+            row.params.threshold_db = r.at("threshold_db").number("threshold_db");
+            row.params.ratio = r.at("ratio").number("ratio");
+            row.params.attack_ms = r.at("attack_ms").number("attack_ms");
+            row.params.release_ms = r.at("release_ms").number("release_ms");
+            row.params.makeup_db = r.at("makeup_db").number("makeup_db");
+            row.esr = r.has("esr") ? r.at("esr").number("esr") : 0.0;
+            b.table.modes[m].push_back(row);
+        }
+    }
+    validate_table(b.table);
+    const std::string& sum = v.at("checksum").string("checksum");
+    if (sum != table_checksum(b.table))
+        throw std::invalid_argument("checksum mismatch: the table was modified or damaged");
+    b.provenance_json = v.has("provenance") ? v.at("provenance").raw : "{}";
+    return b;
+}
+
+/// params.h for plugin builds: the table as constexpr arrays {peak, threshold, ratio, attack, release, make-up}.
+inline std::string params_header(const Table& t, int sample_rate) {
+    validate_table(t);
+    std::ostringstream o;
+    o << "// Generated by dspnewton export: the fitted ff5 table. Do not edit.\n#pragma once\n\n"
+      << "namespace dspnewton_table {\n\nconstexpr int kSampleRate = " << sample_rate << ";\n"
+      << "constexpr char kChecksum[] = \"" << table_checksum(t) << "\";\n";
+    for (int m = 0; m < 2; ++m) {
+        const auto& rows = t.modes[m];
+        const std::string name = m ? "Limit" : "Compress";
+        o << "\nconstexpr int k" << name << "Rows = " << rows.size() << ";\n"
+          << "constexpr double k" << name << "[" << (rows.empty() ? 1 : rows.size()) << "][6] = {";
+        if (rows.empty()) o << "{0, 0, 0, 0, 0, 0}";
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            const Row& r = rows[i];
+            o << (i ? ",\n    " : "\n    ") << "{" << fmt17(r.peak) << ", " << fmt17(r.params.threshold_db) << ", "
+              << fmt17(r.params.ratio) << ", " << fmt17(r.params.attack_ms) << ", " << fmt17(r.params.release_ms)
+              << ", " << fmt17(r.params.makeup_db) << "}";
+        }
+        o << "};\n";
+    }
+    o << "\n}  // namespace dspnewton_table\n";
+    return o.str();
+}
+
+// ---------------------------------------------------------------------------------------------- .vstpreset
+
+struct PresetChunk {
+    std::string id;     // 4 ASCII characters: "Comp", "Cont", "Info"
+    std::string data;   // raw bytes
+};
+
+struct Preset {
+    std::string class_id;  // 32 hex characters
+    std::vector<PresetChunk> chunks;
+};
+
+inline void put_le(std::string& s, std::uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) s += static_cast<char>((v >> (8 * i)) & 0xFF);
+}
+inline std::uint64_t get_le(const std::string& s, std::size_t at, int bytes) {
+    if (at + bytes > s.size()) throw std::invalid_argument("truncated .vstpreset");
+    std::uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(s[at + i])) << (8 * i);
+    return v;
+}
+
+inline void check_class_id(const std::string& cid) {
+    if (cid.size() != 32) throw std::invalid_argument("class ID must be 32 hex characters");
+    for (char c : cid)
+        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f')))
+            throw std::invalid_argument("class ID must be 32 hex characters");
+}
+
+/// The bytes of a .vstpreset: 'VST3', version 1, class ID, chunk-list offset, chunk data, 'List'.
+inline std::string vstpreset_bytes(const Preset& p) {
+    check_class_id(p.class_id);
+    std::string out = "VST3";
+    put_le(out, 1, 4);
+    out += p.class_id;
+    const std::size_t offset_pos = out.size();
+    put_le(out, 0, 8);
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> where;
+    for (const PresetChunk& c : p.chunks) {
+        if (c.id.size() != 4) throw std::invalid_argument("chunk IDs are 4 characters");
+        where.emplace_back(out.size(), c.data.size());
+        out += c.data;
+    }
+    const std::uint64_t list = out.size();
+    for (int i = 0; i < 8; ++i) out[offset_pos + i] = static_cast<char>((list >> (8 * i)) & 0xFF);
+    out += "List";
+    put_le(out, p.chunks.size(), 4);
+    for (std::size_t i = 0; i < p.chunks.size(); ++i) {
+        out += p.chunks[i].id;
+        put_le(out, where[i].first, 8);
+        put_le(out, where[i].second, 8);
+    }
+    return out;
+}
+
+inline Preset parse_vstpreset(const std::string& s) {
+    if (s.size() < 48 || s.compare(0, 4, "VST3") != 0) throw std::invalid_argument("not a .vstpreset (no 'VST3' header)");
+    if (get_le(s, 4, 4) != 1) throw std::invalid_argument("unsupported .vstpreset version");
+    Preset p;
+    p.class_id = s.substr(8, 32);
+    check_class_id(p.class_id);
+    const std::uint64_t list = get_le(s, 40, 8);
+    if (list < 48 || list > s.size() || s.size() - list < 8 || s.compare(static_cast<std::size_t>(list), 4, "List") != 0)
+        throw std::invalid_argument("bad chunk-list offset in .vstpreset");
+    const std::uint64_t count = get_le(s, static_cast<std::size_t>(list) + 4, 4);
+    if (count > 64) throw std::invalid_argument("too many chunks in .vstpreset");
+    std::size_t at = static_cast<std::size_t>(list) + 8;
+    for (std::uint64_t i = 0; i < count; ++i, at += 20) {
+        if (at + 20 > s.size()) throw std::invalid_argument("truncated chunk list in .vstpreset");
+        PresetChunk c;
+        c.id = s.substr(at, 4);
+        const std::uint64_t off = get_le(s, at + 4, 8), size = get_le(s, at + 12, 8);
+        if (off < 48 || size > s.size() || off > s.size() - size || off + size > list)
+            throw std::invalid_argument("chunk '" + c.id + "' lies outside the file");
+        c.data = s.substr(static_cast<std::size_t>(off), static_cast<std::size_t>(size));
+        p.chunks.push_back(c);
+    }
+    return p;
+}
+
+/// Component state of a DPF plugin: parameter symbols and values, as DPF's VST3 wrapper reads it.
+inline std::string dpf_state(const std::vector<std::pair<std::string, double>>& values) {
+    std::string s = "__dpf_parameters_begin__";
+    s += '\0';
+    for (const auto& kv : values) {
+        for (char c : kv.first)
+            if (c == '\0' || static_cast<unsigned char>(c) >= 0xFE) throw std::invalid_argument("bad parameter symbol");
+        s += kv.first;
+        s += '\0';
+        char buf[40];
+        std::snprintf(buf, sizeof(buf), "%.9g", kv.second);  // float round-trip
+        s += buf;
+        s += '\0';
+    }
+    s += "__dpf_parameters_end__";
+    s += '\0';
+    s += '\xfe';
+    s += '\0';
+    return s;
+}
+
+/// JUCE binary state of the open-source 4A2A plugin: 'VC2!', uint32 size, XML (values snapped to 0.01).
+inline std::string juce_4a2a_state(const std::vector<std::pair<std::string, double>>& values) {
+    std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\n<state>\n";
+    for (const auto& kv : values) {
+        char buf[40];
+        std::snprintf(buf, sizeof(buf), "%.2f", std::round(kv.second * 100.0) / 100.0);
+        xml += "  <PARAM id=\"" + kv.first + "\" value=\"" + buf + "\"/>\n";
+    }
+    xml += "</state>\n";
+    std::string out = "VC2!";
+    put_le(out, xml.size() + 1, 4);
+    out += xml;
+    out += '\0';
+    return out;
+}
+
+inline std::string read_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw std::invalid_argument("cannot read '" + path + "'");
+    std::ostringstream o;
+    o << f.rdbuf();
+    return o.str();
+}
+
+inline void write_file(const std::string& path, const std::string& data) {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    if (!f) throw std::runtime_error("cannot write '" + path + "'");
+    f.write(data.data(), static_cast<std::streamsize>(data.size()));
+    if (!f) throw std::runtime_error("failed writing '" + path + "'");
+}
+
+}  // namespace dspnewton
