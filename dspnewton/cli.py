@@ -277,6 +277,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_bundle, load_bundle
+
+    out = Path(args.output)
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise UserError(f"the folder of '{out}' does not exist")
+    _probe_writable(parent, f"bundle '{out}'")
+    path = export_bundle(args.source, out, force=args.force, plugin=args.plugin, a2a_presets=not args.no_4a2a)
+    d = load_bundle(path)
+    rows = sum(len(v) for v in d["table"].values())
+    print(f"wrote {path}: {rows} table rows ({', '.join(k for k, v in d['table'].items() if v)}), "
+          f"{len(list((path / 'presets').glob('*.vstpreset')))} presets" + (", plugins/" if args.plugin else ""))
+    return 0
+
+
 def _cmd_version(args: argparse.Namespace) -> int:
     from . import native_version
 
@@ -354,6 +370,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=30.0, help="length of each generated file")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("export", help="export a sweep (or one fit.json) as a VST-ready bundle")
+    p.add_argument("source", metavar="SWEEP_DIR_OR_FIT_JSON")
+    p.add_argument("-o", "--output", required=True, metavar="NAME.bundle")
+    p.add_argument("--plugin", action="store_true", help="also build the plugin (VST3, LV2, CLAP) into plugins/")
+    p.add_argument("--force", action="store_true", help="replace an existing bundle")
+    p.add_argument("--no-4a2a", action="store_true", help="skip presets for the open-source 4A2A plugin")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("version", help="print the Python and C++ core versions")
     p.set_defaults(func=_cmd_version)

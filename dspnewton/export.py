@@ -1,0 +1,190 @@
+"""Export fitted parameters through the C++ extension into a VST-ready bundle.
+
+``NAME.bundle/`` holds ``bundle.json`` (schema version, model, sample rate, units,
+the mode -> peak -> parameters table, interpolation method, provenance with
+source hashes and each fit's ESR, and a checksum), ``params.h`` (the same table
+as constexpr arrays for plugin builds), ``presets/`` (one ``.vstpreset`` per mode
+and peak for the dspnewton plugin, and ``presets/4a2a/`` for the open-source
+4A2A plugin) and, with ``plugin=True``, ``plugins/`` (VST3, LV2, CLAP built with
+DPF).  The folder is assembled under a temporary name and renamed into place,
+so a failed export leaves nothing half-written; an existing bundle is replaced
+only with ``force=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+from . import __version__
+from .audio import InputError
+from .result import FitResult
+
+__all__ = ["export_bundle", "load_bundle", "plugin_class_id", "PLUGIN_SYMBOLS", "build_plugin", "A2A_CLASS_ID"]
+
+A2A_CLASS_ID = "ABCDEF019182FAEB4D616E755A6E7275"
+PLUGIN_SYMBOLS = ("peak", "mode", "follow_table", "threshold_db", "ratio", "attack_ms", "release_ms", "makeup_db")
+PLUGIN_SOURCE = Path(__file__).resolve().parents[1] / "plugin_export" / "dspnewton_la2a"
+
+
+def _cconst(a: str) -> int:
+    return (ord(a[0]) << 24) | (ord(a[1]) << 16) | (ord(a[2]) << 8) | ord(a[3])
+
+
+def plugin_class_id() -> str:
+    """VST3 processor class ID of the dspnewton plugin: DPF's {'DPF ', 'clas', unique id, 0}
+    as it lies in memory, in hex (the form .vstpreset files carry)."""
+    return struct.pack("<4I", _cconst("DPF "), _cconst("clas"), _cconst("dNla"), 0).hex().upper()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _row(peak: float, params: dict, esr: float) -> dict:
+    keys = ("threshold_db", "ratio", "attack_ms", "release_ms", "makeup_db")
+    return {"peak": float(peak), **{k: float(params[k]) for k in keys}, "esr": float(esr)}
+
+
+def _table_from_source(source: Path):
+    """(table, sample_rate, provenance sources) from a sweep folder or a fit.json."""
+    if source.is_dir():
+        mapping_path = source / "mapping.json"
+        if not mapping_path.exists():
+            raise InputError(f"'{source}' has no mapping.json; export a sweep folder or a fit.json")
+        mapping = json.loads(mapping_path.read_text())
+        table, sources, rates = {}, [], set()
+        for mode, by_peak in mapping.items():
+            if mode not in ("compress", "limit"):
+                raise InputError(f"mapping.json has an unknown mode {mode!r}")
+            rows = [_row(int(p), r, r.get("esr", 0.0)) for p, r in by_peak.items()]
+            table[mode] = sorted(rows, key=lambda r: r["peak"])
+        for fit_json in sorted(source.glob("fits/*/peak_*/fit.json")):
+            fr = FitResult.load(fit_json)
+            rates.add(fr.sample_rate)
+            sources.append({"file": str(fit_json.relative_to(source)), "sha256": _sha256(fit_json),
+                            "esr": fr.esr, "iterations": fr.iterations, "converged": fr.converged})
+        sources.append({"file": "mapping.json", "sha256": _sha256(mapping_path)})
+        if len(rates) > 1:
+            raise InputError(f"the sweep's fits use different sample rates {sorted(rates)}; export them separately")
+        return table, (rates.pop() if rates else 44100), sources
+    if source.is_file():
+        fr = FitResult.load(source)
+        mode = fr.extra.get("mode", "compress")
+        peak = fr.extra.get("peak", 100)
+        table = {mode: [_row(peak, fr.params.to_dict(), fr.esr)]}
+        return table, fr.sample_rate, [{"file": source.name, "sha256": _sha256(source), "esr": fr.esr}]
+    raise InputError(f"'{source}' does not exist; give a sweep folder or a fit.json")
+
+
+def _dpf_values(row: dict, mode: str) -> list:
+    return [("peak", row["peak"]), ("mode", 1.0 if mode == "limit" else 0.0), ("follow_table", 1.0),
+            *((k, row[k]) for k in ("threshold_db", "ratio", "attack_ms", "release_ms", "makeup_db"))]
+
+
+def _a2a_values(row: dict, mode: str) -> list:
+    return [("th", row["threshold_db"]), ("ratio", row["ratio"]), ("at", row["attack_ms"]), ("rt", row["release_ms"]),
+            ("makeUp", row["makeup_db"]), ("peak", row["peak"]), ("mode", 1.0 if mode == "limit" else 0.0)]
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def build_plugin(params_dir: Path, out_dir: Path, jobs: int = 2) -> list[Path]:
+    """Build the plugin (LV2, VST3, CLAP) with DPF from ``params_dir/params.h`` into ``out_dir``."""
+    dpf = Path(os.environ.get("DPF_PATH", "/usr/share/dpf"))
+    if not (dpf / "Makefile.plugins.mk").exists():
+        raise InputError(f"DPF not found at {dpf}; install Debian's dpf-source (apt-get install dpf-source) "
+                         f"or set DPF_PATH")
+    if shutil.which("make") is None or shutil.which("g++") is None:
+        raise InputError("building the plugin needs make and g++ (apt-get install build-essential)")
+    if not (PLUGIN_SOURCE / "Makefile").exists():
+        raise InputError(f"plugin sources not found at {PLUGIN_SOURCE}; export with --plugin from a source checkout")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    obj = out_dir.parent / ".plugin-obj"
+    cmd = ["make", "-C", str(PLUGIN_SOURCE), f"-j{jobs}", f"DPF_PATH={dpf}", f"PARAMS_DIR={params_dir.resolve()}",
+           f"OUT_DIR={out_dir.resolve()}", f"DPF_BUILD_DIR={obj.resolve()}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    shutil.rmtree(obj, ignore_errors=True)
+    if proc.returncode != 0:
+        raise InputError(f"the plugin build failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    built = [out_dir / "dspnewton_la2a.vst3", out_dir / "dspnewton_la2a.lv2", out_dir / "dspnewton_la2a.clap"]
+    missing = [p.name for p in built if not p.exists()]
+    if missing:
+        raise InputError(f"the plugin build did not produce {', '.join(missing)}")
+    return built
+
+
+def export_bundle(source, out, *, force: bool = False, plugin: bool = False, a2a_presets: bool = True) -> Path:
+    """Export a sweep folder (or one fit.json) as ``out`` (a ``NAME.bundle`` folder); returns its path."""
+    from . import _native
+
+    source, out = Path(source), Path(out)
+    if out.exists() and not force:
+        raise InputError(f"'{out}' already exists; pass --force to replace it")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"'{out}' exists and is not a bundle folder")
+    table, sr, sources = _table_from_source(source)
+    provenance = {"dspnewton_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                  "source": str(source.resolve()), "sources": sources,
+                  "esr": {m: {str(int(r["peak"])): r["esr"] for r in rows} for m, rows in table.items()}}
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"the folder of '{out}' does not exist")
+    tmp = parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        try:
+            _native.write_bundle_files(str(tmp), table, int(sr), json.dumps(provenance))
+        except ValueError as exc:
+            raise InputError(f"cannot export '{source}': {exc}") from None
+        cid = plugin_class_id()
+        for mode, rows in table.items():
+            for row in rows:
+                name = f"{mode}_peak{int(round(row['peak'])):03d}.vstpreset"
+                state = _native.dpf_state(_dpf_values(row, mode))
+                info = (f'<?xml version="1.0" encoding="utf-8"?>\n<MetaInfo>\n <Attr id="MediaType" value="VstPreset" '
+                        f'type="string"/>\n <Attr id="PlugInName" value="dspnewton LA-2A" type="string"/>\n'
+                        f' <Attr id="Name" value="LA-2A {mode} {row["peak"]:g}" type="string"/>\n</MetaInfo>\n')
+                _write(tmp / "presets" / name, _native.vstpreset_bytes(cid, [("Comp", state), ("Info", info.encode())]))
+                if a2a_presets:
+                    _write(tmp / "presets" / "4a2a" / name,
+                           _native.vstpreset_bytes(A2A_CLASS_ID, [("Comp", _native.juce_4a2a_state(_a2a_values(row, mode)))]))
+        if plugin:
+            build_plugin(tmp, tmp / "plugins")
+        if out.exists():
+            old = parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def load_bundle(path) -> dict:
+    """Read and validate ``NAME.bundle/bundle.json`` (schema, ranges, peak grid, checksum)."""
+    from . import _native
+
+    p = Path(path)
+    f = p / "bundle.json" if p.is_dir() else p
+    if not f.exists():
+        raise InputError(f"'{f}' does not exist; give a NAME.bundle folder")
+    try:
+        d = _native.parse_bundle(f.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"'{f}' is not a valid dspnewton bundle: {exc}") from None
+    d["provenance"] = json.loads(d.pop("provenance_json"))
+    return d

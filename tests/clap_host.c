@@ -1,0 +1,110 @@
+/* A minimal CLAP host for the tests: loads a .clap, sets parameters by name
+ * through param-value events, processes raw float32 mono audio from a file and
+ * writes raw float32 output.
+ *
+ *   clap_host PLUGIN.clap IN.f32 OUT.f32 SAMPLE_RATE [symbol=value ...]
+ *
+ * Parameters are matched by their CLAP name or, as a fallback, by index ("#3=0.5").
+ * Built with the CLAP headers that ship inside dpf-source (distrho/src/clap). */
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "entry.h"
+#include "events.h"
+#include "ext/params.h"
+#include "host.h"
+#include "plugin-factory.h"
+#include "plugin.h"
+#include "process.h"
+
+#define MAX_EVENTS 64
+#define BLOCK 512
+
+typedef struct {
+    clap_event_param_value_t ev[MAX_EVENTS];
+    uint32_t n;
+} event_list;
+
+static uint32_t in_size(const clap_input_events_t *l) { return ((const event_list *)l->ctx)->n; }
+static const clap_event_header_t *in_get(const clap_input_events_t *l, uint32_t i) {
+    return &((const event_list *)l->ctx)->ev[i].header;
+}
+static bool out_push(const clap_output_events_t *l, const clap_event_header_t *e) {
+    (void)l; (void)e;
+    return true;
+}
+static const void *host_ext(const clap_host_t *h, const char *id) { (void)h; (void)id; return NULL; }
+static void host_noop(const clap_host_t *h) { (void)h; }
+
+int main(int argc, char **argv) {
+    if (argc < 5) {
+        fprintf(stderr, "usage: %s PLUGIN.clap IN.f32 OUT.f32 SAMPLE_RATE [name=value ...]\n", argv[0]);
+        return 2;
+    }
+    void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+    if (!lib) { fprintf(stderr, "dlopen: %s\n", dlerror()); return 1; }
+    const clap_plugin_entry_t *entry = (const clap_plugin_entry_t *)dlsym(lib, "clap_entry");
+    if (!entry || !entry->init(argv[1])) { fprintf(stderr, "no usable clap_entry\n"); return 1; }
+    const clap_plugin_factory_t *factory = (const clap_plugin_factory_t *)entry->get_factory(CLAP_PLUGIN_FACTORY_ID);
+    if (!factory || factory->get_plugin_count(factory) < 1) { fprintf(stderr, "no plugins\n"); return 1; }
+    const clap_plugin_descriptor_t *desc = factory->get_plugin_descriptor(factory, 0);
+    clap_host_t host = {CLAP_VERSION, NULL, "dspnewton-test-host", "dspnewton", "", "0.1",
+                        host_ext, host_noop, host_noop, host_noop};
+    const clap_plugin_t *plugin = factory->create_plugin(factory, &host, desc->id);
+    if (!plugin || !plugin->init(plugin)) { fprintf(stderr, "create/init failed\n"); return 1; }
+    const double sr = atof(argv[4]);
+    if (!plugin->activate(plugin, sr, 1, BLOCK) || !plugin->start_processing(plugin)) {
+        fprintf(stderr, "activate failed\n");
+        return 1;
+    }
+    /* parameter events, matched by name through the params extension */
+    event_list events = {.n = 0};
+    const clap_plugin_params_t *params = (const clap_plugin_params_t *)plugin->get_extension(plugin, CLAP_EXT_PARAMS);
+    for (int a = 5; a < argc && events.n < MAX_EVENTS; ++a) {
+        char *eq = strchr(argv[a], '=');
+        if (!eq) { fprintf(stderr, "bad parameter '%s'\n", argv[a]); return 2; }
+        *eq = '\0';
+        long id = -1;
+        if (argv[a][0] == '#') id = atol(argv[a] + 1);
+        for (uint32_t i = 0; params && id < 0 && i < params->count(plugin); ++i) {
+            clap_param_info_t info;
+            if (params->get_info(plugin, i, &info) && strcmp(info.name, argv[a]) == 0) id = (long)info.id;
+        }
+        if (id < 0) { fprintf(stderr, "unknown parameter '%s'\n", argv[a]); return 2; }
+        clap_event_param_value_t *ev = &events.ev[events.n++];
+        memset(ev, 0, sizeof(*ev));
+        ev->header.size = sizeof(*ev);
+        ev->header.space_id = CLAP_CORE_EVENT_SPACE_ID;
+        ev->header.type = CLAP_EVENT_PARAM_VALUE;
+        ev->param_id = (clap_id)id;
+        ev->note_id = -1; ev->port_index = -1; ev->channel = -1; ev->key = -1;
+        ev->value = atof(eq + 1);
+    }
+    FILE *fi = fopen(argv[2], "rb"), *fo = fopen(argv[3], "wb");
+    if (!fi || !fo) { fprintf(stderr, "cannot open files\n"); return 1; }
+    float in[BLOCK], out[BLOCK];
+    float *inp[1] = {in}, *outp[1] = {out};
+    clap_audio_buffer_t ain = {inp, NULL, 1, 0, 0}, aout = {outp, NULL, 1, 0, 0};
+    clap_input_events_t in_ev = {&events, in_size, in_get};
+    event_list none = {.n = 0};
+    clap_input_events_t no_ev = {&none, in_size, in_get};
+    clap_output_events_t out_ev = {NULL, out_push};
+    int64_t t = 0;
+    size_t n;
+    while ((n = fread(in, sizeof(float), BLOCK, fi)) > 0) {
+        clap_process_t proc = {t, (uint32_t)n, NULL, &ain, &aout, 1, 1, t == 0 ? &in_ev : &no_ev, &out_ev};
+        if (plugin->process(plugin, &proc) == CLAP_PROCESS_ERROR) { fprintf(stderr, "process error\n"); return 1; }
+        fwrite(out, sizeof(float), n, fo);
+        t += (int64_t)n;
+    }
+    fclose(fi);
+    fclose(fo);
+    plugin->stop_processing(plugin);
+    plugin->deactivate(plugin);
+    plugin->destroy(plugin);
+    entry->deinit();
+    return 0;
+}
