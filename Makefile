@@ -7,7 +7,10 @@ CONSTRAINTS := .ci/constraints.txt
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo_out
 
-.PHONY: install test demo bench clean
+FUZZ_RUNS ?= 200000
+APT_PACKAGES := dpf-source lv2file build-essential
+
+.PHONY: install system-deps test demo bench fuzz clean
 
 install: $(STAMP)
 
@@ -21,16 +24,38 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) csrc/CMakeLists.txt
 	$(PIP) install -q -c $(CONSTRAINTS) -e '.[test]'
 	touch $(STAMP)
 
-test: install
+# Debian packages for the plugin and its host tests (DPF, lv2file, a C/C++ toolchain).
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null; then \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	  else echo "please install: $$missing (Debian packages)"; exit 1; fi; \
+	fi
+
+test: install system-deps
 	$(PY) -m pytest -q -ra
 
-demo: install
+demo: install system-deps
 	$(VENV)/bin/dspnewton demo -o $(DEMO_OUT)
 
 bench: install
 	$(PY) benchmarks/filters.py --json benchmarks/results/filters_cpu.json
 	$(PY) benchmarks/compressor.py --json benchmarks/results/compressor_cpu.json
 	$(PY) benchmarks/hessian.py --json benchmarks/results/hessian_cpu.json
+
+# Coverage-guided fuzzing of the C++ readers (libFuzzer) and of the Python bindings' round
+# trips (atheris); new crashers land in tests/fuzz/corpus and become regression tests.
+fuzz: install
+	command -v clang++ >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang)
+	mkdir -p build/fuzz/corpus tests/fuzz/corpus
+	clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -Icsrc/include tests/fuzz/fuzz_readers.cpp \
+	    -o build/fuzz/fuzz_readers
+	build/fuzz/fuzz_readers -runs=$(FUZZ_RUNS) -max_len=8192 -artifact_prefix=tests/fuzz/corpus/crash- \
+	    build/fuzz/corpus tests/fuzz/corpus
+	$(PIP) install -q atheris==3.0.0
+	$(PY) tests/fuzz/fuzz_readers.py -runs=$(FUZZ_RUNS) -max_len=4096
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info $(DEMO_OUT) benchmarks/results

@@ -60,7 +60,9 @@ def main(argv=None) -> int:
     for name, title, fn in (
         ("hessian_cpu.json", "Hessian strategies and optimisers", None),
         ("hessian_cuda.json", "Hessian strategies", None),
-        ("newton_step_cuda.json", "One Newton step over a long file", None),
+        ("newton_step_cpu.json", "One Newton step over a 20-minute file", None),
+        ("newton_step_cuda.json", "One Newton step over a 20-minute file", None),
+        ("realtime_cpu.json", "C++ real-time core", None),
         ("filters_cpu.json", "Recursive filters", None),
         ("filters_cuda.json", "Recursive filters", None),
         ("compressor_cpu.json", "The ff5 compressor (16 x 12 s)", None),
@@ -95,6 +97,10 @@ def main(argv=None) -> int:
             parts.append(f"{d['minutes']:g} minutes at 44.1 kHz = {d['frames']} frames of 12 s: loss + gradient + "
                          f"Hessian {d['loss_grad_hessian_s']:.3f} s, loss alone {d['loss_only_s']:.3f} s, one full Newton "
                          f"step (with {d['line_search_evaluations']} line-search evaluations) {d['newton_step_s']:.3f} s.\n")
+        if d["benchmark"] == "realtime":
+            parts.append(table(d["rows"], [("implementation", "implementation"), ("seconds_audio", "audio s"),
+                                           ("seconds", "wall s"), ("realtime_factor", "real-time factor (one core)")])
+                         + "\n")
     Path(args.out).write_text("\n".join(parts))
     print(f"wrote {args.out}")
     return 0

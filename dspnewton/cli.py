@@ -274,6 +274,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"  sweep       {summary['sweep_dir']} (fits/, mapping.json, mapping.csv)")
     print(f"  evaluation  {Path(summary['sweep_dir']) / 'eval.csv'}")
     print(f"  plots       {', '.join(summary['plots'])}")
+    print(f"  bundle      {summary['bundle']}" + (f" ({summary['plugin_note']})" if summary["plugin_note"] else
+                                                   " (with plugins/: VST3, LV2, CLAP)"))
     return 0
 
 

@@ -204,7 +204,8 @@ def test_sweep_bad_input(tmp_path, virtual):
 def test_demo_smoke(tmp_path):
     from dspnewton.demo import run_demo
 
-    summary = run_demo(tmp_path / "demo", seconds=3.0, peaks=range(40, 101, 30), say=lambda s: None)
+    summary = run_demo(tmp_path / "demo", seconds=3.0, peaks=range(40, 101, 30), say=lambda s: None, plugin=False)
     assert set(summary["mapping"]) == {"compress", "limit"}
     assert all(Path(p).exists() for p in summary["plots"])
     assert (tmp_path / "demo" / "sweep" / "eval.csv").exists()
+    assert (tmp_path / "demo" / "la2a.bundle" / "bundle.json").exists()
