@@ -92,16 +92,23 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
     out = _check_out_dir(args.output)
     max_iter = args.max_iter or (500 if args.optimizer == "adam" else 100)
-    progress = _Progress(max_iter, args.quiet)
+    dist = _join_group(args)
+    main_rank = dist is None or dist.is_main
+    progress = _Progress(max_iter, args.quiet or not main_rank)
     try:
         result = fit(
             args.input, args.target, hessian=args.hessian, optimizer=args.optimizer, device=args.device,
             dtype=getattr(torch, args.dtype), init=args.init, max_iter=max_iter,
             frame_seconds=None if args.whole_signal else args.frame_seconds, overlap_seconds=args.overlap_seconds,
             resample=args.resample, trim=args.trim, channels=args.channels, align=args.align, callback=progress,
+            dist=dist,
         )
     finally:
         progress.close()
+        if dist is not None:
+            dist.close()
+    if not main_rank:
+        return 0  # only rank 0 writes
     _make_out_dir(out)
     result.save(out / "fit.json")
     if not args.quiet:
@@ -114,6 +121,14 @@ def _cmd_fit(args: argparse.Namespace) -> int:
               f"release {p.release_ms:.2f} ms, make-up {p.makeup_db:.3f} dB")
         print(f"wrote {out / 'fit.json'}")
     return 0
+
+
+def _join_group(args: argparse.Namespace):
+    if not getattr(args, "distributed", False):
+        return None
+    from .distributed import from_env
+
+    return from_env(args.device)
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
@@ -214,13 +229,19 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import parse_peaks, sweep
 
     out = _check_out_dir(args.output)
-    progress = _SweepProgress(args.quiet)
+    dist = _join_group(args)
+    main_rank = dist is None or dist.is_main
+    progress = _SweepProgress(args.quiet or not main_rank)
     try:
         result = sweep(args.source, out, modes=args.modes, peaks=parse_peaks(args.peaks), unit=args.unit,
                        hessian=args.hessian, device=args.device, dtype=getattr(torch, args.dtype),
-                       max_iter=args.max_iter, on_event=progress)
+                       max_iter=args.max_iter, on_event=progress, dist=dist)
     finally:
         progress.close()
+        if dist is not None:
+            dist.close()
+    if not main_rank:
+        return 0
     if not args.quiet:
         _print_mapping(result.mapping())
         print(f"wrote {out / 'mapping.json'} and {out / 'mapping.csv'} ({result.seconds:.1f} s)")
@@ -328,6 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trim", action="store_true", help="trim both files to the shorter length")
     p.add_argument("--channels", choices=("mix", "each"), help="multichannel: average to mono, or fit across channels")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over torchrun workers (gloo on CPU, NCCL on CUDA); rank 0 writes")
     p.set_defaults(func=_cmd_fit)
 
     p = sub.add_parser("render", help="render the fitted model on an input file")
@@ -354,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="float64", choices=("float32", "float64"))
     p.add_argument("--max-iter", type=int, default=100, metavar="N")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--distributed", action="store_true", help="spread the chains (modes) over torchrun workers")
     p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("eval", help="interpolation study on a sweep (writes eval.csv)")

@@ -83,6 +83,7 @@ def fit(
     lr: float = 0.05,
     options: NewtonOptions | None = None,
     callback: Callable[[dict], None] | None = None,
+    dist=None,
 ) -> FitResult:
     """Fit the ff5 compressor to an input/target pair.
 
@@ -103,6 +104,8 @@ def fit(
         lr: Adam's learning rate.
         options: Newton stopping/step settings.
         callback: called with each history entry (dict with loss, esr, params, ...).
+        dist: a :class:`dspnewton.distributed.DistContext`: this worker fits its shard
+            of frames and all sums are all-reduced (data-parallel Newton).
 
     Returns:
         :class:`dspnewton.result.FitResult`.
@@ -124,8 +127,11 @@ def fit(
         frames = make_frames(pair.x, pair.y, sr, frame_seconds, overlap_seconds)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    n_frames_total = frames.n_frames
+    if dist is not None:
+        frames = frames.subset(dist.shard(frames.n_frames))
     frames = frames.to(device=device, dtype=dtype)
-    energy = frames.target_energy
+    energy = frames.target_energy if dist is None else dist.reduce_scalar(frames.target_energy)
     if energy <= 0:
         raise InputError("the target is silent over the loss region (after the warm-up); nothing to fit")
     theta0 = _resolve_init(init, sr)
@@ -148,12 +154,19 @@ def fit(
             opts.max_iter = max_iter
         if opts.decrement_atol == 0.0:
             opts.decrement_atol = 1e-15 * energy
-        res = newton(lambda th: loss_grad_hess(th, frames, strategy, backend),
-                     lambda th: loss_value(th, frames, strategy, backend), theta0, opts, enrich)
+        lgh = lambda th: loss_grad_hess(th, frames, strategy, backend)  # noqa: E731
+        lv = lambda th: loss_value(th, frames, strategy, backend)  # noqa: E731
+        if dist is not None:
+            lgh_local, lv_local = lgh, lv
+            lgh = lambda th: dist.reduce_lgh(*lgh_local(th))  # noqa: E731
+            lv = lambda th: dist.reduce_scalar(lv_local(th))  # noqa: E731
+        res = newton(lgh, lv, theta0, opts, enrich)
     else:
         def loss_grad(th):
-            L, g, _ = fused_loss_grad_hess(th, frames)
-            return L, g
+            L, g, H = fused_loss_grad_hess(th, frames)
+            if dist is not None:
+                L, g, _ = dist.reduce_lgh(L, g, H)
+            return float(L), g
 
         if optimizer == "adam":
             res = adam(loss_grad, theta0, max_iter or 500, lr, callback=enrich)
@@ -165,7 +178,8 @@ def fit(
         params=params, sample_rate=sr, loss=res.loss, esr=res.loss / energy, iterations=res.iterations,
         converged=res.converged, message=res.message, seconds=time.perf_counter() - t0, hessian=strategy,
         optimizer=optimizer, history=res.history,
-        extra={"notes": pair.notes, "lag_samples": pair.lag, "frames": frames.n_frames,
+        extra={"notes": pair.notes, "lag_samples": pair.lag, "frames": n_frames_total,
+               "workers": 1 if dist is None else dist.world,
                "frame_seconds": frame_seconds, "overlap_seconds": overlap_seconds, "evaluations": res.evaluations,
                "device": str(frames.x.device), "dtype": str(dtype).replace("torch.", "")},
     )

@@ -112,9 +112,35 @@ def _write_mapping(out: Path, mapping: dict) -> None:
     atomic_write_bytes(out / "mapping.csv", lambda tmp: Path(tmp).write_text(buf.getvalue()))
 
 
+def _gather_chains(dist, out: Path, result: SweepResult, modes, chosen) -> SweepResult:
+    """Mark this worker done; rank 0 waits for every worker's marker and collects all fits."""
+    marker = out / f".done-rank{dist.rank}.json"
+    _write_json(marker, {"failed": result.failed, "skipped": result.skipped, "resumed": result.resumed})
+    if not dist.is_main:
+        return result
+    markers = [out / f".done-rank{r}.json" for r in range(dist.world)]
+    while not all(m.exists() for m in markers):  # torchrun ends the group if a worker dies
+        time.sleep(0.2)
+    merged = SweepResult(str(out))
+    for m in markers:
+        info = json.loads(m.read_text())
+        if m != marker:
+            merged.failed += info["failed"]
+            merged.resumed += info["resumed"]
+        m.unlink()
+    merged.failed += result.failed
+    merged.skipped, merged.resumed = result.skipped, merged.resumed + result.resumed
+    for mode in modes:
+        merged.fits[mode] = {}
+        for (m, peak) in chosen:
+            if m == mode and fit_path(out, mode, peak).exists():
+                merged.fits[mode][peak] = FitResult.load(fit_path(out, mode, peak))
+    return merged
+
+
 def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str = "3c", hessian: str = "auto",
           device=None, dtype=None, frame_seconds: float | None = 12.0, overlap_seconds: float = 1.0,
-          max_iter: int = 100, on_event: Callable[[str, dict], None] | None = None) -> SweepResult:
+          max_iter: int = 100, on_event: Callable[[str, dict], None] | None = None, dist=None) -> SweepResult:
     """Fit every (mode, peak) of a dataset as warm-started chains from peak 100 down.
 
     Args:
@@ -125,6 +151,8 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
         unit: SignalTrain unit (``3c`` as published, or ``2c``; None for any).
         hessian, device, dtype, frame_seconds, overlap_seconds, max_iter: as :func:`dspnewton.fit`.
         on_event: called with ("start" | "iteration" | "done" | "resumed" | "failed", info).
+        dist: a :class:`dspnewton.distributed.DistContext`: the independent chains (modes)
+            are spread over the workers; rank 0 waits for the others and writes the mapping.
 
     Returns:
         :class:`SweepResult`.
@@ -153,10 +181,12 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
               "max_iter": max_iter,
               "pairs": {f"{m}/{p}": {"input": e.input, "target": e.target} for (m, p), e in sorted(chosen.items())},
               "manifest_problems": manifest.problems, "manifest_unpaired": manifest.unpaired}
-    _write_json(out / "sweep.json", config)
-    total = len(chosen)
+    my_modes = list(modes) if dist is None else [m for i, m in enumerate(modes) if i % dist.world == dist.rank]
+    if dist is None or dist.is_main:
+        _write_json(out / "sweep.json", config)
+    total = len([k for k in chosen if k[0] in my_modes])
     done = 0
-    for mode in modes:
+    for mode in my_modes:
         result.fits[mode] = {}
         previous: FitResult | None = None
         for peak in sorted((p for (m, p) in chosen if m == mode), reverse=True):
@@ -196,6 +226,11 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
             done += 1
             if on_event:
                 on_event("done", {**info, "esr": r.esr, "iterations": r.iterations, "seconds": r.seconds})
+    if dist is not None:
+        result = _gather_chains(dist, out, result, modes, chosen)
+        if not dist.is_main:
+            result.seconds = time.perf_counter() - t0
+            return result
     _write_mapping(out, result.mapping())
     result.seconds = time.perf_counter() - t0
     _write_json(out / "sweep_report.json", {"failed": result.failed, "skipped": result.skipped,
