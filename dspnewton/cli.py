@@ -189,6 +189,8 @@ class _SweepProgress:
                 self.overall.write(f"{info['mode']:>8} peak {info['peak']:>3}: already done (resumed)")
             else:
                 self.overall.write(f"{info['mode']:>8} peak {info['peak']:>3}: FAILED: {info['error']}")
+            if self.overall.n >= self.overall.total:
+                self.overall.close()
 
     def close(self) -> None:
         for bar in (self.current, self.overall):
