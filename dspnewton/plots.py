@@ -62,19 +62,27 @@ def _convergence(pair, sr, frame_seconds, overlap_seconds, title: str, path: Pat
         "L-BFGS": fit(pair.x, pair.y, sr, optimizer="lbfgs", max_iter=100, **kw),
         "Adam (lr 0.05)": fit(pair.x, pair.y, sr, optimizer="adam", max_iter=300, **kw),
     }
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    curves = {}
     for name, r in runs.items():
         # Start every curve at the initial point (ESR before the first step, t = 0).
-        esr = [100 * r.history[0]["esr_before"]] + [100 * h["esr"] for h in r.history]
-        secs = [0.0] + [h["seconds"] for h in r.history]
-        axes[0].semilogy(range(len(esr)), esr, label=f"{name}: {len(esr) - 1} steps")
-        axes[1].semilogy(secs, esr, label=f"{name}: {r.seconds:.1f} s")
-    axes[0].set_xlabel("iteration (L-BFGS: loss evaluation)")
-    axes[1].set_xlabel("wall time (s)")
+        esr = [r.history[0]["esr_before"]] + [h["esr"] for h in r.history]
+        curves[name] = (np.array(esr), np.array([0.0] + [h["seconds"] for h in r.history]), r)
+    best = min(c[0].min() for c in curves.values())
+    fig, axes = plt.subplots(1, 3, figsize=(17, 3.8))
+    for name, (esr, secs, r) in curves.items():
+        axes[0].semilogy(range(len(esr)), 100 * esr, label=f"{name}: {len(esr) - 1} steps")
+        excess = np.maximum((esr - best) / best, 1e-12)
+        axes[1].semilogy(range(len(esr)), excess, label=name)
+        axes[2].semilogy(secs, excess, label=f"{name}: {r.seconds:.1f} s")
+    axes[0].set_ylabel("ESR (%)")
+    axes[1].set_ylabel("(ESR - best) / best")
+    axes[2].set_ylabel("(ESR - best) / best")
+    for ax in axes[:2]:
+        ax.set_xlabel("iteration (L-BFGS: loss evaluation)")
+    axes[2].set_xlabel("wall time (s)")
     for ax in axes:
-        ax.set_ylabel("ESR (%)")
         ax.grid(alpha=0.3, which="both")
-        ax.legend()
+        ax.legend(fontsize=8)
     fig.suptitle(f"Convergence from the published initialisation, {title}")
     _save(fig, path)
     plt.close(fig)
