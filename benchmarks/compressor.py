@@ -17,7 +17,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_info, print_table, time_call, write_json  # noqa: E402
 
-from dspnewton.model import CompressorParams, ballistics, compress, level_db, static_gain, theta_to_coefficients  # noqa: E402
+from dspnewton.model import CompressorParams, compress, level_db, static_gain, theta_to_coefficients  # noqa: E402
 from dspnewton.model.ballistics import ballistics_parallel_forward  # noqa: E402
 from dspnewton.synth import music_like  # noqa: E402
 

@@ -57,16 +57,16 @@ def main(argv=None) -> int:
              "`make bench` on the project's 2-core machine, GPU numbers from `benchmarks/gpu_check.sh` on a lent "
              "GPU. References: torchlpc 0.7.2 `sample_wise_lpc` (C++ extension built against the pinned torch), "
              "torchaudio 2.11 `lfilter`, torchcomp 0.2.1 (the published compressor).\n"]
-    for name, title, fn in (
-        ("hessian_cpu.json", "Hessian strategies and optimisers", None),
-        ("hessian_cuda.json", "Hessian strategies", None),
-        ("newton_step_cpu.json", "One Newton step over a 20-minute file", None),
-        ("newton_step_cuda.json", "One Newton step over a 20-minute file", None),
-        ("realtime_cpu.json", "C++ real-time core", None),
-        ("filters_cpu.json", "Recursive filters", None),
-        ("filters_cuda.json", "Recursive filters", None),
-        ("compressor_cpu.json", "The ff5 compressor (16 x 12 s)", None),
-        ("compressor_cuda.json", "The ff5 compressor (16 x 12 s)", None),
+    for name, title in (
+        ("hessian_cpu.json", "Hessian strategies and optimisers"),
+        ("hessian_cuda.json", "Hessian strategies"),
+        ("newton_step_cpu.json", "One Newton step over a 20-minute file"),
+        ("newton_step_cuda.json", "One Newton step over a 20-minute file"),
+        ("realtime_cpu.json", "C++ real-time core"),
+        ("filters_cpu.json", "Recursive filters"),
+        ("filters_cuda.json", "Recursive filters"),
+        ("compressor_cpu.json", "The ff5 compressor (16 x 12 s)"),
+        ("compressor_cuda.json", "The ff5 compressor (16 x 12 s)"),
     ):
         p = res / name
         if not p.exists():

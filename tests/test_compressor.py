@@ -56,7 +56,7 @@ def test_matches_torchcomp_single_and_batched(music):
     g = torch.Generator().manual_seed(0)
     params = random_params(g, 3)
     thetas = torch.stack([p.to_theta(SR) for p in params])
-    for p, th in zip(params, thetas):  # B = 1
+    for th in thetas:  # B = 1
         y = compress(music[:1], th, SR)
         torch.testing.assert_close(y, torchcomp_reference(music[:1], th.unsqueeze(0)), rtol=0, atol=1e-5)
     y = compress(music, thetas, SR)  # batched, per-signal parameters

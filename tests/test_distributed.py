@@ -13,7 +13,6 @@ import sys
 import textwrap
 import time
 
-import numpy as np
 import pytest
 import soundfile as sf
 import torch

@@ -16,9 +16,9 @@ import torch
 import dspnewton
 from dspnewton.model import CompressorParams, compress
 from dspnewton.objective.framing import make_frames
-from dspnewton.objective.fused import fused_loss, fused_loss_grad_hess
-from dspnewton.objective.hessian import STRATEGIES, loss_grad_hess, loss_value
-from dspnewton.optim import NewtonOptions, modified_newton_direction, newton
+from dspnewton.objective.fused import fused_loss
+from dspnewton.objective.hessian import STRATEGIES, loss_grad_hess
+from dspnewton.optim import modified_newton_direction, newton
 from dspnewton.result import FitResult
 from dspnewton.synth import music_like
 
