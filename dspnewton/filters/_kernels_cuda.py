@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import torch
+
+if not hasattr(np, "row_stack"):
+    # numba-cuda registers an overload of np.row_stack, which NumPy 2.4 removed;
+    # give it the alias it expects so that importing numba.cuda works (for
+    # dspnewton and for packages such as torchcomp that import it themselves).
+    np.row_stack = np.vstack
 
 __all__ = ["available", "recurrence_forward", "allpole_forward", "ballistics_forward"]
 
@@ -18,12 +25,6 @@ __all__ = ["available", "recurrence_forward", "allpole_forward", "ballistics_for
 @functools.lru_cache(maxsize=None)
 def _compiled():
     """Import numba.cuda and the device code on first use (slow to import)."""
-    import numpy as np
-
-    if not hasattr(np, "row_stack"):
-        # numba-cuda registers an overload of np.row_stack, which NumPy 2.4
-        # removed; give it the alias it expects so that importing it works.
-        np.row_stack = np.vstack
     from numba import cuda
 
     from . import _cuda_device
