@@ -16,24 +16,37 @@ using namespace dspnewton;
 
 namespace {
 
-Params params_from(const py::dict& d) {
+Params params_from(const py::dict& d, const Model& model = Model{}) {
     auto get = [&](const char* k) {
-        if (!d.contains(k)) throw std::invalid_argument(std::string("missing parameter '") + k + "'");
+        if (!d.contains(k))
+            throw std::invalid_argument(std::string("missing parameter '") + k + "' of model " + model.name());
         return d[k].cast<double>();
     };
-    Params p{get("threshold_db"), get("ratio"), get("attack_ms"), get("release_ms"), get("makeup_db")};
-    if (!params_valid(p))
-        throw std::invalid_argument("parameters out of range (ratio 1..20, attack 0.1..100 ms, release 10..1000 ms)");
+    Params p;
+    p.threshold_db = get("threshold_db");
+    p.ratio = get("ratio");
+    p.attack_ms = get("attack_ms");
+    p.release_ms = get("release_ms");
+    p.makeup_db = get("makeup_db");
+    ExtraField extras[7];
+    const int n = extra_fields(model, extras);
+    for (int i = 0; i < n; ++i) p.*(extras[i].member) = get(extras[i].name);
+    if (!params_valid(p, model))
+        throw std::invalid_argument("parameters out of range (ratio 1..20, attack 0.1..100 ms, release 10..1000 ms, "
+                                    "and the model's extras within their ranges)");
     return p;
 }
 
-py::dict params_to(const Params& p) {
+py::dict params_to(const Params& p, const Model& model = Model{}) {
     py::dict d;
     d["threshold_db"] = p.threshold_db;
     d["ratio"] = p.ratio;
     d["attack_ms"] = p.attack_ms;
     d["release_ms"] = p.release_ms;
     d["makeup_db"] = p.makeup_db;
+    ExtraField extras[7];
+    const int n = extra_fields(model, extras);
+    for (int i = 0; i < n; ++i) d[extras[i].name] = p.*(extras[i].member);
     return d;
 }
 
@@ -43,16 +56,17 @@ int mode_from(const std::string& m) {
     throw std::invalid_argument("mode must be 'compress' or 'limit', got '" + m + "'");
 }
 
-Table table_from(const py::dict& d) {
+Table table_from(const py::dict& d, const std::string& model = "ff5") {
     Table t;
+    t.model = parse_model(model);
     for (auto item : d) {
         int m = mode_from(item.first.cast<std::string>());
         for (auto row : item.second.cast<py::list>()) {
             py::dict r = row.cast<py::dict>();
             Row out;
+            if (!r.contains("peak")) throw std::invalid_argument("table row without 'peak'");
             out.peak = r["peak"].cast<double>();
-            Params p{r["threshold_db"].cast<double>(), r["ratio"].cast<double>(), r["attack_ms"].cast<double>(),
-                     r["release_ms"].cast<double>(), r["makeup_db"].cast<double>()};
+            Params p = params_from(r, t.model);
             out.params = p;
             out.esr = r.contains("esr") ? r["esr"].cast<double>() : 0.0;
             t.modes[m].push_back(out);
@@ -67,7 +81,7 @@ py::dict table_to(const Table& t) {
     for (int m = 0; m < 2; ++m) {
         py::list rows;
         for (const Row& r : t.modes[m]) {
-            py::dict row = params_to(r.params);
+            py::dict row = params_to(r.params, t.model);
             row["peak"] = r.peak;
             row["esr"] = r.esr;
             rows.append(row);
@@ -119,55 +133,68 @@ PYBIND11_MODULE(_native, m) {
 
     m.def(
         "process",
-        [](py::array x, py::dict params, double sample_rate, long block_size) {
+        [](py::array x, py::dict params, double sample_rate, long block_size, const std::string& model) {
             if (!(sample_rate > 0)) throw std::invalid_argument("sample_rate must be positive");
             Compressor comp;
+            const Model m = parse_model(model);
             comp.set_sample_rate(sample_rate);
-            comp.set_params(params_from(params));
+            comp.set_model(m);
+            comp.set_params(params_from(params, m));
             return process_any(comp, x, block_size);
         },
-        py::arg("x"), py::arg("params"), py::arg("sample_rate"), py::arg("block_size") = 0,
-        "Run the ff5 compressor (C++ real-time core) on (T,) or (C, T) float32/float64 audio, "
-        "each channel from gain 1, in blocks of block_size samples (0 = one block).");
+        py::arg("x"), py::arg("params"), py::arg("sample_rate"), py::arg("block_size") = 0, py::arg("model") = "ff5",
+        "Run a model (C++ real-time core; default ff5) on (T,) or (C, T) float32/float64 audio, "
+        "each channel from the initial state, in blocks of block_size samples (0 = one block).");
 
     m.def(
         "interpolate",
-        [](py::dict table, const std::string& mode, double peak) {
-            return params_to(table_from(table).interpolate(mode_from(mode), peak));
+        [](py::dict table, const std::string& mode, double peak, const std::string& model) {
+            Table t = table_from(table, model);
+            return params_to(t.interpolate(mode_from(mode), peak), t.model);
         },
-        py::arg("table"), py::arg("mode"), py::arg("peak"),
+        py::arg("table"), py::arg("mode"), py::arg("peak"), py::arg("model") = "ff5",
         "Parameters at a peak-reduction setting, linearly interpolated in their own units.");
 
     m.def(
         "process_table",
-        [](py::array x, py::dict table, const std::string& mode, double peak, double sample_rate, long block_size) {
+        [](py::array x, py::dict table, const std::string& mode, double peak, double sample_rate, long block_size,
+           const std::string& model) {
             Compressor comp;
+            Table t = table_from(table, model);
             comp.set_sample_rate(sample_rate);
-            comp.set_params(table_from(table).interpolate(mode_from(mode), peak));
+            comp.set_model(t.model);
+            comp.set_params(t.interpolate(mode_from(mode), peak));
             return process_any(comp, x, block_size);
         },
         py::arg("x"), py::arg("table"), py::arg("mode"), py::arg("peak"), py::arg("sample_rate"),
-        py::arg("block_size") = 0, "Process with the table's parameters at (mode, peak).");
+        py::arg("block_size") = 0, py::arg("model") = "ff5", "Process with the table's parameters at (mode, peak).");
 
     m.def(
         "bundle_json",
-        [](py::dict table, int sample_rate, const std::string& provenance) {
-            return bundle_json(table_from(table), sample_rate, provenance);
+        [](py::dict table, int sample_rate, const std::string& provenance, const std::string& model) {
+            return bundle_json(table_from(table, model), sample_rate, provenance);
         },
-        py::arg("table"), py::arg("sample_rate"), py::arg("provenance_json") = "{}", "Text of bundle.json.");
+        py::arg("table"), py::arg("sample_rate"), py::arg("provenance_json") = "{}", py::arg("model") = "ff5",
+        "Text of bundle.json.");
 
     m.def(
-        "params_header", [](py::dict table, int sample_rate) { return params_header(table_from(table), sample_rate); },
-        py::arg("table"), py::arg("sample_rate"), "Text of params.h (constexpr tables for plugin builds).");
+        "params_header",
+        [](py::dict table, int sample_rate, const std::string& model) {
+            return params_header(table_from(table, model), sample_rate);
+        },
+        py::arg("table"), py::arg("sample_rate"), py::arg("model") = "ff5",
+        "Text of params.h (constexpr tables for plugin builds).");
 
     m.def(
         "write_bundle_files",
-        [](const std::string& dir, py::dict table, int sample_rate, const std::string& provenance) {
-            Table t = table_from(table);
+        [](const std::string& dir, py::dict table, int sample_rate, const std::string& provenance,
+           const std::string& model) {
+            Table t = table_from(table, model);
             write_file(dir + "/bundle.json", bundle_json(t, sample_rate, provenance));
             write_file(dir + "/params.h", params_header(t, sample_rate));
         },
         py::arg("dir"), py::arg("table"), py::arg("sample_rate"), py::arg("provenance_json") = "{}",
+        py::arg("model") = "ff5",
         "Write bundle.json and params.h into an existing directory.");
 
     m.def(

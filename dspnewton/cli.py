@@ -101,7 +101,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             dtype=getattr(torch, args.dtype), init=args.init, max_iter=max_iter,
             frame_seconds=None if args.whole_signal else args.frame_seconds, overlap_seconds=args.overlap_seconds,
             resample=args.resample, trim=args.trim, channels=args.channels, align=args.align, callback=progress,
-            dist=dist,
+            dist=dist, model=args.model,
         )
     finally:
         progress.close()
@@ -114,12 +114,33 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if not args.quiet:
         for note in result.extra.get("notes", []):
             print(f"note: {note}")
-        p = result.params
-        print(f"{'converged' if result.converged else 'stopped'} after {result.iterations} iterations "
-              f"({result.message}) in {result.seconds:.2f} s; ESR {100 * result.esr:.4g} %")
-        print(f"threshold {p.threshold_db:.3f} dB, ratio {p.ratio:.3f}, attack {p.attack_ms:.3f} ms, "
-              f"release {p.release_ms:.2f} ms, make-up {p.makeup_db:.3f} dB")
+        print(f"{result.model}: {'converged' if result.converged else 'stopped'} after {result.iterations} "
+              f"iterations ({result.message}) in {result.seconds:.2f} s; ESR {100 * result.esr:.4g} %")
+        print(", ".join(f"{k} {v:.4g}" for k, v in result.all_params.items()))
         print(f"wrote {out / 'fit.json'}")
+    return 0
+
+
+def _check_model(requested: str | None, actual: str, source: str) -> None:
+    """--model on render/export names the model the source must hold."""
+    if requested is None:
+        return
+    from .model.greybox_spec import parse_model
+
+    try:
+        wanted = parse_model(requested).name
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if wanted != actual:
+        raise UserError(f"{source} holds model {actual!r}, not {wanted!r}; fit {wanted!r} first "
+                        f"(dspnewton fit/sweep --model {wanted}) or drop --model")
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from .model.greybox_spec import list_models
+
+    for spec in list_models():
+        print(f"{spec.name}\t{spec.n_params}")
     return 0
 
 
@@ -139,6 +160,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
     out = _check_out_file(args.output)
     fit_result = FitResult.load(args.fit)
+    _check_model(args.model, fit_result.model, f"'{args.fit}'")
     audio = read_audio(args.input, "input")
     if not np.isfinite(audio.data).all():
         raise UserError(f"input '{args.input}' contains NaN or infinite samples")
@@ -237,7 +259,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     try:
         result = sweep(args.source, out, modes=args.modes, peaks=parse_peaks(args.peaks), unit=args.unit,
                        hessian=args.hessian, device=args.device, dtype=getattr(torch, args.dtype),
-                       max_iter=args.max_iter, on_event=progress, dist=dist)
+                       max_iter=args.max_iter, on_event=progress, dist=dist, model=args.model)
     finally:
         progress.close()
         if dist is not None:
@@ -310,10 +332,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if not parent.is_dir():
         raise UserError(f"the folder of '{out}' does not exist")
     _probe_writable(parent, f"bundle '{out}'")
-    path = export_bundle(args.source, out, force=args.force, plugin=args.plugin, a2a_presets=not args.no_4a2a)
+    path = export_bundle(args.source, out, force=args.force, plugin=args.plugin, a2a_presets=not args.no_4a2a,
+                         model=args.model)
     d = load_bundle(path)
     rows = sum(len(v) for v in d["table"].values())
-    print(f"wrote {path}: {rows} table rows ({', '.join(k for k, v in d['table'].items() if v)}), "
+    print(f"wrote {path} (model {d['model']}): {rows} table rows ({', '.join(k for k, v in d['table'].items() if v)}), "
           f"{len(list((path / 'presets').glob('*.vstpreset')))} presets" + (", plugins/" if args.plugin else ""))
     return 0
 
@@ -353,12 +376,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("--distributed", action="store_true",
                    help="data-parallel over torchrun workers (gloo on CPU, NCCL on CUDA); rank 0 writes")
+    p.add_argument("--model", default="ff5", help="model name (default ff5; list: dspnewton models)")
     p.set_defaults(func=_cmd_fit)
 
     p = sub.add_parser("render", help="render the fitted model on an input file")
     p.add_argument("input", help="input audio file")
     p.add_argument("fit", metavar="FIT_JSON", help="a fit.json")
     p.add_argument("-o", "--output", required=True, metavar="OUT.wav")
+    p.add_argument("--model", help="require FIT_JSON to hold this model")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_render)
 
@@ -380,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-iter", type=int, default=100, metavar="N")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--distributed", action="store_true", help="spread the chains (modes) over torchrun workers")
+    p.add_argument("--model", default="ff5", help="model name (default ff5; list: dspnewton models)")
     p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("eval", help="interpolation study on a sweep (writes eval.csv)")
@@ -405,7 +431,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plugin", action="store_true", help="also build the plugin (VST3, LV2, CLAP) into plugins/")
     p.add_argument("--force", action="store_true", help="replace an existing bundle")
     p.add_argument("--no-4a2a", action="store_true", help="skip presets for the open-source 4A2A plugin")
+    p.add_argument("--model", help="require the source to hold this model")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("models", help="list the model names, recommended first, with parameter counts")
+    p.set_defaults(func=_cmd_models)
 
     p = sub.add_parser("version", help="print the Python and C++ core versions")
     p.set_defaults(func=_cmd_version)

@@ -47,23 +47,38 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _row(peak: float, params: dict, esr: float) -> dict:
+def _row(peak: float, params: dict, esr: float, spec=None) -> dict:
     keys = ("threshold_db", "ratio", "attack_ms", "release_ms", "makeup_db")
+    if spec is not None:
+        keys = spec.param_names
+    missing = [k for k in keys if k not in params]
+    if missing:
+        raise InputError(f"a table row lacks {', '.join(missing)}" + (f" (model {spec.name})" if spec else ""))
     return {"peak": float(peak), **{k: float(params[k]) for k in keys}, "esr": float(esr)}
 
 
 def _table_from_source(source: Path):
-    """(table, sample_rate, provenance sources) from a sweep folder or a fit.json."""
+    """(table, sample_rate, provenance sources, model name) from a sweep folder or a fit.json."""
+    from .model.greybox_spec import parse_model
+
     if source.is_dir():
         mapping_path = source / "mapping.json"
         if not mapping_path.exists():
             raise InputError(f"'{source}' has no mapping.json; export a sweep folder or a fit.json")
         mapping = json.loads(mapping_path.read_text())
         table, sources, rates = {}, [], set()
+        models = {r.get("model", "ff5") for by_peak in mapping.values() if isinstance(by_peak, dict)
+                  for r in by_peak.values() if isinstance(r, dict)}
+        if len(models) > 1:
+            raise InputError(f"mapping.json mixes models {sorted(models)}; export one model per bundle")
+        try:
+            spec = parse_model(models.pop() if models else "ff5")
+        except ValueError as exc:
+            raise InputError(f"mapping.json: {exc}") from None
         for mode, by_peak in mapping.items():
             if mode not in ("compress", "limit"):
                 raise InputError(f"mapping.json has an unknown mode {mode!r}")
-            rows = [_row(int(p), r, r.get("esr", 0.0)) for p, r in by_peak.items()]
+            rows = [_row(int(p), r, r.get("esr", 0.0), spec) for p, r in by_peak.items()]
             table[mode] = sorted(rows, key=lambda r: r["peak"])
         for fit_json in sorted(source.glob("fits/*/peak_*/fit.json")):
             fr = FitResult.load(fit_json)
@@ -73,13 +88,13 @@ def _table_from_source(source: Path):
         sources.append({"file": "mapping.json", "sha256": _sha256(mapping_path)})
         if len(rates) > 1:
             raise InputError(f"the sweep's fits use different sample rates {sorted(rates)}; export them separately")
-        return table, (rates.pop() if rates else 44100), sources
+        return table, (rates.pop() if rates else 44100), sources, spec.name
     if source.is_file():
         fr = FitResult.load(source)
         mode = fr.extra.get("mode", "compress")
         peak = fr.extra.get("peak", 100)
-        table = {mode: [_row(peak, fr.params.to_dict(), fr.esr)]}
-        return table, fr.sample_rate, [{"file": source.name, "sha256": _sha256(source), "esr": fr.esr}]
+        table = {mode: [_row(peak, fr.all_params, fr.esr, parse_model(fr.model))]}
+        return table, fr.sample_rate, [{"file": source.name, "sha256": _sha256(source), "esr": fr.esr}], fr.model
     raise InputError(f"'{source}' does not exist; give a sweep folder or a fit.json")
 
 
@@ -123,16 +138,31 @@ def build_plugin(params_dir: Path, out_dir: Path, jobs: int = 2) -> list[Path]:
     return built
 
 
-def export_bundle(source, out, *, force: bool = False, plugin: bool = False, a2a_presets: bool = True) -> Path:
-    """Export a sweep folder (or one fit.json) as ``out`` (a ``NAME.bundle`` folder); returns its path."""
+def export_bundle(source, out, *, force: bool = False, plugin: bool = False, a2a_presets: bool = True,
+                  model: str | None = None) -> Path:
+    """Export a sweep folder (or one fit.json) as ``out`` (a ``NAME.bundle`` folder); returns its path.
+
+    The bundle records the source's model; ``model`` (if given) must match it.
+    4A2A presets are written for ``ff5`` only (that plugin has no grey-box options).
+    """
     from . import _native
+    from .model.greybox_spec import parse_model
 
     source, out = Path(source), Path(out)
     if out.exists() and not force:
         raise InputError(f"'{out}' already exists; pass --force to replace it")
     if out.exists() and not out.is_dir():
         raise InputError(f"'{out}' exists and is not a bundle folder")
-    table, sr, sources = _table_from_source(source)
+    table, sr, sources, model_name = _table_from_source(source)
+    if model is not None:
+        try:
+            wanted = parse_model(model).name
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        if wanted != model_name:
+            raise InputError(f"'{source}' holds model {model_name!r}, not {wanted!r}; fit {wanted!r} first "
+                             f"or drop --model")
+    a2a_presets = a2a_presets and model_name == "ff5"
     provenance = {"dspnewton_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                   "source": str(source.resolve()), "sources": sources,
                   "esr": {m: {str(int(r["peak"])): r["esr"] for r in rows} for m, rows in table.items()}}
@@ -144,7 +174,7 @@ def export_bundle(source, out, *, force: bool = False, plugin: bool = False, a2a
     try:
         tmp.mkdir()
         try:
-            _native.write_bundle_files(str(tmp), table, int(sr), json.dumps(provenance))
+            _native.write_bundle_files(str(tmp), table, int(sr), json.dumps(provenance), model_name)
         except ValueError as exc:
             raise InputError(f"cannot export '{source}': {exc}") from None
         cid = plugin_class_id()
@@ -154,7 +184,8 @@ def export_bundle(source, out, *, force: bool = False, plugin: bool = False, a2a
                 state = _native.dpf_state(_dpf_values(row, mode))
                 info = (f'<?xml version="1.0" encoding="utf-8"?>\n<MetaInfo>\n <Attr id="MediaType" value="VstPreset" '
                         f'type="string"/>\n <Attr id="PlugInName" value="dspnewton LA-2A" type="string"/>\n'
-                        f' <Attr id="Name" value="LA-2A {mode} {row["peak"]:g}" type="string"/>\n</MetaInfo>\n')
+                        f' <Attr id="Name" value="LA-2A {mode} {row["peak"]:g} ({model_name})" type="string"/>\n'
+                        f'</MetaInfo>\n')
                 _write(tmp / "presets" / name, _native.vstpreset_bytes(cid, [("Comp", state), ("Info", info.encode())]))
                 if a2a_presets:
                     _write(tmp / "presets" / "4a2a" / name,

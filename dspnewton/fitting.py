@@ -1,7 +1,8 @@
-"""``dspnewton.fit``: fit the ff5 compressor to an input/target pair by damped Newton.
+"""``dspnewton.fit``: fit a compressor model to an input/target pair by damped Newton.
 
-    result = dspnewton.fit("input.wav", "target.wav")
-    result.params            # CompressorParams in physical units
+    result = dspnewton.fit("input.wav", "target.wav")                 # ff5
+    result = dspnewton.fit("input.wav", "target.wav", model="fb+knee+2rel")
+    result.all_params        # physical units
     result.save("fit.json")
 """
 
@@ -16,7 +17,8 @@ import torch
 
 from .audio import InputError, prepare_pair
 from .model.compressor import compress
-from .model.params import CompressorParams, physical_to_theta, theta_to_physical
+from .model.greybox_spec import ModelSpec, model_physical_to_theta, model_theta_to_physical, parse_model
+from .model.params import PARAM_NAMES, CompressorParams, theta_to_physical
 from .objective.framing import make_frames
 from .objective.fused import fused_loss_grad_hess
 from .objective.hessian import loss_grad_hess, loss_value, resolve_strategy
@@ -29,24 +31,69 @@ __all__ = ["fit", "published_init_theta", "OPTIMIZERS"]
 OPTIMIZERS = ("newton", "adam", "lbfgs")
 
 
-def _resolve_init(init, sample_rate: int):
-    """theta (5,) from an init spec, or None for the published initialisation."""
+def _resolve_init(init, sample_rate: int, spec: ModelSpec | None = None):
+    """theta (P,) of ``spec`` from an init spec, or None for the default start.
+
+    Parameters the init lacks (a warm start of a grey-box model from an ``ff5``
+    fit) take their neutral defaults; parameters the model lacks are dropped.
+    """
+    spec = spec or parse_model("ff5")
     if init is None:
         return None
     if isinstance(init, (str, os.PathLike)):
         init = FitResult.load(init)
     if isinstance(init, FitResult):
-        init = init.params
+        init = init.all_params
     if isinstance(init, CompressorParams):
         init = init.to_dict()
+    if isinstance(init, torch.Tensor) and init.dim() == 1 and init.shape[0] in (5, spec.n_params):
+        if init.shape[0] == spec.n_params:
+            return init.detach().double().cpu()
+        init = {k: float(v) for k, v in theta_to_physical(init.detach().double().cpu(), sample_rate).items()}
     if isinstance(init, dict):
         try:
-            return physical_to_theta(init, sample_rate)
+            return model_physical_to_theta({k: v for k, v in init.items() if k in spec.param_names}, spec,
+                                           sample_rate, fill_defaults=True)
         except ValueError as exc:
             raise InputError(f"init: {exc}") from None
-    if isinstance(init, torch.Tensor) and init.shape == (5,):
-        return init.detach().double().cpu()
-    raise InputError("init must be None, a fit JSON path, a FitResult, CompressorParams, a dict or a (5,) theta")
+    raise InputError(f"init must be None, a fit JSON path, a FitResult, CompressorParams, a dict or a "
+                     f"({spec.n_params},) theta of model {spec.name}")
+
+
+def _autograd_loss_grad(theta, frames, spec, backend, chunk_frames: int = 4):
+    """(loss, grad (P,), None) by reverse mode through the model (first-order optimisers)."""
+    from .objective.loss import frame_loss
+
+    L, g = 0.0, torch.zeros(spec.n_params, dtype=torch.float64)
+    for s in range(0, frames.n_frames, chunk_frames):
+        t = theta.detach().to(frames.x.dtype).requires_grad_()
+        Lc = frame_loss(t, frames.subset(slice(s, s + chunk_frames)), backend, spec)
+        (gc,) = torch.autograd.grad(Lc, t)
+        L, g = L + float(Lc), g + gc.double()
+    return torch.tensor(L, dtype=torch.float64), g, torch.zeros(spec.n_params, spec.n_params, dtype=torch.float64)
+
+
+FF5_STARTS = [(-20.0, 2.0), (-30.0, 2.0), (-40.0, 2.0), (-20.0, 6.0), (-30.0, 6.0), (-40.0, 6.0)]
+
+
+def fit_ff5_multistart(x, y, sample_rate: int, **kw) -> FitResult:
+    """The best ``ff5`` Newton fit from the published start and a small grid of
+    (threshold dB, ratio) starts (1 ms, 200 ms, RMS-matched make-up).
+
+    A single start can end in the flat region where the threshold lies above
+    the signal and the ratio at 1:1; the grid avoids that.  x, y: (C, T).
+    """
+    starts = [published_init_theta(x, y, sample_rate)]
+    for thr, ratio in FF5_STARTS:
+        th = starts[0].clone()
+        th[:2] = CompressorParams(thr, ratio, 1.0, 200.0, 0.0).to_theta(sample_rate)[:2]
+        starts.append(th)
+    best = None
+    for th in starts:
+        r = fit(x, y, sample_rate, init=th, **kw)
+        if best is None or r.loss < best.loss:
+            best = r
+    return best
 
 
 def published_init_theta(x: torch.Tensor, y: torch.Tensor, sample_rate: int) -> torch.Tensor:
@@ -84,8 +131,9 @@ def fit(
     options: NewtonOptions | None = None,
     callback: Callable[[dict], None] | None = None,
     dist=None,
+    model: str = "ff5",
 ) -> FitResult:
-    """Fit the ff5 compressor to an input/target pair.
+    """Fit a compressor model (default the published ``ff5``) to an input/target pair.
 
     Args:
         input, target: file paths, tensors or numpy arrays ((T,) or (C, T)).
@@ -106,11 +154,18 @@ def fit(
         callback: called with each history entry (dict with loss, esr, params, ...).
         dist: a :class:`dspnewton.distributed.DistContext`: this worker fits its shard
             of frames and all sums are all-reduced (data-parallel Newton).
+        model: ``ff5`` or a grey-box model name (``dspnewton models``).  Without
+            ``init`` a grey-box model warm-starts from an ``ff5`` fit of the same
+            pair (reported in ``extra["ff5_warm_start"]``).
 
     Returns:
         :class:`dspnewton.result.FitResult`.
     """
     t0 = time.perf_counter()
+    try:
+        spec = parse_model(model)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     if optimizer not in OPTIMIZERS:
         raise InputError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {optimizer!r}")
     try:
@@ -134,16 +189,23 @@ def fit(
     energy = frames.target_energy if dist is None else dist.reduce_scalar(frames.target_energy)
     if energy <= 0:
         raise InputError("the target is silent over the loss region (after the warm-up); nothing to fit")
-    theta0 = _resolve_init(init, sr)
+    theta0 = _resolve_init(init, sr, spec)
+    warm = None
     if theta0 is None:
         theta0 = published_init_theta(pair.x, pair.y, sr)
+        if not spec.is_ff5:
+            base = fit_ff5_multistart(pair.x, pair.y, sr, device=device, dtype=dtype, frame_seconds=frame_seconds,
+                                      overlap_seconds=overlap_seconds, options=options, dist=dist)
+            warm = {"model": "ff5", "esr": base.esr, "iterations": base.iterations, "seconds": base.seconds,
+                    "params": base.params.to_dict()}
+            theta0 = _resolve_init(base.params, sr, spec)
 
     def enrich(entry: dict) -> dict:
         theta = torch.tensor(entry["theta"], dtype=torch.float64)
         loss_now = entry.get("loss_after", entry["loss"])
         entry["esr"] = loss_now / energy
         entry["esr_before"] = entry["loss"] / energy
-        entry["params"] = {k: float(v) for k, v in theta_to_physical(theta, sr).items()}
+        entry["params"] = {k: float(v) for k, v in model_theta_to_physical(theta, spec, sr).items()}
         if callback:
             callback(entry)
         return entry
@@ -154,8 +216,8 @@ def fit(
             opts.max_iter = max_iter
         if opts.decrement_atol == 0.0:
             opts.decrement_atol = 1e-15 * energy
-        lgh = lambda th: loss_grad_hess(th, frames, strategy, backend)  # noqa: E731
-        lv = lambda th: loss_value(th, frames, strategy, backend)  # noqa: E731
+        lgh = lambda th: loss_grad_hess(th, frames, strategy, backend, model=spec)  # noqa: E731
+        lv = lambda th: loss_value(th, frames, strategy, backend, model=spec)  # noqa: E731
         if dist is not None:
             lgh_local, lv_local = lgh, lv
             lgh = lambda th: dist.reduce_lgh(*lgh_local(th))  # noqa: E731
@@ -163,7 +225,10 @@ def fit(
         res = newton(lgh, lv, theta0, opts, enrich)
     else:
         def loss_grad(th):
-            L, g, H = fused_loss_grad_hess(th, frames)
+            if spec.is_ff5:
+                L, g, H = fused_loss_grad_hess(th, frames)
+            else:
+                L, g, H = _autograd_loss_grad(th, frames, spec, backend)
             if dist is not None:
                 L, g, _ = dist.reduce_lgh(L, g, H)
             return float(L), g
@@ -173,12 +238,15 @@ def fit(
         else:
             res = lbfgs(loss_grad, theta0, max_iter or 100, callback=enrich)
         strategy = optimizer
-    params = CompressorParams.from_theta(res.theta, sr)
+    phys = {k: float(v) for k, v in model_theta_to_physical(res.theta.detach().double().cpu(), spec, sr).items()}
+    params = CompressorParams.from_dict(phys)
+    extra_params = {k: phys[k] for k in spec.param_names[len(PARAM_NAMES):]}
+    extra = {} if warm is None else {"ff5_warm_start": warm}
     return FitResult(
         params=params, sample_rate=sr, loss=res.loss, esr=res.loss / energy, iterations=res.iterations,
         converged=res.converged, message=res.message, seconds=time.perf_counter() - t0, hessian=strategy,
-        optimizer=optimizer, history=res.history,
-        extra={"notes": pair.notes, "lag_samples": pair.lag, "frames": n_frames_total,
+        optimizer=optimizer, history=res.history, model=spec.name, extra_params=extra_params,
+        extra={**extra, "notes": pair.notes, "lag_samples": pair.lag, "frames": n_frames_total,
                "workers": 1 if dist is None else dist.world,
                "frame_seconds": frame_seconds, "overlap_seconds": overlap_seconds, "evaluations": res.evaluations,
                "device": str(frames.x.device), "dtype": str(dtype).replace("torch.", "")},

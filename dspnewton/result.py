@@ -10,7 +10,8 @@ from pathlib import Path
 import torch
 
 from .audio import InputError, atomic_write_bytes
-from .model.params import CompressorParams, physical_to_theta
+from .model.greybox_spec import model_physical_to_theta, parse_model, validate_extras
+from .model.params import PARAM_NAMES, CompressorParams
 
 __all__ = ["FitResult", "MODEL_NAME"]
 
@@ -31,6 +32,8 @@ class FitResult:
         message: why it stopped; seconds: wall time.
         hessian: Hessian strategy (or the first-order optimiser's name).
         history: per iteration: loss, esr, step, decrement, params (physical), seconds.
+        model: the model's name (``ff5``, ``fb+knee+2rel``, ...; see ``dspnewton models``).
+        extra_params: the model's parameters beyond the ``ff5`` five, physical units.
     """
 
     params: CompressorParams
@@ -46,15 +49,22 @@ class FitResult:
     history: list = field(default_factory=list)
     model: str = MODEL_NAME
     extra: dict = field(default_factory=dict)
+    extra_params: dict = field(default_factory=dict)
+
+    @property
+    def all_params(self) -> dict:
+        """Every parameter of the model in physical units, in the model's order."""
+        return {**self.params.to_dict(), **self.extra_params}
 
     @property
     def theta(self) -> torch.Tensor:
-        """(5,) float64 unconstrained parameters."""
-        return physical_to_theta(self.params.to_dict(), self.sample_rate)
+        """(P,) float64 unconstrained parameters of the model."""
+        return model_physical_to_theta(self.all_params, self.model, self.sample_rate)
 
     def render(self, x, backend: str = "auto") -> torch.Tensor:
         """The fitted model applied to x ((T,) or (B, T) tensor or array); same shape, no pre-emphasis."""
-        from .model.compressor import check_audio, compress
+        from .model.compressor import check_audio
+        from .model.greybox import render_model
 
         t = torch.as_tensor(x)
         if not t.is_floating_point():
@@ -62,12 +72,13 @@ class FitResult:
         squeeze = t.dim() == 1
         t = check_audio(t)
         with torch.no_grad():
-            y = compress(t, self.theta.to(t.device, t.dtype), self.sample_rate, backend=backend)
+            y = render_model(t, self.theta.to(t.device, t.dtype), self.model, self.sample_rate, backend=backend)
         return y[0] if squeeze else y
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["params"] = self.params.to_dict()
+        d["params"] = self.all_params
+        del d["extra_params"]
         return d
 
     def save(self, path) -> None:
@@ -82,10 +93,18 @@ class FitResult:
         missing = [k for k in REQUIRED_KEYS if k not in d]
         if missing:
             raise InputError(f"{source} lacks the keys {', '.join(missing)}; is it a dspnewton fit.json?")
-        if d["model"] != MODEL_NAME:
-            raise InputError(f"{source} is for model {d['model']!r}; this version supports {MODEL_NAME!r}")
+        try:
+            spec = parse_model(d["model"])
+        except ValueError as exc:
+            raise InputError(f"{source}: {exc}") from None
         try:
             params = CompressorParams.from_dict(d["params"])
+            names = spec.param_names[len(PARAM_NAMES):]
+            missing = [n for n in names if n not in d["params"]]
+            if missing:
+                raise ValueError(f"missing parameters {', '.join(missing)} of model {spec.name}")
+            extra_params = {n: float(d["params"][n]) for n in names}
+            validate_extras(extra_params, names)
         except (ValueError, TypeError) as exc:
             raise InputError(f"{source} has invalid params: {exc}") from None
         return cls(
@@ -94,7 +113,7 @@ class FitResult:
             converged=bool(d.get("converged", False)), message=str(d.get("message", "")),
             seconds=float(d.get("seconds", 0.0)), hessian=str(d.get("hessian", "")),
             optimizer=str(d.get("optimizer", "newton")), history=list(d.get("history", [])),
-            extra=dict(d.get("extra", {})),
+            extra=dict(d.get("extra", {})), model=spec.name, extra_params=extra_params,
         )
 
     @classmethod

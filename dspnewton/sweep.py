@@ -75,8 +75,8 @@ class SweepResult:
     seconds: float = 0.0
 
     def mapping(self) -> dict:
-        return {mode: {str(peak): {**r.params.to_dict(), "esr": r.esr, "iterations": r.iterations,
-                                   "converged": r.converged}
+        return {mode: {str(peak): {**r.all_params, "esr": r.esr, "iterations": r.iterations,
+                                   "converged": r.converged, "model": r.model}
                        for peak, r in sorted(by_peak.items())}
                 for mode, by_peak in self.fits.items()}
 
@@ -100,14 +100,14 @@ def _write_json(path: Path, obj) -> None:
     atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text))
 
 
-def _write_mapping(out: Path, mapping: dict) -> None:
+def _write_mapping(out: Path, mapping: dict, names=PARAM_NAMES) -> None:
     _write_json(out / "mapping.json", mapping)
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["mode", "peak", *PARAM_NAMES, "esr", "iterations", "converged"])
+    w.writerow(["mode", "peak", *names, "esr", "iterations", "converged"])
     for mode, by_peak in mapping.items():
         for peak, row in sorted(by_peak.items(), key=lambda kv: int(kv[0])):
-            w.writerow([mode, peak, *(f"{row[n]:.10g}" for n in PARAM_NAMES), f"{row['esr']:.8g}",
+            w.writerow([mode, peak, *(f"{row[n]:.10g}" for n in names), f"{row['esr']:.8g}",
                         row["iterations"], row["converged"]])
     atomic_write_bytes(out / "mapping.csv", lambda tmp: Path(tmp).write_text(buf.getvalue()))
 
@@ -140,7 +140,8 @@ def _gather_chains(dist, out: Path, result: SweepResult, modes, chosen) -> Sweep
 
 def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str = "3c", hessian: str = "auto",
           device=None, dtype=None, frame_seconds: float | None = 12.0, overlap_seconds: float = 1.0,
-          max_iter: int = 100, on_event: Callable[[str, dict], None] | None = None, dist=None) -> SweepResult:
+          max_iter: int = 100, on_event: Callable[[str, dict], None] | None = None, dist=None,
+          model: str = "ff5") -> SweepResult:
     """Fit every (mode, peak) of a dataset as warm-started chains from peak 100 down.
 
     Args:
@@ -153,6 +154,7 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
         on_event: called with ("start" | "iteration" | "done" | "resumed" | "failed", info).
         dist: a :class:`dspnewton.distributed.DistContext`: the independent chains (modes)
             are spread over the workers; rank 0 waits for the others and writes the mapping.
+        model: the model to fit (``dspnewton models``); a sweep folder holds one model.
 
     Returns:
         :class:`SweepResult`.
@@ -161,13 +163,27 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
 
     from .fitting import fit
 
+    from .model.greybox_spec import parse_model
+
     t0 = time.perf_counter()
+    try:
+        spec = parse_model(model)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     peaks = list(range(40, 101, 5)) if peaks is None else sorted(set(peaks))
     bad_modes = [m for m in modes if m not in ("compress", "limit")]
     if bad_modes:
         raise InputError(f"unknown mode(s) {bad_modes}; use compress and/or limit")
     manifest = load_sources(source)
     out = Path(out_dir)
+    if (out / "sweep.json").exists():
+        try:
+            before = json.loads((out / "sweep.json").read_text()).get("model", "ff5")
+        except (OSError, ValueError):
+            before = spec.name
+        if before != spec.name:
+            raise InputError(f"'{out}' holds a sweep of model {before!r}, not {spec.name!r}; "
+                             f"choose another -o or rerun with --model {before}")
     out.mkdir(parents=True, exist_ok=True)
     result = SweepResult(str(out))
     chosen = _select_pairs(manifest, unit, modes, peaks, result.skipped)
@@ -176,7 +192,7 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
             f"no {unit or ''} input/target pairs for modes {list(modes)} and peaks {peaks[0]}..{peaks[-1]} in "
             f"'{manifest.root}' ({len(manifest.pairs)} pairs in all, {len(manifest.unknown)} unknown files, "
             f"{len(manifest.problems)} unreadable); check the folder or build an index with 'dspnewton index'")
-    config = {"schema": SWEEP_SCHEMA, "dataset_root": manifest.root, "unit": unit, "modes": list(modes),
+    config = {"schema": SWEEP_SCHEMA, "model": spec.name, "dataset_root": manifest.root, "unit": unit, "modes": list(modes),
               "peaks": peaks, "hessian": hessian, "frame_seconds": frame_seconds, "overlap_seconds": overlap_seconds,
               "max_iter": max_iter,
               "pairs": {f"{m}/{p}": {"input": e.input, "target": e.target} for (m, p), e in sorted(chosen.items())},
@@ -209,7 +225,7 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
             try:
                 r = fit(manifest.abspath(entry.input), manifest.abspath(entry.target), hessian=hessian, device=device,
                         dtype=dtype or torch.float64, init=previous, max_iter=max_iter, frame_seconds=frame_seconds,
-                        overlap_seconds=overlap_seconds, trim=True,
+                        overlap_seconds=overlap_seconds, trim=True, model=spec.name,
                         callback=(lambda e, i=info: on_event("iteration", {**i, **e})) if on_event else None)
             except (InputError, ValueError) as exc:
                 result.failed.append({"mode": mode, "peak": peak, "target": entry.target, "error": str(exc)})
@@ -231,7 +247,7 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
         if not dist.is_main:
             result.seconds = time.perf_counter() - t0
             return result
-    _write_mapping(out, result.mapping())
+    _write_mapping(out, result.mapping(), spec.param_names)
     result.seconds = time.perf_counter() - t0
     _write_json(out / "sweep_report.json", {"failed": result.failed, "skipped": result.skipped,
                                             "resumed": result.resumed, "seconds": result.seconds})

@@ -92,7 +92,7 @@ def test_bundle_round_trip_and_validation():
         (text.replace('"peak": 75', '"peak": 30'), "strictly increasing"),
         (text[:-10], "invalid JSON"),
         ("[1, 2]", "must hold a JSON object"),
-        (text.replace('"model": "ff5"', '"model": "gru"'), "unsupported model"),
+        (text.replace('"model": "ff5"', '"model": "gru"'), "unknown model option 'gru'"),
     ]
     for broken, message in bad:
         assert broken != text

@@ -11,8 +11,9 @@
   semi-definite; not the exact Hessian).
 
 The autograd strategies process the frames in chunks of ``chunk_frames`` to
-bound memory; every strategy returns float64 (loss, grad (5,), H (5, 5)) summed
-over all frames.
+bound memory; every strategy returns float64 (loss, grad (P,), H (P, P)) summed
+over all frames.  Every strategy works for every model; ``fused`` is
+:mod:`.fused` for ``ff5`` and :mod:`.greybox_hessian` for the grey-box models.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from __future__ import annotations
 import torch
 
 from .framing import Frames
+from ..model.greybox_spec import parse_model
 from .fused import fused_loss, fused_loss_grad_hess
+from .greybox_hessian import greybox_loss, greybox_loss_grad_hess
 from .loss import frame_loss, residual
 
 __all__ = ["STRATEGIES", "loss_grad_hess", "loss_value", "resolve_strategy"]
@@ -36,9 +39,9 @@ def resolve_strategy(name: str) -> str:
     return name
 
 
-def _revrev(theta, frames, backend):
+def _revrev(theta, frames, backend, model):
     t = theta.detach().clone().requires_grad_()
-    L = frame_loss(t, frames, backend)
+    L = frame_loss(t, frames, backend, model)
     (g,) = torch.autograd.grad(L, t, create_graph=True)
     rows = [torch.autograd.grad(g[i], t, retain_graph=i < g.numel() - 1)[0] for i in range(g.numel())]
     return L.detach(), g.detach(), torch.stack(rows)
@@ -47,11 +50,11 @@ def _revrev(theta, frames, backend):
 _JAC = {"rev": torch.func.jacrev, "fwd": torch.func.jacfwd}
 
 
-def _func_strategy(theta, frames, backend, outer, inner):
+def _func_strategy(theta, frames, backend, outer, inner, model):
     """Hessian as outer(inner(loss)) with torch.func; also returns loss and gradient."""
 
     def loss_twice(t):
-        L = frame_loss(t, frames, backend)
+        L = frame_loss(t, frames, backend, model)
         return L, L
 
     def grad_and_loss(t):
@@ -62,28 +65,32 @@ def _func_strategy(theta, frames, backend, outer, inner):
     return L, g, H
 
 
-def _gauss_newton(theta, frames, backend):
+def _gauss_newton(theta, frames, backend, model):
     """2 J^T J, 2 J^T r and r^T r from the forward-mode Jacobian of the residual."""
-    r = residual(theta, frames, backend).reshape(-1)
-    J = torch.func.jacfwd(lambda t: residual(t, frames, backend))(theta).reshape(-1, theta.numel())
+    r = residual(theta, frames, backend, model).reshape(-1)
+    J = torch.func.jacfwd(lambda t: residual(t, frames, backend, model))(theta).reshape(-1, theta.numel())
     return r.pow(2).sum(), 2 * J.T @ r, 2 * J.T @ J
 
 
 def loss_grad_hess(theta: torch.Tensor, frames: Frames, strategy: str = "auto", backend: str = "auto",
-                   chunk_frames: int = 4):
-    """(loss, grad (5,), H (5, 5)), float64, at theta (5,) over all frames.
+                   chunk_frames: int = 4, model="ff5"):
+    """(loss, grad (P,), H (P, P)), float64, at theta (P,) over all frames.
 
     Args:
-        theta: (5,) unconstrained parameters (any float dtype; the autograd
+        theta: (P,) unconstrained parameters of ``model`` (any float dtype; the autograd
             strategies compute in the frames' dtype, ``fused`` in float64).
         frames: the framed pair (:func:`dspnewton.objective.framing.make_frames`).
         strategy: one of ``auto`` (= ``fused``), ``fused``, ``revrev``, ``fwdrev``,
             ``revfwd``, ``fwdfwd``, ``gauss-newton``.
         backend: filter backend of the autograd strategies.
         chunk_frames: frames per autograd chunk (memory bound).
+        model: model name (``ff5`` or a grey-box model, see ``dspnewton models``).
     """
     strategy = resolve_strategy(strategy)
+    spec = parse_model(model)
     if strategy == "fused":
+        if not spec.is_ff5:
+            return greybox_loss_grad_hess(theta, frames, spec)
         L, g, H = fused_loss_grad_hess(theta, frames)
         return torch.tensor(L, dtype=torch.float64), g, H
     theta = theta.detach().to(device=frames.x.device, dtype=frames.x.dtype)
@@ -93,12 +100,12 @@ def loss_grad_hess(theta: torch.Tensor, frames: Frames, strategy: str = "auto", 
     for s in range(0, frames.n_frames, chunk_frames):
         part = frames.subset(slice(s, s + chunk_frames))
         if strategy == "revrev":
-            Lc, gc, Hc = _revrev(theta, part, backend)
+            Lc, gc, Hc = _revrev(theta, part, backend, model)
         elif strategy == "gauss-newton":
-            Lc, gc, Hc = _gauss_newton(theta, part, backend)
+            Lc, gc, Hc = _gauss_newton(theta, part, backend, model)
         else:
             outer, inner = {"fwdrev": ("fwd", "rev"), "revfwd": ("rev", "fwd"), "fwdfwd": ("fwd", "fwd")}[strategy]
-            Lc, gc, Hc = _func_strategy(theta, part, backend, outer, inner)
+            Lc, gc, Hc = _func_strategy(theta, part, backend, outer, inner, model)
         L += Lc.detach().double().cpu()
         g += gc.detach().double().cpu()
         H += Hc.detach().double().cpu()
@@ -106,13 +113,14 @@ def loss_grad_hess(theta: torch.Tensor, frames: Frames, strategy: str = "auto", 
 
 
 def loss_value(theta: torch.Tensor, frames: Frames, strategy: str = "auto", backend: str = "auto",
-               chunk_frames: int = 16) -> float:
+               chunk_frames: int = 16, model="ff5") -> float:
     """The loss alone (line searches): the fused pass, or a torch forward."""
+    spec = parse_model(model)
     if resolve_strategy(strategy) == "fused":
-        return fused_loss(theta, frames)
+        return fused_loss(theta, frames) if spec.is_ff5 else greybox_loss(theta, frames, spec)
     theta = theta.detach().to(device=frames.x.device, dtype=frames.x.dtype)
     total = 0.0
     with torch.no_grad():
         for s in range(0, frames.n_frames, chunk_frames):
-            total += float(frame_loss(theta, frames.subset(slice(s, s + chunk_frames)), backend))
+            total += float(frame_loss(theta, frames.subset(slice(s, s + chunk_frames)), backend, model))
     return total

@@ -9,18 +9,24 @@ from __future__ import annotations
 import torch
 
 from ..model.compressor import compress
+from ..model.greybox import render_model
+from ..model.greybox_spec import parse_model
 from .framing import Frames
 from .preemphasis import preemphasis
 
 __all__ = ["frame_loss", "residual"]
 
 
-def residual(theta: torch.Tensor, frames: Frames, backend: str = "auto") -> torch.Tensor:
-    """Masked pre-emphasised residual (F, L) at theta (5,); differentiable."""
-    y = compress(frames.x, theta, frames.sample_rate, x_db=frames.x_db, backend=backend)
+def residual(theta: torch.Tensor, frames: Frames, backend: str = "auto", model="ff5") -> torch.Tensor:
+    """Masked pre-emphasised residual (F, L) at theta (P,) of ``model``; differentiable."""
+    spec = parse_model(model)
+    if spec.is_ff5:
+        y = compress(frames.x, theta, frames.sample_rate, x_db=frames.x_db, backend=backend)
+    else:
+        y = render_model(frames.x, theta, spec, frames.sample_rate)
     return (preemphasis(y, backend=backend) - frames.target_pe) * frames.mask
 
 
-def frame_loss(theta: torch.Tensor, frames: Frames, backend: str = "auto") -> torch.Tensor:
-    """Scalar loss (sum of squared masked residuals) at theta (5,); differentiable."""
-    return residual(theta, frames, backend).pow(2).sum()
+def frame_loss(theta: torch.Tensor, frames: Frames, backend: str = "auto", model="ff5") -> torch.Tensor:
+    """Scalar loss (sum of squared masked residuals) at theta (P,); differentiable."""
+    return residual(theta, frames, backend, model).pow(2).sum()

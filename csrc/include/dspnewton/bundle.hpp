@@ -30,15 +30,20 @@ inline std::string fmt17(double v) {
     return buf;
 }
 
-/// FNV-1a 64 over the canonical text of a table.
+/// FNV-1a 64 over the canonical text of a table (ff5 tables: the schema-1 text unchanged;
+/// other models: the model's name first and each row's extra parameters after its ESR).
 inline std::string table_checksum(const Table& t) {
     std::string text;
+    ExtraField extras[7];
+    const int n_extra = extra_fields(t.model, extras);
+    if (!t.model.is_ff5()) text += "model " + t.model.name() + "\n";
     for (int m = 0; m < 2; ++m)
         for (const Row& r : t.modes[m]) {
             text += mode_name(m);
             for (double v : {r.peak, r.params.threshold_db, r.params.ratio, r.params.attack_ms, r.params.release_ms,
                              r.params.makeup_db, r.esr})
                 text += " " + fmt17(v);
+            for (int i = 0; i < n_extra; ++i) text += " " + fmt17(r.params.*(extras[i].member));
             text += "\n";
         }
     std::uint64_t h = 1469598103934665603ULL;
@@ -64,9 +69,10 @@ inline void validate_table(const Table& t) {
                 throw std::invalid_argument(where + ": peak must be in 0..100");
             if (i > 0 && !(r.peak > rows[i - 1].peak))
                 throw std::invalid_argument(where + ": peaks must be strictly increasing");
-            if (!params_valid(r.params))
+            if (!params_valid(r.params, t.model))
                 throw std::invalid_argument(where + ": parameters out of range (ratio 1..20, attack 0.1..100 ms, "
-                                                    "release 10..1000 ms, finite threshold and make-up)");
+                                                    "release 10..1000 ms, finite threshold and make-up; model " +
+                                            t.model.name() + " extras within their ranges)");
         }
     }
     if (!any) throw std::invalid_argument("the table has no rows");
@@ -76,10 +82,18 @@ inline std::string bundle_json(const Table& t, int sample_rate, const std::strin
     validate_table(t);
     json::parse(provenance_json);  // must be valid JSON
     std::ostringstream o;
-    o << "{\n  \"schema_version\": " << kBundleSchema << ",\n  \"model\": \"ff5\",\n"
+    ExtraField extras[7];
+    const int n_extra = extra_fields(t.model, extras);
+    o << "{\n  \"schema_version\": " << kBundleSchema << ",\n  \"model\": \"" << t.model.name() << "\",\n"
       << "  \"sample_rate\": " << sample_rate << ",\n"
       << "  \"units\": {\"peak\": \"peak reduction 0..100\", \"threshold_db\": \"dB\", \"ratio\": \"x:1\", "
-         "\"attack_ms\": \"ms\", \"release_ms\": \"ms\", \"makeup_db\": \"dB\", \"esr\": \"fraction\"},\n"
+         "\"attack_ms\": \"ms\", \"release_ms\": \"ms\", \"makeup_db\": \"dB\", \"esr\": \"fraction\"";
+    for (int i = 0; i < n_extra; ++i) {
+        const std::string nm = extras[i].name;
+        const char* unit = nm == "knee_db" || nm == "sc_shelf_db" ? "dB" : (nm == "rms_ms" || nm == "release_slow_ms" ? "ms" : "");
+        o << ", \"" << nm << "\": \"" << unit << "\"";
+    }
+    o << "},\n"
       << "  \"interpolation\": \"linear\",\n  \"table\": {";
     for (int m = 0; m < 2; ++m) {
         o << (m ? ",\n" : "\n") << "    \"" << mode_name(m) << "\": [";
@@ -89,7 +103,9 @@ inline std::string bundle_json(const Table& t, int sample_rate, const std::strin
             o << (i ? ",\n" : "\n") << "      {\"peak\": " << fmt17(r.peak) << ", \"threshold_db\": "
               << fmt17(r.params.threshold_db) << ", \"ratio\": " << fmt17(r.params.ratio)
               << ", \"attack_ms\": " << fmt17(r.params.attack_ms) << ", \"release_ms\": " << fmt17(r.params.release_ms)
-              << ", \"makeup_db\": " << fmt17(r.params.makeup_db) << ", \"esr\": " << fmt17(r.esr) << "}";
+              << ", \"makeup_db\": " << fmt17(r.params.makeup_db) << ", \"esr\": " << fmt17(r.esr);
+            for (int k = 0; k < n_extra; ++k) o << ", \"" << extras[k].name << "\": " << fmt17(r.params.*(extras[k].member));
+            o << "}";
         }
         o << (rows.empty() ? "]" : "\n    ]");
     }
@@ -115,7 +131,11 @@ inline Bundle parse_bundle(const std::string& text) {
         throw std::invalid_argument("unsupported schema_version " + fmt17(schema) + " (this reader knows " +
                                     std::to_string(kBundleSchema) + ")");
     b.model = v.at("model").string("model");
-    if (b.model != "ff5") throw std::invalid_argument("unsupported model '" + b.model + "'");
+    b.table.model = parse_model(b.model);
+    if (b.table.model.name() != b.model)
+        throw std::invalid_argument("model '" + b.model + "' is not in canonical form '" + b.table.model.name() + "'");
+    ExtraField extras[7];
+    const int n_extra = extra_fields(b.table.model, extras);
     double sr = v.at("sample_rate").number("sample_rate");
     if (!(sr > 0) || sr != std::floor(sr) || sr > 1e7)
         throw std::invalid_argument("sample_rate must be a positive integer");
@@ -141,6 +161,7 @@ inline Bundle parse_bundle(const std::string& text) {
             row.params.release_ms = r.at("release_ms").number("release_ms");
             row.params.makeup_db = r.at("makeup_db").number("makeup_db");
             row.esr = r.has("esr") ? r.at("esr").number("esr") : 0.0;
+            for (int k = 0; k < n_extra; ++k) row.params.*(extras[k].member) = r.at(extras[k].name).number(extras[k].name);
             b.table.modes[m].push_back(row);
         }
     }
@@ -152,24 +173,30 @@ inline Bundle parse_bundle(const std::string& text) {
     return b;
 }
 
-/// params.h for plugin builds: the table as constexpr arrays {peak, threshold, ratio, attack, release, make-up}.
+/// params.h for plugin builds: the model's name and the table as constexpr arrays
+/// {peak, threshold, ratio, attack, release, make-up, knee, rms, slow release, slow mix, shelf, drive, bias}
+/// (extras the model lacks hold their neutral defaults).
 inline std::string params_header(const Table& t, int sample_rate) {
     validate_table(t);
     std::ostringstream o;
-    o << "// Generated by dspnewton export: the fitted ff5 table. Do not edit.\n#pragma once\n\n"
+    o << "// Generated by dspnewton export: the fitted " << t.model.name() << " table. Do not edit.\n#pragma once\n\n"
       << "namespace dspnewton_table {\n\nconstexpr int kSampleRate = " << sample_rate << ";\n"
-      << "constexpr char kChecksum[] = \"" << table_checksum(t) << "\";\n";
+      << "constexpr char kModel[] = \"" << t.model.name() << "\";\n"
+      << "constexpr char kChecksum[] = \"" << table_checksum(t) << "\";\n"
+      << "constexpr int kColumns = 13;\n";
     for (int m = 0; m < 2; ++m) {
         const auto& rows = t.modes[m];
         const std::string name = m ? "Limit" : "Compress";
         o << "\nconstexpr int k" << name << "Rows = " << rows.size() << ";\n"
-          << "constexpr double k" << name << "[" << (rows.empty() ? 1 : rows.size()) << "][6] = {";
-        if (rows.empty()) o << "{0, 0, 0, 0, 0, 0}";
+          << "constexpr double k" << name << "[" << (rows.empty() ? 1 : rows.size()) << "][13] = {";
+        if (rows.empty()) o << "{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}";
         for (std::size_t i = 0; i < rows.size(); ++i) {
-            const Row& r = rows[i];
-            o << (i ? ",\n    " : "\n    ") << "{" << fmt17(r.peak) << ", " << fmt17(r.params.threshold_db) << ", "
-              << fmt17(r.params.ratio) << ", " << fmt17(r.params.attack_ms) << ", " << fmt17(r.params.release_ms)
-              << ", " << fmt17(r.params.makeup_db) << "}";
+            const Params& p = rows[i].params;
+            o << (i ? ",\n    " : "\n    ") << "{" << fmt17(rows[i].peak);
+            for (double v : {p.threshold_db, p.ratio, p.attack_ms, p.release_ms, p.makeup_db, p.knee_db, p.rms_ms,
+                             p.release_slow_ms, p.slow_mix, p.sc_shelf_db, p.drive, p.bias})
+                o << ", " << fmt17(v);
+            o << "}";
         }
         o << "};\n";
     }

@@ -1,4 +1,5 @@
-// dspnewton real-time core: the ff5 feed-forward compressor, sample by sample.
+// dspnewton real-time core: the ff5 feed-forward compressor and the grey-box
+// levelling-amplifier models (dspnewton.model.greybox), sample by sample.
 //
 // Header-only C++17, no allocation in the audio path, independent of block size
 // (all state is per sample), denormal-safe, initial gain 1. The same equations
@@ -6,22 +7,85 @@
 //   x_db = 20 log10(max(|x|, 1e-8));  gdb = min(0, (1 - 1/R)(CT - x_db));  gh = 10^(gdb/20)
 //   g[n] = c gh[n] + (1 - c) g[n-1],  c = attack coefficient if gh[n] < g[n-1] else release
 //   c = 1 - exp(-2200 / (t_ms * sr));  y = x g 10^(gamma/20)
+// Grey-box models add options (see Model and process_greybox below): feedback
+// detector, soft knee, RMS detector, two-stage release, side-chain shelf, tube output.
 // Used by the pybind11 extension (dspnewton._native) and by the plugin.
 #pragma once
 
 #include <cmath>
 #include <cstddef>
+#include <stdexcept>
+#include <string>
 
 namespace dspnewton {
 
-/// Parameters in physical units (dB, ratio, ms, ms, dB).
+/// Parameters in physical units (dB, ratio, ms, ms, dB; then the grey-box extras,
+/// used only by the models that have the option; defaults are the neutral warm start).
 struct Params {
     double threshold_db = -36.0;
     double ratio = 4.0;
     double attack_ms = 1.0;
     double release_ms = 200.0;
     double makeup_db = 0.0;
+    double knee_db = 1.0;             // knee
+    double rms_ms = 0.05;             // rms
+    double release_slow_ms = 2000.0;  // 2rel
+    double slow_mix = 0.05;           // 2rel
+    double sc_shelf_db = 0.0;         // sc
+    double drive = 0.1;               // tube
+    double bias = 0.0;                // tube
 };
+
+/// A model: topology and options, named like "ff5" or "fb+knee+2rel+sc".
+struct Model {
+    bool feedback = false, knee = false, rms = false, two_rel = false, sc = false, tube = false;
+
+    bool is_ff5() const { return !feedback && !knee && !rms && !two_rel && !sc && !tube; }
+    std::string name() const {
+        if (is_ff5()) return "ff5";
+        std::string n = feedback ? "fb" : "ff";
+        if (knee) n += "+knee";
+        if (rms) n += "+rms";
+        if (two_rel) n += "+2rel";
+        if (sc) n += "+sc";
+        if (tube) n += "+tube";
+        return n;
+    }
+    int n_params() const { return 5 + knee + rms + 2 * two_rel + sc + 2 * tube; }
+    bool operator==(const Model& o) const { return name() == o.name(); }
+};
+
+/// Model from its name; std::invalid_argument on an unknown or repeated option.
+inline Model parse_model(const std::string& name) {
+    Model m;
+    int topologies = 0;
+    bool ff5 = false;
+    std::size_t start = 0;
+    while (start <= name.size()) {
+        std::size_t end = name.find('+', start);
+        if (end == std::string::npos) end = name.size();
+        const std::string t = name.substr(start, end - start);
+        bool* flag = nullptr;
+        if (t == "ff" || t == "ff5" || t == "fb") {
+            ++topologies;
+            m.feedback = t == "fb";
+            ff5 = ff5 || t == "ff5";
+        } else if (t == "knee") flag = &m.knee;
+        else if (t == "rms") flag = &m.rms;
+        else if (t == "2rel") flag = &m.two_rel;
+        else if (t == "sc") flag = &m.sc;
+        else if (t == "tube") flag = &m.tube;
+        else throw std::invalid_argument("unknown model option '" + t + "' in model '" + name + "'");
+        if (flag) {
+            if (*flag) throw std::invalid_argument("model option '" + t + "' repeated in '" + name + "'");
+            *flag = true;
+        }
+        start = end + 1;
+    }
+    if (topologies > 1) throw std::invalid_argument("model '" + name + "' names more than one topology");
+    if (ff5 && !m.is_ff5()) throw std::invalid_argument("'ff5' takes no options; write 'ff+...' in '" + name + "'");
+    return m;
+}
 
 /// Allowed ranges (as in dspnewton.model.params.RANGES).
 struct Range {
@@ -30,11 +94,46 @@ struct Range {
 constexpr Range kRatioRange{1.0, 20.0};
 constexpr Range kAttackRange{0.1, 100.0};
 constexpr Range kReleaseRange{10.0, 1000.0};
+// Grey-box extras (as dspnewton.model.greybox_spec.EXTRA_RANGES).
+constexpr Range kKneeRange{0.1, 24.0};
+constexpr Range kRmsRange{0.01, 500.0};
+constexpr Range kReleaseSlowRange{100.0, 20000.0};
+constexpr Range kMixRange{0.0, 1.0};
+constexpr Range kShelfRange{-24.0, 24.0};
+constexpr Range kDriveRange{0.01, 4.0};
+constexpr Range kBiasRange{-0.5, 0.5};
 
-inline bool params_valid(const Params& p) {
+/// The model's parameters beyond the ff5 five: (name, member), in the model's order.
+struct ExtraField {
+    const char* name;
+    double Params::*member;
+};
+inline int extra_fields(const Model& m, ExtraField out[7]) {
+    int n = 0;
+    if (m.knee) out[n++] = {"knee_db", &Params::knee_db};
+    if (m.rms) out[n++] = {"rms_ms", &Params::rms_ms};
+    if (m.two_rel) {
+        out[n++] = {"release_slow_ms", &Params::release_slow_ms};
+        out[n++] = {"slow_mix", &Params::slow_mix};
+    }
+    if (m.sc) out[n++] = {"sc_shelf_db", &Params::sc_shelf_db};
+    if (m.tube) {
+        out[n++] = {"drive", &Params::drive};
+        out[n++] = {"bias", &Params::bias};
+    }
+    return n;
+}
+
+inline bool params_valid(const Params& p, const Model& m = Model{}) {
     auto in = [](double v, Range r) { return std::isfinite(v) && v >= r.lo && v <= r.hi; };
-    return std::isfinite(p.threshold_db) && std::isfinite(p.makeup_db) && in(p.ratio, kRatioRange) &&
-           in(p.attack_ms, kAttackRange) && in(p.release_ms, kReleaseRange);
+    bool ok = std::isfinite(p.threshold_db) && std::isfinite(p.makeup_db) && in(p.ratio, kRatioRange) &&
+              in(p.attack_ms, kAttackRange) && in(p.release_ms, kReleaseRange);
+    if (m.knee) ok = ok && in(p.knee_db, kKneeRange);
+    if (m.rms) ok = ok && in(p.rms_ms, kRmsRange);
+    if (m.two_rel) ok = ok && in(p.release_slow_ms, kReleaseSlowRange) && in(p.slow_mix, kMixRange);
+    if (m.sc) ok = ok && in(p.sc_shelf_db, kShelfRange);
+    if (m.tube) ok = ok && in(p.drive, kDriveRange) && in(p.bias, kBiasRange);
+    return ok;
 }
 
 /// One-pole coefficient of a time constant: 1 - exp(-2200 / (ms * sr)).
@@ -57,14 +156,27 @@ public:
     }
     const Params& params() const { return params_; }
 
-    /// Back to the initial state (gain 1).
-    void reset() { g_ = 1.0; }
+    /// Select the model (real-time safe; the state is kept).
+    void set_model(const Model& m) {
+        model_ = m;
+        update();
+    }
+    const Model& model() const { return model_; }
+
+    /// Back to the initial state (gains 1, mean square 0, filters at rest).
+    void reset() {
+        g_ = 1.0;
+        gs_ = 1.0;
+        p_ = 0.0;
+        x_prev_ = hp_ = 0.0;
+    }
 
     /// The current smoothed gain (linear).
     double gain() const { return g_; }
 
     /// Process one sample.
     inline double process_sample(double x) {
+        if (!model_.is_ff5()) return process_greybox(x);
         const double ax = std::fabs(x);
         const double x_db = 20.0 * std::log10(ax > 1e-8 ? ax : 1e-8);
         double gdb = slope_ * (params_.threshold_db - x_db);
@@ -85,17 +197,65 @@ public:
 private:
     static constexpr double kLn10Over20 = 0.11512925464970229;  // ln(10) / 20
 
+    static constexpr double kTenOverLn10 = 4.3429448190325175;  // 10 / ln(10)
+    static constexpr double kPi = 3.141592653589793;
+    static constexpr double kShelfCornerHz = 1000.0;
+
+    /// The grey-box recursion, the same arithmetic as dspnewton.model.greybox's kernel.
+    inline double process_greybox(double x) {
+        // Side-chain shelf's fixed 1 kHz high-pass of the input.
+        double hp = 0.0;
+        if (model_.sc) hp = hp_b_ * (x - x_prev_) + hp_a_ * hp_;
+        double v = model_.feedback ? x_prev_ : x;
+        if (model_.sc) v = v + shelf_k_ * (model_.feedback ? hp_ : hp);
+        if (model_.feedback) v = v * (model_.two_rel ? g_ + mix_ * (gs_ - g_) : g_);
+        const double e = v * v;
+        if (model_.rms)
+            p_ = p_ + rms_ * (e - p_);
+        else
+            p_ = e;
+        const double u = kTenOverLn10 * std::log(p_ > 1e-16 ? p_ : 1e-16);
+        const double o = u - params_.threshold_db;
+        double kv;
+        if (model_.knee) {
+            const double w = params_.knee_db, h = 0.5 * w;
+            kv = o <= -h ? 0.0 : (o >= h ? o : (o + h) * (o + h) / (2.0 * w));
+        } else {
+            kv = o > 0.0 ? o : 0.0;
+        }
+        const double gh = std::exp(-kLn10Over20 * slope_ * kv);
+        g_ = g_ + (gh < g_ ? attack_ : release_) * (gh - g_);
+        if (model_.two_rel) gs_ = gs_ + (gh < gs_ ? attack_ : release_slow_) * (gh - gs_);
+        if (model_.sc) hp_ = hp;
+        x_prev_ = x;
+        const double g = model_.two_rel ? g_ + mix_ * (gs_ - g_) : g_;
+        const double w = x * g * makeup_;
+        if (!model_.tube) return w;
+        const double k = params_.drive, b = params_.bias;
+        return (std::tanh(k * (w + b)) - tanh_kb_) / (k * (1.0 - tanh_kb_ * tanh_kb_));
+    }
+
     void update() {
-        slope_ = 1.0 - 1.0 / params_.ratio;
+        slope_ = model_.feedback ? params_.ratio - 1.0 : 1.0 - 1.0 / params_.ratio;
         attack_ = ms_to_coef(params_.attack_ms, sample_rate_);
         release_ = ms_to_coef(params_.release_ms, sample_rate_);
         makeup_ = std::exp(kLn10Over20 * params_.makeup_db);
+        release_slow_ = ms_to_coef(params_.release_slow_ms, sample_rate_);
+        mix_ = params_.slow_mix;
+        rms_ = ms_to_coef(params_.rms_ms, sample_rate_);
+        shelf_k_ = std::expm1(kLn10Over20 * params_.sc_shelf_db);
+        tanh_kb_ = std::tanh(params_.drive * params_.bias);
+        const double w = std::tan(kPi * kShelfCornerHz / sample_rate_);
+        hp_b_ = 1.0 / (1.0 + w);
+        hp_a_ = (1.0 - w) / (1.0 + w);
     }
 
     Params params_{};
+    Model model_{};
     double sample_rate_ = 44100.0;
     double slope_ = 0.75, attack_ = 0.0, release_ = 0.0, makeup_ = 1.0;
-    double g_ = 1.0;
+    double release_slow_ = 0.0, mix_ = 0.0, rms_ = 1.0, shelf_k_ = 0.0, tanh_kb_ = 0.0, hp_b_ = 1.0, hp_a_ = 0.0;
+    double g_ = 1.0, gs_ = 1.0, p_ = 0.0, x_prev_ = 0.0, hp_ = 0.0;
 };
 
 }  // namespace dspnewton

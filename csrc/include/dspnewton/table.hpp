@@ -19,9 +19,10 @@ struct Row {
     double esr = 0.0;
 };
 
-/// A table per mode; rows sorted by strictly increasing peak.
+/// A table per mode; rows sorted by strictly increasing peak; one model for all rows.
 struct Table {
     std::array<std::vector<Row>, 2> modes;
+    Model model{};
 
     bool empty(int mode) const { return modes[mode].empty(); }
 
@@ -43,6 +44,13 @@ struct Table {
         p.attack_ms = mix(a.params.attack_ms, b.params.attack_ms);
         p.release_ms = mix(a.params.release_ms, b.params.release_ms);
         p.makeup_db = mix(a.params.makeup_db, b.params.makeup_db);
+        p.knee_db = mix(a.params.knee_db, b.params.knee_db);
+        p.rms_ms = mix(a.params.rms_ms, b.params.rms_ms);
+        p.release_slow_ms = mix(a.params.release_slow_ms, b.params.release_slow_ms);
+        p.slow_mix = mix(a.params.slow_mix, b.params.slow_mix);
+        p.sc_shelf_db = mix(a.params.sc_shelf_db, b.params.sc_shelf_db);
+        p.drive = mix(a.params.drive, b.params.drive);
+        p.bias = mix(a.params.bias, b.params.bias);
         return p;
     }
 };

@@ -1,0 +1,383 @@
+"""Grey-box levelling-amplifier models (see :mod:`.greybox_spec` for names and parameters).
+
+Per sample n, with state s = (g_fast, [g_slow], [p]) and coefficients from theta:
+
+- detector input ``v = x_d[n] + k_sc hp(x)_d[n]`` (``sc``: first-order 1 kHz
+  high shelf; ``x_d`` is x itself (``ff``) or the previous sample x[n-1] (``fb``),
+  which ``fb`` multiplies by the previous gain ``g[n-1]``, so the detector reads
+  the previous output sample before make-up);
+- mean square ``p = p[n-1] + a_rms (v^2 - p[n-1])`` (``rms``) or ``p = v^2``;
+- level ``u = 10 log10(max(p, 1e-16))`` dB, overshoot ``o = u - threshold``;
+- gain computer ``gh = 10^(-slope * knee(o) / 20)`` (hard knee ``max(o, 0)``;
+  ``knee``: quadratic over ``|o| < W/2``);
+- ballistics of each gain state: ``g = g[n-1] + alpha (gh - g[n-1])`` with
+  ``alpha`` = attack when ``gh < g[n-1]`` else its release (fast or slow);
+- gain ``g = g_fast + m (g_slow - g_fast)`` (``2rel``) and output
+  ``y = sat(x g 10^(makeup/20))`` with ``sat(w) = (tanh(k(w+b)) - tanh(kb)) /
+  (k sech^2(kb))`` (``tube``; unit slope at w = 0) or ``y = w``.
+
+Initial state: gains 1, mean square 0.
+
+Derivatives: the states come from a sequential kernel (numba); for autograd
+they pass through two Newton steps of the recursion's implicit equations
+``s[n] = F(s[n-1], theta)`` solved with :func:`~dspnewton.filters.matrix_recurrence`.
+At the kernel's solution each step leaves the values unchanged (up to
+rounding) and, because Newton's map is quadratically convergent, two steps
+make the first, second and third derivatives of the states exact in every
+autograd mode (reverse, forward, ``torch.func``).  The attack/release
+decisions are held fixed as in the ``ff5`` ballistics.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+import torch
+
+from ..filters import lfilter
+from ..filters._vmap import fold_vmap
+from ..filters.matrix_recurrence import matrix_recurrence
+from .compressor import check_audio
+from .greybox_spec import SC_CORNER_HZ, ModelSpec, coefficient_table, parse_model
+from .params import check_sample_rate
+
+__all__ = ["greybox_states", "greybox_output", "render_model", "detector_inputs", "step", "kernel_states",
+           "highpass"]
+
+LN10 = math.log(10.0)
+N_COEF = 12
+P_FLOOR = 1e-16
+
+
+def highpass(x: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """The side-chain shelf's fixed first-order (bilinear) 1 kHz high-pass of x (B, T)."""
+    w = math.tan(math.pi * SC_CORNER_HZ / sample_rate)
+    g = 1.0 / (1.0 + w)
+    a1 = (1.0 - w) / (1.0 + w)
+    a = torch.tensor([1.0, -a1], dtype=x.dtype, device=x.device)
+    b = torch.tensor([g, -g], dtype=x.dtype, device=x.device)
+    return lfilter(x.detach(), a, b, clamp=False)
+
+
+def detector_inputs(x: torch.Tensor, spec: ModelSpec, sample_rate: int):
+    """(x_d, hp_d), each (B, T): the detector's input samples (delayed by one in ``fb``)."""
+    hp = highpass(x, sample_rate) if spec.has("sc") else torch.zeros_like(x)
+    if spec.feedback:
+        pad = x.new_zeros(x.shape[0], 1)
+        return torch.cat([pad, x[:, :-1]], 1), torch.cat([pad, hp[:, :-1]], 1)
+    return x, hp
+
+
+def _flags(spec: ModelSpec) -> np.ndarray:
+    return np.array([spec.feedback, spec.has("knee"), spec.has("rms"), spec.has("2rel"), spec.has("sc")],
+                    dtype=np.int64)
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def _states_kernel(xd, hd, C, flags, out):  # pragma: no cover - compiled
+    """Sequential recursion; xd, hd (B, T), C (B, 12) coefficients, out (B, T, d)."""
+    fb, knee, rms, two, sc = flags[0], flags[1], flags[2], flags[3], flags[4]
+    Bn, T = xd.shape
+    for i in nb.prange(Bn):
+        thr, slope, W = C[i, 0], C[i, 1], C[i, 2]
+        a_at, a_rf, a_rs, m, a_p, k_sc = C[i, 3], C[i, 4], C[i, 5], C[i, 6], C[i, 7], C[i, 8]
+        gf, gs, p = 1.0, 1.0, 0.0
+        for n in range(T):
+            v = xd[i, n]
+            if sc:
+                v = v + k_sc * hd[i, n]
+            if fb:
+                g = gf + m * (gs - gf) if two else gf
+                v = v * g
+            e = v * v
+            if rms:
+                p = p + a_p * (e - p)
+            else:
+                p = e
+            u = (10.0 / np.log(10.0)) * np.log(max(p, 1e-16))
+            o = u - thr
+            if knee:
+                h = 0.5 * W
+                if o <= -h:
+                    kv = 0.0
+                elif o >= h:
+                    kv = o
+                else:
+                    kv = (o + h) * (o + h) / (2.0 * W)
+            else:
+                kv = max(o, 0.0)
+            gh = np.exp(-(np.log(10.0) / 20.0) * slope * kv)
+            gf = gf + (a_at if gh < gf else a_rf) * (gh - gf)
+            out[i, n, 0] = gf
+            j = 1
+            if two:
+                gs = gs + (a_at if gh < gs else a_rs) * (gh - gs)
+                out[i, n, j] = gs
+                j += 1
+            if rms:
+                out[i, n, j] = p
+
+
+def _run_kernel(xd, hd, C, spec):
+    out = torch.empty(*xd.shape, spec.state_dim, dtype=torch.float64)
+    _states_kernel(xd.detach().double().cpu().numpy(), hd.detach().double().cpu().numpy(),
+                   C.detach().double().cpu().numpy(), _flags(spec), out.numpy())
+    return out.to(device=xd.device, dtype=xd.dtype)
+
+
+class _KernelStates(torch.autograd.Function):
+    """The kernel's state trajectory (B, T, d) as a constant for autograd (any transform)."""
+
+    @staticmethod
+    def forward(xd, hd, C, spec):
+        return _run_kernel(xd, hd, C, spec)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.mark_non_differentiable(output)
+
+    @staticmethod
+    def backward(ctx, _):
+        return None, None, None, None
+
+    @staticmethod
+    def jvp(ctx, *_):
+        return None
+
+    @staticmethod
+    def vmap(info, in_dims, xd, hd, C, spec):
+        return fold_vmap(info, in_dims[:3], (xd, hd, C), lambda a, b, c: _KernelStates.apply(a, b, c, spec))
+
+
+def kernel_states(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int) -> torch.Tensor:
+    """States (B, T, d) from the sequential kernel, no derivatives (the fast path)."""
+    spec = parse_model(spec)
+    theta = theta.unsqueeze(0).expand(x.shape[0], -1) if theta.dim() == 1 else theta
+    xd, hd = detector_inputs(x, spec, sample_rate)
+    return _run_kernel(xd, hd, coefficient_table(theta.detach(), spec, sample_rate), spec)
+
+
+def _col(C: torch.Tensor, i: int) -> torch.Tensor:
+    return C[..., i].unsqueeze(-1)
+
+
+def step(s_prev: torch.Tensor, xd: torch.Tensor, hd: torch.Tensor, C: torch.Tensor, spec: ModelSpec,
+         jacobian: bool = False):
+    """One recursion step for every sample at once: s_prev (B, T, d) -> s (B, T, d).
+
+    xd, hd: (B, T) detector inputs; C: (B, 12) coefficients.  Plain torch ops
+    (differentiable); the same arithmetic as the sequential kernel.  With
+    ``jacobian=True`` also returns ``A = ds/ds_prev`` (B, T, d, d), written out
+    by the chain rule in differentiable ops (so its own derivatives are exact).
+    """
+    d = spec.state_dim
+    two, rms = spec.has("2rel"), spec.has("rms")
+    gf_prev = s_prev[..., 0]
+    gs_prev = s_prev[..., 1] if two else None
+    p_prev = s_prev[..., d - 1] if rms else None
+    zero = torch.zeros_like(gf_prev)
+    m = _col(C, 6)
+    v0 = xd + _col(C, 8) * hd if spec.has("sc") else xd
+    # dv/ds_prev per state column (feedback only).
+    if spec.feedback:
+        g_prev = gf_prev + m * (gs_prev - gf_prev) if two else gf_prev
+        v = v0 * g_prev
+        dv = [v0 * (1 - m)] + ([v0 * m] if two else []) + ([zero] if rms else [])
+    else:
+        v = v0 * torch.ones_like(gf_prev)
+        dv = [zero] * d
+    e = v * v
+    de = [2 * v * dvk for dvk in dv]
+    if rms:
+        a_p = _col(C, 7)
+        p = p_prev + a_p * (e - p_prev)
+        dp = [a_p * dek for dek in de[:-1]] + [1 - a_p + a_p * de[-1]]
+    else:
+        p, dp = e, de
+    above = p > P_FLOOR
+    u = (10.0 / LN10) * torch.log(p.clamp_min(P_FLOOR))
+    du_dp = torch.where(above, (10.0 / LN10) / p.clamp_min(P_FLOOR), zero)
+    o = u - _col(C, 0)
+    if spec.has("knee"):
+        W = _col(C, 2)
+        h = 0.5 * W
+        lower, upper = o <= -h, o >= h
+        kv = torch.where(lower, zero, torch.where(upper, o, (o + h) ** 2 / (2.0 * W)))
+        dk = torch.where(lower, zero, torch.where(upper, torch.ones_like(o), (o + h) / W))
+    else:
+        kv = o.clamp_min(0.0)
+        dk = (o > 0).to(o.dtype)
+    gh = torch.exp(-(LN10 / 20.0) * _col(C, 1) * kv)
+    a_at = _col(C, 3)
+    alpha_f = torch.where(gh < gf_prev, a_at, _col(C, 4))
+    out = [gf_prev + alpha_f * (gh - gf_prev)]
+    alphas = [alpha_f]
+    if two:
+        alpha_s = torch.where(gh < gs_prev, a_at, _col(C, 5))
+        out.append(gs_prev + alpha_s * (gh - gs_prev))
+        alphas.append(alpha_s)
+    if rms:
+        out.append(p)
+    s = torch.stack(out, dim=-1)
+    if not jacobian:
+        return s
+    chain = -(LN10 / 20.0) * _col(C, 1) * gh * dk * du_dp  # dgh/dp
+    dgh = [chain * dpk for dpk in dp]
+    rows = []
+    for r, alpha in enumerate(alphas):
+        rows.append([(1 - alpha if c == r else zero) + alpha * dgh[c] for c in range(d)])
+    if rms:
+        rows.append(dp)
+    A = torch.stack([torch.stack(row, dim=-1) for row in rows], dim=-2)
+    if jacobian != "coefficients":
+        return s, A
+    # ds/dC (B, T, d, 12): the same chain rule with respect to the coefficients.
+    dpc = [zero] * N_COEF  # dp/dC
+    dvc = {}
+    if spec.has("sc"):
+        dvc[8] = hd * g_prev if spec.feedback else hd * torch.ones_like(gf_prev)
+    if spec.feedback and two:
+        dvc[6] = v0 * (gs_prev - gf_prev)
+    for c, dv_c in dvc.items():
+        dpc[c] = 2 * v * dv_c * (a_p if rms else 1.0)
+    if rms:
+        dpc[7] = e - p_prev
+    dghc = [chain * q for q in dpc]
+    g_scale = -(LN10 / 20.0) * gh
+    dghc[0] = -g_scale * _col(C, 1) * dk
+    dghc[1] = g_scale * kv
+    if spec.has("knee"):
+        mid = ~(lower | upper)
+        q = (o + h) / (2.0 * W)
+        dghc[2] = g_scale * _col(C, 1) * torch.where(mid, q - 2.0 * q * q, zero)
+    att_f = gh < gf_prev
+    rows_c = [[alpha_f * dghc[c] for c in range(N_COEF)]]
+    rows_c[0][3] = rows_c[0][3] + torch.where(att_f, gh - gf_prev, zero)
+    rows_c[0][4] = rows_c[0][4] + torch.where(att_f, zero, gh - gf_prev)
+    if two:
+        att_s = gh < gs_prev
+        rows_c.append([alpha_s * dghc[c] for c in range(N_COEF)])
+        rows_c[1][3] = rows_c[1][3] + torch.where(att_s, gh - gs_prev, zero)
+        rows_c[1][5] = rows_c[1][5] + torch.where(att_s, zero, gh - gs_prev)
+    if rms:
+        rows_c.append(dpc)
+    dC = torch.stack([torch.stack(row, dim=-1) for row in rows_c], dim=-2)
+    return s, A, dC
+
+
+def initial_state(spec: ModelSpec, like: torch.Tensor) -> torch.Tensor:
+    """s[-1] (B, d): gains 1, mean square 0.  ``like``: (B, T) audio."""
+    s0 = like.new_ones(like.shape[0], spec.state_dim)
+    if spec.has("rms"):
+        s0[:, -1] = 0.0
+    return s0
+
+
+def _shift(s0, S):
+    return torch.cat([s0.unsqueeze(1), S[:, :-1]], dim=1)
+
+
+def _newton_step(S, s0, xd, hd, C, spec, backend):
+    Phi, A = step(_shift(s0, S), xd, hd, C, spec, jacobian=True)
+    return S - matrix_recurrence(A, S - Phi, torch.zeros_like(s0), backend=backend)
+
+
+def _needs_derivatives(*tensors) -> bool:
+    """True when any tensor carries reverse-mode, forward-mode or torch.func derivatives."""
+    for t in tensors:
+        if torch._C._functorch.is_functorch_wrapped_tensor(t):
+            return True
+        if torch.is_grad_enabled() and t.requires_grad:
+            return True
+        if torch.autograd.forward_ad.unpack_dual(t).tangent is not None:
+            return True
+    return False
+
+
+def greybox_states(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int, backend: str = "auto"):
+    """State trajectory s (B, T, d) for input x (B, T) and theta (P,) or (B, P); differentiable.
+
+    ``backend`` selects the matrix-recurrence backend of the derivative steps.
+    """
+    spec = parse_model(spec)
+    if theta.dim() == 1:
+        theta = theta.unsqueeze(0).expand(x.shape[0], theta.shape[-1])
+    C = coefficient_table(theta, spec, sample_rate)
+    xd, hd = detector_inputs(x, spec, sample_rate)
+    if not _needs_derivatives(theta, x):
+        return _run_kernel(xd, hd, C, spec)
+    S = _KernelStates.apply(xd, hd, C, spec)
+    s0 = initial_state(spec, x)
+    for _ in range(2):
+        S = _newton_step(S, s0, xd, hd, C, spec, backend)
+    return S
+
+
+def greybox_output(S: torch.Tensor, x: torch.Tensor, C: torch.Tensor, spec: ModelSpec, jacobian: bool = False):
+    """Output y (B, T) from states S (B, T, d), input x (B, T) and coefficients C (B, 12).
+
+    With ``jacobian=True`` also returns dy/dS (B, T, d) and dy/dC (B, T, 12).
+    """
+    g = S[..., 0]
+    if spec.has("2rel"):
+        g = g + _col(C, 6) * (S[..., 1] - g)
+    gain = _col(C, 9)
+    w = x * g * gain
+    if spec.has("tube"):
+        k, b = _col(C, 10), _col(C, 11)
+        tb = torch.tanh(k * b)
+        sech_b = 1.0 - tb * tb
+        t1 = torch.tanh(k * (w + b))
+        num, den = t1 - tb, k * sech_b
+        y = num / den
+    else:
+        y = w
+    if not jacobian:
+        return y
+    zero = torch.zeros_like(w)
+    dy_dw = (1.0 - t1 * t1) / sech_b if spec.has("tube") else torch.ones_like(w)
+    dy_dg = dy_dw * x * gain
+    cols_s = [dy_dg * (1 - _col(C, 6)) if spec.has("2rel") else dy_dg]
+    if spec.has("2rel"):
+        cols_s.append(dy_dg * _col(C, 6))
+    if spec.has("rms"):
+        cols_s.append(zero)
+    cols_c = [zero] * N_COEF
+    if spec.has("2rel"):
+        cols_c[6] = dy_dg * (S[..., 1] - S[..., 0])
+    cols_c[9] = dy_dw * x * g
+    if spec.has("tube"):
+        sech_a = 1.0 - t1 * t1
+        dnum_dk = sech_a * (w + b) - sech_b * b
+        dden_dk = sech_b - 2.0 * k * tb * sech_b * b
+        dnum_db = (sech_a - sech_b) * k
+        dden_db = -2.0 * k * k * tb * sech_b
+        cols_c[10] = (dnum_dk * den - num * dden_dk) / (den * den)
+        cols_c[11] = (dnum_db * den - num * dden_db) / (den * den)
+    return y, torch.stack(cols_s, dim=-1), torch.stack(cols_c, dim=-1)
+
+
+def render_model(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int, backend: str = "auto") -> torch.Tensor:
+    """Run a grey-box model: x (B, T) or (T,), theta (P,) or (B, P) -> y like x.  Differentiable.
+
+    ``ff5`` runs the published model (:func:`dspnewton.model.compress`).
+    """
+    spec = parse_model(spec)
+    sample_rate = check_sample_rate(sample_rate)
+    squeeze = isinstance(x, torch.Tensor) and x.dim() == 1
+    x = check_audio(x)
+    if not isinstance(theta, torch.Tensor) or theta.shape[-1] != spec.n_params or theta.dim() not in (1, 2):
+        shape = tuple(theta.shape) if isinstance(theta, torch.Tensor) else type(theta).__name__
+        raise ValueError(f"theta for model {spec.name} must be ({spec.n_params},) or (B, {spec.n_params}), got {shape}")
+    theta = theta.to(x.dtype)
+    if spec.is_ff5:
+        from .compressor import compress
+
+        y = compress(x, theta, sample_rate)
+    else:
+        th = theta.unsqueeze(0).expand(x.shape[0], -1) if theta.dim() == 1 else theta
+        S = greybox_states(x, th, spec, sample_rate, backend)
+        y = greybox_output(S, x, coefficient_table(th, spec, sample_rate), spec)
+    return y[0] if squeeze else y

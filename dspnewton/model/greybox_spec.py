@@ -1,0 +1,242 @@
+"""Grey-box levelling-amplifier models: names, parameters and their transforms.
+
+A model is named by its options: the topology (``ff``: the detector reads the
+input; ``fb``: it reads the previous output sample) followed by any of
+
+- ``knee``: soft knee of width ``knee_db`` (dB);
+- ``rms``: RMS level detector (one-pole mean square, time constant ``rms_ms``);
+- ``2rel``: two-stage release: fast (``release_ms``) and slow
+  (``release_slow_ms``) ballistics states mixed by ``slow_mix`` (0..1);
+- ``sc``: first-order high shelf of ``sc_shelf_db`` (dB, corner 1 kHz) before
+  the detector;
+- ``tube``: output tube-style saturation with ``drive`` and ``bias``,
+
+joined by ``+`` in that order, e.g. ``fb+knee+2rel+sc``.  ``ff5`` is the
+published 5-parameter feed-forward model (``ff`` with no option).  Every
+model starts with the ``ff5`` parameters (threshold_db, ratio, attack_ms,
+release_ms, makeup_db), so an ``ff5`` fit warm-starts any other model.
+
+``ratio`` is the static (steady-state) ratio in both topologies: in ``fb`` the
+gain computer's slope is ``R - 1`` dB per dB of *output* over threshold,
+which gives the same input/output curve as ``ff`` with ratio R.
+
+Unconstrained parameters theta (P,): the ``ff5`` transforms for the first five
+(see :mod:`.params`); the others through ``lo + (hi - lo) sigmoid(u)``
+(``knee_db``, ``slow_mix``, ``sc_shelf_db``, ``bias``) or its log-scale form
+``lo (hi/lo)^sigmoid(u)`` (``rms_ms``, ``release_slow_ms``, ``drive``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .params import PARAM_NAMES, check_sample_rate, ms_to_coef, physical_to_theta, theta_to_physical
+
+__all__ = [
+    "OPTIONS", "ModelSpec", "parse_model", "list_models", "RECOMMENDED_MODEL", "EXTRA_RANGES", "EXTRA_DEFAULTS",
+    "model_theta_to_physical", "model_physical_to_theta", "SC_CORNER_HZ",
+]
+
+OPTIONS = ("knee", "rms", "2rel", "sc", "tube")
+OPTION_PARAMS = {
+    "knee": ("knee_db",),
+    "rms": ("rms_ms",),
+    "2rel": ("release_slow_ms", "slow_mix"),
+    "sc": ("sc_shelf_db",),
+    "tube": ("drive", "bias"),
+}
+# name: (lo, hi, log-scale)
+EXTRA_RANGES = {
+    "knee_db": (0.1, 24.0, False),
+    "rms_ms": (0.01, 500.0, True),
+    "release_slow_ms": (100.0, 20000.0, True),
+    "slow_mix": (0.0, 1.0, False),
+    "sc_shelf_db": (-24.0, 24.0, False),
+    "drive": (0.01, 4.0, True),
+    "bias": (-0.5, 0.5, False),
+}
+UNITS = {"knee_db": "dB", "rms_ms": "ms", "release_slow_ms": "ms", "slow_mix": "", "sc_shelf_db": "dB",
+         "drive": "", "bias": ""}
+# Warm-start values of the extra parameters: close to the ff5 behaviour.
+EXTRA_DEFAULTS = {"knee_db": 1.0, "rms_ms": 0.05, "release_slow_ms": 2000.0, "slow_mix": 0.05,
+                  "sc_shelf_db": 0.0, "drive": 0.1, "bias": 0.0}
+SC_CORNER_HZ = 1000.0
+RECOMMENDED_MODEL = "fb+knee+rms+2rel+sc+tube"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A grey-box model: topology and options."""
+
+    feedback: bool = False
+    options: tuple = ()
+
+    @property
+    def name(self) -> str:
+        if not self.feedback and not self.options:
+            return "ff5"
+        return "+".join(["fb" if self.feedback else "ff", *self.options])
+
+    def has(self, option: str) -> bool:
+        return option in self.options
+
+    @property
+    def is_ff5(self) -> bool:
+        return not self.feedback and not self.options
+
+    @property
+    def param_names(self) -> tuple:
+        names = list(PARAM_NAMES)
+        for o in self.options:
+            names += OPTION_PARAMS[o]
+        return tuple(names)
+
+    @property
+    def n_params(self) -> int:
+        return len(self.param_names)
+
+    @property
+    def state_names(self) -> tuple:
+        """Components of the recursion state s (d,): fast gain, [slow gain], [mean square]."""
+        return ("gain_fast",) + (("gain_slow",) if self.has("2rel") else ()) + (("mean_square",) if self.has("rms") else ())
+
+    @property
+    def state_dim(self) -> int:
+        return len(self.state_names)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def parse_model(name) -> ModelSpec:
+    """ModelSpec from a name such as ``ff5``, ``fb+knee+2rel+sc`` or ``knee+rms`` (= ``ff+knee+rms``).
+
+    Raises ValueError naming the unknown or repeated option and listing the valid ones.
+    """
+    if isinstance(name, ModelSpec):
+        return name
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"model name must be a non-empty string such as 'ff5' or 'fb+knee+2rel', got {name!r}")
+    tokens = [t.strip() for t in name.strip().lower().split("+")]
+    feedback, seen = False, []
+    topo = [t for t in tokens if t in ("ff", "ff5", "fb")]
+    if len(topo) > 1:
+        raise ValueError(f"model {name!r} names more than one topology ({', '.join(topo)}); use one of ff, fb")
+    if topo and topo[0] == "fb":
+        feedback = True
+    for t in tokens:
+        if t in ("ff", "ff5", "fb"):
+            continue
+        if t not in OPTIONS:
+            raise ValueError(
+                f"unknown model option {t!r} in {name!r}; options are {', '.join(OPTIONS)} after a topology "
+                f"ff or fb (e.g. 'fb+knee+2rel'); run 'dspnewton models' for the list"
+            )
+        if t in seen:
+            raise ValueError(f"model option {t!r} appears twice in {name!r}")
+        seen.append(t)
+    if "ff5" in tokens and seen:
+        raise ValueError(f"'ff5' is the plain feed-forward model; write 'ff+{'+'.join(seen)}' instead of {name!r}")
+    return ModelSpec(feedback, tuple(o for o in OPTIONS if o in seen))
+
+
+def list_models() -> list[ModelSpec]:
+    """Every model, the recommended one first, then by parameter count and name."""
+    specs = [ModelSpec(fb, tuple(o for o, on in zip(OPTIONS, mask) if on))
+             for fb in (False, True) for mask in itertools.product((False, True), repeat=len(OPTIONS))]
+    rec = parse_model(RECOMMENDED_MODEL)
+    rest = sorted((s for s in specs if s != rec), key=lambda s: (s.n_params, s.feedback, s.name))
+    return [rec] + rest
+
+
+def _sig_map(u, lo, hi, log):
+    s = torch.sigmoid(u)
+    if log:
+        return lo * torch.exp(math.log(hi / lo) * s)
+    return lo + (hi - lo) * s
+
+
+def _sig_inv(v, lo, hi, log):
+    p = (torch.log(v / lo) / math.log(hi / lo)) if log else (v - lo) / (hi - lo)
+    p = p.clamp(1e-12, 1 - 1e-12)
+    return torch.log(p) - torch.log1p(-p)
+
+
+def model_theta_to_physical(theta: torch.Tensor, spec: ModelSpec, sample_rate: int) -> dict:
+    """theta (..., P) -> dict of physical parameters (each (...)), in ``spec.param_names`` order."""
+    spec = parse_model(spec)
+    out = theta_to_physical(theta[..., :5], sample_rate)
+    for i, name in enumerate(spec.param_names[5:], start=5):
+        lo, hi, log = EXTRA_RANGES[name]
+        out[name] = _sig_map(theta[..., i], lo, hi, log)
+    return out
+
+
+def validate_extras(vals: dict, names) -> None:
+    for name in names:
+        v = torch.as_tensor(vals[name], dtype=torch.float64)
+        if not torch.isfinite(v).all():
+            raise ValueError(f"{name} must be finite, got {v.tolist()}")
+        lo, hi, _ = EXTRA_RANGES[name]
+        if ((v < lo) | (v > hi)).any():
+            unit = f" {UNITS[name]}" if UNITS[name] else ""
+            raise ValueError(f"{name} must lie in [{lo:g}, {hi:g}]{unit}, got {v.tolist()}")
+
+
+def model_physical_to_theta(params: dict, spec: ModelSpec, sample_rate: int, dtype=torch.float64,
+                            device=None, fill_defaults: bool = False) -> torch.Tensor:
+    """dict of physical parameters -> theta (..., P).
+
+    With ``fill_defaults`` missing extra parameters take :data:`EXTRA_DEFAULTS`
+    (a warm start from an ``ff5`` fit); otherwise a missing one is an error.
+    """
+    spec = parse_model(spec)
+    sample_rate = check_sample_rate(sample_rate)
+    extras = spec.param_names[5:]
+    params = dict(params)
+    missing = [n for n in extras if n not in params]
+    if missing and not fill_defaults:
+        raise ValueError(f"model {spec.name} needs parameters {', '.join(missing)}")
+    for n in missing:
+        params[n] = EXTRA_DEFAULTS[n]
+    base = physical_to_theta(params, sample_rate, dtype=dtype, device=device)
+    if not extras:
+        return base
+    vals = {n: torch.as_tensor(params[n], dtype=dtype, device=device) for n in extras}
+    validate_extras(vals, extras)
+    cols = [_sig_inv(vals[n], *EXTRA_RANGES[n]) for n in extras]
+    cols = torch.broadcast_tensors(*[c for c in cols], base[..., 0])
+    return torch.cat([base, torch.stack(cols[:-1], dim=-1)], dim=-1)
+
+
+def coefficient_table(theta: torch.Tensor, spec: ModelSpec, sample_rate: int) -> torch.Tensor:
+    """theta (B, P) -> coefficients (B, 12), differentiable; the columns are
+    ``COEFFICIENTS`` (unused ones hold neutral values)."""
+    phys = model_theta_to_physical(theta, spec, sample_rate)
+    sr = sample_rate
+    one = torch.ones_like(phys["threshold_db"])
+    ratio = phys["ratio"]
+    slope = (ratio - 1.0) if spec.feedback else (1.0 - 1.0 / ratio)
+    a_at = ms_to_coef(phys["attack_ms"], sr)
+    a_rf = ms_to_coef(phys["release_ms"], sr)
+    cols = [
+        phys["threshold_db"], slope,
+        phys["knee_db"] if spec.has("knee") else 0 * one,
+        a_at, a_rf,
+        ms_to_coef(phys["release_slow_ms"], sr) if spec.has("2rel") else a_rf,
+        phys["slow_mix"] if spec.has("2rel") else 0 * one,
+        ms_to_coef(phys["rms_ms"], sr) if spec.has("rms") else one,
+        torch.expm1(math.log(10.0) / 20.0 * phys["sc_shelf_db"]) if spec.has("sc") else 0 * one,
+        torch.exp(math.log(10.0) / 20.0 * phys["makeup_db"]),
+        phys["drive"] if spec.has("tube") else 0 * one,
+        phys["bias"] if spec.has("tube") else 0 * one,
+    ]
+    return torch.stack(cols, dim=-1)
+
+
+COEFFICIENTS = ("threshold_db", "slope", "knee_db", "alpha_attack", "alpha_release", "alpha_release_slow",
+                "slow_mix", "alpha_rms", "shelf_k", "makeup_gain", "drive", "bias")
