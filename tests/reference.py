@@ -43,3 +43,59 @@ def lfilter_loop(x, a, b):
             acc -= sum(a[i] * y[r, n - i] for i in range(1, len(a)) if n - i >= 0)
             y[r, n] = acc
     return y
+
+
+def greybox_loop(x, params: dict, spec, sample_rate: int):
+    """Plain per-sample loop of a grey-box model from its documented equations.
+
+    x: (T,) float64 numpy; params: physical parameters; returns y (T,).
+    """
+    import math
+
+    import numpy as np
+
+    def coef(ms):
+        return 1.0 - math.exp(-2200.0 / (ms * sample_rate))
+
+    fb, knee, rms, two, sc, tube = (spec.feedback, spec.has("knee"), spec.has("rms"), spec.has("2rel"),
+                                    spec.has("sc"), spec.has("tube"))
+    R, T = params["ratio"], params["threshold_db"]
+    slope = R - 1.0 if fb else 1.0 - 1.0 / R
+    a_at, a_rf = coef(params["attack_ms"]), coef(params["release_ms"])
+    a_rs = coef(params["release_slow_ms"]) if two else a_rf
+    m = params["slow_mix"] if two else 0.0
+    a_p = coef(params["rms_ms"]) if rms else 1.0
+    k_sc = 10 ** (params["sc_shelf_db"] / 20) - 1 if sc else 0.0
+    gain = 10 ** (params["makeup_db"] / 20)
+    wq = math.tan(math.pi * 1000.0 / sample_rate)
+    hp_b, hp_a = 1 / (1 + wq), (1 - wq) / (1 + wq)
+    gf = gs = 1.0
+    p = 0.0
+    hp_prev = x_prev = 0.0
+    y = np.empty_like(x)
+    for n in range(len(x)):
+        hp = hp_b * (x[n] - x_prev) + hp_a * hp_prev
+        if fb:
+            g_prev = gf + m * (gs - gf)
+            v = (x_prev + k_sc * hp_prev) * g_prev
+        else:
+            v = x[n] + k_sc * hp
+        p = p + a_p * (v * v - p) if rms else v * v
+        u = 10 * math.log10(max(p, 1e-16))
+        o = u - T
+        if knee:
+            W = params["knee_db"]
+            kv = 0.0 if o <= -W / 2 else (o if o >= W / 2 else (o + W / 2) ** 2 / (2 * W))
+        else:
+            kv = max(o, 0.0)
+        gh = 10 ** (-slope * kv / 20)
+        gf += (a_at if gh < gf else a_rf) * (gh - gf)
+        gs += (a_at if gh < gs else a_rs) * (gh - gs)
+        g = gf + m * (gs - gf) if two else gf
+        w = x[n] * g * gain
+        if tube:
+            k, b = params["drive"], params["bias"]
+            w = (math.tanh(k * (w + b)) - math.tanh(k * b)) / (k * (1 - math.tanh(k * b) ** 2))
+        y[n] = w
+        hp_prev, x_prev = hp, x[n]
+    return y
