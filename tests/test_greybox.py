@@ -235,3 +235,20 @@ def test_fit_warm_starts_from_ff5_and_round_trips(tmp_path):
     assert th.shape == (9,) and torch.allclose(th[:7], back.theta)
     with pytest.raises(InputError, match="unknown model option"):
         dspnewton.fit(x, y, sr, model="fb+magic")
+
+
+def test_module_and_first_order_baseline():
+    from dspnewton.model import GreyBoxCompressor
+
+    x = torch.from_numpy(music_like(1.5, SR, seed=7))
+    comp = GreyBoxCompressor("2rel+fb", {**BASE, "slow_mix": 0.5}, sample_rate=SR)
+    assert comp.spec.name == "fb+2rel" and abs(comp.params["slow_mix"] - 0.5) < 1e-12
+    assert comp.params["release_slow_ms"] == pytest.approx(EXTRA_DEFAULTS["release_slow_ms"])
+    y = comp(x)
+    y.sum().backward()
+    assert comp.theta.grad.shape == (7,) and torch.isfinite(comp.theta.grad).all()
+    with pytest.raises(ValueError, match="call .to"):
+        comp(x.float())
+    r = dspnewton.fit(x, y.detach(), SR, model="fb+2rel", optimizer="lbfgs", max_iter=3, frame_seconds=None,
+                      overlap_seconds=0.3, init=comp.params)
+    assert r.optimizer == "lbfgs" and r.esr < 1e-6

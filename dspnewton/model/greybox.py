@@ -44,7 +44,7 @@ from .greybox_spec import SC_CORNER_HZ, ModelSpec, coefficient_table, parse_mode
 from .params import check_sample_rate
 
 __all__ = ["greybox_states", "greybox_output", "render_model", "detector_inputs", "step", "kernel_states",
-           "highpass"]
+           "highpass", "GreyBoxCompressor"]
 
 LN10 = math.log(10.0)
 N_COEF = 12
@@ -381,3 +381,46 @@ def render_model(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int, b
         S = greybox_states(x, th, spec, sample_rate, backend)
         y = greybox_output(S, x, coefficient_table(th, spec, sample_rate), spec)
     return y[0] if squeeze else y
+
+
+class GreyBoxCompressor(torch.nn.Module):
+    """A grey-box model as a module holding theta (P,) as a Parameter.
+
+    Example::
+
+        comp = GreyBoxCompressor("fb+2rel", {"threshold_db": -30, "ratio": 4, "attack_ms": 5,
+                                             "release_ms": 60, "makeup_db": 2,
+                                             "release_slow_ms": 1500, "slow_mix": 0.5})
+        y = comp(x)                     # x: (B, T) or (T,), float64 by default
+        comp.params                     # dict in physical units
+
+    Missing extra parameters take their neutral warm-start values.
+    """
+
+    def __init__(self, model: str = "ff5", params: dict | None = None, sample_rate: int = 44100,
+                 dtype=torch.float64):
+        super().__init__()
+        from .greybox_spec import model_physical_to_theta
+        from .params import CompressorParams
+
+        self.spec = parse_model(model)
+        self.sample_rate = check_sample_rate(sample_rate)
+        params = CompressorParams.published_init().to_dict() if params is None else dict(params)
+        self.theta = torch.nn.Parameter(
+            model_physical_to_theta(params, self.spec, self.sample_rate, dtype=dtype, fill_defaults=True))
+
+    @property
+    def params(self) -> dict:
+        from .greybox_spec import model_theta_to_physical
+
+        phys = model_theta_to_physical(self.theta.detach().double().cpu(), self.spec, self.sample_rate)
+        return {k: float(v) for k, v in phys.items()}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if isinstance(x, torch.Tensor) and (x.dtype != self.theta.dtype or x.device != self.theta.device):
+            raise ValueError(f"x is {x.dtype} on {x.device} but the model is {self.theta.dtype} on "
+                             f"{self.theta.device}; call .to(x.device, x.dtype) first")
+        return render_model(x, self.theta, self.spec, self.sample_rate)
+
+    def extra_repr(self) -> str:
+        return f"model={self.spec.name}, " + ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
