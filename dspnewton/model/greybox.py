@@ -44,7 +44,7 @@ from .greybox_spec import SC_CORNER_HZ, ModelSpec, coefficient_table, parse_mode
 from .params import check_sample_rate
 
 __all__ = ["greybox_states", "greybox_output", "render_model", "detector_inputs", "step", "kernel_states",
-           "highpass", "GreyBoxCompressor"]
+           "highpass", "GreyBoxCompressor", "kernel_states_from_inputs"]
 
 LN10 = math.log(10.0)
 N_COEF = 12
@@ -120,7 +120,8 @@ def _states_kernel(xd, hd, C, flags, out):  # pragma: no cover - compiled
                 out[i, n, j] = p
 
 
-def _run_kernel(xd, hd, C, spec):
+def kernel_states_from_inputs(xd, hd, C, spec):
+    """States (B, T, d) from the kernel given detector inputs (B, T) and coefficients C (B, 12); no derivatives."""
     out = torch.empty(*xd.shape, spec.state_dim, dtype=torch.float64)
     _states_kernel(xd.detach().double().cpu().numpy(), hd.detach().double().cpu().numpy(),
                    C.detach().double().cpu().numpy(), _flags(spec), out.numpy())
@@ -132,7 +133,7 @@ class _KernelStates(torch.autograd.Function):
 
     @staticmethod
     def forward(xd, hd, C, spec):
-        return _run_kernel(xd, hd, C, spec)
+        return kernel_states_from_inputs(xd, hd, C, spec)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -156,7 +157,7 @@ def kernel_states(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int) 
     spec = parse_model(spec)
     theta = theta.unsqueeze(0).expand(x.shape[0], -1) if theta.dim() == 1 else theta
     xd, hd = detector_inputs(x, spec, sample_rate)
-    return _run_kernel(xd, hd, coefficient_table(theta.detach(), spec, sample_rate), spec)
+    return kernel_states_from_inputs(xd, hd, coefficient_table(theta.detach(), spec, sample_rate), spec)
 
 
 def _col(C: torch.Tensor, i: int) -> torch.Tensor:
@@ -307,7 +308,7 @@ def greybox_states(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int,
     C = coefficient_table(theta, spec, sample_rate)
     xd, hd = detector_inputs(x, spec, sample_rate)
     if not _needs_derivatives(theta, x):
-        return _run_kernel(xd, hd, C, spec)
+        return kernel_states_from_inputs(xd, hd, C, spec)
     S = _KernelStates.apply(xd, hd, C, spec)
     s0 = initial_state(spec, x)
     for _ in range(2):

@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 
 from ..filters.matrix_recurrence import solve_matrix_recurrence
-from ..model.greybox import _shift, detector_inputs, greybox_output, initial_state, kernel_states, step
+from ..model.greybox import kernel_states_from_inputs, _shift, detector_inputs, greybox_output, initial_state, kernel_states, step
 from ..model.greybox_spec import ModelSpec, coefficient_table, parse_model
 from .framing import Frames
 from .preemphasis import preemphasis
@@ -72,7 +72,7 @@ def _chunk(theta, frames: Frames, spec: ModelSpec):
     mask = frames.mask.double()
     thb = th.unsqueeze(0).expand(Fn, -1)
     with torch.no_grad():
-        S = kernel_states(x, thb, spec, sr)
+        S = kernel_states_from_inputs(xd, hd, coefficient_table(thb, spec, sr), spec)
         S_prev = _shift(initial_state(spec, x), S)
 
     # Coefficients C (12,) as a function of theta: value, Jacobian (12, P).
