@@ -121,7 +121,7 @@ def test_export_fit_json_and_model_guard(tmp_path):
 def test_cli_models_and_model_errors(tmp_path, capsys):
     assert main(["models"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"{RECOMMENDED_MODEL}\t12" and len(lines) == 64
+    assert lines[0] == f"{RECOMMENDED_MODEL}\t{parse_model(RECOMMENDED_MODEL).n_params}" and len(lines) == 64
     assert all(int(line.split("\t")[1]) <= 12 for line in lines)
     x = music_like(2.0, 8000, seed=1)
     sf.write(tmp_path / "in.wav", x, 8000, subtype="FLOAT")
