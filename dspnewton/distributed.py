@@ -55,6 +55,9 @@ class DistContext:
         try:
             yield
         except (RuntimeError, ValueError) as exc:  # gloo/NCCL report timeouts and lost peers as RuntimeError
+            # The group is broken: tear it down now, while this thread controls it, so that
+            # interpreter exit does not destroy gloo's threads mid-flight (SIGABRT at exit).
+            self._teardown()
             raise DistributedError(
                 f"rank {self.rank}: {what} failed: another worker crashed or stopped answering "
                 f"(timeout {self.timeout_s:g} s): {str(exc).splitlines()[0]}") from None
@@ -84,9 +87,15 @@ class DistContext:
         """Indices of this worker's items (round robin)."""
         return torch.arange(self.rank, n_items, self.world)
 
+    def _teardown(self) -> None:
+        try:
+            if self.dist.is_initialized():
+                self.dist.destroy_process_group()
+        except Exception:  # noqa: BLE001 - a broken group may refuse; nothing more to do
+            pass
+
     def close(self) -> None:
-        if self.dist.is_initialized():
-            self.dist.destroy_process_group()
+        self._teardown()
 
 
 def from_env(device=None) -> DistContext:
