@@ -69,7 +69,7 @@ def _autograd_loss_grad(theta, frames, spec, backend, chunk_frames: int = 4):
         t = theta.detach().to(frames.x.dtype).requires_grad_()
         Lc = frame_loss(t, frames.subset(slice(s, s + chunk_frames)), backend, spec)
         (gc,) = torch.autograd.grad(Lc, t)
-        L, g = L + float(Lc), g + gc.double()
+        L, g = L + float(Lc.detach()), g + gc.double()
     return torch.tensor(L, dtype=torch.float64), g, torch.zeros(spec.n_params, spec.n_params, dtype=torch.float64)
 
 
