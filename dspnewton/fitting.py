@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -211,7 +212,7 @@ def fit(
         return entry
 
     if optimizer == "newton":
-        opts = options or NewtonOptions()
+        opts = dataclasses.replace(options) if options is not None else NewtonOptions()  # never mutate the caller's
         if max_iter is not None:
             opts.max_iter = max_iter
         if opts.decrement_atol == 0.0:
