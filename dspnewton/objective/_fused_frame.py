@@ -27,34 +27,43 @@ import math
 K_DB = math.log(10.0) / 20.0
 
 
-def fused_frame(f, x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, buf, out_l, out_g, out_h, derivatives):
+def fused_frame(f, xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, buf, out_l, out_g, out_h, derivatives):
     """Loss, gradient (5: CT, s, a, r, gamma) and Hessian (15, row-major upper) of frame ``f``.
 
-    x, xdb, tpe: (F, L) input, its level (dB), pre-emphasised target.
+    xbuf, tbuf: flat input and target; frame f is ``buf[off[f] : off[f] + valid[f]]`` (the
+    level and the pre-emphasised target are computed here, restarted per frame).
     start: first sample in the loss; valid: (F,) samples before padding.
     buf: (F, L) scratch; out_l (F,), out_g (F, 5), out_h (F, 15).
     derivatives: False computes the loss only (sweep 1), for line searches.
     """
     m = math.exp(K_DB * gm)
     n_end = valid[f]
+    o0 = off[f]
     # 1. forward: residual.
     g = 1.0
     y_prev = 0.0
     p0 = 0.0
+    t_prev = 0.0
+    tpe = 0.0
     loss = 0.0
     for n in range(n_end):
-        v = s * (ct - xdb[f, n])
+        xv = xbuf[o0 + n]
+        v = s * (ct - 20.0 * math.log10(max(abs(xv), 1e-8)))  # level in dB, as level_db
         gh = math.exp(K_DB * v) if v < 0.0 else 1.0
         c = aat if gh < g else art
         g = (1.0 - c) * g + c * gh
-        y = x[f, n] * m * g
+        y = xv * m * g
         p0 = y - y_prev + pole * p0
         y_prev = y
+        tv = tbuf[o0 + n]
+        tpe = tv - t_prev + pole * tpe
+        t_prev = tv
         if n >= start:
-            e = p0 - tpe[f, n]
+            e = p0 - tpe
             loss += e * e
-            buf[f, n] = e
-        else:
+            if derivatives:
+                buf[f, n] = e
+        elif derivatives:
             buf[f, n] = 0.0
     out_l[f] = loss
     if not derivatives:
@@ -113,7 +122,8 @@ def fused_frame(f, x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, buf, ou
     h34 = 0.0
     h44 = 0.0
     for n in range(n_end):
-        u = ct - xdb[f, n]
+        xv = xbuf[o0 + n]
+        u = ct - 20.0 * math.log10(max(abs(xv), 1e-8))
         v = s * u
         if v < 0.0:
             gh = math.exp(K_DB * v)
@@ -163,7 +173,7 @@ def fused_frame(f, x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, buf, ou
         gc = b * gc + c * ghc
         gs = b * gs + c * ghs
         g = b * g + c * gh
-        xm = x[f, n] * m
+        xm = xv * m
         y = xm * g
         yc = xm * gc
         ys = xm * gs

@@ -6,12 +6,16 @@ runs over it (from its initial gain of 1) but it is not in the loss.  The loss
 regions of consecutive frames therefore tile the signal from the first second
 on.  The last frame is zero-padded to full length; its padding is not in the
 loss.  ``frame_seconds=None`` gives one frame over the whole signal.
+
+Memory: the frames are views into one zero-padded copy of each signal (the
+flat buffers the compiled kernels read by frame offset); the (F, L) level,
+pre-emphasised target and mask that the autograd strategies use are computed
+on first use only.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 
@@ -21,50 +25,107 @@ from .preemphasis import preemphasis
 __all__ = ["Frames", "make_frames"]
 
 
-@dataclass
 class Frames:
     """Framed input/target pair.
 
     Attributes:
-        x: (F, L) input frames.
-        target: (F, L) target frames.
-        x_db: (F, L) level of x in dB (parameter-independent, computed once).
-        target_pe: (F, L) pre-emphasised target (filter restarted per frame).
-        mask: (F, L) 1 where a sample is in the loss, else 0.
-        warmup: warm-up samples at the start of each frame.
-        valid: (F,) number of real (unpadded) samples per frame.
-        sample_rate: Hz.
+        xbuf, tbuf: (N,) flat zero-padded input and target; frame f is
+            ``buf[offsets[f] : offsets[f] + L]``.
+        offsets: (F,) int64 frame starts; valid: (F,) real (unpadded) samples per frame.
+        frame_length: L; warmup: warm-up samples at the start of each frame; sample_rate: Hz.
+
+    Views (computed on first use, then cached): ``x``, ``target`` (F, L);
+    ``x_db`` (F, L) level in dB; ``target_pe`` (F, L) pre-emphasised target
+    (filter restarted per frame); ``mask`` (F, L) 1 where a sample is in the loss.
     """
 
-    x: torch.Tensor
-    target: torch.Tensor
-    x_db: torch.Tensor
-    target_pe: torch.Tensor
-    mask: torch.Tensor
-    warmup: int
-    valid: torch.Tensor
-    sample_rate: int
+    def __init__(self, xbuf, tbuf, offsets, valid, frame_length: int, warmup: int, sample_rate: int):
+        self.xbuf, self.tbuf = xbuf, tbuf
+        self.offsets, self.valid = offsets, valid
+        self.frame_length, self.warmup, self.sample_rate = int(frame_length), int(warmup), int(sample_rate)
+        self._cache: dict = {}
 
     @property
     def n_frames(self) -> int:
-        return self.x.shape[0]
+        return int(self.offsets.shape[0])
+
+    def _framed(self, buf: torch.Tensor) -> torch.Tensor:
+        off = self.offsets.tolist()
+        L = self.frame_length
+        steps = {b - a for a, b in zip(off, off[1:])}
+        if len(steps) <= 1:  # evenly spaced: a zero-copy view
+            step = steps.pop() if steps else L
+            return buf.as_strided((len(off), L), (step, 1), buf.storage_offset() + (off[0] if off else 0))
+        return torch.stack([buf[o:o + L] for o in off])
+
+    def _cached(self, key, make):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    @property
+    def x(self) -> torch.Tensor:
+        return self._cached("x", lambda: self._framed(self.xbuf))
+
+    @property
+    def target(self) -> torch.Tensor:
+        return self._cached("target", lambda: self._framed(self.tbuf))
+
+    @property
+    def x_db(self) -> torch.Tensor:
+        return self._cached("x_db", lambda: level_db(self.x))
+
+    @property
+    def target_pe(self) -> torch.Tensor:
+        return self._cached("target_pe", lambda: preemphasis(self.target))
+
+    @property
+    def mask(self) -> torch.Tensor:
+        def make():
+            idx = torch.arange(self.frame_length, device=self.xbuf.device)
+            valid = self.valid.to(self.xbuf.device).unsqueeze(-1)
+            return ((idx >= self.warmup) & (idx < valid)).to(self.xbuf.dtype)
+        return self._cached("mask", make)
 
     @property
     def target_energy(self) -> float:
-        """Energy of the pre-emphasised target over the loss region (ESR denominator)."""
-        return float((self.target_pe.double().pow(2) * self.mask).sum())
+        """Energy of the pre-emphasised target over the loss region (ESR denominator), float64.
+
+        Computed a few frames at a time (no (F, L) buffer)."""
+        if "energy" not in self._cache:
+            total = 0.0
+            for s in range(0, self.n_frames, 8):
+                part = self.subset(slice(s, s + 8))
+                pe = preemphasis(part.target.double())
+                total += float((pe.pow(2) * part.mask.double()).sum())
+            self._cache["energy"] = total
+        return self._cache["energy"]
+
+    def flat_arrays(self, torch_device=None):
+        """(xbuf, tbuf, offsets, valid) for the compiled kernels: float64/int64 numpy arrays, or
+        contiguous tensors on ``torch_device`` (cached)."""
+        key = ("flat", str(torch_device))
+        if key not in self._cache:
+            if torch_device is None:
+                arrs = tuple(t.detach().to("cpu", torch.float64).contiguous().numpy() for t in (self.xbuf, self.tbuf))
+                arrs += tuple(t.to("cpu", torch.int64).contiguous().numpy() for t in (self.offsets, self.valid))
+            else:
+                arrs = tuple(t.detach().to(torch_device, torch.float64).contiguous() for t in (self.xbuf, self.tbuf))
+                arrs += tuple(t.to(torch_device, torch.int64).contiguous() for t in (self.offsets, self.valid))
+            self._cache[key] = arrs
+        return self._cache[key]
 
     def subset(self, index) -> "Frames":
-        """The frames selected by ``index`` (a slice or index tensor)."""
-        return Frames(self.x[index], self.target[index], self.x_db[index], self.target_pe[index],
-                      self.mask[index], self.warmup, self.valid[index], self.sample_rate)
+        """The frames selected by ``index`` (a slice or index tensor); shares the buffers."""
+        return Frames(self.xbuf, self.tbuf, self.offsets[index], self.valid[index], self.frame_length,
+                      self.warmup, self.sample_rate)
 
     def to(self, device=None, dtype=None) -> "Frames":
-        def cv(t):
-            return t.to(device=device, dtype=dtype if t.is_floating_point() else None)
-
-        return Frames(cv(self.x), cv(self.target), cv(self.x_db), cv(self.target_pe), cv(self.mask),
-                      self.warmup, self.valid.to(device), self.sample_rate)
+        """Frames with buffers on ``device`` / of ``dtype`` (no copy when nothing changes)."""
+        xb, tb = (t.to(device=device, dtype=dtype) for t in (self.xbuf, self.tbuf))
+        if xb is self.xbuf and tb is self.tbuf:
+            return self
+        return Frames(xb, tb, self.offsets, self.valid, self.frame_length, self.warmup, self.sample_rate)
 
 
 def make_frames(x: torch.Tensor, target: torch.Tensor, sample_rate: int, frame_seconds: float | None = 12.0,
@@ -79,7 +140,7 @@ def make_frames(x: torch.Tensor, target: torch.Tensor, sample_rate: int, frame_s
         overlap_seconds: overlap = warm-up length in s (not in the loss).
 
     Returns:
-        :class:`Frames`.
+        :class:`Frames` (one zero-padded copy of each signal; the frames are views).
     """
     if x.shape != target.shape:
         raise ValueError(f"input and target must have the same shape, got {tuple(x.shape)} and {tuple(target.shape)}")
@@ -103,17 +164,16 @@ def make_frames(x: torch.Tensor, target: torch.Tensor, sample_rate: int, frame_s
     L = min(L, T)
     hop = L - warmup
     n = 1 if T <= L else 1 + math.ceil((T - L) / hop)
-    frames_x, frames_t, valid = [], [], []
-    for c in range(C):
-        for k in range(n):
-            s = k * hop
-            seg_x, seg_t = x[c, s : s + L], target[c, s : s + L]
-            valid.append(seg_x.shape[0])
-            pad = L - seg_x.shape[0]
-            frames_x.append(torch.nn.functional.pad(seg_x, (0, pad)))
-            frames_t.append(torch.nn.functional.pad(seg_t, (0, pad)))
-    xf, tf = torch.stack(frames_x), torch.stack(frames_t)
-    valid_t = torch.tensor(valid)
-    idx = torch.arange(L)
-    mask = ((idx >= warmup) & (idx < valid_t.unsqueeze(-1))).to(xf.dtype)
-    return Frames(xf, tf, level_db(xf), preemphasis(tf), mask.to(xf.device), warmup, valid_t, sample_rate)
+    span = (n - 1) * hop + L  # padded length of one channel
+    # Channels back to back; with one channel the frames are evenly spaced (a strided view).
+    stride = span if C > 1 else hop * n
+    total = (C - 1) * stride + span
+    bufs = []
+    for sig in (x, target):
+        buf = sig.new_zeros(total)
+        for c in range(C):
+            buf[c * stride:c * stride + T] = sig[c]
+        bufs.append(buf)
+    offsets = torch.tensor([c * stride + k * hop for c in range(C) for k in range(n)], dtype=torch.int64)
+    valid = torch.tensor([min(L, T - k * hop) for _ in range(C) for k in range(n)], dtype=torch.int64)
+    return Frames(bufs[0], bufs[1], offsets, valid, L, warmup, sample_rate)

@@ -32,9 +32,9 @@ _frame_cpu = nb.njit(cache=True, nogil=True)(ff.fused_frame)
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def _fused_cpu(x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, sc, out_l, out_g, out_h, derivatives):  # pragma: no cover
-    for f in nb.prange(x.shape[0]):
-        _frame_cpu(f, x, xdb, tpe, start, valid, ct, s, aat, art, gm, pole, sc, out_l, out_g, out_h, derivatives)
+def _fused_cpu(xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, sc, out_l, out_g, out_h, derivatives):  # pragma: no cover
+    for f in nb.prange(off.shape[0]):
+        _frame_cpu(f, xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, sc, out_l, out_g, out_h, derivatives)
 
 
 @functools.lru_cache(maxsize=None)
@@ -65,26 +65,6 @@ def theta_to_phi(theta: torch.Tensor, sample_rate: int):
     return phi, j1, j2
 
 
-def _arrays(frames: Frames):
-    """float64 numpy views of the frame data (cached on the Frames object)."""
-    cache = getattr(frames, "_fused_np", None)
-    if cache is None:
-        cache = tuple(t.detach().double().cpu().numpy() for t in (frames.x, frames.x_db, frames.target_pe)) + (
-            frames.valid.cpu().numpy().astype(np.int64),)
-        frames._fused_np = cache
-    return cache
-
-
-def _cuda_arrays(frames: Frames):
-    cache = getattr(frames, "_fused_cuda", None)
-    if cache is None:
-        dev = frames.x.device
-        cache = tuple(t.detach().to(dev, torch.float64).contiguous() for t in (frames.x, frames.x_db, frames.target_pe)) + (
-            frames.valid.to(dev, torch.int64).contiguous(),)
-        frames._fused_cuda = cache
-    return cache
-
-
 def _upper_to_full(h_upper: np.ndarray, n: int = 5) -> np.ndarray:
     H = np.zeros((n, n))
     k = 0
@@ -111,26 +91,42 @@ def _launch(kernel, F: int, *args) -> None:
 def _use_cuda_kernel(frames: Frames, kernel: str) -> bool:
     if kernel not in ("auto", "cpu", "cuda"):
         raise ValueError(f"kernel must be auto, cpu or cuda; got {kernel!r}")
-    return kernel == "cuda" or (kernel == "auto" and frames.x.device.type == "cuda")
+    return kernel == "cuda" or (kernel == "auto" and frames.xbuf.device.type == "cuda")
 
 
-def _run(theta: torch.Tensor, frames: Frames, pole: float, kernel: str, derivatives: bool):
-    """Run the fused kernel; returns (loss, grad_phi (5,), H_phi upper (15,)) as floats/numpy."""
+def _run(theta: torch.Tensor, frames: Frames, pole: float, kernel: str, derivatives: bool, chunk: int | None = None):
+    """Run the fused kernel; returns (loss, grad_phi (5,), H_phi upper (15,)) as floats/numpy.
+
+    Frames go through in chunks of ``chunk`` (default: the numba threads on CPU, all on GPU),
+    so the scratch buffer is O(frame) per frame in flight.
+    """
     phi, _, _ = theta_to_phi(theta, frames.sample_rate)
-    F = frames.n_frames
+    F, L = frames.n_frames, frames.frame_length
     start = int(frames.warmup)
-    if _use_cuda_kernel(frames, kernel):
-        x, xdb, tpe, valid = _cuda_arrays(frames)
-        new = functools.partial(torch.zeros, dtype=torch.float64, device=x.device)
-        buf, out_l, out_g, out_h = new(*x.shape), new(F), new(F, 5), new(F, 15)
-        _launch(_cuda_kernels()[1], F, x, xdb, tpe, start, valid, *phi.tolist(), pole, buf, out_l, out_g, out_h,
-                derivatives)
-        return out_l.sum().item(), out_g.sum(0).cpu().numpy(), out_h.sum(0).cpu().numpy()
-    x, xdb, tpe, valid = _arrays(frames)
-    buf = np.empty(x.shape)
-    out_l, out_g, out_h = np.empty(F), np.zeros((F, 5)), np.zeros((F, 15))
-    _fused_cpu(x, xdb, tpe, start, valid, *phi.tolist(), pole, buf, out_l, out_g, out_h, derivatives)
-    return float(out_l.sum()), out_g.sum(0), out_h.sum(0)
+    gpu = _use_cuda_kernel(frames, kernel)
+    xbuf, tbuf, off, valid = frames.flat_arrays(torch_device=frames.xbuf.device if gpu else None)
+    if chunk is None:
+        chunk = F if gpu else max(1, nb.get_num_threads())
+    loss, g, h = 0.0, np.zeros(5), np.zeros(15)
+    width = L if derivatives else 1
+    for s in range(0, F, chunk):
+        n = min(chunk, F - s)
+        if gpu:
+            new = functools.partial(torch.zeros, dtype=torch.float64, device=xbuf.device)
+            buf, out_l, out_g, out_h = new(n, width), new(n), new(n, 5), new(n, 15)
+            _launch(_cuda_kernels()[1], n, xbuf, tbuf, off[s:s + n], start, valid[s:s + n], *phi.tolist(), pole,
+                    buf, out_l, out_g, out_h, derivatives)
+            loss += out_l.sum().item()
+            g += out_g.sum(0).cpu().numpy()
+            h += out_h.sum(0).cpu().numpy()
+        else:
+            buf, out_l, out_g, out_h = np.empty((n, width)), np.empty(n), np.zeros((n, 5)), np.zeros((n, 15))
+            _fused_cpu(xbuf, tbuf, off[s:s + n], start, valid[s:s + n], *phi.tolist(), pole, buf, out_l, out_g,
+                       out_h, derivatives)
+            loss += float(out_l.sum())
+            g += out_g.sum(0)
+            h += out_h.sum(0)
+    return loss, g, h
 
 
 def fused_loss_grad_hess(theta: torch.Tensor, frames: Frames, pole: float = PREEMPHASIS_POLE, kernel: str = "auto"):

@@ -13,7 +13,9 @@
 The autograd strategies process the frames in chunks of ``chunk_frames`` to
 bound memory; every strategy returns float64 (loss, grad (P,), H (P, P)) summed
 over all frames.  Every strategy works for every model; ``fused`` is
-:mod:`.fused` for ``ff5`` and :mod:`.greybox_hessian` for the grey-box models.
+:mod:`.fused` (hand-fused kernel) for ``ff5`` and :mod:`.greybox_fused` (compiled
+three-sweep kernel) for the grey-box models; :mod:`.greybox_hessian` is the
+vectorised torch reference the compiled pass is tested against.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import torch
 from .framing import Frames
 from ..model.greybox_spec import parse_model
 from .fused import fused_loss, fused_loss_grad_hess
-from .greybox_hessian import greybox_loss, greybox_loss_grad_hess
+from .greybox_fused import greybox_fused_loss, greybox_fused_loss_grad_hess
 from .loss import frame_loss, residual
 
 __all__ = ["STRATEGIES", "loss_grad_hess", "loss_value", "resolve_strategy"]
@@ -90,8 +92,9 @@ def loss_grad_hess(theta: torch.Tensor, frames: Frames, strategy: str = "auto", 
     spec = parse_model(model)
     if strategy == "fused":
         if not spec.is_ff5:
-            return greybox_loss_grad_hess(theta, frames, spec)
-        L, g, H = fused_loss_grad_hess(theta, frames)
+            L, g, H = greybox_fused_loss_grad_hess(theta, frames, spec)
+        else:
+            L, g, H = fused_loss_grad_hess(theta, frames)
         return torch.tensor(L, dtype=torch.float64), g, H
     theta = theta.detach().to(device=frames.x.device, dtype=frames.x.dtype)
     L = torch.zeros((), dtype=torch.float64)
@@ -117,7 +120,7 @@ def loss_value(theta: torch.Tensor, frames: Frames, strategy: str = "auto", back
     """The loss alone (line searches): the fused pass, or a torch forward."""
     spec = parse_model(model)
     if resolve_strategy(strategy) == "fused":
-        return fused_loss(theta, frames) if spec.is_ff5 else greybox_loss(theta, frames, spec)
+        return fused_loss(theta, frames) if spec.is_ff5 else greybox_fused_loss(theta, frames, spec)
     theta = theta.detach().to(device=frames.x.device, dtype=frames.x.dtype)
     total = 0.0
     with torch.no_grad():

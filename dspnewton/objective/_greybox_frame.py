@@ -1,0 +1,333 @@
+"""Per-frame body of the compiled fused pass for every grey-box model (plain Python source).
+
+Compiled with ``numba.njit`` for the CPU kernel (prange over frames) and with
+``numba.cuda.jit(device=True)`` for the GPU kernel (one thread per frame), as
+the ``ff5`` body (:mod:`._fused_frame`).  Only scalars, loops, caller-provided
+arrays and the scalar functions of :mod:`._greybox_steps` are used.
+
+Derivatives are taken with respect to the model's active coefficients phi (P,):
+``pos[c]`` is the position in phi of coefficient c (see :mod:`._greybox_steps`)
+or -1.  Three sweeps over the frame:
+
+1. forward: states s[n] (stored), detector high-pass (stored with ``sc``), the
+   prediction and the pre-emphasised residual (loss);
+2. backward: ``rho = PE^T(mask e)`` and the adjoint state
+   ``lam[n] = rho[n] dY/ds[n] + (dF[n+1]/ds[n])^T lam[n+1]`` (stored);
+3. forward: tangent sensitivities ds/dphi (d x P, in registers/scratch), the
+   output Jacobian J[n] (P,), its pre-emphasis, and the accumulators
+   ``grad = sum rho J``, Gauss-Newton ``sum_mask PE(J) PE(J)^T`` and the
+   curvature ``sum rho d2y`` written, by the second-order Lagrangian identity,
+   as ``sum_n [rho[n] d2Y[n] + lam[n] . d2F[n]]`` along the tangents: each
+   elementary operation adds (its adjoint) x (its second derivative) x (outer
+   product of its inputs' tangents).
+
+Loss = out_l; gradient = 2 gacc; Hessian = 2 hacc (the caller scales).
+"""
+
+import math
+
+from ._greybox_steps import K_DB, output_adjoints, output_forward, step_adjoints, step_forward
+
+# Tangent slots of ``tan`` (F, NT, P).
+GF, GS, PP, GP, V, PV, A, G, W, Z1, Y, YP, PJ = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
+N_TANGENTS = 13
+
+
+def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, pole,
+                  sbuf, rbuf, hbuf, lbuf, tan, hacc, racc, gacc, out_l, derivatives):
+    """Loss (out_l[f]) and, with ``derivatives``, gradient/2 (gacc[f], (P,)) and
+    Hessian/2 (hacc[f], (P, P)) w.r.t. phi of frame f.
+
+    xbuf, tbuf: flat input and target audio; frame f is xbuf[off[f] : off[f] + valid[f]].
+    start: first sample in the loss.  C (12,) coefficients, pos (12,) int, flags (6,) int.
+    hp_g, hp_a1: the side-chain high-pass ``h[n] = hp_g (x[n] - x[n-1]) + hp_a1 h[n-1]``.
+    Scratch: sbuf (F, L, 3), rbuf (F, L), hbuf (F, L), lbuf (F, L, 3), tan (F, 13, P), racc (F, P, P).
+    """
+    fb, knee, rms, two, sc, tube = flags[0], flags[1], flags[2], flags[3], flags[4], flags[5]
+    thr, slope, Wk, a_at, a_rf, a_rs = C[0], C[1], C[2], C[3], C[4], C[5]
+    m, a_p, k_sc, Gm, kd, bd = C[6], C[7], C[8], C[9], C[10], C[11]
+    o0 = off[f]
+    nv = valid[f]
+    P = tan.shape[2]
+    # ---------------------------------------------------------------- 1. forward: values and residual
+    gf = 1.0
+    gs = 1.0
+    pp = 0.0
+    x_prev = 0.0
+    h = 0.0
+    h_prev = 0.0
+    y_prev = 0.0
+    pe = 0.0
+    t_prev = 0.0
+    tpe = 0.0
+    loss = 0.0
+    for n in range(nv):
+        xn = xbuf[o0 + n]
+        if sc:
+            h = hp_g * (xn - x_prev) + hp_a1 * h
+        xd = x_prev if fb else xn
+        hd = h_prev if fb else h
+        r = step_forward(gf, gs, pp, xd, hd, thr, slope, Wk, a_at, a_rf, a_rs, m, a_p, k_sc, fb, knee, rms, two, sc)
+        pp = r[4]
+        gf = r[19]
+        gs = r[20]
+        y = output_forward(gf, gs, xn, m, Gm, kd, bd, two, tube)[2]
+        pe = y - y_prev + pole * pe
+        tn = tbuf[o0 + n]
+        tpe = tn - t_prev + pole * tpe
+        e = pe - tpe if n >= start else 0.0
+        loss += e * e
+        if derivatives:
+            sbuf[f, n, 0] = gf
+            sbuf[f, n, 1] = gs
+            sbuf[f, n, 2] = pp
+            hbuf[f, n] = hd
+            rbuf[f, n] = e
+        x_prev = xn
+        h_prev = h
+        y_prev = y
+        t_prev = tn
+    out_l[f] = loss
+    if not derivatives:
+        return
+    # ---------------------------------------------------------------- 2. backward: rho and lam
+    u_next = 0.0
+    for n in range(nv - 1, -1, -1):
+        u = rbuf[f, n] + pole * u_next
+        rbuf[f, n] = u - u_next
+        u_next = u
+    lf = 0.0
+    ls = 0.0
+    lp = 0.0
+    for n in range(nv - 1, -1, -1):
+        gf = sbuf[f, n, 0]
+        gs = sbuf[f, n, 1]
+        pp = sbuf[f, n, 2]
+        bf = 0.0
+        bs = 0.0
+        bp = 0.0
+        if n + 1 < nv:  # (dF[n+1]/ds[n])^T lam[n+1]
+            xd = xbuf[o0 + n] if fb else xbuf[o0 + n + 1]
+            r = step_forward(gf, gs, pp, xd, hbuf[f, n + 1], thr, slope, Wk, a_at, a_rf, a_rs, m, a_p, k_sc,
+                             fb, knee, rms, two, sc)
+            ra = step_adjoints(r[0], r[2], r[14], r[15], r[17], r[9], r[5], slope, m, a_p, lf, ls, lp, fb, rms, two)
+            bf = ra[8]
+            bs = ra[9]
+            bp = ra[10]
+        xn = xbuf[o0 + n]
+        q = output_forward(gf, gs, xn, m, Gm, kd, bd, two, tube)
+        qa = output_adjoints(xn, q[0], Gm, q[2], q[3], q[4], q[7], kd, m, rbuf[f, n], two, tube)
+        lf = bf + qa[9]
+        ls = bs + qa[10]
+        lp = bp
+        lbuf[f, n, 0] = lf
+        lbuf[f, n, 1] = ls
+        lbuf[f, n, 2] = lp
+    # ---------------------------------------------------------------- 3. forward: tangents and sums
+    # Second-order terms go to U (upper triangle: dense rank-one terms) and R (rows of
+    # coefficient-tangent products); at the end H = U + U^T - diag(U) + R + R^T.
+    T = tan[f]
+    U = hacc[f]
+    R = racc[f]
+    gr = gacc[f]
+    for i in range(P):
+        gr[i] = 0.0
+        for k in range(N_TANGENTS):
+            T[k, i] = 0.0
+        for j in range(P):
+            U[i, j] = 0.0
+            R[i, j] = 0.0
+    k0, k1, k2, k6, k7, k8, k9, k10, k11 = pos[0], pos[1], pos[2], pos[6], pos[7], pos[8], pos[9], pos[10], pos[11]
+    gf = 1.0
+    gs = 1.0
+    pp = 0.0
+    for n in range(nv):
+        xn = xbuf[o0 + n]
+        hd = hbuf[f, n]
+        xd = (xbuf[o0 + n - 1] if n > 0 else 0.0) if fb else xn
+        r = step_forward(gf, gs, pp, xd, hd, thr, slope, Wk, a_at, a_rf, a_rs, m, a_p, k_sc, fb, knee, rms, two, sc)
+        v0, gp, v, e, u_p, u_pp, kv = r[0], r[1], r[2], r[3], r[5], r[6], r[8]
+        kv_o, kv_w, kv_oo, kv_ow, kv_ww, gh = r[9], r[10], r[11], r[12], r[13], r[14]
+        af, cf, as_, cs = r[15], r[16], r[17], r[18]
+        lf = lbuf[f, n, 0]
+        ls = lbuf[f, n, 1]
+        lp = lbuf[f, n, 2]
+        ra = step_adjoints(v0, v, gh, af, as_, kv_o, u_p, slope, m, a_p, lf, ls, lp, fb, rms, two)
+        a_b, kv_b, o_b, p_b, e_b, v_b, gp_b = ra[1], ra[2], ra[3], ra[4], ra[5], ra[6], ra[7]
+        # Tangents of the step: GP (feedback gain), V (detector), PV (mean square) and
+        # A = alpha PV + s0 e0 + s1 e1 + s2 e2 (exponent of the static gain).
+        if fb:
+            for i in range(P):
+                T[GP, i] = T[GF, i] + m * (T[GS, i] - T[GF, i]) if two else T[GF, i]
+            if two and k6 >= 0:
+                T[GP, k6] += gs - gf
+            for i in range(P):
+                T[V, i] = v0 * T[GP, i]
+        if sc and k8 >= 0:
+            T[V, k8] = (gp if fb else 1.0) * hd + (v0 * T[GP, k8] if fb else 0.0)
+        for i in range(P):
+            T[PV, i] = (1.0 - a_p) * T[PP, i] + a_p * 2.0 * v * T[V, i] if rms else 2.0 * v * T[V, i]
+        if rms and k7 >= 0:
+            T[PV, k7] += e - pp
+        alpha = -K_DB * slope * kv_o * u_p
+        s0 = K_DB * slope * kv_o
+        s1 = -K_DB * kv
+        s2 = -K_DB * slope * kv_w
+        for i in range(P):
+            T[A, i] = alpha * T[PV, i]
+        if k0 >= 0:
+            T[A, k0] += s0
+        if k1 >= 0:
+            T[A, k1] += s1
+        if k2 >= 0:
+            T[A, k2] += s2
+        # Curvature of the step, weighted by lam[n]: dense parts on PV and V ...
+        w_pv = a_b * alpha * alpha + kv_b * kv_oo * u_p * u_p + o_b * u_pp
+        w_v = 2.0 * e_b if fb else 0.0
+        # ... rows of coefficients against PV (exp, exponent, knee) ...
+        r0 = a_b * alpha * s0 - kv_b * kv_oo * u_p
+        r1 = a_b * alpha * s1 - K_DB * a_b * kv_o * u_p
+        r2 = a_b * alpha * s2 + kv_b * kv_ow * u_p
+        for i in range(P):
+            pv = T[PV, i]
+            if k0 >= 0:
+                R[k0, i] += r0 * pv
+            if k1 >= 0:
+                R[k1, i] += r1 * pv
+            if k2 >= 0:
+                R[k2, i] += r2 * pv
+        # ... ballistics (d2/dalpha d(gh - g)), mean square, feedback gain ...
+        kf = pos[cf]
+        ks = pos[cs] if two else -1
+        if kf >= 0:
+            for i in range(P):
+                R[kf, i] += lf * (gh * T[A, i] - T[GF, i])
+        if ks >= 0:
+            for i in range(P):
+                R[ks, i] += ls * (gh * T[A, i] - T[GS, i])
+        if rms and k7 >= 0:
+            for i in range(P):
+                R[k7, i] += p_b * (2.0 * v * T[V, i] - T[PP, i])
+        if fb and sc and k8 >= 0:
+            for i in range(P):
+                R[k8, i] += v_b * hd * T[GP, i]
+        if fb and two and k6 >= 0:
+            for i in range(P):
+                R[k6, i] += gp_b * (T[GS, i] - T[GF, i])
+        if not fb and sc and k8 >= 0:  # square in ff: V = hd e8
+            R[k8, k8] += e_b * hd * hd
+        # ... and coefficient pairs: exp (a_b s s^T), exponent, knee.
+        sv0 = s0 if k0 >= 0 else 0.0
+        sv1 = s1 if k1 >= 0 else 0.0
+        sv2 = s2 if k2 >= 0 else 0.0
+        if k0 >= 0:
+            R[k0, k0] += 0.5 * (a_b * sv0 * sv0 + kv_b * kv_oo)
+            R[k0, k1 if k1 >= 0 else k0] += a_b * sv0 * sv1 + K_DB * a_b * kv_o * (k1 >= 0)
+            R[k0, k2 if k2 >= 0 else k0] += a_b * sv0 * sv2 - kv_b * kv_ow * (k2 >= 0)
+        if k1 >= 0:
+            R[k1, k1] += 0.5 * a_b * sv1 * sv1
+            R[k1, k2 if k2 >= 0 else k1] += a_b * sv1 * sv2 - K_DB * a_b * kv_w * (k2 >= 0)
+        if k2 >= 0:
+            R[k2, k2] += 0.5 * (a_b * sv2 * sv2 + kv_b * kv_ww)
+        # New state tangents.
+        for i in range(P):
+            dgh = gh * T[A, i]
+            T[GF, i] = (1.0 - af) * T[GF, i] + af * dgh
+            if two:
+                T[GS, i] = (1.0 - as_) * T[GS, i] + as_ * dgh
+            T[PP, i] = T[PV, i]
+        if kf >= 0:
+            T[GF, kf] += gh - gf
+        if ks >= 0:
+            T[GS, ks] += gh - gs
+        gf = r[19]
+        gs = r[20]
+        pp = r[4]
+        # Output and its curvature, weighted by rho[n].
+        q = output_forward(gf, gs, xn, m, Gm, kd, bd, two, tube)
+        g, w, y, t1, t2, s2o, num, den = q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]
+        rho = rbuf[f, n]
+        qa = output_adjoints(xn, g, Gm, y, t1, t2, den, kd, m, rho, two, tube)
+        den_b, s2_b, t2_b, t1_b, z1_b, z2_b, w_b, g_b = qa[1], qa[2], qa[3], qa[4], qa[5], qa[6], qa[7], qa[8]
+        for i in range(P):
+            T[G, i] = T[GF, i] + m * (T[GS, i] - T[GF, i]) if two else T[GF, i]
+        if two and k6 >= 0:
+            T[G, k6] += gs - gf
+        for i in range(P):
+            T[W, i] = xn * Gm * T[G, i]
+        if k9 >= 0:
+            T[W, k9] += xn * g
+            for i in range(P):  # w = x g G: d2/dg dG
+                R[k9, i] += w_b * xn * T[G, i]
+        if two and k6 >= 0:  # g = gf + m (gs - gf)
+            for i in range(P):
+                R[k6, i] += g_b * (T[GS, i] - T[GF, i])
+        w_z = 0.0
+        if tube:
+            d1 = 1.0 - t1 * t1
+            d2 = 1.0 - t2 * t2
+            for i in range(P):
+                T[Z1, i] = kd * T[W, i]
+            if k10 >= 0:
+                T[Z1, k10] += w + bd
+            if k11 >= 0:
+                T[Z1, k11] += kd
+            # (k, b) components of the sparse tangents of t2 = tanh(k b), s2 = 1 - t2^2, den = k s2.
+            t2k = d2 * bd
+            t2b = d2 * kd
+            s2k = -2.0 * t2 * t2k
+            s2b = -2.0 * t2 * t2b
+            dnk = kd * s2k + s2o
+            dnb = kd * s2b
+            w_z = t1_b * (-2.0 * t1 * d1)  # tanh(z1)'' on Z1 Z1^T
+            wnd = -rho / (den * den)  # d2(num/den)/dnum dden
+            if k10 >= 0:
+                for i in range(P):
+                    R[k10, i] += z1_b * T[W, i] + wnd * d1 * dnk * T[Z1, i]
+            if k11 >= 0:
+                for i in range(P):
+                    R[k11, i] += wnd * d1 * dnb * T[Z1, i]
+            # The (k, b) block of the sparse terms, as full symmetric entries.
+            wdd = 2.0 * rho * num / (den * den * den)
+            wt2 = t2_b * (-2.0 * t2 * d2)
+            hkk = -2.0 * wnd * t2k * dnk + wdd * dnk * dnk + 2.0 * den_b * s2k - 2.0 * s2_b * t2k * t2k \
+                + wt2 * bd * bd
+            hkb = z1_b - wnd * (t2k * dnb + t2b * dnk) + wdd * dnk * dnb + den_b * s2b \
+                - 2.0 * s2_b * t2k * t2b + wt2 * bd * kd + z2_b
+            hbb = -2.0 * wnd * t2b * dnb + wdd * dnb * dnb - 2.0 * s2_b * t2b * t2b + wt2 * kd * kd
+            if k10 >= 0:
+                R[k10, k10] += 0.5 * hkk
+            if k11 >= 0:
+                R[k11, k11] += 0.5 * hbb
+            if k10 >= 0 and k11 >= 0:
+                R[k10, k11] += hkb
+            for i in range(P):
+                T[Y, i] = d1 * T[Z1, i] / den
+            if k10 >= 0:
+                T[Y, k10] += (-t2k - y * dnk) / den
+            if k11 >= 0:
+                T[Y, k11] += (-t2b - y * dnb) / den
+        else:
+            for i in range(P):
+                T[Y, i] = T[W, i]
+        # Gradient, pre-emphasised Jacobian; all dense rank-one terms in one sweep of U.
+        w_j = 1.0 if n >= start else 0.0
+        for i in range(P):
+            gr[i] += rho * T[Y, i]
+            T[PJ, i] = T[Y, i] - T[YP, i] + pole * T[PJ, i]
+            T[YP, i] = T[Y, i]
+        for i in range(P):
+            c_pv = w_pv * T[PV, i]
+            c_v = w_v * T[V, i]
+            c_z = w_z * T[Z1, i]
+            c_j = w_j * T[PJ, i]
+            for j in range(i, P):
+                U[i, j] += c_pv * T[PV, j] + c_v * T[V, j] + c_z * T[Z1, j] + c_j * T[PJ, j]
+    for i in range(P):
+        for j in range(i, P):
+            hij = U[i, j] + R[i, j] + R[j, i]
+            if j == i:
+                hij = U[i, i] + 2.0 * R[i, i]
+            U[i, j] = hij
+            U[j, i] = hij
+    return

@@ -1,0 +1,182 @@
+"""Scalar pieces of one grey-box sample: the step's and the output's values and adjoints.
+
+Used by the compiled fused pass (:mod:`._greybox_frame`).  Every function takes
+and returns scalars only (tuples), so the same compiled functions serve the
+numba CPU kernel, the numba.cuda kernel (calls of ``@njit`` functions compile
+as device functions) and numba's CUDA simulator (plain calls).
+
+The step ``s[n] = F(s[n-1], c)`` and output ``y[n] = Y(s[n], c)`` are those of
+:mod:`dspnewton.model.greybox` (see its docstring).  Coefficients c, by index:
+0 threshold (dB), 1 slope, 2 knee width W (dB), 3 attack, 4 fast release,
+5 slow release (one-pole coefficients), 6 slow mix m, 7 RMS coefficient,
+8 side-chain shelf k_sc, 9 make-up gain (linear), 10 drive k, 11 bias b.
+Flags (0/1): fb, knee, rms, two (``2rel``), sc, tube.
+
+Adjoint functions return the adjoints (partial derivatives of a weighted sum
+of the outputs) of the intermediate values, which weight the second
+derivatives of the elementary operations in the curvature term.
+"""
+
+import math
+
+import numba as nb
+
+K_DB = math.log(10.0) / 20.0  # dB -> neper
+K_POW = 10.0 / math.log(10.0)  # power ratio -> dB
+P_FLOOR = 1e-16
+
+_jit = nb.njit(cache=True, nogil=True)
+
+
+@_jit
+def step_forward(gf, gs, pp, xd, hd, thr, slope, W, a_at, a_rf, a_rs, m, a_p, k_sc, fb, knee, rms, two, sc):
+    """One step from the previous state (gf, gs, pp) and detector inputs (xd, hd).
+
+    Returns (v0, gp, v, e, p, u_p, u_pp, o, kv, kv_o, kv_w, kv_oo, kv_ow, kv_ww, gh,
+    af, cf, as_, cs, gf_new, gs_new): the detector value before (v0) and after (v)
+    the feedback gain gp, power e and mean square p, dlevel/dp and its derivative,
+    overshoot o, knee value kv and its derivatives in (o, W), static gain gh, the
+    chosen ballistics coefficients (af, as_) with their coefficient indices (cf, cs;
+    -1 without a slow state) and the new gains.
+    """
+    v0 = xd + k_sc * hd if sc else xd
+    gp = gf + m * (gs - gf) if two else gf
+    v = v0 * gp if fb else v0
+    e = v * v
+    p = pp + a_p * (e - pp) if rms else e
+    if p > P_FLOOR:
+        u = K_POW * math.log(p)
+        u_p = K_POW / p
+        u_pp = -u_p / p
+    else:
+        u = K_POW * math.log(P_FLOOR)
+        u_p = 0.0
+        u_pp = 0.0
+    o = u - thr
+    kv_w = 0.0
+    kv_oo = 0.0
+    kv_ow = 0.0
+    kv_ww = 0.0
+    if knee:
+        h = 0.5 * W
+        if o <= -h:
+            kv = 0.0
+            kv_o = 0.0
+        elif o >= h:
+            kv = o
+            kv_o = 1.0
+        else:
+            a = o + h
+            kv = a * a / (2.0 * W)
+            kv_o = a / W
+            q = a / (2.0 * W)
+            kv_w = q - 2.0 * q * q
+            kv_oo = 1.0 / W
+            kv_ow = 0.5 / W - a / (W * W)
+            kv_ww = 0.25 / W - a / (W * W) + a * a / (W * W * W)
+    else:
+        kv = o if o > 0.0 else 0.0
+        kv_o = 1.0 if o > 0.0 else 0.0
+    gh = math.exp(-K_DB * slope * kv)
+    if gh < gf:
+        af = a_at
+        cf = 3
+    else:
+        af = a_rf
+        cf = 4
+    gf_new = gf + af * (gh - gf)
+    as_ = 0.0
+    cs = -1
+    gs_new = gs
+    if two:
+        if gh < gs:
+            as_ = a_at
+            cs = 3
+        else:
+            as_ = a_rs
+            cs = 5
+        gs_new = gs + as_ * (gh - gs)
+    return v0, gp, v, e, p, u_p, u_pp, o, kv, kv_o, kv_w, kv_oo, kv_ow, kv_ww, gh, af, cf, as_, cs, gf_new, gs_new
+
+
+@_jit
+def step_adjoints(v0, v, gh, af, as_, kv_o, u_p, slope, m, a_p, lf, ls, lp, fb, rms, two):
+    """Adjoints of the step's intermediates for the weights (lf, ls, lp) on the new state.
+
+    Returns (gh_b, a_b, kv_b, o_b, p_b, e_b, v_b, gp_b, gf_b, gs_b, pp_b), where
+    ``a = -K slope kv`` is the exponent of gh and (gf_b, gs_b, pp_b) is the
+    vector-Jacobian product with the previous state.
+    """
+    gh_b = lf * af + ls * as_
+    gf_b = lf * (1.0 - af)
+    gs_b = ls * (1.0 - as_)
+    a_b = gh_b * gh
+    kv_b = -K_DB * slope * a_b
+    o_b = kv_b * kv_o
+    p_b = o_b * u_p + (lp if rms else 0.0)
+    pp_b = 0.0
+    if rms:
+        e_b = p_b * a_p
+        pp_b = p_b * (1.0 - a_p)
+    else:
+        e_b = p_b
+    v_b = 2.0 * v * e_b
+    gp_b = 0.0
+    if fb:
+        gp_b = v_b * v0
+        if two:
+            gf_b += gp_b * (1.0 - m)
+            gs_b += gp_b * m
+        else:
+            gf_b += gp_b
+    return gh_b, a_b, kv_b, o_b, p_b, e_b, v_b, gp_b, gf_b, gs_b, pp_b
+
+
+@_jit
+def output_forward(gf, gs, x, m, G, k, b, two, tube):
+    """Output from the state: returns (g, w, y, t1, t2, s2, num, den).
+
+    g: the mixed gain; w = x g G; with ``tube`` y = num / den, num = tanh(k(w+b)) - t2,
+    t2 = tanh(kb), den = k s2, s2 = 1 - t2^2 (unit slope at w = 0); else y = w.
+    """
+    g = gf + m * (gs - gf) if two else gf
+    w = x * g * G
+    if tube:
+        t1 = math.tanh(k * (w + b))
+        t2 = math.tanh(k * b)
+        s2 = 1.0 - t2 * t2
+        num = t1 - t2
+        den = k * s2
+        return g, w, num / den, t1, t2, s2, num, den
+    return g, w, w, 0.0, 0.0, 1.0, w, 1.0
+
+
+@_jit
+def output_adjoints(x, g, G, y, t1, t2, den, k, m, yb, two, tube):
+    """Adjoints of the output's intermediates for the weight yb on y.
+
+    Returns (num_b, den_b, s2_b, t2_b, t1_b, z1_b, z2_b, w_b, g_b, gf_b, gs_b) with
+    z1 = k (w + b), z2 = k b; (gf_b, gs_b) is the vector-Jacobian product with the state.
+    """
+    num_b = 0.0
+    den_b = 0.0
+    s2_b = 0.0
+    t2_b = 0.0
+    t1_b = 0.0
+    z1_b = 0.0
+    z2_b = 0.0
+    if tube:
+        num_b = yb / den
+        den_b = -yb * y / den
+        s2_b = den_b * k
+        t1_b = num_b
+        t2_b = -num_b - 2.0 * t2 * s2_b
+        z1_b = t1_b * (1.0 - t1 * t1)
+        z2_b = t2_b * (1.0 - t2 * t2)
+        w_b = z1_b * k
+    else:
+        w_b = yb
+    g_b = w_b * x * G
+    if two:
+        return num_b, den_b, s2_b, t2_b, t1_b, z1_b, z2_b, w_b, g_b, g_b * (1.0 - m), g_b * m
+    return num_b, den_b, s2_b, t2_b, t1_b, z1_b, z2_b, w_b, g_b, g_b, 0.0

@@ -1,0 +1,160 @@
+"""The compiled ``fused`` strategy for every grey-box model: loss, gradient and exact Hessian.
+
+Per frame three sweeps with no autograd tape (see :mod:`._greybox_frame`):
+forward values, backward adjoints, forward tangents with the Gauss-Newton and
+curvature sums.  numba on CPU (parallel over frames), numba.cuda on GPU (one
+thread per frame) from one frame body.  Scratch memory is O(frame) per frame in
+flight: frames are processed in chunks of ``chunk`` frames (default: the
+number of numba threads on CPU, every frame at once on GPU).
+
+The kernel differentiates with respect to the model's active coefficients phi
+(threshold, slope, knee width, one-pole coefficients, mix, shelf gain, make-up
+gain, drive, bias: one per parameter); the chain rule to theta uses the
+Jacobian and second derivatives of the coefficient map
+(:func:`~dspnewton.model.greybox_spec.coefficient_table`):
+``H_theta = J^T H_phi J + sum_c grad_phi[c] d2phi_c/dtheta2``.
+
+The reference this is tested against is :mod:`.greybox_hessian` (vectorised
+torch with ``torch.func`` second derivatives of the step).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numba as nb
+import numpy as np
+import torch
+
+from ..model.greybox_spec import SC_CORNER_HZ, ModelSpec, coefficient_table, parse_model
+from . import _greybox_frame as gf
+from .framing import Frames
+from .preemphasis import PREEMPHASIS_POLE
+
+__all__ = ["greybox_fused_loss_grad_hess", "greybox_fused_loss", "COEFFICIENT_OF_PARAM"]
+
+# Which coefficient (index into coefficient_table's columns) each parameter drives.
+COEFFICIENT_OF_PARAM = {"threshold_db": 0, "ratio": 1, "knee_db": 2, "attack_ms": 3, "release_ms": 4,
+                        "release_slow_ms": 5, "slow_mix": 6, "rms_ms": 7, "sc_shelf_db": 8, "makeup_db": 9,
+                        "drive": 10, "bias": 11}
+
+_frame_cpu = nb.njit(cache=True, nogil=True)(gf.greybox_frame)
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def _greybox_cpu(xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf, hbuf, lbuf, tan,
+                 hacc, racc, gacc, out_l, derivatives):  # pragma: no cover - compiled
+    for f in nb.prange(off.shape[0]):
+        _frame_cpu(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf, hbuf, lbuf, tan,
+                   hacc, racc, gacc, out_l, derivatives)
+
+
+@functools.lru_cache(maxsize=None)
+def _cuda_kernel():
+    from ..filters._kernels_cuda import _compiled
+
+    _compiled()  # imports numba.cuda with its NumPy compatibility shim
+    from . import _fused_cuda
+
+    return _fused_cuda.greybox_kernel
+
+
+def _flags(spec: ModelSpec) -> np.ndarray:
+    return np.array([spec.feedback, spec.has("knee"), spec.has("rms"), spec.has("2rel"), spec.has("sc"),
+                     spec.has("tube")], dtype=np.int64)
+
+
+def _positions(spec: ModelSpec) -> np.ndarray:
+    pos = np.full(12, -1, dtype=np.int64)
+    for i, name in enumerate(spec.param_names):
+        pos[COEFFICIENT_OF_PARAM[name]] = i
+    return pos
+
+
+def _highpass_coefficients(sample_rate: int) -> tuple[float, float]:
+    w = math.tan(math.pi * SC_CORNER_HZ / sample_rate)
+    return 1.0 / (1.0 + w), (1.0 - w) / (1.0 + w)
+
+
+def _coefficient_derivatives(theta: torch.Tensor, spec: ModelSpec, sample_rate: int):
+    """Coefficients C (12,), and for the active ones (P, in parameter order) their
+    Jacobian (P, P) and second derivatives (P, P, P) with respect to theta."""
+    th = theta.detach().double().cpu()
+    coef = lambda t: coefficient_table(t.unsqueeze(0), spec, sample_rate)[0]  # noqa: E731
+    C = coef(th)
+    act = [COEFFICIENT_OF_PARAM[n] for n in spec.param_names]
+    J = torch.func.jacfwd(coef)(th)[act]
+    Hc = torch.func.jacfwd(torch.func.jacfwd(coef))(th)[act]
+    return C.numpy(), J, Hc
+
+
+class _Scratch:
+    """Per-chunk scratch buffers, reused across calls for one frame length and model."""
+
+    def __init__(self, n: int, L: int, P: int, xp=np, **kw):
+        new = (lambda *s: xp.zeros(s, **kw)) if xp is torch else (lambda *s: np.zeros(s))
+        self.sbuf, self.rbuf, self.hbuf, self.lbuf = new(n, L, 3), new(n, L), new(n, L), new(n, L, 3)
+        self.tan, self.hacc, self.racc = new(n, gf.N_TANGENTS, P), new(n, P, P), new(n, P, P)
+        self.gacc, self.out_l = new(n, P), new(n)
+
+
+def _run(theta, frames: Frames, spec: ModelSpec, pole: float, derivatives: bool, kernel: str, chunk: int | None):
+    """(loss, grad_phi (P,), H_phi (P, P)) summed over frames (halves: the caller doubles)."""
+    from .fused import _use_cuda_kernel, _launch
+
+    C, _, _ = _coefficient_derivatives(theta, spec, frames.sample_rate) if derivatives else (
+        coefficient_table(theta.detach().double().cpu().unsqueeze(0), spec, frames.sample_rate)[0].numpy(), None, None)
+    pos, flags = _positions(spec), _flags(spec)
+    hp_g, hp_a1 = _highpass_coefficients(frames.sample_rate)
+    P, L, F = spec.n_params, frames.frame_length, frames.n_frames
+    start = int(frames.warmup)
+    gpu = _use_cuda_kernel(frames, kernel)
+    xbuf, tbuf, off, valid = frames.flat_arrays(torch_device=frames.xbuf.device if gpu else None)
+    if chunk is None:
+        chunk = F if gpu else max(1, nb.get_num_threads())
+    loss, g, H = 0.0, np.zeros(P), np.zeros((P, P))
+    for s in range(0, F, chunk):
+        n = min(chunk, F - s)
+        if gpu:
+            sc = _Scratch(n, L if derivatives else 1, P, xp=torch, dtype=torch.float64, device=frames.xbuf.device)
+            Cg = torch.from_numpy(C).to(frames.xbuf.device)
+            _launch(_cuda_kernel(), n, xbuf, tbuf, off[s:s + n], valid[s:s + n], start, Cg,
+                    torch.from_numpy(pos).to(frames.xbuf.device), torch.from_numpy(flags).to(frames.xbuf.device),
+                    hp_g, hp_a1, pole, sc.sbuf, sc.rbuf, sc.hbuf, sc.lbuf, sc.tan, sc.hacc, sc.racc, sc.gacc, sc.out_l,
+                    derivatives)
+            loss += sc.out_l.sum().item()
+            g += sc.gacc.sum(0).cpu().numpy()
+            H += sc.hacc.sum(0).cpu().numpy()
+        else:
+            sc = _Scratch(n, L if derivatives else 1, P)
+            _greybox_cpu(xbuf, tbuf, off[s:s + n], valid[s:s + n], start, C, pos, flags, hp_g, hp_a1, pole,
+                         sc.sbuf, sc.rbuf, sc.hbuf, sc.lbuf, sc.tan, sc.hacc, sc.racc, sc.gacc, sc.out_l, derivatives)
+            loss += float(sc.out_l.sum())
+            g += sc.gacc.sum(0)
+            H += sc.hacc.sum(0)
+    return loss, g, H
+
+
+def greybox_fused_loss_grad_hess(theta: torch.Tensor, frames: Frames, spec, pole: float = PREEMPHASIS_POLE,
+                                 kernel: str = "auto", chunk: int | None = None):
+    """Exact loss (float), gradient (P,) and Hessian (P, P) w.r.t. theta (float64 tensors).
+
+    ``kernel``: ``auto`` (the frames' device), ``cpu``, or ``cuda`` (on CPU frames:
+    numba's simulator, ``NUMBA_ENABLE_CUDASIM=1``, for tests).
+    """
+    spec = parse_model(spec)
+    _, J, Hc = _coefficient_derivatives(theta, spec, frames.sample_rate)
+    L, g_half, H_half = _run(theta, frames, spec, pole, True, kernel, chunk)
+    g_phi = torch.from_numpy(2.0 * g_half)
+    H_phi = torch.from_numpy(2.0 * H_half)
+    H_phi = 0.5 * (H_phi + H_phi.T)
+    grad = J.T @ g_phi
+    H = J.T @ H_phi @ J + torch.einsum("c,cpq->pq", g_phi, Hc)
+    return L, grad, 0.5 * (H + H.T)
+
+
+def greybox_fused_loss(theta: torch.Tensor, frames: Frames, spec, pole: float = PREEMPHASIS_POLE,
+                       kernel: str = "auto", chunk: int | None = None) -> float:
+    """The loss alone (line searches): the first sweep of the same pass."""
+    return _run(theta, frames, parse_model(spec), pole, False, kernel, chunk)[0]
