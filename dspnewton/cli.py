@@ -101,7 +101,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             dtype=getattr(torch, args.dtype), init=args.init, max_iter=max_iter,
             frame_seconds=None if args.whole_signal else args.frame_seconds, overlap_seconds=args.overlap_seconds,
             resample=args.resample, trim=args.trim, channels=args.channels, align=args.align, callback=progress,
-            dist=dist, model=args.model,
+            dist=dist, model=args.model, options=_newton_options(args),
         )
     finally:
         progress.close()
@@ -119,6 +119,25 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         print(", ".join(f"{k} {v:.4g}" for k, v in result.all_params.items()))
         print(f"wrote {out / 'fit.json'}")
     return 0
+
+
+def _newton_options(args: argparse.Namespace):
+    """Newton settings from --stop-rtol / --stop-iters."""
+    from .optim.newton import NewtonOptions
+
+    if args.stop_rtol < 0 or args.stop_iters < 0:
+        raise UserError(f"--stop-rtol and --stop-iters must be >= 0, got {args.stop_rtol} and {args.stop_iters}")
+    return NewtonOptions(stall_rtol=args.stop_rtol, stall_iters=args.stop_iters)
+
+
+def _add_stop_flags(p: argparse.ArgumentParser) -> None:
+    from .optim.newton import NewtonOptions
+
+    d = NewtonOptions()
+    p.add_argument("--stop-rtol", type=float, default=d.stall_rtol, metavar="R",
+                   help=f"stop when the relative loss decrease stays below R (default {d.stall_rtol:g}) ...")
+    p.add_argument("--stop-iters", type=int, default=d.stall_iters, metavar="N",
+                   help=f"... for N consecutive Newton steps (default {d.stall_iters}; 0 turns the rule off)")
 
 
 def _check_model(requested: str | None, actual: str, source: str) -> None:
@@ -221,11 +240,23 @@ class _SweepProgress:
 
 
 def _print_mapping(mapping: dict) -> None:
-    print(f"{'mode':>8} {'peak':>4} {'thr dB':>8} {'ratio':>6} {'att ms':>7} {'rel ms':>7} {'mkup dB':>7} {'ESR %':>7}")
-    for mode, by_peak in mapping.items():
-        for peak, r in sorted(by_peak.items(), key=lambda kv: -int(kv[0])):
-            print(f"{mode:>8} {int(peak):>4} {r['threshold_db']:8.2f} {r['ratio']:6.2f} {r['attack_ms']:7.2f} "
-                  f"{r['release_ms']:7.1f} {r['makeup_db']:7.2f} {100 * r['esr']:7.3f}")
+    """The mapping table with every parameter of its model (column headers from the schema)."""
+    from .model.models import get_model
+    from .model.schema import param_spec
+
+    rows = [(mode, peak, r) for mode, by_peak in mapping.items()
+            for peak, r in sorted(by_peak.items(), key=lambda kv: -int(kv[0]))]
+    if not rows:
+        return
+    model = get_model(rows[0][2].get("model", "ff5"))
+    heads = [f"{param_spec(n).label[:10]}" + (f" {param_spec(n).unit}" if param_spec(n).unit else "")
+             for n in model.param_names]
+    widths = [max(8, len(h)) for h in heads]
+    print(f"model {model.name}")
+    print(f"{'mode':>8} {'peak':>4} " + " ".join(f"{h:>{w}}" for h, w in zip(heads, widths)) + f" {'ESR %':>7}")
+    for mode, peak, r in rows:
+        vals = " ".join(f"{r[n]:>{w}.4g}" for n, w in zip(model.param_names, widths))
+        print(f"{mode:>8} {int(peak):>4} {vals} {100 * r['esr']:7.3f}")
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
@@ -259,7 +290,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     try:
         result = sweep(args.source, out, modes=args.modes, peaks=parse_peaks(args.peaks), unit=args.unit,
                        hessian=args.hessian, device=args.device, dtype=getattr(torch, args.dtype),
-                       max_iter=args.max_iter, on_event=progress, dist=dist, model=args.model)
+                       max_iter=args.max_iter, on_event=progress, dist=dist, model=args.model,
+                       options=_newton_options(args))
     finally:
         progress.close()
         if dist is not None:
@@ -306,7 +338,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     progress = _SweepProgress(args.quiet)
     try:
         summary = run_demo(out, seconds=args.seconds, say=(lambda s: None) if args.quiet else print,
-                           on_event=progress)
+                           on_event=progress, model=args.model)
     finally:
         progress.close()
     _print_mapping(summary["mapping"])
@@ -377,6 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distributed", action="store_true",
                    help="data-parallel over torchrun workers (gloo on CPU, NCCL on CUDA); rank 0 writes")
     p.add_argument("--model", default="ff5", help="model name (default ff5; list: dspnewton models)")
+    _add_stop_flags(p)
     p.set_defaults(func=_cmd_fit)
 
     p = sub.add_parser("render", help="render the fitted model on an input file")
@@ -406,6 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--distributed", action="store_true", help="spread the chains (modes) over torchrun workers")
     p.add_argument("--model", default="ff5", help="model name (default ff5; list: dspnewton models)")
+    _add_stop_flags(p)
     p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("eval", help="interpolation study on a sweep (writes eval.csv)")
@@ -422,6 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the whole study on the embedded virtual unit (no download)")
     p.add_argument("-o", "--output", default="demo_out", metavar="OUTDIR")
     p.add_argument("--seconds", type=float, default=30.0, help="length of each generated file")
+    p.add_argument("--model", default="ff5", help="model name (default ff5; list: dspnewton models)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_demo)
 

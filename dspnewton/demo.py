@@ -23,8 +23,9 @@ __all__ = ["run_demo"]
 
 
 def run_demo(out_dir, seconds: float = 30.0, peaks=range(40, 101, 10), say: Callable[[str], None] = print,
-             on_event=None, plugin: bool = True) -> dict:
-    """Run the demo into ``out_dir``; returns a summary dict (paths, timings, ESRs)."""
+             on_event=None, plugin: bool = True, model: str = "ff5") -> dict:
+    """Run the demo into ``out_dir`` with ``model`` (any model name); returns a summary dict
+    (paths, timings, ESRs)."""
     t0 = time.perf_counter()
     out = Path(out_dir)
     data_dir = out / "dataset"
@@ -34,8 +35,8 @@ def run_demo(out_dir, seconds: float = 30.0, peaks=range(40, 101, 10), say: Call
     manifest = build_manifest(data_dir)
     manifest.save(out / "manifest.json")
     say(f"      {len(manifest.pairs)} pairs -> {out / 'manifest.json'}")
-    say("[3/6] sweeping: warm-started Newton chains from peak 100 down, both modes")
-    result = sweep(out / "manifest.json", out / "sweep", peaks=list(peaks), on_event=on_event)
+    say(f"[3/6] sweeping model {model}: warm-started Newton chains from peak 100 down, both modes")
+    result = sweep(out / "manifest.json", out / "sweep", peaks=list(peaks), on_event=on_event, model=model)
     say("[4/6] interpolation evaluation (anchors every other peak)")
     summary = evaluate(out / "sweep")
     say("[5/6] plots")

@@ -5,7 +5,8 @@ step of 5) is an anchor; the settings in between are held out.  Their
 parameters are interpolated from the anchors linearly and with a natural cubic
 spline (attack and release in ms, as published) and evaluated on the held-out
 recordings beside the directly fitted ("fitted") parameters: ESR (pre-emphasised,
-same framing as the fit) and delta-LDR.  Writes ``eval.csv`` and ``eval_summary.json``.
+same framing as the fit) and delta-LDR.  Every fit is scored with its own model
+(the sweep's), and every parameter of that model is interpolated and written.  Writes ``eval.csv`` and ``eval_summary.json``.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import numpy as np
 import torch
 
 from .audio import InputError, atomic_write_bytes, prepare_pair
-from .model.compressor import compress
-from .model.params import PARAM_NAMES, RANGES, CompressorParams
+from .model.models import Model, get_model
+from .model.params import CompressorParams
+from .model.schema import param_spec
 from .objective.framing import make_frames
-from .objective.fused import fused_loss
 from .objective.metrics import delta_ldr
 from .result import FitResult
 from .sweep import fit_path
@@ -41,18 +42,24 @@ def split_anchors(peaks: list[int]) -> tuple[list[int], list[int]]:
 
 
 def _clamp(name: str, v: float) -> float:
-    if name in RANGES:
-        lo, hi = RANGES[name]
-        return float(min(max(v, lo), hi))
-    return float(v)
+    p = param_spec(name)
+    return float(min(max(v, p.lo), p.hi)) if p.bounded else float(v)
 
 
-def interpolate_params(anchors: dict[int, CompressorParams], peak: float, method: str) -> CompressorParams:
-    """Interpolate parameters at ``peak`` from anchor peaks, per parameter in its own units."""
+def interpolate_params(anchors: dict, peak: float, method: str):
+    """Interpolate every parameter at ``peak`` from anchor peaks, each in its own physical units
+    (clamped to its range).
+
+    anchors: peak -> {name: value} (the anchors of one model, any model), or peak ->
+    :class:`CompressorParams` (``ff5``); the result is of the same kind.
+    """
+    if anchors and all(isinstance(a, CompressorParams) for a in anchors.values()):
+        return CompressorParams(**interpolate_params({p: a.to_dict() for p, a in anchors.items()}, peak, method))
     xs = np.array(sorted(anchors), dtype=float)
+    names = list(anchors[int(xs[0])])
     out = {}
-    for name in PARAM_NAMES:
-        ys = np.array([getattr(anchors[int(p)], name) for p in xs])
+    for name in names:
+        ys = np.array([anchors[int(p)][name] for p in xs])
         if method == "linear" or len(xs) < 3:
             v = float(np.interp(peak, xs, ys))
         elif method == "spline":
@@ -62,15 +69,32 @@ def interpolate_params(anchors: dict[int, CompressorParams], peak: float, method
         else:
             raise ValueError(f"unknown interpolation method {method!r}")
         out[name] = _clamp(name, v)
-    return CompressorParams(**out)
+    return out
 
 
-def _score(params: CompressorParams, frames, x, y, sr) -> tuple[float, float]:
-    theta = params.to_theta(sr)
-    esr = fused_loss(theta, frames) / frames.target_energy
+def _score(model: Model, params: dict, frames, x, y, sr) -> tuple[float, float]:
+    """ESR (the fit's loss over the target energy) and mean delta-LDR of ``model`` at ``params``."""
+    theta = model.physical_to_theta(params, sr)
+    esr = model.loss(theta, frames) / frames.target_energy
     with torch.no_grad():
-        pred = compress(x, theta, sr)
+        pred = model.render(x.double(), theta, sr)
     return esr, float(delta_ldr(pred, y, sr).mean())
+
+
+def _sweep_model(cfg: dict, fits: dict, out: Path) -> Model:
+    """The sweep's model; every fit must hold it (never score a fit with another model)."""
+    name = cfg.get("model", "ff5")
+    try:
+        model = get_model(name)
+    except ValueError as exc:
+        raise InputError(f"'{out / 'sweep.json'}': {exc}") from None
+    others = sorted({f"{mode}/{peak}: {r.model}" for mode, by_peak in fits.items() for peak, r in by_peak.items()
+                     if r.model != model.name})
+    if others:
+        raise InputError(f"'{out}' is a sweep of model {model.name!r} but holds fits of other models "
+                         f"({', '.join(others[:4])}{' ...' if len(others) > 4 else ''}); a sweep folder holds one "
+                         f"model: move those fits away or rerun the sweep into a new folder")
+    return model
 
 
 def evaluate(sweep_dir, progress=None) -> dict:
@@ -82,38 +106,38 @@ def evaluate(sweep_dir, progress=None) -> dict:
     cfg = json.loads(cfg_path.read_text())
     root = Path(cfg["dataset_root"])
     rows, summary = [], {}
+    all_fits = {mode: {peak: FitResult.load(fit_path(out, mode, peak)) for peak in cfg["peaks"]
+                       if fit_path(out, mode, peak).exists()} for mode in cfg["modes"]}
+    model = _sweep_model(cfg, all_fits, out)
     for mode in cfg["modes"]:
-        fits = {}
-        for peak in cfg["peaks"]:
-            p = fit_path(out, mode, peak)
-            if p.exists():
-                fits[peak] = FitResult.load(p)
+        fits = all_fits[mode]
         if len(fits) < 3:
             summary[mode] = {"note": f"only {len(fits)} fitted settings; need 3 or more"}
             continue
         anchors, held = split_anchors(sorted(fits))
-        anchor_params = {p: fits[p].params for p in anchors}
+        anchor_params = {p: fits[p].all_params for p in anchors}
         for peak in held:
             pair_cfg = cfg["pairs"].get(f"{mode}/{peak}")
             pair = prepare_pair(root / pair_cfg["input"], root / pair_cfg["target"], trim=True)
             sr = pair.sample_rate
             frames = make_frames(pair.x, pair.y, sr, cfg.get("frame_seconds", 12.0), cfg.get("overlap_seconds", 1.0))
             for method in METHODS:
-                params = fits[peak].params if method == "fitted" else interpolate_params(anchor_params, peak, method)
-                esr, dldr = _score(params, frames, pair.x, pair.y, sr)
-                rows.append({"mode": mode, "peak": peak, "method": method, "esr": esr, "delta_ldr_db": dldr,
-                             **params.to_dict()})
+                params = fits[peak].all_params if method == "fitted" else interpolate_params(anchor_params, peak,
+                                                                                                      method)
+                esr, dldr = _score(model, params, frames, pair.x, pair.y, sr)
+                rows.append({"mode": mode, "peak": peak, "method": method, "model": model.name, "esr": esr,
+                             "delta_ldr_db": dldr, **params})
             if progress:
                 progress(mode, peak)
         mode_rows = [r for r in rows if r["mode"] == mode]
         summary[mode] = {
-            "anchors": anchors, "held_out": held,
+            "model": model.name, "anchors": anchors, "held_out": held,
             **{f"mean_esr_{m}": float(np.mean([r["esr"] for r in mode_rows if r["method"] == m])) for m in METHODS},
             **{f"mean_abs_delta_ldr_{m}": float(np.mean([abs(r["delta_ldr_db"]) for r in mode_rows if r["method"] == m]))
                for m in METHODS},
         }
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=["mode", "peak", "method", "esr", "delta_ldr_db", *PARAM_NAMES])
+    w = csv.DictWriter(buf, fieldnames=["mode", "peak", "method", "model", "esr", "delta_ldr_db", *model.param_names])
     w.writeheader()
     for r in rows:
         w.writerow({k: (f"{v:.8g}" if isinstance(v, float) else v) for k, v in r.items()})

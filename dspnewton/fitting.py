@@ -18,10 +18,10 @@ import torch
 
 from .audio import InputError, prepare_pair
 from .model.compressor import compress
+from .model.models import get_model
 from .model.greybox_spec import ModelSpec, model_physical_to_theta, model_theta_to_physical, parse_model
 from .model.params import PARAM_NAMES, CompressorParams, theta_to_physical
 from .objective.framing import make_frames
-from .objective.fused import fused_loss_grad_hess
 from .objective.hessian import loss_grad_hess, loss_value, resolve_strategy
 from .optim.first_order import adam, lbfgs
 from .optim.newton import NewtonOptions, newton
@@ -35,15 +35,25 @@ OPTIMIZERS = ("newton", "adam", "lbfgs")
 def _resolve_init(init, sample_rate: int, spec: ModelSpec | None = None):
     """theta (P,) of ``spec`` from an init spec, or None for the default start.
 
-    Parameters the init lacks (a warm start of a grey-box model from an ``ff5``
-    fit) take their neutral defaults; parameters the model lacks are dropped.
+    A fit (or dict) of another model maps onto ``spec`` when its parameters are a
+    subset of the model's (e.g. any model from an ``ff5`` fit): the parameters it
+    lacks take their neutral defaults.  Anything else is an InputError.
     """
     spec = spec or parse_model("ff5")
+    model = get_model(spec)
     if init is None:
         return None
+    source = "init"
     if isinstance(init, (str, os.PathLike)):
+        source = f"init '{init}'"
         init = FitResult.load(init)
     if isinstance(init, FitResult):
+        if not model.can_warm_start_from(init.model):
+            lost = [n for n in init.all_params if n not in model.param_names]
+            raise InputError(
+                f"{source} is a fit of model {init.model!r}, which cannot start model {model.name!r}: "
+                f"{model.name} has no {', '.join(lost)}. Start from a fit of ff5 or of a model whose options "
+                f"{model.name} includes, or start without an init (a grey-box model then warm-starts from ff5).")
         init = init.all_params
     if isinstance(init, CompressorParams):
         init = init.to_dict()
@@ -52,37 +62,32 @@ def _resolve_init(init, sample_rate: int, spec: ModelSpec | None = None):
             return init.detach().double().cpu()
         init = {k: float(v) for k, v in theta_to_physical(init.detach().double().cpu(), sample_rate).items()}
     if isinstance(init, dict):
+        foreign = [k for k in init if k not in model.param_names]
+        if foreign:
+            raise InputError(f"{source} has parameters {', '.join(foreign)} that model {model.name} does not use; "
+                             f"its parameters are {', '.join(model.param_names)}")
         try:
-            return model_physical_to_theta({k: v for k, v in init.items() if k in spec.param_names}, spec,
-                                           sample_rate, fill_defaults=True)
+            return model.physical_to_theta(init, sample_rate, fill_defaults=True)
         except ValueError as exc:
-            raise InputError(f"init: {exc}") from None
+            raise InputError(f"{source}: {exc}") from None
     raise InputError(f"init must be None, a fit JSON path, a FitResult, CompressorParams, a dict or a "
                      f"({spec.n_params},) theta of model {spec.name}")
-
-
-def _autograd_loss_grad(theta, frames, spec, backend, chunk_frames: int = 4):
-    """(loss, grad (P,), None) by reverse mode through the model (first-order optimisers)."""
-    from .objective.loss import frame_loss
-
-    L, g = 0.0, torch.zeros(spec.n_params, dtype=torch.float64)
-    for s in range(0, frames.n_frames, chunk_frames):
-        t = theta.detach().to(frames.x.dtype).requires_grad_()
-        Lc = frame_loss(t, frames.subset(slice(s, s + chunk_frames)), backend, spec)
-        (gc,) = torch.autograd.grad(Lc, t)
-        L, g = L + float(Lc.detach()), g + gc.double()
-    return torch.tensor(L, dtype=torch.float64), g, torch.zeros(spec.n_params, spec.n_params, dtype=torch.float64)
 
 
 FF5_STARTS = [(-20.0, 2.0), (-30.0, 2.0), (-40.0, 2.0), (-20.0, 6.0), (-30.0, 6.0), (-40.0, 6.0)]
 
 
-def fit_ff5_multistart(x, y, sample_rate: int, **kw) -> FitResult:
+SCREEN_FRAMES = 8
+
+
+def fit_ff5_multistart(x, y, sample_rate: int, screen_frames: int | None = SCREEN_FRAMES, **kw) -> FitResult:
     """The best ``ff5`` Newton fit from the published start and a small grid of
     (threshold dB, ratio) starts (1 ms, 200 ms, RMS-matched make-up).
 
     A single start can end in the flat region where the threshold lies above
-    the signal and the ratio at 1:1; the grid avoids that.  x, y: (C, T).
+    the signal and the ratio at 1:1; the grid avoids that.  On long pairs the
+    starts are screened on ``screen_frames`` evenly spaced frames and only the
+    best is refined on every frame (None: every start on every frame).  x, y: (C, T).
     """
     starts = [published_init_theta(x, y, sample_rate)]
     for thr, ratio in FF5_STARTS:
@@ -91,9 +96,11 @@ def fit_ff5_multistart(x, y, sample_rate: int, **kw) -> FitResult:
         starts.append(th)
     best = None
     for th in starts:
-        r = fit(x, y, sample_rate, init=th, **kw)
+        r = fit(x, y, sample_rate, init=th, _frame_subset=screen_frames, **kw)
         if best is None or r.loss < best.loss:
             best = r
+    if best.extra.get("screened_frames"):
+        best = fit(x, y, sample_rate, init=best.theta, **kw)
     return best
 
 
@@ -101,10 +108,13 @@ def published_init_theta(x: torch.Tensor, y: torch.Tensor, sample_rate: int) -> 
     """Published start (-36 dB, 4:1, 1 ms, 200 ms, 0 dB) with make-up shifted so the
     prediction's RMS matches the target's.  x, y: (C, T)."""
     theta = CompressorParams.published_init().to_theta(sample_rate)
+    chunk = 30 * sample_rate  # bounded memory on long pairs (the gain restarts per chunk: a start heuristic)
+    energy_pred = energy_target = 0.0
     with torch.no_grad():
-        pred = compress(x.double(), theta, sample_rate)
-    rms_pred = pred.pow(2).mean().sqrt().item()
-    rms_target = y.double().pow(2).mean().sqrt().item()
+        for s in range(0, x.shape[-1], chunk):
+            energy_pred += float(compress(x[..., s:s + chunk].double(), theta, sample_rate).pow(2).sum())
+            energy_target += float(y[..., s:s + chunk].double().pow(2).sum())
+    rms_pred, rms_target = math.sqrt(energy_pred), math.sqrt(energy_target)
     if rms_pred > 0 and rms_target > 0:
         theta[4] += 20 * math.log10(rms_target / rms_pred)
     return theta
@@ -133,6 +143,7 @@ def fit(
     callback: Callable[[dict], None] | None = None,
     dist=None,
     model: str = "ff5",
+    _frame_subset: int | None = None,
 ) -> FitResult:
     """Fit a compressor model (default the published ``ff5``) to an input/target pair.
 
@@ -184,6 +195,10 @@ def fit(
     except ValueError as exc:
         raise InputError(str(exc)) from None
     n_frames_total = frames.n_frames
+    screened = None
+    if _frame_subset is not None and dist is None and frames.n_frames > _frame_subset:
+        idx = torch.linspace(0, frames.n_frames - 1, _frame_subset).round().long().unique()
+        frames, screened = frames.subset(idx), int(idx.numel())
     if dist is not None:
         frames = frames.subset(dist.shard(frames.n_frames))
     frames = frames.to(device=device, dtype=dtype)
@@ -225,13 +240,13 @@ def fit(
             lv = lambda th: dist.reduce_scalar(lv_local(th))  # noqa: E731
         res = newton(lgh, lv, theta0, opts, enrich)
     else:
+        model_obj = get_model(spec)
+
         def loss_grad(th):
-            if spec.is_ff5:
-                L, g, H = fused_loss_grad_hess(th, frames)
-            else:
-                L, g, H = _autograd_loss_grad(th, frames, spec, backend)
+            L, g = model_obj.loss_grad(th, frames)
             if dist is not None:
-                L, g, _ = dist.reduce_lgh(L, g, H)
+                L, g, _ = dist.reduce_lgh(torch.tensor(L, dtype=torch.float64), g, torch.zeros(len(g), len(g),
+                                                                                                  dtype=torch.float64))
             return float(L), g
 
         if optimizer == "adam":
@@ -247,7 +262,7 @@ def fit(
         params=params, sample_rate=sr, loss=res.loss, esr=res.loss / energy, iterations=res.iterations,
         converged=res.converged, message=res.message, seconds=time.perf_counter() - t0, hessian=strategy,
         optimizer=optimizer, history=res.history, model=spec.name, extra_params=extra_params,
-        extra={**extra, "notes": pair.notes, "lag_samples": pair.lag, "frames": n_frames_total,
+        extra={**extra, "notes": pair.notes, "lag_samples": pair.lag, "frames": n_frames_total, "screened_frames": screened,
                "workers": 1 if dist is None else dist.world,
                "frame_seconds": frame_seconds, "overlap_seconds": overlap_seconds, "evaluations": res.evaluations,
                "device": str(frames.x.device), "dtype": str(dtype).replace("torch.", "")},

@@ -1,5 +1,6 @@
-"""Figures of a sweep (matplotlib, PNG): parameters vs peak reduction, optimiser
-convergence on one fit, and a 5 s excerpt with the model's gain reduction."""
+"""Figures of a sweep (matplotlib, PNG): every parameter of the sweep's model vs peak
+reduction, optimiser convergence on one fit, and a 5 s excerpt with the model's gain
+reduction.  Each figure is titled with the model's name."""
 
 from __future__ import annotations
 
@@ -10,14 +11,13 @@ import numpy as np
 import torch
 
 from .audio import InputError, atomic_write_bytes, prepare_pair
-from .model.params import PARAM_NAMES
+from .model.models import get_model
+from .model.schema import param_spec
 from .result import FitResult
 from .sweep import fit_path
 
 __all__ = ["plot_sweep"]
 
-LABELS = {"threshold_db": "threshold (dB)", "ratio": "ratio", "attack_ms": "attack (ms)",
-          "release_ms": "release (ms)", "makeup_db": "make-up (dB)"}
 COLORS = {"compress": "tab:blue", "limit": "tab:red"}
 
 
@@ -25,38 +25,48 @@ def _save(fig, path: Path) -> None:
     atomic_write_bytes(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
 
 
-def _params_vs_peak(mapping: dict, path: Path):
+def _params_vs_peak(mapping: dict, model, path: Path):
+    """Every parameter of ``model`` against peak reduction, in physical units, one panel each."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import LogLocator, ScalarFormatter
 
-    fig, axes = plt.subplots(1, 5, figsize=(17, 3.4))
+    names = model.param_names
+    cols = min(len(names), 6)
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.3 * rows), squeeze=False)
+    flat = axes.ravel()
     for mode, by_peak in mapping.items():
         peaks = sorted(int(p) for p in by_peak)
-        for ax, name in zip(axes, PARAM_NAMES):
+        for ax, name in zip(flat, names):
             ax.plot(peaks, [by_peak[str(p)][name] for p in peaks], "o-", color=COLORS.get(mode), label=mode, ms=4)
-    for ax, name in zip(axes, PARAM_NAMES):
+    for ax, name in zip(flat, names):
+        spec = param_spec(name)
         ax.set_xlabel("peak reduction")
-        ax.set_title(LABELS[name])
+        ax.set_title(spec.axis_label())
         ax.grid(alpha=0.3)
-        if name in ("attack_ms", "release_ms"):
-            from matplotlib.ticker import LogLocator, ScalarFormatter
-
+        if spec.log_scale:
             ax.set_yscale("log")
             ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
             ax.yaxis.set_major_formatter(ScalarFormatter())
             ax.yaxis.set_minor_formatter(ScalarFormatter(useOffset=False))
             ax.tick_params(axis="y", which="minor", labelsize=7)
-    axes[0].legend()
-    fig.suptitle("Fitted ff5 parameters against peak reduction")
+    for ax in flat[len(names):]:
+        ax.set_visible(False)
+    flat[0].legend()
+    fig.suptitle(f"Fitted {model.name} parameters ({len(names)}) against peak reduction")
+    fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
 
 
-def _convergence(pair, sr, frame_seconds, overlap_seconds, title: str, path: Path):
+def _convergence(pair, sr, frame_seconds, overlap_seconds, title: str, path: Path, model, init):
+    """Newton, L-BFGS and Adam from the same start (``init``: the sweep's fit of this model's
+    warm start, so that a grey-box model does not repeat its ff5 warm start three times)."""
     import matplotlib.pyplot as plt
 
     from .fitting import fit
 
-    kw = dict(frame_seconds=frame_seconds, overlap_seconds=overlap_seconds)
+    kw = dict(frame_seconds=frame_seconds, overlap_seconds=overlap_seconds, model=model.name, init=init)
     runs = {
         "Newton (fused Hessian)": fit(pair.x, pair.y, sr, **kw),
         "L-BFGS": fit(pair.x, pair.y, sr, optimizer="lbfgs", max_iter=100, **kw),
@@ -83,7 +93,8 @@ def _convergence(pair, sr, frame_seconds, overlap_seconds, title: str, path: Pat
     for ax in axes:
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
-    fig.suptitle(f"Convergence from the published initialisation, {title}")
+    start = "the published initialisation" if init is None else "its ff5 warm start"
+    fig.suptitle(f"{model.name}: convergence from {start}, {title}")
     _save(fig, path)
     plt.close(fig)
 
@@ -91,15 +102,12 @@ def _convergence(pair, sr, frame_seconds, overlap_seconds, title: str, path: Pat
 def _excerpt(fit_result: FitResult, pair, sr, title: str, path: Path, seconds: float = 5.0):
     import matplotlib.pyplot as plt
 
-    from .model.compressor import compressor_gain, level_db
-    from .model.params import theta_to_coefficients
-
-    x, y = pair.x[:1], pair.y[:1]
+    model = get_model(fit_result.model)
+    x, y = pair.x[:1].double(), pair.y[:1]
     theta = fit_result.theta
     with torch.no_grad():
-        ct, r, a, rel, gm = theta_to_coefficients(theta.unsqueeze(0), sr)
-        g = compressor_gain(level_db(x), ct, r, a, rel)
-        pred = x * g * 10 ** (gm / 20)
+        g = model.gain(x, theta, sr)
+        pred = model.render(x, theta, sr)
     T = x.shape[1]
     start = max(0, min(T - int(seconds * sr), int(0.4 * T)))
     sl = slice(start, start + int(seconds * sr))
@@ -114,9 +122,28 @@ def _excerpt(fit_result: FitResult, pair, sr, title: str, path: Path, seconds: f
     axes[1].set_xlabel("time (s)")
     for ax in axes:
         ax.grid(alpha=0.3)
-    fig.suptitle(f"5 s excerpt, {title}: ESR {100 * fit_result.esr:.2f} %")
+    fig.suptitle(f"5 s excerpt, {model.name}, {title}: ESR {100 * fit_result.esr:.2f} %")
     _save(fig, path)
     plt.close(fig)
+
+
+def _mapping_model(cfg: dict, mapping: dict, sweep: Path):
+    """The sweep's model; every mapping row must hold it with all its parameters."""
+    try:
+        model = get_model(cfg.get("model", "ff5"))
+    except ValueError as exc:
+        raise InputError(f"'{sweep / 'sweep.json'}': {exc}") from None
+    for mode, by_peak in mapping.items():
+        for peak, row in by_peak.items():
+            if row.get("model", "ff5") != model.name:
+                raise InputError(f"'{sweep / 'mapping.json'}' row {mode}/{peak} is of model {row.get('model', 'ff5')!r} "
+                                 f"but the sweep is of {model.name!r}; a sweep folder holds one model: rerun the "
+                                 f"sweep into a new folder")
+            missing = [n for n in model.param_names if n not in row]
+            if missing:
+                raise InputError(f"'{sweep / 'mapping.json'}' row {mode}/{peak} lacks {', '.join(missing)} of model "
+                                 f"{model.name}; rerun 'dspnewton sweep' to rewrite it")
+    return model
 
 
 def plot_sweep(sweep_dir, out_dir=None, mode: str | None = None, peak: int | None = None) -> list[Path]:
@@ -133,10 +160,11 @@ def plot_sweep(sweep_dir, out_dir=None, mode: str | None = None, peak: int | Non
         raise InputError(f"'{sweep}' has no mapping.json; run 'dspnewton sweep' first")
     cfg = json.loads((sweep / "sweep.json").read_text())
     mapping = json.loads((sweep / "mapping.json").read_text())
+    model = _mapping_model(cfg, mapping, sweep)
     out = Path(out_dir) if out_dir else sweep / "plots"
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "params_vs_peak.png", out / "convergence.png", out / "excerpt.png"]
-    _params_vs_peak(mapping, paths[0])
+    _params_vs_peak(mapping, model, paths[0])
     mode = mode or ("compress" if mapping.get("compress") else next(iter(mapping)))
     peaks = sorted(int(p) for p in mapping[mode])
     peak = peak if peak is not None else peaks[len(peaks) // 2]
@@ -145,6 +173,9 @@ def plot_sweep(sweep_dir, out_dir=None, mode: str | None = None, peak: int | Non
     pc = cfg["pairs"][f"{mode}/{peak}"]
     pair = prepare_pair(root / pc["input"], root / pc["target"], trim=True)
     title = f"{mode}, peak reduction {peak}"
-    _convergence(pair, pair.sample_rate, cfg.get("frame_seconds", 12.0), cfg.get("overlap_seconds", 1.0), title, paths[1])
+    warm = fit_result.extra.get("ff5_warm_start")
+    init = warm["params"] if (warm and not model.spec.is_ff5) else None
+    _convergence(pair, pair.sample_rate, cfg.get("frame_seconds", 12.0), cfg.get("overlap_seconds", 1.0), title,
+                 paths[1], model, init)
     _excerpt(fit_result, pair, pair.sample_rate, title, paths[2])
     return paths

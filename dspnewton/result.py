@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from .audio import InputError, atomic_write_bytes
-from .model.greybox_spec import model_physical_to_theta, parse_model, validate_extras
+from .model.greybox_spec import model_physical_to_theta, parse_model
 from .model.params import PARAM_NAMES, CompressorParams
 
 __all__ = ["FitResult", "MODEL_NAME"]
@@ -97,16 +97,14 @@ class FitResult:
             spec = parse_model(d["model"])
         except ValueError as exc:
             raise InputError(f"{source}: {exc}") from None
+        from .model.models import get_model
+
         try:
-            params = CompressorParams.from_dict(d["params"])
-            names = spec.param_names[len(PARAM_NAMES):]
-            missing = [n for n in names if n not in d["params"]]
-            if missing:
-                raise ValueError(f"missing parameters {', '.join(missing)} of model {spec.name}")
-            extra_params = {n: float(d["params"][n]) for n in names}
-            validate_extras(extra_params, names)
+            checked = get_model(spec).check_params(d["params"], f"the params of {source}")
+            params = CompressorParams.from_dict(checked)
+            extra_params = {n: checked[n] for n in spec.param_names[len(PARAM_NAMES):]}
         except (ValueError, TypeError) as exc:
-            raise InputError(f"{source} has invalid params: {exc}") from None
+            raise InputError(str(exc) if "do not match" in str(exc) else f"{source} has invalid params: {exc}") from None
         return cls(
             params=params, sample_rate=int(d["sample_rate"]), loss=float(d.get("loss", math.nan)),
             esr=float(d.get("esr", math.nan)), iterations=int(d.get("iterations", 0)),

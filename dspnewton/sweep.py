@@ -141,7 +141,7 @@ def _gather_chains(dist, out: Path, result: SweepResult, modes, chosen) -> Sweep
 def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str = "3c", hessian: str = "auto",
           device=None, dtype=None, frame_seconds: float | None = 12.0, overlap_seconds: float = 1.0,
           max_iter: int = 100, on_event: Callable[[str, dict], None] | None = None, dist=None,
-          model: str = "ff5") -> SweepResult:
+          model: str = "ff5", options=None) -> SweepResult:
     """Fit every (mode, peak) of a dataset as warm-started chains from peak 100 down.
 
     Args:
@@ -155,6 +155,7 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
         dist: a :class:`dspnewton.distributed.DistContext`: the independent chains (modes)
             are spread over the workers; rank 0 waits for the others and writes the mapping.
         model: the model to fit (``dspnewton models``); a sweep folder holds one model.
+        options: :class:`dspnewton.optim.newton.NewtonOptions` for every fit (stopping rules).
 
     Returns:
         :class:`SweepResult`.
@@ -225,7 +226,7 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
             try:
                 r = fit(manifest.abspath(entry.input), manifest.abspath(entry.target), hessian=hessian, device=device,
                         dtype=dtype or torch.float64, init=previous, max_iter=max_iter, frame_seconds=frame_seconds,
-                        overlap_seconds=overlap_seconds, trim=True, model=spec.name,
+                        overlap_seconds=overlap_seconds, trim=True, model=spec.name, options=options,
                         callback=(lambda e, i=info: on_event("iteration", {**i, **e})) if on_event else None)
             except (InputError, ValueError) as exc:
                 result.failed.append({"mode": mode, "peak": peak, "target": entry.target, "error": str(exc)})

@@ -44,7 +44,7 @@ from .greybox_spec import SC_CORNER_HZ, ModelSpec, coefficient_table, parse_mode
 from .params import check_sample_rate
 
 __all__ = ["greybox_states", "greybox_output", "render_model", "detector_inputs", "step", "kernel_states",
-           "highpass", "GreyBoxCompressor", "kernel_states_from_inputs"]
+           "highpass", "GreyBoxCompressor", "kernel_states_from_inputs", "model_gain"]
 
 LN10 = math.log(10.0)
 N_COEF = 12
@@ -358,6 +358,24 @@ def greybox_output(S: torch.Tensor, x: torch.Tensor, C: torch.Tensor, spec: Mode
         cols_c[10] = (dnum_dk * den - num * dden_dk) / (den * den)
         cols_c[11] = (dnum_db * den - num * dden_db) / (den * den)
     return y, torch.stack(cols_s, dim=-1), torch.stack(cols_c, dim=-1)
+
+
+def model_gain(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int) -> torch.Tensor:
+    """The ballistics gain g (linear, before make-up and saturation) for x (B, T) or (T,); no derivatives.
+
+    ``20 log10(g)`` is the gain reduction in dB a meter shows.
+    """
+    spec = parse_model(spec)
+    squeeze = isinstance(x, torch.Tensor) and x.dim() == 1
+    x = check_audio(x)
+    with torch.no_grad():
+        th = theta.detach().to(x.dtype)
+        th = th.unsqueeze(0).expand(x.shape[0], -1) if th.dim() == 1 else th
+        S = kernel_states(x, th, spec, sample_rate)
+        g = S[..., 0]
+        if spec.has("2rel"):
+            g = g + coefficient_table(th, spec, sample_rate)[:, 6:7] * (S[..., 1] - g)
+    return g[0] if squeeze else g
 
 
 def render_model(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int, backend: str = "auto") -> torch.Tensor:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .schema import PARAMETERS
 from .params import PARAM_NAMES, check_sample_rate, ms_to_coef, physical_to_theta, theta_to_physical
 
 __all__ = [
@@ -42,28 +43,13 @@ __all__ = [
 ]
 
 OPTIONS = ("knee", "rms", "2rel", "sc", "tube")
-OPTION_PARAMS = {
-    "knee": ("knee_db",),
-    "rms": ("rms_ms",),
-    "2rel": ("release_slow_ms", "slow_mix"),
-    "sc": ("sc_shelf_db",),
-    "tube": ("drive", "bias"),
-}
+# Views of the one parameter table (:mod:`.schema`).
+OPTION_PARAMS = {o: tuple(p.name for p in PARAMETERS if p.option == o) for o in OPTIONS}
 # name: (lo, hi, log-scale)
-EXTRA_RANGES = {
-    "knee_db": (0.1, 24.0, False),
-    "rms_ms": (0.01, 500.0, True),
-    "release_slow_ms": (100.0, 20000.0, True),
-    "slow_mix": (0.0, 1.0, False),
-    "sc_shelf_db": (-24.0, 24.0, False),
-    "drive": (0.01, 4.0, True),
-    "bias": (-0.5, 0.5, False),
-}
-UNITS = {"knee_db": "dB", "rms_ms": "ms", "release_slow_ms": "ms", "slow_mix": "", "sc_shelf_db": "dB",
-         "drive": "", "bias": ""}
+EXTRA_RANGES = {p.name: (p.lo, p.hi, p.transform == "logsigmoid") for p in PARAMETERS if p.option is not None}
+UNITS = {p.name: p.unit for p in PARAMETERS if p.option is not None}
 # Warm-start values of the extra parameters: close to the ff5 behaviour.
-EXTRA_DEFAULTS = {"knee_db": 1.0, "rms_ms": 0.05, "release_slow_ms": 2000.0, "slow_mix": 0.05,
-                  "sc_shelf_db": 0.0, "drive": 0.1, "bias": 0.0}
+EXTRA_DEFAULTS = {p.name: p.default for p in PARAMETERS if p.option is not None}
 SC_CORNER_HZ = 1000.0
 RECOMMENDED_MODEL = "fb+knee+rms+2rel+sc+tube"
 

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, fields
 
 import torch
 
+from .schema import PARAMETERS
+
 __all__ = [
     "PARAM_NAMES",
     "RANGES",
@@ -28,9 +30,10 @@ __all__ = [
     "physical_to_theta",
 ]
 
-PARAM_NAMES = ("threshold_db", "ratio", "attack_ms", "release_ms", "makeup_db")
-RANGES = {"ratio": (1.0, 20.0), "attack_ms": (0.1, 100.0), "release_ms": (10.0, 1000.0)}
-UNITS = {"threshold_db": "dB", "ratio": "", "attack_ms": "ms", "release_ms": "ms", "makeup_db": "dB"}
+# Views of the one parameter table (:mod:`.schema`).
+PARAM_NAMES = tuple(p.name for p in PARAMETERS if p.option is None)
+RANGES = {p.name: (p.lo, p.hi) for p in PARAMETERS if p.option is None and p.bounded}
+UNITS = {p.name: p.unit for p in PARAMETERS if p.option is None}
 
 
 def check_sample_rate(sample_rate) -> int:

@@ -24,8 +24,7 @@ import torch
 
 from .framing import Frames
 from ..model.greybox_spec import parse_model
-from .fused import fused_loss, fused_loss_grad_hess
-from .greybox_fused import greybox_fused_loss, greybox_fused_loss_grad_hess
+from ..model.models import get_model
 from .loss import frame_loss, residual
 
 __all__ = ["STRATEGIES", "loss_grad_hess", "loss_value", "resolve_strategy"]
@@ -91,11 +90,7 @@ def loss_grad_hess(theta: torch.Tensor, frames: Frames, strategy: str = "auto", 
     strategy = resolve_strategy(strategy)
     spec = parse_model(model)
     if strategy == "fused":
-        if not spec.is_ff5:
-            L, g, H = greybox_fused_loss_grad_hess(theta, frames, spec)
-        else:
-            L, g, H = fused_loss_grad_hess(theta, frames)
-        return torch.tensor(L, dtype=torch.float64), g, H
+        return get_model(spec).loss_grad_hess(theta, frames)
     theta = theta.detach().to(device=frames.x.device, dtype=frames.x.dtype)
     L = torch.zeros((), dtype=torch.float64)
     g = torch.zeros(theta.numel(), dtype=torch.float64)
@@ -120,7 +115,7 @@ def loss_value(theta: torch.Tensor, frames: Frames, strategy: str = "auto", back
     """The loss alone (line searches): the fused pass, or a torch forward."""
     spec = parse_model(model)
     if resolve_strategy(strategy) == "fused":
-        return fused_loss(theta, frames) if spec.is_ff5 else greybox_fused_loss(theta, frames, spec)
+        return get_model(spec).loss(theta, frames)
     theta = theta.detach().to(device=frames.x.device, dtype=frames.x.dtype)
     total = 0.0
     with torch.no_grad():

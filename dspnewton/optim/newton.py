@@ -8,8 +8,12 @@ until ``L(theta + t p) <= L(theta) + c t g^T p`` (c = 1e-4; at most 20
 halvings).  If that fails the step is damped Levenberg-Marquardt style
 (``H_mod + mu I`` with growing mu) and searched again; a random step is never
 taken.  Stops on a small Newton decrement (``g^T H_mod^{-1} g / 2`` relative to
-L), a small relative decrease of the loss, or ``max_iter``; the best
-parameters seen are returned, with the reason and a per-iteration history.
+L), a small relative decrease of the loss in one step (``loss_rtol``), a stall
+(the relative decrease stayed below ``stall_rtol`` for ``stall_iters``
+consecutive steps: the fit has stopped improving; on piecewise-smooth losses
+Newton converges only linearly near the optimum and such steps buy nothing),
+or ``max_iter``; the best parameters seen are returned, with the reason and a
+per-iteration history.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ class NewtonOptions:
     loss_rtol: float = 1e-10  # stop when the relative loss decrease is below this
     eig_floor: float = 1e-10  # eigenvalues floored at eig_floor * max |lambda|
     lm_tries: int = 6
+    stall_rtol: float = 1e-5  # stop when the relative loss decrease stays below this ...
+    stall_iters: int = 2  # ... for this many consecutive steps (0 disables the rule)
 
 
 @dataclass
@@ -96,6 +102,7 @@ def newton(
     evaluations += 1
     L = float(L)
     iteration = 0
+    stalled = 0
     for iteration in range(1, opt.max_iter + 1):
         if L < best_loss:
             best_theta, best_loss = theta.clone(), L
@@ -146,6 +153,11 @@ def newton(
         L = float(L)
         if rel_decrease <= opt.loss_rtol:
             converged, message = True, "relative loss decrease below tolerance"
+            break
+        stalled = stalled + 1 if rel_decrease < opt.stall_rtol else 0
+        if opt.stall_iters > 0 and stalled >= opt.stall_iters:
+            converged = True
+            message = f"stopped improving: relative loss decrease below {opt.stall_rtol:g} for {stalled} steps"
             break
     if L < best_loss:
         best_theta, best_loss = theta.clone(), L

@@ -1,0 +1,162 @@
+"""One object per model: its parameter schema, transforms, rendering, and its loss with exact derivatives.
+
+    model = get_model("fb+knee+rms+2rel+sc+tube")
+    model.param_names, model.params            # names and schema rows (:mod:`.schema`)
+    theta = model.physical_to_theta({...}, sample_rate)
+    y = model.render(x, theta, sample_rate)     # x (B, T) or (T,)
+    L, g, H = model.loss_grad_hess(theta, frames)   # exact, the model's fused pass
+
+Every model, ``ff5`` included, is a :class:`Model`; ``ff5``'s fast path is its
+hand-fused kernel (:mod:`dspnewton.objective.fused`), every other model runs the
+compiled grey-box pass (:mod:`dspnewton.objective.greybox_fused`).  The other
+Hessian strategies (autograd, ``torch.func``) work for every model through
+:mod:`dspnewton.objective.hessian`.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from .greybox_spec import ModelSpec, model_physical_to_theta, model_theta_to_physical, parse_model
+from .params import check_sample_rate
+from .schema import ParamSpec, param_spec
+
+__all__ = ["Model", "get_model"]
+
+
+class Model:
+    """A compressor model named by its options (see ``dspnewton models``)."""
+
+    def __init__(self, spec: ModelSpec):
+        self.spec = spec
+
+    # -------------------------------------------------------------------------- schema
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def param_names(self) -> tuple:
+        return self.spec.param_names
+
+    @property
+    def n_params(self) -> int:
+        return self.spec.n_params
+
+    @property
+    def params(self) -> tuple[ParamSpec, ...]:
+        """The schema rows of this model's parameters, in theta order."""
+        return tuple(param_spec(n) for n in self.param_names)
+
+    def defaults(self) -> dict:
+        """Default physical values (published start for the ff5 five, neutral option values)."""
+        return {p.name: p.default for p in self.params}
+
+    def check_params(self, params: dict, source: str = "parameters") -> dict:
+        """``params`` with exactly this model's names as floats, in range; ValueError otherwise.
+
+        The message names the missing or foreign parameters and what to do.
+        """
+        if not isinstance(params, dict):
+            raise ValueError(f"{source} must be a mapping of parameter names to values")
+        missing = [n for n in self.param_names if n not in params]
+        foreign = [n for n in params if n not in self.param_names]
+        if missing or foreign:
+            parts = []
+            if missing:
+                parts.append(f"lack {', '.join(missing)}")
+            if foreign:
+                parts.append(f"have {', '.join(foreign)}, which model {self.name} does not use")
+            raise ValueError(f"{source} do not match model {self.name}: they {' and '.join(parts)}. The model's "
+                             f"parameters are {', '.join(self.param_names)}; check the model name recorded "
+                             f"with them or refit with --model {self.name}")
+        try:
+            out = {n: float(params[n]) for n in self.param_names}
+        except (TypeError, ValueError):
+            raise ValueError(f"{source}: every parameter must be a number") from None
+        self.physical_to_theta(out, 44100)  # range and finiteness checks
+        return out
+
+    def can_warm_start_from(self, other) -> bool:
+        """Whether a fit of ``other`` maps onto this model: its parameters are a subset of ours
+        (the extra ones start at their neutral defaults)."""
+        return set(get_model(other).param_names) <= set(self.param_names)
+
+    # -------------------------------------------------------------------------- transforms
+    def theta_to_physical(self, theta: torch.Tensor, sample_rate: int) -> dict:
+        """theta (..., P) -> dict of physical values (each (...)) in ``param_names`` order."""
+        return model_theta_to_physical(theta, self.spec, check_sample_rate(sample_rate))
+
+    def physical_to_theta(self, params: dict, sample_rate: int, dtype=torch.float64, device=None,
+                          fill_defaults: bool = False) -> torch.Tensor:
+        """dict of physical values -> theta (..., P); ValueError naming a value out of range."""
+        return model_physical_to_theta(params, self.spec, sample_rate, dtype=dtype, device=device,
+                                       fill_defaults=fill_defaults)
+
+    # -------------------------------------------------------------------------- audio
+    def render(self, x: torch.Tensor, theta: torch.Tensor, sample_rate: int, backend: str = "auto") -> torch.Tensor:
+        """x (B, T) or (T,), theta (P,) or (B, P) -> y like x; differentiable."""
+        from .greybox import render_model
+
+        return render_model(x, theta, self.spec, sample_rate, backend)
+
+    def gain(self, x: torch.Tensor, theta: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """The ballistics gain (linear, before make-up and saturation), x (B, T) -> (B, T); no derivatives."""
+        from .greybox import model_gain
+
+        return model_gain(x, theta, self.spec, sample_rate)
+
+    # -------------------------------------------------------------------------- loss and derivatives
+    def loss(self, theta: torch.Tensor, frames) -> float:
+        """The fitting loss (sum of squared pre-emphasised error over the loss region)."""
+        from ..objective.greybox_fused import greybox_fused_loss
+
+        return greybox_fused_loss(theta, frames, self.spec)
+
+    def loss_grad_hess(self, theta: torch.Tensor, frames):
+        """(loss (float64 scalar), grad (P,), exact H (P, P)) by the model's compiled fused pass."""
+        from ..objective.greybox_fused import greybox_fused_loss_grad_hess
+
+        L, g, H = greybox_fused_loss_grad_hess(theta, frames, self.spec)
+        return torch.tensor(L, dtype=torch.float64), g, H
+
+    def loss_grad(self, theta: torch.Tensor, frames):
+        """(loss (float), grad (P,)): first-order optimisers."""
+        L, g, _ = self.loss_grad_hess(theta, frames)
+        return float(L), g
+
+    def __repr__(self) -> str:
+        return f"Model({self.name!r}, {self.n_params} parameters)"
+
+
+class FF5Model(Model):
+    """The published five-parameter model; its fused pass is the hand-fused ``ff5`` kernel."""
+
+    def loss(self, theta, frames) -> float:
+        from ..objective.fused import fused_loss
+
+        return fused_loss(theta, frames)
+
+    def loss_grad_hess(self, theta, frames):
+        from ..objective.fused import fused_loss_grad_hess
+
+        L, g, H = fused_loss_grad_hess(theta, frames)
+        return torch.tensor(L, dtype=torch.float64), g, H
+
+
+@functools.lru_cache(maxsize=None)
+def _model(name: str) -> Model:
+    spec = parse_model(name)
+    return FF5Model(spec) if spec.is_ff5 else Model(spec)
+
+
+def get_model(name) -> Model:
+    """The :class:`Model` for a name (``ff5``, ``fb+2rel``, ...), a ModelSpec or a Model.
+
+    Raises ValueError naming the unknown option and listing the valid ones.
+    """
+    if isinstance(name, Model):
+        return name
+    return _model(parse_model(name).name)

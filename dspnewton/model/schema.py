@@ -1,0 +1,86 @@
+"""The parameter table: every model parameter's name, unit, range, transform and default, in one place.
+
+Python (transforms, validation, tables, plots, exports) reads this table; the
+bundle records it; the C++ core's field list (``csrc/include/dspnewton/params``
+columns) follows the same names and order (:data:`COLUMN_ORDER`).
+
+Transforms from the unconstrained theta_i to the physical value:
+
+- ``none``: the value itself (threshold, make-up: unbounded dB);
+- ``sigmoid``: ``lo + (hi - lo) sigmoid(u)``;
+- ``logsigmoid``: ``lo (hi / lo)^sigmoid(u)`` (log-scale range);
+- ``coef``: a time constant in ms through the one-pole coefficient
+  ``alpha = 1 - exp(-2200 / (ms sr))``, ``alpha = alpha(hi) + (alpha(lo) - alpha(hi)) sigmoid(u)``
+  (the published transform: bounds on the coefficient).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ParamSpec", "PARAMETERS", "COLUMN_ORDER", "param_spec", "format_value"]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter: name, unit ("" for none), range (None: unbounded), transform, default, label.
+
+    ``default`` is the warm-start value of an option's parameter (close to ``ff5``
+    behaviour) or the published initial value of an ``ff5`` parameter.
+    """
+
+    name: str
+    unit: str
+    lo: float | None
+    hi: float | None
+    transform: str
+    default: float
+    label: str
+    option: str | None = None  # the model option that adds it (None: every model)
+
+    @property
+    def bounded(self) -> bool:
+        return self.lo is not None
+
+    @property
+    def log_scale(self) -> bool:
+        """Whether plots should use a log axis."""
+        return self.transform in ("coef", "logsigmoid")
+
+    def axis_label(self) -> str:
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+
+PARAMETERS: tuple = (
+    ParamSpec("threshold_db", "dB", None, None, "none", -36.0, "threshold"),
+    ParamSpec("ratio", "", 1.0, 20.0, "sigmoid", 4.0, "ratio"),
+    ParamSpec("attack_ms", "ms", 0.1, 100.0, "coef", 1.0, "attack"),
+    ParamSpec("release_ms", "ms", 10.0, 1000.0, "coef", 200.0, "release"),
+    ParamSpec("makeup_db", "dB", None, None, "none", 0.0, "make-up"),
+    ParamSpec("knee_db", "dB", 0.1, 24.0, "sigmoid", 1.0, "knee width", "knee"),
+    ParamSpec("rms_ms", "ms", 0.01, 500.0, "logsigmoid", 0.05, "RMS time", "rms"),
+    ParamSpec("release_slow_ms", "ms", 100.0, 20000.0, "logsigmoid", 2000.0, "slow release", "2rel"),
+    ParamSpec("slow_mix", "", 0.0, 1.0, "sigmoid", 0.05, "slow mix", "2rel"),
+    ParamSpec("sc_shelf_db", "dB", -24.0, 24.0, "sigmoid", 0.0, "side-chain shelf", "sc"),
+    ParamSpec("drive", "", 0.01, 4.0, "logsigmoid", 0.1, "tube drive", "tube"),
+    ParamSpec("bias", "", -0.5, 0.5, "sigmoid", 0.0, "tube bias", "tube"),
+)
+_BY_NAME = {p.name: p for p in PARAMETERS}
+# Column order of the C++ tables (params.h, the plugin): the ff5 five, then the options' parameters.
+COLUMN_ORDER = tuple(p.name for p in PARAMETERS)
+
+
+def param_spec(name: str) -> ParamSpec:
+    """The table row of ``name``; KeyError lists the known names."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown parameter {name!r}; known: {', '.join(COLUMN_ORDER)}") from None
+
+
+def format_value(name: str, value: float) -> str:
+    """``value`` with its unit, e.g. ``-24.1 dB``, ``4.2:1`` for the ratio."""
+    spec = param_spec(name)
+    if name == "ratio":
+        return f"{value:.3g}:1"
+    return f"{value:.4g} {spec.unit}".rstrip()
