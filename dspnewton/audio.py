@@ -49,7 +49,9 @@ def read_audio(path: str | os.PathLike, role: str = "audio") -> AudioFile:
         raise InputError(f"{role} file '{p}' is not readable (permission denied)")
     try:
         info = sf.info(str(p))
-        data, sr = sf.read(str(p), dtype="float64", always_2d=True)
+        # float32 holds these formats exactly (half the memory of float64); others read as float64.
+        dtype = "float32" if info.subtype in EXACT_IN_FLOAT32 else "float64"
+        data, sr = sf.read(str(p), dtype=dtype, always_2d=True)
     except Exception as exc:  # libsndfile reports format problems in many ways
         raise InputError(
             f"{role} file '{p}' is not a readable audio file ({exc}); give a WAV, FLAC or other libsndfile format"
@@ -57,6 +59,9 @@ def read_audio(path: str | os.PathLike, role: str = "audio") -> AudioFile:
     if data.shape[0] == 0:
         raise InputError(f"{role} file '{p}' contains no samples")
     return AudioFile(np.ascontiguousarray(data.T), int(sr), info.subtype, str(p))
+
+
+EXACT_IN_FLOAT32 = ("FLOAT", "PCM_16", "PCM_24", "PCM_S8", "PCM_U8")
 
 
 def atomic_write_bytes(path: str | os.PathLike, writer) -> None:
@@ -114,7 +119,8 @@ def estimate_lag(x: np.ndarray, y: np.ndarray, max_lag: int) -> int:
 
 @dataclass
 class PreparedPair:
-    """A checked input/target pair ready for fitting: x, y (C, T) float64 tensors."""
+    """A checked input/target pair ready for fitting: x, y (C, T) tensors (float32 when the
+    files' samples are exactly float32 values, else float64)."""
 
     x: torch.Tensor
     y: torch.Tensor
@@ -214,7 +220,7 @@ def prepare_pair(inp, target, sample_rate: int | None = None, *, resample: bool 
         notes.append(f"trimmed from {x.shape[1]} / {y.shape[1]} to {n} samples")
         x, y = x[:, :n], y[:, :n]
     for name, arr in ((name_x, x), (name_y, y)):
-        if np.abs(arr).max() == 0.0:
+        if not arr.any():
             raise InputError(f"'{name}' is silent (every sample is zero); nothing can be fitted to it")
     lag = 0
     if align:

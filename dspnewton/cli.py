@@ -187,7 +187,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
         print(f"note: rendering at {audio.sample_rate} Hz with parameters fitted at {fit_result.sample_rate} Hz "
               f"(time constants are kept in ms)")
     fit_result.sample_rate = audio.sample_rate
-    y = fit_result.render(audio.data).numpy()
+    y = fit_result.render(audio.data.astype(np.float64)).numpy()
     write_audio(out, y, audio.sample_rate, audio.subtype)
     if not args.quiet:
         print(f"wrote {out} ({audio.data.shape[1] / audio.sample_rate:.2f} s, {audio.subtype}, {audio.sample_rate} Hz)")

@@ -89,6 +89,8 @@ def fit_ff5_multistart(x, y, sample_rate: int, screen_frames: int | None = SCREE
     starts are screened on ``screen_frames`` evenly spaced frames and only the
     best is refined on every frame (None: every start on every frame).  x, y: (C, T).
     """
+    if x is None:
+        x, y = kw["_frames"][0].signals()
     starts = [published_init_theta(x, y, sample_rate)]
     for thr, ratio in FF5_STARTS:
         th = starts[0].clone()
@@ -144,6 +146,7 @@ def fit(
     dist=None,
     model: str = "ff5",
     _frame_subset: int | None = None,
+    _frames=None,
 ) -> FitResult:
     """Fit a compressor model (default the published ``ff5``) to an input/target pair.
 
@@ -188,12 +191,18 @@ def fit(
         raise InputError(f"dtype must be float32 or float64, got {dtype}")
     if device is not None and str(device).startswith("cuda") and not torch.cuda.is_available():
         raise InputError("device 'cuda' was requested but no CUDA GPU is available; use --device cpu")
-    pair = prepare_pair(input, target, sample_rate, resample=resample, trim=trim, channels=channels, align=align)
-    sr = pair.sample_rate
-    try:
-        frames = make_frames(pair.x, pair.y, sr, frame_seconds, overlap_seconds)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    if _frames is None:
+        pair = prepare_pair(input, target, sample_rate, resample=resample, trim=trim, channels=channels, align=align)
+        try:
+            frames = make_frames(pair.x, pair.y, pair.sample_rate, frame_seconds, overlap_seconds)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        notes, lag = pair.notes, pair.lag
+        del pair  # the frames hold the only copy of the audio from here on
+    else:  # an internal call on frames already made (the ff5 warm start)
+        frames, notes, lag = _frames
+    sr = frames.sample_rate
+    full_frames = frames
     n_frames_total = frames.n_frames
     screened = None
     if _frame_subset is not None and dist is None and frames.n_frames > _frame_subset:
@@ -201,17 +210,20 @@ def fit(
         frames, screened = frames.subset(idx), int(idx.numel())
     if dist is not None:
         frames = frames.subset(dist.shard(frames.n_frames))
-    frames = frames.to(device=device, dtype=dtype)
+    if strategy != "fused" or optimizer != "newton" or dtype == torch.float32:
+        frames = frames.to(device=device, dtype=dtype)  # the autograd paths compute in the frames' dtype
+    else:
+        frames = frames.to(device=device)  # fused: float64 arithmetic whatever the (exact) storage
     energy = frames.target_energy if dist is None else dist.reduce_scalar(frames.target_energy)
     if energy <= 0:
         raise InputError("the target is silent over the loss region (after the warm-up); nothing to fit")
     theta0 = _resolve_init(init, sr, spec)
     warm = None
     if theta0 is None:
-        theta0 = published_init_theta(pair.x, pair.y, sr)
+        theta0 = published_init_theta(*full_frames.signals(), sr)
         if not spec.is_ff5:
-            base = fit_ff5_multistart(pair.x, pair.y, sr, device=device, dtype=dtype, frame_seconds=frame_seconds,
-                                      overlap_seconds=overlap_seconds, options=options, dist=dist)
+            base = fit_ff5_multistart(None, None, sr, device=device, dtype=dtype, options=options, dist=dist,
+                                      _frames=(full_frames, notes, lag))
             warm = {"model": "ff5", "esr": base.esr, "iterations": base.iterations, "seconds": base.seconds,
                     "params": base.params.to_dict()}
             theta0 = _resolve_init(base.params, sr, spec)
@@ -262,7 +274,7 @@ def fit(
         params=params, sample_rate=sr, loss=res.loss, esr=res.loss / energy, iterations=res.iterations,
         converged=res.converged, message=res.message, seconds=time.perf_counter() - t0, hessian=strategy,
         optimizer=optimizer, history=res.history, model=spec.name, extra_params=extra_params,
-        extra={**extra, "notes": pair.notes, "lag_samples": pair.lag, "frames": n_frames_total, "screened_frames": screened,
+        extra={**extra, "notes": notes, "lag_samples": lag, "frames": n_frames_total, "screened_frames": screened,
                "workers": 1 if dist is None else dist.world,
                "frame_seconds": frame_seconds, "overlap_seconds": overlap_seconds, "evaluations": res.evaluations,
                "device": str(frames.x.device), "dtype": str(dtype).replace("torch.", "")},

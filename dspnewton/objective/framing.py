@@ -39,8 +39,10 @@ class Frames:
     (filter restarted per frame); ``mask`` (F, L) 1 where a sample is in the loss.
     """
 
-    def __init__(self, xbuf, tbuf, offsets, valid, frame_length: int, warmup: int, sample_rate: int):
+    def __init__(self, xbuf, tbuf, offsets, valid, frame_length: int, warmup: int, sample_rate: int,
+                 channels: tuple = (1, 0, 0)):
         self.xbuf, self.tbuf = xbuf, tbuf
+        self.channels = channels  # (C, T, stride): channel c of the signals is buf[c * stride : c * stride + T]
         self.offsets, self.valid = offsets, valid
         self.frame_length, self.warmup, self.sample_rate = int(frame_length), int(warmup), int(sample_rate)
         self._cache: dict = {}
@@ -102,30 +104,33 @@ class Frames:
         return self._cache["energy"]
 
     def flat_arrays(self, torch_device=None):
-        """(xbuf, tbuf, offsets, valid) for the compiled kernels: float64/int64 numpy arrays, or
-        contiguous tensors on ``torch_device`` (cached)."""
+        """(xbuf, tbuf, offsets, valid) for the compiled kernels: numpy arrays (float32 or float64
+        audio as stored, int64 indices), or contiguous tensors on ``torch_device`` (cached)."""
         key = ("flat", str(torch_device))
         if key not in self._cache:
-            if torch_device is None:
-                arrs = tuple(t.detach().to("cpu", torch.float64).contiguous().numpy() for t in (self.xbuf, self.tbuf))
-                arrs += tuple(t.to("cpu", torch.int64).contiguous().numpy() for t in (self.offsets, self.valid))
-            else:
-                arrs = tuple(t.detach().to(torch_device, torch.float64).contiguous() for t in (self.xbuf, self.tbuf))
-                arrs += tuple(t.to(torch_device, torch.int64).contiguous() for t in (self.offsets, self.valid))
-            self._cache[key] = arrs
+            dev = "cpu" if torch_device is None else torch_device
+            arrs = tuple(t.detach().to(dev).contiguous() for t in (self.xbuf, self.tbuf))
+            arrs += tuple(t.to(dev, torch.int64).contiguous() for t in (self.offsets, self.valid))
+            self._cache[key] = tuple(a.numpy() for a in arrs) if torch_device is None else arrs
         return self._cache[key]
+
+    def signals(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The whole input and target, (C, T) views of the buffers (no copy)."""
+        C, T, stride = self.channels
+        return tuple(b.as_strided((C, T), (stride, 1), b.storage_offset()) for b in (self.xbuf, self.tbuf))
 
     def subset(self, index) -> "Frames":
         """The frames selected by ``index`` (a slice or index tensor); shares the buffers."""
         return Frames(self.xbuf, self.tbuf, self.offsets[index], self.valid[index], self.frame_length,
-                      self.warmup, self.sample_rate)
+                      self.warmup, self.sample_rate, self.channels)
 
     def to(self, device=None, dtype=None) -> "Frames":
         """Frames with buffers on ``device`` / of ``dtype`` (no copy when nothing changes)."""
         xb, tb = (t.to(device=device, dtype=dtype) for t in (self.xbuf, self.tbuf))
         if xb is self.xbuf and tb is self.tbuf:
             return self
-        return Frames(xb, tb, self.offsets, self.valid, self.frame_length, self.warmup, self.sample_rate)
+        return Frames(xb, tb, self.offsets, self.valid, self.frame_length, self.warmup, self.sample_rate,
+                      self.channels)
 
 
 def make_frames(x: torch.Tensor, target: torch.Tensor, sample_rate: int, frame_seconds: float | None = 12.0,
@@ -140,7 +145,9 @@ def make_frames(x: torch.Tensor, target: torch.Tensor, sample_rate: int, frame_s
         overlap_seconds: overlap = warm-up length in s (not in the loss).
 
     Returns:
-        :class:`Frames` (one zero-padded copy of each signal; the frames are views).
+        :class:`Frames` (one zero-padded copy of each signal; the frames are views).  float64
+        audio that float32 holds exactly (float32 or up to 24-bit PCM files) is stored as
+        float32: the compiled passes compute in float64 all the same, at half the memory.
     """
     if x.shape != target.shape:
         raise ValueError(f"input and target must have the same shape, got {tuple(x.shape)} and {tuple(target.shape)}")
@@ -170,10 +177,24 @@ def make_frames(x: torch.Tensor, target: torch.Tensor, sample_rate: int, frame_s
     total = (C - 1) * stride + span
     bufs = []
     for sig in (x, target):
+        if sig.dtype == torch.float64 and _float32_exact(sig):
+            sig = sig.float()
         buf = sig.new_zeros(total)
         for c in range(C):
             buf[c * stride:c * stride + T] = sig[c]
         bufs.append(buf)
     offsets = torch.tensor([c * stride + k * hop for c in range(C) for k in range(n)], dtype=torch.int64)
     valid = torch.tensor([min(L, T - k * hop) for _ in range(C) for k in range(n)], dtype=torch.int64)
-    return Frames(bufs[0], bufs[1], offsets, valid, L, warmup, sample_rate)
+    if bufs[0].dtype != bufs[1].dtype:
+        bufs = [b.double() for b in bufs]
+    return Frames(bufs[0], bufs[1], offsets, valid, L, warmup, sample_rate, (C, T, stride))
+
+
+def _float32_exact(sig: torch.Tensor, chunk: int = 1 << 22) -> bool:
+    """Whether every sample of float64 ``sig`` is a float32 value (checked in chunks)."""
+    flat = sig.reshape(-1)
+    for s in range(0, flat.numel(), chunk):
+        part = flat[s:s + chunk]
+        if not bool((part.float().double() == part).all()):
+            return False
+    return True
