@@ -1,0 +1,250 @@
+"""Every model first-class: the compiled fused pass against the torch reference, the model
+interface and its schema, the stall stopping rule, zero-copy frames, and every command end to
+end for ff5, fb+2rel and the recommended model."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from dspnewton.audio import InputError
+from dspnewton.cli import main
+from dspnewton.data.virtual_unit import generate_dataset
+from dspnewton.fitting import _resolve_init
+from dspnewton.model.greybox import render_model
+from dspnewton.model.greybox_spec import RECOMMENDED_MODEL, list_models, parse_model
+from dspnewton.model.models import get_model
+from dspnewton.model.schema import COLUMN_ORDER, PARAMETERS
+from dspnewton.objective.framing import make_frames
+from dspnewton.objective.greybox_fused import greybox_fused_loss, greybox_fused_loss_grad_hess
+from dspnewton.objective.greybox_hessian import greybox_loss_grad_hess
+from dspnewton.optim.newton import NewtonOptions, newton
+from dspnewton.result import FitResult
+
+SR = 8000
+VALUES = dict(threshold_db=-24.0, ratio=4.0, attack_ms=1.0, release_ms=20.0, makeup_db=2.0, knee_db=6.0,
+              rms_ms=2.0, release_slow_ms=300.0, slow_mix=0.4, sc_shelf_db=6.0, drive=1.0, bias=0.2)
+ALONE = ["ff", "fb"] + [f"{t}+{o}" for t in ("ff", "fb") for o in ("knee", "rms", "2rel", "sc", "tube")]
+SAMPLE = random.Random(7).sample([m.name for m in list_models()], 6)
+MODELS_E2E = ["ff5", "fb+2rel", RECOMMENDED_MODEL]
+
+
+def _pair(spec, T=1600, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    env = 0.05 + 0.6 * (torch.arange(T) // (T // 4) % 2).double()
+    x = torch.randn(T, generator=g, dtype=torch.float64) * env
+    th = get_model(spec).physical_to_theta({k: v for k, v in VALUES.items() if k in spec.param_names}, SR)
+    y = render_model(x, th + 0.3 * torch.randn(th.shape, generator=g, dtype=torch.float64), spec, SR).detach()
+    return x, y, th
+
+
+@pytest.mark.parametrize("name", sorted(set(ALONE + ["ff+knee+rms+2rel+sc+tube", RECOMMENDED_MODEL] + SAMPLE)))
+def test_compiled_fused_pass_equals_torch_reference(name):
+    """Loss, gradient and Hessian of the compiled pass = the vectorised torch.func reference (float64)."""
+    spec = parse_model(name)
+    x, y, th = _pair(spec)
+    frames = make_frames(x, y, SR, 0.1, 0.02)
+    L0, g0, H0 = greybox_loss_grad_hess(th, frames, spec)
+    L1, g1, H1 = greybox_fused_loss_grad_hess(th, frames, spec)
+    assert abs(L1 - float(L0)) <= 1e-10 * float(L0)
+    assert abs(greybox_fused_loss(th, frames, spec) - float(L0)) <= 1e-10 * float(L0)
+    assert (g1 - g0).abs().max() <= 1e-10 * g0.abs().max()
+    assert (H1 - H0).abs().max() <= 1e-10 * H0.abs().max()
+    assert torch.equal(H1, H1.T)
+    # Chunking frames through the kernel changes nothing.
+    L2, g2, H2 = greybox_fused_loss_grad_hess(th, frames, spec, chunk=1)
+    assert abs(L2 - L1) <= 1e-12 * L1 and (H2 - H1).abs().max() <= 1e-12 * H1.abs().max()
+
+
+def test_greybox_cuda_kernel_under_simulator():
+    script = textwrap.dedent(
+        """
+        import torch
+        from dspnewton.model.models import get_model
+        from dspnewton.model.greybox import render_model
+        from dspnewton.objective.framing import make_frames
+        from dspnewton.objective.greybox_fused import greybox_fused_loss_grad_hess, greybox_fused_loss
+        sr = 8000
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(240, generator=g, dtype=torch.float64) * 0.4
+        for name in ("fb+knee+rms+2rel+sc+tube", "ff+knee+rms+2rel+sc+tube"):
+            m = get_model(name)
+            th = m.physical_to_theta({**m.defaults(), "threshold_db": -20.0, "drive": 1.0, "slow_mix": 0.4}, sr)
+            y = render_model(x, th + 0.2, name, sr).detach()
+            fr = make_frames(x, y, sr, 0.02, 0.005)
+            a = greybox_fused_loss_grad_hess(th, fr, name, kernel="cuda")
+            b = greybox_fused_loss_grad_hess(th, fr, name, kernel="cpu")
+            assert abs(a[0] - b[0]) <= 1e-12 * abs(b[0])
+            assert (a[1] - b[1]).abs().max() <= 1e-12 * b[1].abs().max()
+            assert (a[2] - b[2]).abs().max() <= 1e-12 * b[2].abs().max()
+            assert abs(greybox_fused_loss(th, fr, name, kernel="cuda") - b[0]) <= 1e-12 * abs(b[0])
+        print("SIM-OK")
+        """
+    )
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0 and "SIM-OK" in proc.stdout, proc.stderr[-3000:]
+
+
+# ------------------------------------------------------------------------------------- interface
+
+
+def test_one_parameter_table_serves_every_model():
+    assert COLUMN_ORDER[:5] == ("threshold_db", "ratio", "attack_ms", "release_ms", "makeup_db")
+    assert len(PARAMETERS) == 12
+    for spec in list_models():
+        m = get_model(spec)
+        assert [p.name for p in m.params] == list(spec.param_names) and m.n_params == spec.n_params
+        # Defaults are in range and round-trip through theta.
+        back = m.theta_to_physical(m.physical_to_theta(m.defaults(), SR), SR)
+        for p in m.params:
+            assert float(back[p.name]) == pytest.approx(p.default, rel=1e-9, abs=1e-9)
+    assert get_model("ff") is get_model("ff5")
+    with pytest.raises(ValueError, match="unknown model option 'bogus'"):
+        get_model("fb+bogus")
+
+
+def test_fit_json_must_match_its_model(tmp_path):
+    m = get_model("fb+2rel")
+    good = {"model": "fb+2rel", "sample_rate": SR, "params": {**m.defaults()}}
+    assert FitResult.from_dict(good).all_params == pytest.approx(m.defaults())
+    foreign = {**good, "params": {**m.defaults(), "knee_db": 3.0}}
+    with pytest.raises(InputError, match="have knee_db, which model fb\\+2rel does not use"):
+        FitResult.from_dict(foreign)
+    missing = {**good, "params": {k: v for k, v in m.defaults().items() if k != "slow_mix"}}
+    with pytest.raises(InputError, match="lack slow_mix"):
+        FitResult.from_dict(missing)
+    as_ff5 = {**good, "model": "ff5"}
+    with pytest.raises(InputError, match="do not match model ff5"):
+        FitResult.from_dict(as_ff5)
+
+
+def test_init_of_another_model_maps_or_refuses(tmp_path):
+    fb2 = FitResult.from_dict({"model": "fb+2rel", "sample_rate": SR, "params": get_model("fb+2rel").defaults()})
+    th = _resolve_init(fb2, SR, parse_model(RECOMMENDED_MODEL))  # a subset: maps, new options neutral
+    assert th.shape == (12,)
+    with pytest.raises(InputError, match="cannot start model 'ff\\+knee'.*release_slow_ms, slow_mix"):
+        _resolve_init(fb2, SR, parse_model("ff+knee"))
+    with pytest.raises(InputError, match="does not use"):
+        _resolve_init({"threshold_db": -20.0, "drive": 1.0}, SR, parse_model("ff5"))
+
+
+def test_stall_rule_stops_when_the_fit_stops_improving():
+    # A loss whose relative decrease per Newton step becomes tiny but never zero.
+    def lgh(t):
+        L = float(1.0 + 1e-7 * (t ** 2).sum())
+        return torch.tensor(L, dtype=torch.float64), 2e-7 * t, 2e-6 * torch.eye(2, dtype=torch.float64)
+
+    def lv(t):
+        return float(1.0 + 1e-7 * (t ** 2).sum())
+
+    t0 = torch.tensor([3.0, -2.0], dtype=torch.float64)
+    r = newton(lgh, lv, t0, NewtonOptions(max_iter=50))
+    assert r.converged and "stopped improving" in r.message and r.iterations == 2
+    off = newton(lgh, lv, t0, NewtonOptions(max_iter=50, stall_iters=0))
+    assert "stopped improving" not in off.message and off.iterations > 2
+
+
+def test_frames_are_views_and_store_exact_float32():
+    x = torch.randn(2000, dtype=torch.float64).float().double()  # float32 values
+    y = 0.5 * x
+    fr = make_frames(x, y, SR, 0.1, 0.02)
+    assert fr.xbuf.dtype == torch.float32 and fr.x.data_ptr() == fr.xbuf.data_ptr()  # a strided view
+    assert torch.equal(fr.x[1, :100].double(), x[640:740])
+    xs, ys = fr.signals()
+    assert torch.equal(xs[0].double(), x) and torch.equal(ys[0].double(), y)
+    x64 = torch.randn(2000, dtype=torch.float64)
+    assert make_frames(x64, 0.5 * x64, SR, 0.1, 0.02).xbuf.dtype == torch.float64  # not exact in float32: kept
+    stereo = make_frames(torch.stack([x, -x]), torch.stack([y, -y]), SR, 0.1, 0.02)
+    assert stereo.n_frames == 2 * fr.n_frames and torch.equal(stereo.x[fr.n_frames:], -fr.x)
+
+
+# ------------------------------------------------------------------------------------- end to end
+
+
+@pytest.fixture(scope="module")
+def virtual(tmp_path_factory):
+    d = tmp_path_factory.mktemp("virtual_models")
+    generate_dataset(d, seconds=4.0, peaks=(40, 60, 80, 100), modes=("compress",), sample_rate=SR)
+    return d
+
+
+def _run(argv, capsys):
+    code = main(argv)
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err, out.err
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("model", MODELS_E2E)
+def test_every_command_end_to_end(model, virtual, tmp_path, capsys):
+    m = get_model(model)
+    sweep = tmp_path / "sweep"
+    code, out, err = _run(["sweep", str(virtual), "-o", str(sweep), "--modes", "compress", "--peaks", "40,60,80,100",
+                           "--model", model, "--quiet"], capsys)
+    assert code == 0, err
+    mapping = json.loads((sweep / "mapping.json").read_text())
+    assert all(set(m.param_names) <= set(r) for r in mapping["compress"].values())
+    assert (sweep / "mapping.csv").read_text().splitlines()[0] == ",".join(
+        ["mode", "peak", *m.param_names, "esr", "iterations", "converged"])
+    # eval scores every fit with its own model and writes every parameter.
+    code, out, err = _run(["eval", str(sweep)], capsys)
+    assert code == 0, err
+    rows = (sweep / "eval.csv").read_text().splitlines()
+    assert rows[0] == ",".join(["mode", "peak", "method", "model", "esr", "delta_ldr_db", *m.param_names])
+    fitted = [r.split(",") for r in rows[1:] if r.split(",")[2] == "fitted"]
+    assert fitted and all(r[3] == m.name for r in fitted)
+    for r in fitted:
+        own = FitResult.load(sweep / "fits" / "compress" / f"peak_{int(r[1]):03d}" / "fit.json").esr
+        assert float(r[4]) == pytest.approx(own, rel=1e-6), "eval must score a fit with its own model"
+    # plot draws every parameter and names the model.
+    code, out, err = _run(["plot", str(sweep)], capsys)
+    assert code == 0, err
+    assert all((sweep / "plots" / n).stat().st_size > 10_000 for n in ("params_vs_peak.png", "convergence.png",
+                                                                       "excerpt.png"))
+    # export and render.
+    code, out, err = _run(["export", str(sweep), "-o", str(tmp_path / "b.bundle"), "--model", model], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "b.bundle" / "bundle.json").read_text())["model"] == m.name
+    fit_json = sweep / "fits" / "compress" / "peak_060" / "fit.json"
+    wav = next(virtual.rglob("input_*.wav"))
+    code, out, err = _run(["render", str(wav), str(fit_json), "-o", str(tmp_path / "r.wav"), "--model", model],
+                          capsys)
+    assert code == 0, err and (tmp_path / "r.wav").exists()
+
+
+def test_sweep_folder_mixing_models_is_refused(virtual, tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    assert _run(["sweep", str(virtual), "-o", str(sweep), "--modes", "compress", "--peaks", "60,80,100",
+                 "--quiet"], capsys)[0] == 0
+    # Replace one fit with a fit of another model: eval must refuse, not score it as ff5.
+    path = sweep / "fits" / "compress" / "peak_080" / "fit.json"
+    d = json.loads(path.read_text())
+    d["model"], d["params"] = "fb+2rel", {**d["params"], "release_slow_ms": 1000.0, "slow_mix": 0.3}
+    path.write_text(json.dumps(d))
+    before = sorted(p.name for p in sweep.iterdir())
+    code, out, err = _run(["eval", str(sweep)], capsys)
+    assert code != 0 and "holds fits of other models" in err and "compress/80: fb+2rel" in err
+    assert sorted(p.name for p in sweep.iterdir()) == before  # nothing written
+    # plot refuses a mapping of another model than the sweep's.
+    mp = json.loads((sweep / "mapping.json").read_text())
+    mp["compress"]["80"]["model"] = "fb+2rel"
+    (sweep / "mapping.json").write_text(json.dumps(mp))
+    code, out, err = _run(["plot", str(sweep)], capsys)
+    assert code != 0 and "holds one model" in err and not (sweep / "plots").exists()
+
+
+def test_unknown_model_and_bad_stop_flags(virtual, tmp_path, capsys):
+    wav = sorted(virtual.rglob("*.wav"))
+    code, out, err = _run(["fit", str(wav[0]), str(wav[1]), "-o", str(tmp_path / "o"), "--model", "fb+gru"], capsys)
+    assert code != 0 and "unknown model option 'gru'" in err and not (tmp_path / "o").exists()
+    code, out, err = _run(["fit", str(wav[0]), str(wav[1]), "-o", str(tmp_path / "o"), "--stop-iters", "-1"], capsys)
+    assert code != 0 and "--stop-rtol and --stop-iters" in err
