@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -93,6 +92,21 @@ def hessian_part(x, y, models, revrev_frames: int):
     return rows
 
 
+def _watch_peak_rss(proc) -> int:
+    """Peak resident set (kB) of a running child, from /proc VmHWM (the high-water mark of the
+    exec'd program; ``wait4``'s ru_maxrss would include the parent's pages shared at fork)."""
+    peak = 0
+    while proc.poll() is None:
+        try:
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return peak
+
+
 def fit_part(x, y, models, workdir: Path):
     xin, tgt = workdir / "input.wav", workdir / "target.wav"
     sf.write(xin, x, SR, subtype="FLOAT")
@@ -107,12 +121,10 @@ def fit_part(x, y, models, workdir: Path):
                "--quiet", *extra]
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd)
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        peak_kb = _watch_peak_rss(proc)
         if proc.returncode:
             raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode})")
         wall = time.perf_counter() - t0
-        peak_kb = usage.ru_maxrss
         fitj = json.loads((out / "fit.json").read_text())
         warm = fitj.get("extra", {}).get("ff5_warm_start") or {}
         rows.append({"model": name, "stall_rule": not extra, "wall_s": wall, "iterations": fitj["iterations"],

@@ -9,7 +9,7 @@ Derivatives are taken with respect to the model's active coefficients phi (P,):
 ``pos[c]`` is the position in phi of coefficient c (see :mod:`._greybox_steps`)
 or -1.  Three sweeps over the frame:
 
-1. forward: states s[n] (stored), detector high-pass (stored with ``sc``), the
+1. forward: states s[n] (stored with the level, static gain and tube tanh), detector high-pass (stored with ``sc``), the
    prediction and the pre-emphasised residual (loss);
 2. backward: ``rho = PE^T(mask e)`` and the adjoint state
    ``lam[n] = rho[n] dY/ds[n] + (dF[n+1]/ds[n])^T lam[n+1]`` (stored);
@@ -41,13 +41,14 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
     xbuf, tbuf: flat input and target audio; frame f is xbuf[off[f] : off[f] + valid[f]].
     start: first sample in the loss.  C (12,) coefficients, pos (12,) int, flags (6,) int.
     hp_g, hp_a1: the side-chain high-pass ``h[n] = hp_g (x[n] - x[n-1]) + hp_a1 h[n-1]``.
-    Scratch: sbuf (F, L, 3), rbuf (F, L), hbuf (F, L), lbuf (F, L, 3), tan (F, 13, P), racc (F, P, P).
+    Scratch: sbuf (F, L, 6), rbuf (F, L), hbuf (F, L), lbuf (F, L, 3), tan (F, 13, P), racc (F, P, P).
     """
     fb, knee, rms, two, sc, tube = flags[0], flags[1], flags[2], flags[3], flags[4], flags[5]
     thr, slope, Wk, a_at, a_rf, a_rs = C[0], C[1], C[2], C[3], C[4], C[5]
     m, a_p, k_sc, Gm, kd, bd = C[6], C[7], C[8], C[9], C[10], C[11]
     o0 = off[f]
     nv = valid[f]
+    t2c = math.tanh(kd * bd)
     P = tan.shape[2]
     # ---------------------------------------------------------------- 1. forward: values and residual
     gf = 1.0
@@ -67,11 +68,13 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
             h = hp_g * (xn - x_prev) + hp_a1 * h
         xd = x_prev if fb else xn
         hd = h_prev if fb else h
-        r = step_forward(gf, gs, pp, xd, hd, thr, slope, Wk, a_at, a_rf, a_rs, m, a_p, k_sc, fb, knee, rms, two, sc)
+        r = step_forward(gf, gs, pp, xd, hd, thr, slope, Wk, a_at, a_rf, a_rs, m, a_p, k_sc, fb, knee, rms, two, sc,
+                         False, 0.0, 0.0)
         pp = r[4]
         gf = r[19]
         gs = r[20]
-        y = output_forward(gf, gs, xn, m, Gm, kd, bd, two, tube)[2]
+        q = output_forward(gf, gs, xn, m, Gm, kd, bd, t2c, two, tube, False, 0.0)
+        y = q[2]
         pe = y - y_prev + pole * pe
         tn = tbuf[o0 + n]
         tpe = tn - t_prev + pole * tpe
@@ -81,6 +84,9 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
             sbuf[f, n, 0] = gf
             sbuf[f, n, 1] = gs
             sbuf[f, n, 2] = pp
+            sbuf[f, n, 3] = r[21]  # level (dB), static gain and tanh of the tube: reused by sweeps 2, 3
+            sbuf[f, n, 4] = r[14]
+            sbuf[f, n, 5] = q[3]
             hbuf[f, n] = hd
             rbuf[f, n] = e
         x_prev = xn
@@ -109,13 +115,13 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
         if n + 1 < nv:  # (dF[n+1]/ds[n])^T lam[n+1]
             xd = xbuf[o0 + n] if fb else xbuf[o0 + n + 1]
             r = step_forward(gf, gs, pp, xd, hbuf[f, n + 1], thr, slope, Wk, a_at, a_rf, a_rs, m, a_p, k_sc,
-                             fb, knee, rms, two, sc)
+                             fb, knee, rms, two, sc, True, sbuf[f, n + 1, 3], sbuf[f, n + 1, 4])
             ra = step_adjoints(r[0], r[2], r[14], r[15], r[17], r[9], r[5], slope, m, a_p, lf, ls, lp, fb, rms, two)
             bf = ra[8]
             bs = ra[9]
             bp = ra[10]
         xn = xbuf[o0 + n]
-        q = output_forward(gf, gs, xn, m, Gm, kd, bd, two, tube)
+        q = output_forward(gf, gs, xn, m, Gm, kd, bd, t2c, two, tube, True, sbuf[f, n, 5])
         qa = output_adjoints(xn, q[0], Gm, q[2], q[3], q[4], q[7], kd, m, rbuf[f, n], two, tube)
         lf = bf + qa[9]
         ls = bs + qa[10]
@@ -124,9 +130,11 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
         lbuf[f, n, 1] = ls
         lbuf[f, n, 2] = lp
     # ---------------------------------------------------------------- 3. forward: tangents and sums
-    # Second-order terms go to U (upper triangle: dense rank-one terms) and R (rows of
-    # coefficient-tangent products); at the end H = U + U^T - diag(U) + R + R^T.
+    # Second-order terms go to U (dense rank-one terms, full square) and R (rows of
+    # coefficient-tangent products); at the end H = U + R + R^T.
     T = tan[f]
+    tGF, tGS, tPP, tGP, tV, tPV, tA = T[GF], T[GS], T[PP], T[GP], T[V], T[PV], T[A]
+    tG, tW, tZ1, tY, tYP, tPJ = T[G], T[W], T[Z1], T[Y], T[YP], T[PJ]
     U = hacc[f]
     R = racc[f]
     gr = gacc[f]
@@ -145,7 +153,8 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
         xn = xbuf[o0 + n]
         hd = hbuf[f, n]
         xd = (xbuf[o0 + n - 1] if n > 0 else 0.0) if fb else xn
-        r = step_forward(gf, gs, pp, xd, hd, thr, slope, Wk, a_at, a_rf, a_rs, m, a_p, k_sc, fb, knee, rms, two, sc)
+        r = step_forward(gf, gs, pp, xd, hd, thr, slope, Wk, a_at, a_rf, a_rs, m, a_p, k_sc, fb, knee, rms, two, sc,
+                         True, sbuf[f, n, 3], sbuf[f, n, 4])
         v0, gp, v, e, u_p, u_pp, kv = r[0], r[1], r[2], r[3], r[5], r[6], r[8]
         kv_o, kv_w, kv_oo, kv_ow, kv_ww, gh = r[9], r[10], r[11], r[12], r[13], r[14]
         af, cf, as_, cs = r[15], r[16], r[17], r[18]
@@ -158,29 +167,29 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
         # A = alpha PV + s0 e0 + s1 e1 + s2 e2 (exponent of the static gain).
         if fb:
             for i in range(P):
-                T[GP, i] = T[GF, i] + m * (T[GS, i] - T[GF, i]) if two else T[GF, i]
+                tGP[i] = tGF[i] + m * (tGS[i] - tGF[i]) if two else tGF[i]
             if two and k6 >= 0:
-                T[GP, k6] += gs - gf
+                tGP[k6] += gs - gf
             for i in range(P):
-                T[V, i] = v0 * T[GP, i]
+                tV[i] = v0 * tGP[i]
         if sc and k8 >= 0:
-            T[V, k8] = (gp if fb else 1.0) * hd + (v0 * T[GP, k8] if fb else 0.0)
+            tV[k8] = (gp if fb else 1.0) * hd + (v0 * tGP[k8] if fb else 0.0)
         for i in range(P):
-            T[PV, i] = (1.0 - a_p) * T[PP, i] + a_p * 2.0 * v * T[V, i] if rms else 2.0 * v * T[V, i]
+            tPV[i] = (1.0 - a_p) * tPP[i] + a_p * 2.0 * v * tV[i] if rms else 2.0 * v * tV[i]
         if rms and k7 >= 0:
-            T[PV, k7] += e - pp
+            tPV[k7] += e - pp
         alpha = -K_DB * slope * kv_o * u_p
         s0 = K_DB * slope * kv_o
         s1 = -K_DB * kv
         s2 = -K_DB * slope * kv_w
         for i in range(P):
-            T[A, i] = alpha * T[PV, i]
+            tA[i] = alpha * tPV[i]
         if k0 >= 0:
-            T[A, k0] += s0
+            tA[k0] += s0
         if k1 >= 0:
-            T[A, k1] += s1
+            tA[k1] += s1
         if k2 >= 0:
-            T[A, k2] += s2
+            tA[k2] += s2
         # Curvature of the step, weighted by lam[n]: dense parts on PV and V ...
         w_pv = a_b * alpha * alpha + kv_b * kv_oo * u_p * u_p + o_b * u_pp
         w_v = 2.0 * e_b if fb else 0.0
@@ -189,7 +198,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
         r1 = a_b * alpha * s1 - K_DB * a_b * kv_o * u_p
         r2 = a_b * alpha * s2 + kv_b * kv_ow * u_p
         for i in range(P):
-            pv = T[PV, i]
+            pv = tPV[i]
             if k0 >= 0:
                 R[k0, i] += r0 * pv
             if k1 >= 0:
@@ -201,19 +210,19 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
         ks = pos[cs] if two else -1
         if kf >= 0:
             for i in range(P):
-                R[kf, i] += lf * (gh * T[A, i] - T[GF, i])
+                R[kf, i] += lf * (gh * tA[i] - tGF[i])
         if ks >= 0:
             for i in range(P):
-                R[ks, i] += ls * (gh * T[A, i] - T[GS, i])
+                R[ks, i] += ls * (gh * tA[i] - tGS[i])
         if rms and k7 >= 0:
             for i in range(P):
-                R[k7, i] += p_b * (2.0 * v * T[V, i] - T[PP, i])
+                R[k7, i] += p_b * (2.0 * v * tV[i] - tPP[i])
         if fb and sc and k8 >= 0:
             for i in range(P):
-                R[k8, i] += v_b * hd * T[GP, i]
+                R[k8, i] += v_b * hd * tGP[i]
         if fb and two and k6 >= 0:
             for i in range(P):
-                R[k6, i] += gp_b * (T[GS, i] - T[GF, i])
+                R[k6, i] += gp_b * (tGS[i] - tGF[i])
         if not fb and sc and k8 >= 0:  # square in ff: V = hd e8
             R[k8, k8] += e_b * hd * hd
         # ... and coefficient pairs: exp (a_b s s^T), exponent, knee.
@@ -231,47 +240,47 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
             R[k2, k2] += 0.5 * (a_b * sv2 * sv2 + kv_b * kv_ww)
         # New state tangents.
         for i in range(P):
-            dgh = gh * T[A, i]
-            T[GF, i] = (1.0 - af) * T[GF, i] + af * dgh
+            dgh = gh * tA[i]
+            tGF[i] = (1.0 - af) * tGF[i] + af * dgh
             if two:
-                T[GS, i] = (1.0 - as_) * T[GS, i] + as_ * dgh
-            T[PP, i] = T[PV, i]
+                tGS[i] = (1.0 - as_) * tGS[i] + as_ * dgh
+            tPP[i] = tPV[i]
         if kf >= 0:
-            T[GF, kf] += gh - gf
+            tGF[kf] += gh - gf
         if ks >= 0:
-            T[GS, ks] += gh - gs
+            tGS[ks] += gh - gs
         gf = r[19]
         gs = r[20]
         pp = r[4]
         # Output and its curvature, weighted by rho[n].
-        q = output_forward(gf, gs, xn, m, Gm, kd, bd, two, tube)
+        q = output_forward(gf, gs, xn, m, Gm, kd, bd, t2c, two, tube, True, sbuf[f, n, 5])
         g, w, y, t1, t2, s2o, num, den = q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]
         rho = rbuf[f, n]
         qa = output_adjoints(xn, g, Gm, y, t1, t2, den, kd, m, rho, two, tube)
         den_b, s2_b, t2_b, t1_b, z1_b, z2_b, w_b, g_b = qa[1], qa[2], qa[3], qa[4], qa[5], qa[6], qa[7], qa[8]
         for i in range(P):
-            T[G, i] = T[GF, i] + m * (T[GS, i] - T[GF, i]) if two else T[GF, i]
+            tG[i] = tGF[i] + m * (tGS[i] - tGF[i]) if two else tGF[i]
         if two and k6 >= 0:
-            T[G, k6] += gs - gf
+            tG[k6] += gs - gf
         for i in range(P):
-            T[W, i] = xn * Gm * T[G, i]
+            tW[i] = xn * Gm * tG[i]
         if k9 >= 0:
-            T[W, k9] += xn * g
+            tW[k9] += xn * g
             for i in range(P):  # w = x g G: d2/dg dG
-                R[k9, i] += w_b * xn * T[G, i]
+                R[k9, i] += w_b * xn * tG[i]
         if two and k6 >= 0:  # g = gf + m (gs - gf)
             for i in range(P):
-                R[k6, i] += g_b * (T[GS, i] - T[GF, i])
+                R[k6, i] += g_b * (tGS[i] - tGF[i])
         w_z = 0.0
         if tube:
             d1 = 1.0 - t1 * t1
             d2 = 1.0 - t2 * t2
             for i in range(P):
-                T[Z1, i] = kd * T[W, i]
+                tZ1[i] = kd * tW[i]
             if k10 >= 0:
-                T[Z1, k10] += w + bd
+                tZ1[k10] += w + bd
             if k11 >= 0:
-                T[Z1, k11] += kd
+                tZ1[k11] += kd
             # (k, b) components of the sparse tangents of t2 = tanh(k b), s2 = 1 - t2^2, den = k s2.
             t2k = d2 * bd
             t2b = d2 * kd
@@ -283,10 +292,10 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
             wnd = -rho / (den * den)  # d2(num/den)/dnum dden
             if k10 >= 0:
                 for i in range(P):
-                    R[k10, i] += z1_b * T[W, i] + wnd * d1 * dnk * T[Z1, i]
+                    R[k10, i] += z1_b * tW[i] + wnd * d1 * dnk * tZ1[i]
             if k11 >= 0:
                 for i in range(P):
-                    R[k11, i] += wnd * d1 * dnb * T[Z1, i]
+                    R[k11, i] += wnd * d1 * dnb * tZ1[i]
             # The (k, b) block of the sparse terms, as full symmetric entries.
             wdd = 2.0 * rho * num / (den * den * den)
             wt2 = t2_b * (-2.0 * t2 * d2)
@@ -302,32 +311,31 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
             if k10 >= 0 and k11 >= 0:
                 R[k10, k11] += hkb
             for i in range(P):
-                T[Y, i] = d1 * T[Z1, i] / den
+                tY[i] = d1 * tZ1[i] / den
             if k10 >= 0:
-                T[Y, k10] += (-t2k - y * dnk) / den
+                tY[k10] += (-t2k - y * dnk) / den
             if k11 >= 0:
-                T[Y, k11] += (-t2b - y * dnb) / den
+                tY[k11] += (-t2b - y * dnb) / den
         else:
             for i in range(P):
-                T[Y, i] = T[W, i]
+                tY[i] = tW[i]
         # Gradient, pre-emphasised Jacobian; all dense rank-one terms in one sweep of U.
         w_j = 1.0 if n >= start else 0.0
         for i in range(P):
-            gr[i] += rho * T[Y, i]
-            T[PJ, i] = T[Y, i] - T[YP, i] + pole * T[PJ, i]
-            T[YP, i] = T[Y, i]
+            gr[i] += rho * tY[i]
+            tPJ[i] = tY[i] - tYP[i] + pole * tPJ[i]
+            tYP[i] = tY[i]
         for i in range(P):
-            c_pv = w_pv * T[PV, i]
-            c_v = w_v * T[V, i]
-            c_z = w_z * T[Z1, i]
-            c_j = w_j * T[PJ, i]
-            for j in range(i, P):
-                U[i, j] += c_pv * T[PV, j] + c_v * T[V, j] + c_z * T[Z1, j] + c_j * T[PJ, j]
+            c_pv = w_pv * tPV[i]
+            c_v = w_v * tV[i]
+            c_z = w_z * tZ1[i]
+            c_j = w_j * tPJ[i]
+            Ui = U[i]
+            for j in range(P):
+                Ui[j] += c_pv * tPV[j] + c_v * tV[j] + c_z * tZ1[j] + c_j * tPJ[j]
     for i in range(P):
         for j in range(i, P):
-            hij = U[i, j] + R[i, j] + R[j, i]
-            if j == i:
-                hij = U[i, i] + 2.0 * R[i, i]
+            hij = 0.5 * (U[i, j] + U[j, i]) + R[i, j] + R[j, i]
             U[i, j] = hij
             U[j, i] = hij
     return

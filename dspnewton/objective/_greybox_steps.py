@@ -29,15 +29,18 @@ _jit = nb.njit(cache=True, nogil=True)
 
 
 @_jit
-def step_forward(gf, gs, pp, xd, hd, thr, slope, W, a_at, a_rf, a_rs, m, a_p, k_sc, fb, knee, rms, two, sc):
+def step_forward(gf, gs, pp, xd, hd, thr, slope, W, a_at, a_rf, a_rs, m, a_p, k_sc, fb, knee, rms, two, sc,
+                 pre, u_pre, gh_pre):
     """One step from the previous state (gf, gs, pp) and detector inputs (xd, hd).
 
     Returns (v0, gp, v, e, p, u_p, u_pp, o, kv, kv_o, kv_w, kv_oo, kv_ow, kv_ww, gh,
-    af, cf, as_, cs, gf_new, gs_new): the detector value before (v0) and after (v)
-    the feedback gain gp, power e and mean square p, dlevel/dp and its derivative,
-    overshoot o, knee value kv and its derivatives in (o, W), static gain gh, the
-    chosen ballistics coefficients (af, as_) with their coefficient indices (cf, cs;
-    -1 without a slow state) and the new gains.
+    af, cf, as_, cs, gf_new, gs_new, u): the detector value before (v0) and after (v)
+    the feedback gain gp, power e and mean square p, the level u (dB), dlevel/dp and
+    its derivative, overshoot o, knee value kv and its derivatives in (o, W), static
+    gain gh, the chosen ballistics coefficients (af, as_) with their coefficient
+    indices (cf, cs; -1 without a slow state) and the new gains.  With ``pre`` the
+    level and the static gain are taken from (u_pre, gh_pre) (values of an earlier
+    sweep: no logarithm or exponential).
     """
     v0 = xd + k_sc * hd if sc else xd
     gp = gf + m * (gs - gf) if two else gf
@@ -45,7 +48,7 @@ def step_forward(gf, gs, pp, xd, hd, thr, slope, W, a_at, a_rf, a_rs, m, a_p, k_
     e = v * v
     p = pp + a_p * (e - pp) if rms else e
     if p > P_FLOOR:
-        u = K_POW * math.log(p)
+        u = u_pre if pre else K_POW * math.log(p)
         u_p = K_POW / p
         u_pp = -u_p / p
     else:
@@ -77,7 +80,7 @@ def step_forward(gf, gs, pp, xd, hd, thr, slope, W, a_at, a_rf, a_rs, m, a_p, k_
     else:
         kv = o if o > 0.0 else 0.0
         kv_o = 1.0 if o > 0.0 else 0.0
-    gh = math.exp(-K_DB * slope * kv)
+    gh = gh_pre if pre else math.exp(-K_DB * slope * kv)
     if gh < gf:
         af = a_at
         cf = 3
@@ -96,7 +99,7 @@ def step_forward(gf, gs, pp, xd, hd, thr, slope, W, a_at, a_rf, a_rs, m, a_p, k_
             as_ = a_rs
             cs = 5
         gs_new = gs + as_ * (gh - gs)
-    return v0, gp, v, e, p, u_p, u_pp, o, kv, kv_o, kv_w, kv_oo, kv_ow, kv_ww, gh, af, cf, as_, cs, gf_new, gs_new
+    return v0, gp, v, e, p, u_p, u_pp, o, kv, kv_o, kv_w, kv_oo, kv_ow, kv_ww, gh, af, cf, as_, cs, gf_new, gs_new, u
 
 
 @_jit
@@ -133,17 +136,17 @@ def step_adjoints(v0, v, gh, af, as_, kv_o, u_p, slope, m, a_p, lf, ls, lp, fb, 
 
 
 @_jit
-def output_forward(gf, gs, x, m, G, k, b, two, tube):
+def output_forward(gf, gs, x, m, G, k, b, t2, two, tube, pre, t1_pre):
     """Output from the state: returns (g, w, y, t1, t2, s2, num, den).
 
     g: the mixed gain; w = x g G; with ``tube`` y = num / den, num = tanh(k(w+b)) - t2,
-    t2 = tanh(kb), den = k s2, s2 = 1 - t2^2 (unit slope at w = 0); else y = w.
+    t2 = tanh(kb) (given: constant per frame), den = k s2, s2 = 1 - t2^2 (unit slope at
+    w = 0); else y = w.  With ``pre`` t1 is taken from ``t1_pre`` (an earlier sweep).
     """
     g = gf + m * (gs - gf) if two else gf
     w = x * g * G
     if tube:
-        t1 = math.tanh(k * (w + b))
-        t2 = math.tanh(k * b)
+        t1 = t1_pre if pre else math.tanh(k * (w + b))
         s2 = 1.0 - t2 * t2
         num = t1 - t2
         den = k * s2

@@ -94,7 +94,7 @@ class _Scratch:
 
     def __init__(self, n: int, L: int, P: int, xp=np, **kw):
         new = (lambda *s: xp.zeros(s, **kw)) if xp is torch else (lambda *s: np.zeros(s))
-        self.sbuf, self.rbuf, self.hbuf, self.lbuf = new(n, L, 3), new(n, L), new(n, L), new(n, L, 3)
+        self.sbuf, self.rbuf, self.hbuf, self.lbuf = new(n, L, 6), new(n, L), new(n, L), new(n, L, 3)
         self.tan, self.hacc, self.racc = new(n, gf.N_TANGENTS, P), new(n, P, P), new(n, P, P)
         self.gacc, self.out_l = new(n, P), new(n)
 
