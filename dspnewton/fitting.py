@@ -78,6 +78,7 @@ FF5_STARTS = [(-20.0, 2.0), (-30.0, 2.0), (-40.0, 2.0), (-20.0, 6.0), (-30.0, 6.
 
 
 SCREEN_FRAMES = 8
+SCREEN_MAX_ITER = 15  # enough to rank the starts; the best one is then refined
 
 
 def fit_ff5_multistart(x, y, sample_rate: int, screen_frames: int | None = SCREEN_FRAMES, **kw) -> FitResult:
@@ -85,9 +86,10 @@ def fit_ff5_multistart(x, y, sample_rate: int, screen_frames: int | None = SCREE
     (threshold dB, ratio) starts (1 ms, 200 ms, RMS-matched make-up).
 
     A single start can end in the flat region where the threshold lies above
-    the signal and the ratio at 1:1; the grid avoids that.  On long pairs the
-    starts are screened on ``screen_frames`` evenly spaced frames and only the
-    best is refined on every frame (None: every start on every frame).  x, y: (C, T).
+    the signal and the ratio at 1:1; the grid avoids that.  The starts are
+    screened with at most 15 Newton steps each, on long pairs on ``screen_frames``
+    evenly spaced frames (None: every frame); the best is refined on every frame.
+    x, y: (C, T), or None with ``_frames`` in ``kw``.
     """
     if x is None:
         x, y = kw["_frames"][0].signals()
@@ -97,11 +99,12 @@ def fit_ff5_multistart(x, y, sample_rate: int, screen_frames: int | None = SCREE
         th[:2] = CompressorParams(thr, ratio, 1.0, 200.0, 0.0).to_theta(sample_rate)[:2]
         starts.append(th)
     best = None
+    screen_kw = dict(kw, max_iter=min(kw.get("max_iter") or SCREEN_MAX_ITER, SCREEN_MAX_ITER))
     for th in starts:
-        r = fit(x, y, sample_rate, init=th, _frame_subset=screen_frames, **kw)
+        r = fit(x, y, sample_rate, init=th, _frame_subset=screen_frames, **screen_kw)
         if best is None or r.loss < best.loss:
             best = r
-    if best.extra.get("screened_frames"):
+    if best.extra.get("screened_frames") or best.iterations >= SCREEN_MAX_ITER:
         best = fit(x, y, sample_rate, init=best.theta, **kw)
     return best
 

@@ -148,9 +148,9 @@ def test_stall_rule_stops_when_the_fit_stops_improving():
 
     t0 = torch.tensor([3.0, -2.0], dtype=torch.float64)
     r = newton(lgh, lv, t0, NewtonOptions(max_iter=50))
-    assert r.converged and "stopped improving" in r.message and r.iterations == 2
+    assert r.converged and "stopped improving" in r.message and r.iterations == NewtonOptions().stall_iters
     off = newton(lgh, lv, t0, NewtonOptions(max_iter=50, stall_iters=0))
-    assert "stopped improving" not in off.message and off.iterations > 2
+    assert "stopped improving" not in off.message and off.iterations > 10
 
 
 def test_frames_are_views_and_store_exact_float32():

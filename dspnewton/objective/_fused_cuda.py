@@ -14,10 +14,12 @@ _frame = cuda.jit(device=True)(ff.fused_frame)
 
 
 @cuda.jit
-def fused_kernel(xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, sc, out_l, out_g, out_h, derivatives):  # pragma: no cover
+def fused_kernel(xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, sc, ub, gb, out_l, out_g, out_h,
+                 derivatives):  # pragma: no cover
     f = cuda.grid(1)
     if f < off.shape[0]:
-        _frame(f, xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, sc, out_l, out_g, out_h, derivatives)
+        _frame(f, xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, sc, ub, gb, out_l, out_g, out_h,
+               derivatives)
 
 
 _greybox_frame = cuda.jit(device=True)(gb.greybox_frame)

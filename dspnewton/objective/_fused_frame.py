@@ -27,13 +27,15 @@ import math
 K_DB = math.log(10.0) / 20.0
 
 
-def fused_frame(f, xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, buf, out_l, out_g, out_h, derivatives):
+def fused_frame(f, xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, buf, ubuf, gbuf, out_l, out_g, out_h,
+                derivatives):
     """Loss, gradient (5: CT, s, a, r, gamma) and Hessian (15, row-major upper) of frame ``f``.
 
     xbuf, tbuf: flat input and target; frame f is ``buf[off[f] : off[f] + valid[f]]`` (the
     level and the pre-emphasised target are computed here, restarted per frame).
     start: first sample in the loss; valid: (F,) samples before padding.
-    buf: (F, L) scratch; out_l (F,), out_g (F, 5), out_h (F, 15).
+    buf, ubuf, gbuf: (F, L) scratch (residual/adjoint, threshold minus level, static gain);
+    out_l (F,), out_g (F, 5), out_h (F, 15).
     derivatives: False computes the loss only (sweep 1), for line searches.
     """
     m = math.exp(K_DB * gm)
@@ -48,8 +50,12 @@ def fused_frame(f, xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, buf
     loss = 0.0
     for n in range(n_end):
         xv = xbuf[o0 + n]
-        v = s * (ct - 20.0 * math.log10(max(abs(xv), 1e-8)))  # level in dB, as level_db
+        u = ct - 20.0 * math.log10(max(abs(xv), 1e-8))  # threshold minus the level in dB (level_db)
+        v = s * u
         gh = math.exp(K_DB * v) if v < 0.0 else 1.0
+        if derivatives:  # sweep 3 reuses them (no logarithm or exponential there)
+            ubuf[f, n] = u
+            gbuf[f, n] = gh
         c = aat if gh < g else art
         g = (1.0 - c) * g + c * gh
         y = xv * m * g
@@ -123,10 +129,10 @@ def fused_frame(f, xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, buf
     h44 = 0.0
     for n in range(n_end):
         xv = xbuf[o0 + n]
-        u = ct - 20.0 * math.log10(max(abs(xv), 1e-8))
+        u = ubuf[f, n]
         v = s * u
         if v < 0.0:
-            gh = math.exp(K_DB * v)
+            gh = gbuf[f, n]
             kg = K_DB * gh
             ghc = kg * s
             ghs = kg * u

@@ -32,9 +32,11 @@ _frame_cpu = nb.njit(cache=True, nogil=True)(ff.fused_frame)
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def _fused_cpu(xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, sc, out_l, out_g, out_h, derivatives):  # pragma: no cover
+def _fused_cpu(xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, sc, ub, gb, out_l, out_g, out_h,
+               derivatives):  # pragma: no cover
     for f in nb.prange(off.shape[0]):
-        _frame_cpu(f, xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, sc, out_l, out_g, out_h, derivatives)
+        _frame_cpu(f, xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, sc, ub, gb, out_l, out_g, out_h,
+                   derivatives)
 
 
 @functools.lru_cache(maxsize=None)
@@ -113,16 +115,17 @@ def _run(theta: torch.Tensor, frames: Frames, pole: float, kernel: str, derivati
         n = min(chunk, F - s)
         if gpu:
             new = functools.partial(torch.zeros, dtype=torch.float64, device=xbuf.device)
-            buf, out_l, out_g, out_h = new(n, width), new(n), new(n, 5), new(n, 15)
+            buf, ub, gb, out_l, out_g, out_h = new(n, width), new(n, width), new(n, width), new(n), new(n, 5), new(n, 15)
             _launch(_cuda_kernels()[1], n, xbuf, tbuf, off[s:s + n], start, valid[s:s + n], *phi.tolist(), pole,
-                    buf, out_l, out_g, out_h, derivatives)
+                    buf, ub, gb, out_l, out_g, out_h, derivatives)
             loss += out_l.sum().item()
             g += out_g.sum(0).cpu().numpy()
             h += out_h.sum(0).cpu().numpy()
         else:
-            buf, out_l, out_g, out_h = np.empty((n, width)), np.empty(n), np.zeros((n, 5)), np.zeros((n, 15))
-            _fused_cpu(xbuf, tbuf, off[s:s + n], start, valid[s:s + n], *phi.tolist(), pole, buf, out_l, out_g,
-                       out_h, derivatives)
+            buf, ub, gb = np.empty((n, width)), np.empty((n, width)), np.empty((n, width))
+            out_l, out_g, out_h = np.empty(n), np.zeros((n, 5)), np.zeros((n, 15))
+            _fused_cpu(xbuf, tbuf, off[s:s + n], start, valid[s:s + n], *phi.tolist(), pole, buf, ub, gb, out_l,
+                       out_g, out_h, derivatives)
             loss += float(out_l.sum())
             g += out_g.sum(0)
             h += out_h.sum(0)

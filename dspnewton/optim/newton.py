@@ -39,8 +39,8 @@ class NewtonOptions:
     loss_rtol: float = 1e-10  # stop when the relative loss decrease is below this
     eig_floor: float = 1e-10  # eigenvalues floored at eig_floor * max |lambda|
     lm_tries: int = 6
-    stall_rtol: float = 1e-5  # stop when the relative loss decrease stays below this ...
-    stall_iters: int = 2  # ... for this many consecutive steps (0 disables the rule)
+    stall_rtol: float = 1e-4  # stop when the relative loss decrease stays below this ...
+    stall_iters: int = 3  # ... for this many consecutive steps (0 disables the rule)
 
 
 @dataclass
