@@ -19,7 +19,29 @@ __all__ = ["InputError", "AudioFile", "read_audio", "write_audio", "atomic_write
 
 
 class InputError(ValueError):
-    """Bad user input (a file, a signal or an option); the message is for the user."""
+    """Bad user input (a file, a signal or an option); the message is for the user.
+
+    A message may name options as ``{option}`` placeholders with ``options={"option": value}``
+    (or ``{"name": ("option", value)}``):
+    ``str(exc)`` spells them as the library's keywords (``resample=True``), and
+    :meth:`cli_message` as the command line's flags (``--resample``), so library errors
+    never name CLI flags and the CLI still says which flag to pass.
+    """
+
+    def __init__(self, message: str, options: dict | None = None):
+        self.template, self.options = message, dict(options or {})
+        super().__init__(self._render(lambda k, v: f"{k}={v!r}"))
+
+    def _render(self, spell) -> str:
+        if not self.options:
+            return self.template
+        # A value may be (keyword, value) when the placeholder's name is not the keyword.
+        pairs = {k: (v if isinstance(v, tuple) else (k, v)) for k, v in self.options.items()}
+        return self.template.format(**{k: spell(*kv) for k, kv in pairs.items()})
+
+    def cli_message(self) -> str:
+        """The message with each option spelled as its command-line flag."""
+        return self._render(lambda k, v: "--" + k.replace("_", "-") + ("" if v is True else f" {v}"))
 
 
 @dataclass
@@ -183,8 +205,8 @@ def prepare_pair(inp, target, sample_rate: int | None = None, *, resample: bool 
         if not resample:
             raise InputError(
                 f"input '{name_x}' is at {sr_x} Hz but target '{name_y}' is at {sr_y} Hz; "
-                f"resample one of them, or pass --resample to resample the target to {sr_x} Hz"
-            )
+                f"resample one of them, or pass {{resample}} to resample the target to {sr_x} Hz",
+                {"resample": True})
         import torchaudio
 
         y = torchaudio.functional.resample(torch.from_numpy(y), sr_y, sr_x).numpy()
@@ -197,25 +219,23 @@ def prepare_pair(inp, target, sample_rate: int | None = None, *, resample: bool 
         if channels is None:
             raise InputError(
                 f"input '{name_x}' has {x.shape[0]} channel(s) and target '{name_y}' has {y.shape[0]}; "
-                f"pass --channels mix (average to mono) or --channels each (fit across channels)"
-            )
+                f"pass {{mix}} (average to mono) or {{each}} (fit across channels)",
+                {"mix": ("channels", "mix"), "each": ("channels", "each")})
         if channels == "mix":
             x, y = x.mean(0, keepdims=True), y.mean(0, keepdims=True)
             notes.append("averaged channels to mono")
         elif channels == "each":
             if x.shape[0] != y.shape[0]:
                 raise InputError(
-                    f"--channels each needs equal channel counts, but input '{name_x}' has {x.shape[0]} "
-                    f"and target '{name_y}' has {y.shape[0]}; use --channels mix"
-                )
+                    f"{{each}} needs equal channel counts, but input '{name_x}' has {x.shape[0]} "
+                    f"and target '{name_y}' has {y.shape[0]}; use {{mix}}", {"each": ("channels", "each"), "mix": ("channels", "mix")})
         else:
             raise InputError(f"channels must be 'mix' or 'each', got {channels!r}")
     if x.shape[1] != y.shape[1]:
         if not trim:
             raise InputError(
                 f"input '{name_x}' has {x.shape[1]} samples but target '{name_y}' has {y.shape[1]} "
-                f"(at {sr_x} Hz); pass --trim to cut both to the shorter length"
-            )
+                f"(at {sr_x} Hz); pass {{trim}} to cut both to the shorter length", {"trim": True})
         n = min(x.shape[1], y.shape[1])
         notes.append(f"trimmed from {x.shape[1]} / {y.shape[1]} to {n} samples")
         x, y = x[:, :n], y[:, :n]

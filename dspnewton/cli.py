@@ -92,21 +92,22 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
     out = _check_out_dir(args.output)
     max_iter = args.max_iter or (500 if args.optimizer == "adam" else 100)
-    dist = _join_group(args)
-    main_rank = dist is None or dist.is_main
-    progress = _Progress(max_iter, args.quiet or not main_rank)
-    try:
-        result = fit(
-            args.input, args.target, hessian=args.hessian, optimizer=args.optimizer, device=args.device,
-            dtype=getattr(torch, args.dtype), init=args.init, max_iter=max_iter,
-            frame_seconds=None if args.whole_signal else args.frame_seconds, overlap_seconds=args.overlap_seconds,
-            resample=args.resample, trim=args.trim, channels=args.channels, align=args.align, callback=progress,
-            dist=dist, model=args.model, options=_newton_options(args),
-        )
-    finally:
-        progress.close()
-        if dist is not None:
-            dist.close()
+    from .distributed import worker_group
+
+    with worker_group(args.distributed, args.device) as dist:
+        main_rank = dist is None or dist.is_main
+        progress = _Progress(max_iter, args.quiet or not main_rank)
+        try:
+            result = fit(
+                args.input, args.target, hessian=args.hessian, optimizer=args.optimizer, device=args.device,
+                dtype=getattr(torch, args.dtype), init=args.init, max_iter=max_iter,
+                frame_seconds=None if args.whole_signal else args.frame_seconds,
+                overlap_seconds=args.overlap_seconds, resample=args.resample, trim=args.trim,
+                channels=args.channels, align=args.align, callback=progress, dist=dist, model=args.model,
+                options=_newton_options(args),
+            )
+        finally:
+            progress.close()
     if not main_rank:
         return 0  # only rank 0 writes
     _make_out_dir(out)
@@ -140,21 +141,6 @@ def _add_stop_flags(p: argparse.ArgumentParser) -> None:
                    help=f"... for N consecutive Newton steps (default {d.stall_iters}; 0 turns the rule off)")
 
 
-def _check_model(requested: str | None, actual: str, source: str) -> None:
-    """--model on render/export names the model the source must hold."""
-    if requested is None:
-        return
-    from .model.greybox_spec import parse_model
-
-    try:
-        wanted = parse_model(requested).name
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    if wanted != actual:
-        raise UserError(f"{source} holds model {actual!r}, not {wanted!r}; fit {wanted!r} first "
-                        f"(dspnewton fit/sweep --model {wanted}) or drop --model")
-
-
 def _cmd_models(args: argparse.Namespace) -> int:
     from .model.greybox_spec import list_models
 
@@ -163,31 +149,23 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _join_group(args: argparse.Namespace):
-    if not getattr(args, "distributed", False):
-        return None
-    from .distributed import from_env
-
-    return from_env(args.device)
-
-
 def _cmd_render(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .audio import read_audio, write_audio
+    from .model.models import require_model
     from .result import FitResult
 
     out = _check_out_file(args.output)
     fit_result = FitResult.load(args.fit)
-    _check_model(args.model, fit_result.model, f"'{args.fit}'")
+    require_model(args.model, fit_result.model, f"'{args.fit}'")
     audio = read_audio(args.input, "input")
     if not np.isfinite(audio.data).all():
         raise UserError(f"input '{args.input}' contains NaN or infinite samples")
     if audio.sample_rate != fit_result.sample_rate and not args.quiet:
         print(f"note: rendering at {audio.sample_rate} Hz with parameters fitted at {fit_result.sample_rate} Hz "
               f"(time constants are kept in ms)")
-    fit_result.sample_rate = audio.sample_rate
-    y = fit_result.render(audio.data.astype(np.float64)).numpy()
+    y = fit_result.render(audio.data.astype(np.float64), sample_rate=audio.sample_rate).numpy()
     write_audio(out, y, audio.sample_rate, audio.subtype)
     if not args.quiet:
         print(f"wrote {out} ({audio.data.shape[1] / audio.sample_rate:.2f} s, {audio.subtype}, {audio.sample_rate} Hz)")
@@ -284,18 +262,18 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import parse_peaks, sweep
 
     out = _check_out_dir(args.output)
-    dist = _join_group(args)
-    main_rank = dist is None or dist.is_main
-    progress = _SweepProgress(args.quiet or not main_rank)
-    try:
-        result = sweep(args.source, out, modes=args.modes, peaks=parse_peaks(args.peaks), unit=args.unit,
-                       hessian=args.hessian, device=args.device, dtype=getattr(torch, args.dtype),
-                       max_iter=args.max_iter, on_event=progress, dist=dist, model=args.model,
-                       options=_newton_options(args))
-    finally:
-        progress.close()
-        if dist is not None:
-            dist.close()
+    from .distributed import worker_group
+
+    with worker_group(args.distributed, args.device) as dist:
+        main_rank = dist is None or dist.is_main
+        progress = _SweepProgress(args.quiet or not main_rank)
+        try:
+            result = sweep(args.source, out, modes=args.modes, peaks=parse_peaks(args.peaks), unit=args.unit,
+                           hessian=args.hessian, device=args.device, dtype=getattr(torch, args.dtype),
+                           max_iter=args.max_iter, on_event=progress, dist=dist, model=args.model,
+                           options=_newton_options(args))
+        finally:
+            progress.close()
     if not main_rank:
         return 0
     if not args.quiet:
@@ -488,7 +466,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (UserError, InputError) as exc:
-        print(f"dspnewton {args.command}: error: {exc}", file=sys.stderr)
+        message = exc.cli_message() if isinstance(exc, InputError) else str(exc)
+        print(f"dspnewton {args.command}: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("dspnewton: interrupted; nothing was written", file=sys.stderr)

@@ -14,6 +14,7 @@ seconds (default 120) with a clear message instead of waiting forever.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ import torch
 
 from .audio import InputError
 
-__all__ = ["DistContext", "DistributedError", "from_env"]
+__all__ = ["worker_group", "DistContext", "DistributedError", "from_env"]
 
 
 class DistributedError(InputError):
@@ -109,3 +110,15 @@ def from_env(device=None) -> DistContext:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
     timeout = float(os.environ.get("DSPNEWTON_DIST_TIMEOUT", "120"))
     return DistContext(backend, timeout)
+
+
+@contextlib.contextmanager
+def worker_group(enabled: bool, device=None):
+    """``with worker_group(distributed, device) as dist``: the joined group (torchrun's environment)
+    or None when not ``enabled``; the group is torn down on exit, also after an error."""
+    dist = from_env(device) if enabled else None
+    try:
+        yield dist
+    finally:
+        if dist is not None:
+            dist.close()

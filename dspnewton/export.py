@@ -122,7 +122,8 @@ def build_plugin(params_dir: Path, out_dir: Path, jobs: int = 2) -> list[Path]:
     if shutil.which("make") is None or shutil.which("g++") is None:
         raise InputError("building the plugin needs make and g++ (apt-get install build-essential)")
     if not (PLUGIN_SOURCE / "Makefile").exists():
-        raise InputError(f"plugin sources not found at {PLUGIN_SOURCE}; export with --plugin from a source checkout")
+        raise InputError(f"plugin sources not found at {PLUGIN_SOURCE}; export with {{plugin}} from a source checkout",
+                         {"plugin": True})
     out_dir.mkdir(parents=True, exist_ok=True)
     obj = out_dir.parent / ".plugin-obj"
     cmd = ["make", "-C", str(PLUGIN_SOURCE), f"-j{jobs}", f"DPF_PATH={dpf}", f"PARAMS_DIR={params_dir.resolve()}",
@@ -146,22 +147,15 @@ def export_bundle(source, out, *, force: bool = False, plugin: bool = False, a2a
     4A2A presets are written for ``ff5`` only (that plugin has no grey-box options).
     """
     from . import _native
-    from .model.greybox_spec import parse_model
+    from .model.models import require_model
 
     source, out = Path(source), Path(out)
     if out.exists() and not force:
-        raise InputError(f"'{out}' already exists; pass --force to replace it")
+        raise InputError(f"'{out}' already exists; pass {{force}} to replace it", {"force": True})
     if out.exists() and not out.is_dir():
         raise InputError(f"'{out}' exists and is not a bundle folder")
     table, sr, sources, model_name = _table_from_source(source)
-    if model is not None:
-        try:
-            wanted = parse_model(model).name
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
-        if wanted != model_name:
-            raise InputError(f"'{source}' holds model {model_name!r}, not {wanted!r}; fit {wanted!r} first "
-                             f"or drop --model")
+    require_model(model, model_name, f"'{source}'")
     a2a_presets = a2a_presets and model_name == "ff5"
     provenance = {"dspnewton_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                   "source": str(source.resolve()), "sources": sources,

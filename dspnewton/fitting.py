@@ -193,7 +193,8 @@ def fit(
     if dtype not in (torch.float32, torch.float64):
         raise InputError(f"dtype must be float32 or float64, got {dtype}")
     if device is not None and str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("device 'cuda' was requested but no CUDA GPU is available; use --device cpu")
+        raise InputError("device 'cuda' was requested but no CUDA GPU is available; use {device}",
+                         {"device": "cpu"})
     if _frames is None:
         pair = prepare_pair(input, target, sample_rate, resample=resample, trim=trim, channels=channels, align=align)
         try:

@@ -61,8 +61,12 @@ class FitResult:
         """(P,) float64 unconstrained parameters of the model."""
         return model_physical_to_theta(self.all_params, self.model, self.sample_rate)
 
-    def render(self, x, backend: str = "auto") -> torch.Tensor:
-        """The fitted model applied to x ((T,) or (B, T) tensor or array); same shape, no pre-emphasis."""
+    def render(self, x, backend: str = "auto", sample_rate: int | None = None) -> torch.Tensor:
+        """The fitted model applied to x ((T,) or (B, T) tensor or array); same shape, no pre-emphasis.
+
+        ``sample_rate``: x's rate in Hz when it differs from the fit's (the time constants are
+        kept in ms, so the coefficients are re-derived for that rate); default the fit's rate.
+        """
         from .model.compressor import check_audio
         from .model.greybox import render_model
 
@@ -72,7 +76,9 @@ class FitResult:
         squeeze = t.dim() == 1
         t = check_audio(t)
         with torch.no_grad():
-            y = render_model(t, self.theta.to(t.device, t.dtype), self.model, self.sample_rate, backend=backend)
+            sr = self.sample_rate if sample_rate is None else sample_rate
+            theta = model_physical_to_theta(self.all_params, self.model, sr)
+            y = render_model(t, theta.to(t.device, t.dtype), self.model, sr, backend=backend)
         return y[0] if squeeze else y
 
     def to_dict(self) -> dict:

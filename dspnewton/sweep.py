@@ -184,7 +184,7 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
             before = spec.name
         if before != spec.name:
             raise InputError(f"'{out}' holds a sweep of model {before!r}, not {spec.name!r}; "
-                             f"choose another -o or rerun with --model {before}")
+                             f"choose another output folder or rerun with {{model}}", {"model": before})
     out.mkdir(parents=True, exist_ok=True)
     result = SweepResult(str(out))
     chosen = _select_pairs(manifest, unit, modes, peaks, result.skipped)

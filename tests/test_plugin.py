@@ -174,8 +174,9 @@ def test_export_refusals_and_atomicity(tmp_path):
     (sweep / "mapping.json").write_text(json.dumps(MAPPING))
     out = export_bundle(sweep, tmp_path / "a.bundle")
     before = (out / "bundle.json").read_text()
-    with pytest.raises(InputError, match="already exists; pass --force"):
+    with pytest.raises(InputError, match="already exists; pass force=True") as err:
         export_bundle(sweep, out)
+    assert "pass --force to replace" in err.value.cli_message()  # the CLI names its flag
     bad = json.loads(json.dumps(MAPPING))
     bad["compress"]["70"]["ratio"] = 55.0
     (sweep / "mapping.json").write_text(json.dumps(bad))

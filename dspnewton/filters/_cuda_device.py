@@ -1,56 +1,40 @@
 """numba.cuda device code, imported lazily by :mod:`._kernels_cuda`.
 
-Kept in its own module so that ``numba.cuda`` (slow to import) loads only when
-a CUDA kernel is first used, and so that the kernels see ``cuda`` as a module
-global, which numba's simulator (``NUMBA_ENABLE_CUDASIM=1``) requires.
+The per-signal bodies are :mod:`._rows` (shared with the CPU kernels), compiled
+here as device functions.  Kept in its own module so that ``numba.cuda`` (slow
+to import) loads only when a CUDA kernel is first used, and so that the kernels
+see ``cuda`` as a module global, which numba's simulator
+(``NUMBA_ENABLE_CUDASIM=1``) requires.
 """
 
 from numba import cuda
 
+from . import _rows
+
+_recurrence_row = cuda.jit(device=True)(_rows.recurrence_row)
+_allpole_row = cuda.jit(device=True)(_rows.allpole_row)
+_ballistics_row = cuda.jit(device=True)(_rows.ballistics_row)
+
 
 @cuda.jit(cache=True)
 def recurrence_kernel(a, x, y0, out):  # pragma: no cover - device code
-    """One thread per row: ``out[b, n] = a[b, n] out[b, n-1] + x[b, n]``."""
+    """One thread per row (see :func:`._rows.recurrence_row`)."""
     b = cuda.grid(1)
     if b < x.shape[0]:
-        s = y0[b]
-        for n in range(x.shape[1]):
-            s = a[b, n] * s + x[b, n]
-            out[b, n] = s
+        _recurrence_row(b, a, x, y0, out)
 
 
 @cuda.jit(cache=True)
 def allpole_kernel(x, A, zi, out):  # pragma: no cover - device code
-    """One thread per row: ``out[b, n] = x[b, n] - sum_i A[b, n, i-1] out[b, n-i]``."""
+    """One thread per row (see :func:`._rows.allpole_row`)."""
     b = cuda.grid(1)
     if b < x.shape[0]:
-        N = A.shape[2]
-        for n in range(x.shape[1]):
-            acc = x[b, n]
-            for i in range(1, N + 1):
-                m = n - i
-                if m >= 0:
-                    acc -= A[b, n, i - 1] * out[b, m]
-                else:
-                    acc -= A[b, n, i - 1] * zi[b, -m - 1]
-            out[b, n] = acc
+        _allpole_row(b, x, A, zi, out)
 
 
 @cuda.jit(cache=True)
 def ballistics_kernel(gh, at, rt, g0, out, mask):  # pragma: no cover - device code
-    """One thread per row: attack/release smoother (see _kernels_cpu.ballistics_forward)."""
+    """One thread per row (see :func:`._rows.ballistics_row`)."""
     b = cuda.grid(1)
     if b < gh.shape[0]:
-        g = g0[b]
-        ca = at[b]
-        cr = rt[b]
-        for n in range(gh.shape[1]):
-            f = gh[b, n]
-            if f < g:
-                c = ca
-                mask[b, n] = 1
-            else:
-                c = cr
-                mask[b, n] = 0
-            g = (1 - c) * g + c * f
-            out[b, n] = g
+        _ballistics_row(b, gh, at, rt, g0, out, mask)

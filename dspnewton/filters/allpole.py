@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from . import _primitives
 from ._jvp import lifted_jvp
+from ._time import reversed_in_time
 from ._checks import check_dim, check_same, check_tensor, resolve_backend
 from ._vmap import fold_vmap, zeros_if_none
 
@@ -56,9 +57,8 @@ class AllPole(torch.autograd.Function):
         A, zi, y = ctx.saved_tensors
         N, T = A.shape[-1], A.shape[1]
         # Adjoint: lam[n] = grad_y[n] - sum_i A[n+i, i-1] lam[n+i], in reversed time.
-        lam = AllPole.apply(
-            grad_y.flip(-1), _adjoint_coefficients(A).flip(1), zi.new_zeros(zi.shape), ctx.backend
-        ).flip(-1)
+        zero = zi.new_zeros(zi.shape)
+        lam = reversed_in_time(lambda r, c: AllPole.apply(r, c, zero, ctx.backend), grad_y, _adjoint_coefficients(A))
         grad_A = -lam.unsqueeze(-1) * _past_outputs(y, zi) if ctx.needs_input_grad[1] else None
         grad_zi = None
         if ctx.needs_input_grad[2]:

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from . import _primitives
 from ._jvp import lifted_jvp
+from ._time import reversed_in_time
 from ._checks import check_dim, check_same, check_tensor, resolve_backend
 from ._vmap import fold_vmap, zeros_if_none
 
@@ -56,7 +57,7 @@ class LTIAllPole(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_y):
         a, y = ctx.saved_tensors
-        lam = LTIAllPole.apply(grad_y.flip(-1), a, ctx.backend).flip(-1)
+        lam = reversed_in_time(lambda r: LTIAllPole.apply(r, a, ctx.backend), grad_y)
         grad_a = -_lagged_products(lam, y, a.shape[1]) if ctx.needs_input_grad[1] else None
         return lam, grad_a, None
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ._jvp import lifted_jvp
+from ._time import next_in_time, reversed_in_time, shift_in
 from ._vmap import fold_vmap, zeros_if_none
 
 __all__ = ["matrix_recurrence", "solve_matrix_recurrence", "MATRIX_BACKENDS"]
@@ -108,11 +108,6 @@ def solve_matrix_recurrence(A: torch.Tensor, b: torch.Tensor, s0: torch.Tensor |
     return out
 
 
-def _shift_state(s0: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    """(B, d), (B, T, d) -> (B, T, d): the previous state of every sample."""
-    return torch.cat([s0.unsqueeze(1), s[:, :-1]], dim=1)
-
-
 class MatrixRecurrence(torch.autograd.Function):
     """Autograd Function for ``s[n] = A[n] s[n-1] + b[n]``, ``s[-1] = s0``.
 
@@ -135,11 +130,10 @@ class MatrixRecurrence(torch.autograd.Function):
     def backward(ctx, grad_s):
         A, s0, s = ctx.saved_tensors
         # Adjoint: lam[n] = grad_s[n] + A[n+1]^T lam[n+1], in reversed time.
-        A_next_T = F.pad(A[:, 1:], (0, 0, 0, 0, 0, 1)).transpose(-1, -2)
-        lam = MatrixRecurrence.apply(
-            A_next_T.flip(1), grad_s.flip(1), grad_s.new_zeros(grad_s.shape[0], grad_s.shape[2]), ctx.backend
-        ).flip(1)
-        grad_A = lam.unsqueeze(-1) * _shift_state(s0, s).unsqueeze(-2) if ctx.needs_input_grad[0] else None
+        zero = grad_s.new_zeros(grad_s.shape[0], grad_s.shape[2])
+        lam = reversed_in_time(lambda c, r: MatrixRecurrence.apply(c, r, zero, ctx.backend),
+                               next_in_time(A).transpose(-1, -2), grad_s)
+        grad_A = lam.unsqueeze(-1) * shift_in(s0, s).unsqueeze(-2) if ctx.needs_input_grad[0] else None
         grad_s0 = (A[:, 0].transpose(-1, -2) @ lam[:, 0].unsqueeze(-1)).squeeze(-1) if ctx.needs_input_grad[2] else None
         return grad_A, lam, grad_s0, None
 
@@ -148,7 +142,7 @@ class MatrixRecurrence(torch.autograd.Function):
         def tangent(A, s0, s, dA, db, ds0):
             u = zeros_if_none(db, s)
             if dA is not None:
-                u = u + (dA @ _shift_state(s0, s).unsqueeze(-1)).squeeze(-1)
+                u = u + (dA @ shift_in(s0, s).unsqueeze(-1)).squeeze(-1)
             return MatrixRecurrence.apply(A, u, zeros_if_none(ds0, s0), ctx.backend)
 
         return lifted_jvp(tangent, *ctx.saved_tensors, dA, db, ds0)

@@ -10,19 +10,16 @@ the forward-mode tangent is the same recurrence run forwards.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from . import _primitives
 from ._jvp import lifted_jvp
+from ._time import next_in_time, reversed_in_time, shift_in
 from ._checks import check_dim, check_same, check_tensor, resolve_backend
 from ._vmap import fold_vmap, zeros_if_none
 
 __all__ = ["linear_recurrence"]
 
 
-def _shift_in(first: torch.Tensor, seq: torch.Tensor) -> torch.Tensor:
-    """(B,), (B, T) -> (B, T): ``[first, seq[:, :-1]]`` (the previous sample)."""
-    return torch.cat([first.unsqueeze(-1), seq[:, :-1]], dim=-1)
 
 
 class LinearRecurrence(torch.autograd.Function):
@@ -47,11 +44,9 @@ class LinearRecurrence(torch.autograd.Function):
     def backward(ctx, grad_y):
         a, y0, y = ctx.saved_tensors
         # Adjoint: lam[n] = grad_y[n] + a[n+1] lam[n+1], run in reversed time.
-        a_next = F.pad(a[:, 1:], (0, 1))
-        lam = LinearRecurrence.apply(
-            a_next.flip(-1), grad_y.flip(-1), grad_y.new_zeros(grad_y.shape[0]), ctx.backend
-        ).flip(-1)
-        grad_a = lam * _shift_in(y0, y) if ctx.needs_input_grad[0] else None
+        zero = grad_y.new_zeros(grad_y.shape[0])
+        lam = reversed_in_time(lambda c, r: LinearRecurrence.apply(c, r, zero, ctx.backend), next_in_time(a), grad_y)
+        grad_a = lam * shift_in(y0, y) if ctx.needs_input_grad[0] else None
         grad_y0 = a[:, 0] * lam[:, 0] if ctx.needs_input_grad[2] else None
         return grad_a, lam, grad_y0, None
 
@@ -60,7 +55,7 @@ class LinearRecurrence(torch.autograd.Function):
         def tangent(a, y0, y, da, dx, dy0):
             u = zeros_if_none(dx, y)
             if da is not None:
-                u = u + da * _shift_in(y0, y)
+                u = u + da * shift_in(y0, y)
             return LinearRecurrence.apply(a, u, zeros_if_none(dy0, y0), ctx.backend)
 
         return lifted_jvp(tangent, *ctx.saved_tensors, da, dx, dy0)

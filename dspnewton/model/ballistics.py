@@ -23,7 +23,8 @@ from ..filters import _kernels_cpu, _kernels_cuda
 from ..filters._checks import check_dim, check_same, check_tensor, resolve_backend
 from ..filters._jvp import lifted_jvp
 from ..filters._vmap import zeros_if_none
-from ..filters.recurrence import LinearRecurrence, _shift_in
+from ..filters._time import next_in_time, reversed_in_time, shift_in
+from ..filters.recurrence import LinearRecurrence
 from ..filters.scan import scalar_affine_scan
 
 __all__ = ["ballistics", "ballistics_parallel_forward", "ParallelStats"]
@@ -55,7 +56,7 @@ def ballistics_parallel_forward(gh, at, rt, g0, max_iter: int = 100):
     """
     g_static = gh
     # Initial guess: attack wherever the static gain falls below its predecessor.
-    mask = gh < _shift_in(g0, g_static)
+    mask = gh < shift_in(g0, g_static)
     at_, rt_ = at.unsqueeze(-1), rt.unsqueeze(-1)
     for it in range(1, max_iter + 1):
         # Coefficients and accumulation in float64, as the kernels compute them
@@ -66,7 +67,7 @@ def ballistics_parallel_forward(gh, at, rt, g0, max_iter: int = 100):
         x = alpha * gh.double()
         x[:, 0] += a[:, 0] * g0.double()
         g = scalar_affine_scan(a, x).to(gh.dtype)
-        new_mask = gh < _shift_in(g0, g)
+        new_mask = gh < shift_in(g0, g)
         if torch.equal(new_mask, mask):
             return g, mask.to(torch.uint8), ParallelStats(it, True)
         mask = new_mask
@@ -116,12 +117,11 @@ class Ballistics(torch.autograd.Function):
         gh, at, rt, g0, g, mask = ctx.saved_tensors
         attack = mask.bool()
         alpha = torch.where(attack, at.unsqueeze(-1), rt.unsqueeze(-1))
-        beta_next = torch.nn.functional.pad(1 - alpha[:, 1:], (0, 1))
-        lam = LinearRecurrence.apply(
-            beta_next.flip(-1), grad_g.flip(-1), grad_g.new_zeros(grad_g.shape[0]), ctx.backend
-        ).flip(-1)
+        zero = grad_g.new_zeros(grad_g.shape[0])
+        lam = reversed_in_time(lambda c, r: LinearRecurrence.apply(c, r, zero, ctx.backend), next_in_time(1 - alpha),
+                               grad_g)
         # d g[n] / d alpha[n] = gh[n] - g[n-1]
-        g_alpha = lam * (gh - _shift_in(g0, g))
+        g_alpha = lam * (gh - shift_in(g0, g))
         grad_at = (g_alpha * attack).sum(-1) if ctx.needs_input_grad[1] else None
         grad_rt = (g_alpha * ~attack).sum(-1) if ctx.needs_input_grad[2] else None
         grad_g0 = (1 - alpha[:, 0]) * lam[:, 0] if ctx.needs_input_grad[3] else None
@@ -137,7 +137,7 @@ class Ballistics(torch.autograd.Function):
                 dalpha = torch.where(
                     attack, zeros_if_none(dat, at).unsqueeze(-1), zeros_if_none(drt, rt).unsqueeze(-1)
                 )
-                u = u + dalpha * (gh - _shift_in(g0, g))
+                u = u + dalpha * (gh - shift_in(g0, g))
             return LinearRecurrence.apply(1 - alpha, u, zeros_if_none(dg0, g0), ctx.backend)
 
         return lifted_jvp(tangent, *ctx.saved_tensors, dgh, dat, drt, dg0), None

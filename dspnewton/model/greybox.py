@@ -38,6 +38,7 @@ import torch
 
 from ..filters import lfilter
 from ..filters._vmap import fold_vmap
+from ..filters._time import shift_in
 from ..filters.matrix_recurrence import matrix_recurrence
 from .compressor import check_audio
 from .greybox_spec import SC_CORNER_HZ, ModelSpec, coefficient_table, parse_model
@@ -65,8 +66,8 @@ def detector_inputs(x: torch.Tensor, spec: ModelSpec, sample_rate: int):
     """(x_d, hp_d), each (B, T): the detector's input samples (delayed by one in ``fb``)."""
     hp = highpass(x, sample_rate) if spec.has("sc") else torch.zeros_like(x)
     if spec.feedback:
-        pad = x.new_zeros(x.shape[0], 1)
-        return torch.cat([pad, x[:, :-1]], 1), torch.cat([pad, hp[:, :-1]], 1)
+        zero = x.new_zeros(x.shape[0])
+        return shift_in(zero, x), shift_in(zero, hp)
     return x, hp
 
 
@@ -276,12 +277,8 @@ def initial_state(spec: ModelSpec, like: torch.Tensor) -> torch.Tensor:
     return s0
 
 
-def _shift(s0, S):
-    return torch.cat([s0.unsqueeze(1), S[:, :-1]], dim=1)
-
-
 def _newton_step(S, s0, xd, hd, C, spec, backend):
-    Phi, A = step(_shift(s0, S), xd, hd, C, spec, jacobian=True)
+    Phi, A = step(shift_in(s0, S), xd, hd, C, spec, jacobian=True)
     return S - matrix_recurrence(A, S - Phi, torch.zeros_like(s0), backend=backend)
 
 

@@ -23,7 +23,7 @@ from .greybox_spec import ModelSpec, model_physical_to_theta, model_theta_to_phy
 from .params import check_sample_rate
 from .schema import ParamSpec, param_spec
 
-__all__ = ["Model", "get_model"]
+__all__ = ["Model", "get_model", "require_model"]
 
 
 class Model:
@@ -71,7 +71,7 @@ class Model:
                 parts.append(f"have {', '.join(foreign)}, which model {self.name} does not use")
             raise ValueError(f"{source} do not match model {self.name}: they {' and '.join(parts)}. The model's "
                              f"parameters are {', '.join(self.param_names)}; check the model name recorded "
-                             f"with them or refit with --model {self.name}")
+                             f"with them or refit with model {self.name}")
         try:
             out = {n: float(params[n]) for n in self.param_names}
         except (TypeError, ValueError):
@@ -160,3 +160,18 @@ def get_model(name) -> Model:
     if isinstance(name, Model):
         return name
     return _model(parse_model(name).name)
+
+
+def require_model(requested, actual: str, source: str) -> None:
+    """InputError unless ``requested`` (a model name, or None for any) is the model ``source`` holds."""
+    from ..audio import InputError
+
+    if requested is None:
+        return
+    try:
+        wanted = get_model(requested).name
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if wanted != actual:
+        raise InputError(f"{source} holds model {actual!r}, not {wanted!r}; fit {wanted!r} first "
+                         f"(fit or sweep with {{model}}) or do not require a model", {"model": wanted})

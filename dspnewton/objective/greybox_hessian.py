@@ -28,7 +28,8 @@ from __future__ import annotations
 import torch
 
 from ..filters.matrix_recurrence import solve_matrix_recurrence
-from ..model.greybox import kernel_states_from_inputs, _shift, detector_inputs, greybox_output, initial_state, kernel_states, step
+from ..filters._time import next_in_time, reversed_in_time, shift_in
+from ..model.greybox import kernel_states_from_inputs, detector_inputs, greybox_output, initial_state, kernel_states, step
 from ..model.greybox_spec import ModelSpec, coefficient_table, parse_model
 from .framing import Frames
 from .preemphasis import preemphasis
@@ -73,7 +74,7 @@ def _chunk(theta, frames: Frames, spec: ModelSpec):
     thb = th.unsqueeze(0).expand(Fn, -1)
     with torch.no_grad():
         S = kernel_states_from_inputs(xd, hd, coefficient_table(thb, spec, sr), spec)
-        S_prev = _shift(initial_state(spec, x), S)
+        S_prev = shift_in(initial_state(spec, x), S)
 
     # Coefficients C (12,) as a function of theta: value, Jacobian (12, P).
     dC_dth = torch.func.jacfwd(lambda t: coefficient_table(t.unsqueeze(0), spec, sr)[0])(th)
@@ -92,10 +93,10 @@ def _chunk(theta, frames: Frames, spec: ModelSpec):
     grad = 2 * torch.einsum("flp,fl->p", Jr, r)
     gn = 2 * torch.einsum("flp,flq->pq", Jr, Jr)
     # Adjoint of the pre-emphasis (anti-causal filtering) and of the state recursion.
-    rho = preemphasis(r.flip(-1)).flip(-1)
-    A_next_T = torch.nn.functional.pad(A[:, 1:], (0, 0, 0, 0, 0, 1)).transpose(-1, -2)
-    lam = solve_matrix_recurrence(A_next_T.flip(1), (rho.unsqueeze(-1) * Ys).flip(1).unsqueeze(-1)).squeeze(-1).flip(1)
-    Sdot_prev = torch.cat([torch.zeros_like(Sdot[:, :1]), Sdot[:, :-1]], dim=1)
+    rho = reversed_in_time(preemphasis, r)
+    lam = reversed_in_time(lambda c, b: solve_matrix_recurrence(c, b.unsqueeze(-1)).squeeze(-1),
+                           next_in_time(A).transpose(-1, -2), rho.unsqueeze(-1) * Ys)
+    Sdot_prev = shift_in(torch.zeros_like(Sdot[:, 0]), Sdot)
     curv = torch.zeros(P, P, dtype=torch.float64, device=x.device)
     for b0 in range(0, L, BLOCK):
         sl = slice(b0, b0 + BLOCK)
