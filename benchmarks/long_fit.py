@@ -79,6 +79,8 @@ def hessian_part(x, y, models, revrev_frames: int):
         m.loss(theta, short)
         iteration_2min = time.perf_counter() - t0
         part = frames.subset(slice(0, revrev_frames))
+        warm = make_frames(torch.from_numpy(x[:SR]), torch.from_numpy(y[:SR]), SR, 0.5, 0.1)
+        loss_grad_hess(theta, warm, "revrev", model=name, chunk_frames=1)  # autograd warm-up
         t0 = time.perf_counter()
         loss_grad_hess(theta, part, "revrev", model=name, chunk_frames=1)
         revrev = (time.perf_counter() - t0) * frames.n_frames / revrev_frames
@@ -140,7 +142,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=20.0)
     ap.add_argument("--models", nargs="+", default=list(MODELS))
-    ap.add_argument("--revrev-frames", type=int, default=1)
+    ap.add_argument("--revrev-frames", type=int, default=2)
     ap.add_argument("--skip-fits", action="store_true")
     ap.add_argument("--skip-hessian", action="store_true")
     ap.add_argument("--json", default=None)

@@ -248,3 +248,58 @@ def test_unknown_model_and_bad_stop_flags(virtual, tmp_path, capsys):
     assert code != 0 and "unknown model option 'gru'" in err and not (tmp_path / "o").exists()
     code, out, err = _run(["fit", str(wav[0]), str(wav[1]), "-o", str(tmp_path / "o"), "--stop-iters", "-1"], capsys)
     assert code != 0 and "--stop-rtol and --stop-iters" in err
+
+
+def test_cpp_field_list_is_generated_from_the_table():
+    """The C++ core reads csrc/include/dspnewton/param_fields.hpp; it must match the one table
+    (regenerate with `make cpp-fields`)."""
+    from pathlib import Path
+
+    from dspnewton.model.schema import CPP_HEADER, cpp_header
+
+    committed = (Path(__file__).resolve().parents[1] / CPP_HEADER).read_text()
+    assert committed == cpp_header(), "param_fields.hpp is stale: run `make cpp-fields`"
+
+
+def test_native_core_follows_the_table():
+    """The C++ core validates and round-trips exactly the table's parameters, with its ranges."""
+    from dspnewton import _native
+
+    x = np.random.default_rng(0).standard_normal(4000) * 0.3
+    for name in MODELS_E2E:
+        m = get_model(name)
+        p = {**m.defaults(), "threshold_db": -20.0}
+        assert np.isfinite(_native.process(x, p, SR, 64, name)).all()
+        for spec in m.params:
+            if spec.bounded:
+                with pytest.raises(ValueError, match=f"{spec.name} {spec.lo:g}..{spec.hi:g}"):
+                    _native.process(x, {**p, spec.name: spec.hi * 2 + 1}, SR, 64, name)
+        with pytest.raises(ValueError, match="missing parameter"):
+            _native.process(x, {k: v for k, v in p.items() if k != m.param_names[-1]}, SR, 64, name)
+
+
+def test_full_pass_trial_changes_no_iterate():
+    """Trying full steps with the full pass (the default) gives the same iterates as loss-only
+    line searches, with fewer passes."""
+    spec = parse_model("fb+2rel")
+    x, y, th = _pair(spec, T=3200)
+    frames = make_frames(x, y, SR, 0.2, 0.05)
+    m = get_model(spec)
+    start = m.physical_to_theta(m.defaults(), SR)
+    runs = {}
+    for full in (True, False):
+        calls = {"full": 0, "loss": 0}
+
+        def lgh(t):
+            calls["full"] += 1
+            return m.loss_grad_hess(t, frames)
+
+        def lv(t):
+            calls["loss"] += 1
+            return m.loss(t, frames)
+
+        runs[full] = (newton(lgh, lv, start, NewtonOptions(max_iter=15, full_pass_first=full)), dict(calls))
+    (a, ca), (b, cb) = runs[True], runs[False]
+    assert a.iterations == b.iterations and torch.equal(a.theta, b.theta) and a.loss == b.loss
+    assert [h["step"] for h in a.history] == [h["step"] for h in b.history]
+    assert ca["loss"] < cb["loss"] and ca["full"] <= cb["full"] + 2

@@ -41,6 +41,7 @@ class NewtonOptions:
     lm_tries: int = 6
     stall_rtol: float = 1e-4  # stop when the relative loss decrease stays below this ...
     stall_iters: int = 3  # ... for this many consecutive steps (0 disables the rule)
+    full_pass_first: bool = True  # after a full step, try the next full step with loss+grad+Hessian at once
 
 
 @dataclass
@@ -103,6 +104,7 @@ def newton(
     L = float(L)
     iteration = 0
     stalled = 0
+    last_full_step = False
     for iteration in range(1, opt.max_iter + 1):
         if L < best_loss:
             best_theta, best_loss = theta.clone(), L
@@ -113,6 +115,7 @@ def newton(
             converged, message = True, "loss is exactly zero"
             break
         step, accepted, modified, decrement, L_new, mu = 0.0, False, False, 0.0, L, 0.0
+        prefetched = None  # (L, g, H) at the accepted point when the trial was a full pass
         for attempt in range(opt.lm_tries + 1):
             p, modified, lam = modified_newton_direction(g, H, opt.eig_floor, mu)
             slope = float(g @ p)
@@ -121,10 +124,17 @@ def newton(
                 break
             t = 1.0
             for _ in range(opt.max_halvings + 1):
-                L_try = loss_only(theta + t * p)
+                candidate = None
+                if t == 1.0 and attempt == 0 and opt.full_pass_first and last_full_step:
+                    # Full steps usually follow full steps near the optimum: the pass that the next
+                    # iteration needs anyway also gives the trial loss (the same first sweep).
+                    candidate = loss_grad_hess(theta + p)
+                    L_try = float(candidate[0])
+                else:
+                    L_try = loss_only(theta + t * p)
                 evaluations += 1
                 if L_try == L_try and L_try <= L + opt.armijo_c * t * slope:
-                    accepted, step, L_new = True, t, L_try
+                    accepted, step, L_new, prefetched = True, t, L_try, candidate
                     break
                 t *= 0.5
             if accepted:
@@ -148,17 +158,20 @@ def newton(
         if callback:
             callback(entry)
         rel_decrease = (L - L_new) / max(abs(L), 1e-300)
-        L, g, H = loss_grad_hess(theta)
-        evaluations += 1
-        L = float(L)
-        if rel_decrease <= opt.loss_rtol:
-            converged, message = True, "relative loss decrease below tolerance"
-            break
+        last_full_step = step == 1.0
         stalled = stalled + 1 if rel_decrease < opt.stall_rtol else 0
-        if opt.stall_iters > 0 and stalled >= opt.stall_iters:
+        if rel_decrease <= opt.loss_rtol or (opt.stall_iters > 0 and stalled >= opt.stall_iters):
+            L = L_new  # stop here: no derivatives needed at the last point
             converged = True
-            message = f"stopped improving: relative loss decrease below {opt.stall_rtol:g} for {stalled} steps"
+            message = ("relative loss decrease below tolerance" if rel_decrease <= opt.loss_rtol else
+                       f"stopped improving: relative loss decrease below {opt.stall_rtol:g} for {stalled} steps")
             break
+        if prefetched is not None:
+            L, g, H = prefetched
+        else:
+            L, g, H = loss_grad_hess(theta)
+            evaluations += 1
+        L = float(L)
     if L < best_loss:
         best_theta, best_loss = theta.clone(), L
     return NewtonResult(best_theta, best_loss, iteration, converged, message, history,
