@@ -10,7 +10,7 @@ DEMO_OUT ?= demo_out
 FUZZ_RUNS ?= 200000
 APT_PACKAGES := dpf-source lv2file build-essential
 
-.PHONY: install system-deps test demo bench fuzz clean
+.PHONY: install system-deps test demo bench fuzz clean cpp-fields
 
 install: $(STAMP)
 
@@ -56,6 +56,10 @@ fuzz: install
 	    build/fuzz/corpus tests/fuzz/corpus
 	$(PIP) install -q atheris==3.0.0
 	$(PY) tests/fuzz/fuzz_readers.py -runs=$(FUZZ_RUNS) -max_len=4096
+
+# The C++ parameter field list, generated from the one parameter table (dspnewton/model/schema.py).
+cpp-fields: install
+	$(PY) -c "from dspnewton.model.schema import write_cpp_header; print('wrote', write_cpp_header())"
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info $(DEMO_OUT) benchmarks/results

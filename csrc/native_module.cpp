@@ -23,30 +23,19 @@ Params params_from(const py::dict& d, const Model& model = Model{}) {
         return d[k].cast<double>();
     };
     Params p;
-    p.threshold_db = get("threshold_db");
-    p.ratio = get("ratio");
-    p.attack_ms = get("attack_ms");
-    p.release_ms = get("release_ms");
-    p.makeup_db = get("makeup_db");
-    ExtraField extras[7];
-    const int n = extra_fields(model, extras);
-    for (int i = 0; i < n; ++i) p.*(extras[i].member) = get(extras[i].name);
+    const Field* fields[kNumFields];
+    const int n = model_fields(model, fields);
+    for (int i = 0; i < n; ++i) p.*(fields[i]->member) = get(fields[i]->name);
     if (!params_valid(p, model))
-        throw std::invalid_argument("parameters out of range (ratio 1..20, attack 0.1..100 ms, release 10..1000 ms, "
-                                    "and the model's extras within their ranges)");
+        throw std::invalid_argument("parameters out of range (model " + model.name() + ": " + ranges_text(model) + ")");
     return p;
 }
 
 py::dict params_to(const Params& p, const Model& model = Model{}) {
     py::dict d;
-    d["threshold_db"] = p.threshold_db;
-    d["ratio"] = p.ratio;
-    d["attack_ms"] = p.attack_ms;
-    d["release_ms"] = p.release_ms;
-    d["makeup_db"] = p.makeup_db;
-    ExtraField extras[7];
-    const int n = extra_fields(model, extras);
-    for (int i = 0; i < n; ++i) d[extras[i].name] = p.*(extras[i].member);
+    const Field* fields[kNumFields];
+    const int n = model_fields(model, fields);
+    for (int i = 0; i < n; ++i) d[fields[i]->name] = p.*(fields[i]->member);
     return d;
 }
 

@@ -1,8 +1,11 @@
 """The parameter table: every model parameter's name, unit, range, transform and default, in one place.
 
 Python (transforms, validation, tables, plots, exports) reads this table; the
-bundle records it; the C++ core's field list (``csrc/include/dspnewton/params``
-columns) follows the same names and order (:data:`COLUMN_ORDER`).
+C++ core, the bundle writer/reader and the plugin read the generated field list
+``csrc/include/dspnewton/param_fields.hpp`` (an X-macro with the same names,
+units, ranges, defaults and order; regenerate it with
+``make cpp-fields`` after editing the table — a test checks that the committed
+header matches).
 
 Transforms from the unconstrained theta_i to the physical value:
 
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ParamSpec", "PARAMETERS", "COLUMN_ORDER", "param_spec", "format_value"]
+__all__ = ["ParamSpec", "PARAMETERS", "COLUMN_ORDER", "param_spec", "format_value", "cpp_header", "CPP_HEADER", "write_cpp_header"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class ParamSpec:
     default: float
     label: str
     option: str | None = None  # the model option that adds it (None: every model)
+    ui_range: tuple | None = None  # a host control's range for an unbounded parameter (plugins)
 
     @property
     def bounded(self) -> bool:
@@ -47,16 +51,21 @@ class ParamSpec:
         """Whether plots should use a log axis."""
         return self.transform in ("coef", "logsigmoid")
 
+    @property
+    def control_range(self) -> tuple:
+        """(lo, hi) of a host control: the range, or ``ui_range`` for an unbounded parameter."""
+        return self.ui_range if self.ui_range is not None else (self.lo, self.hi)
+
     def axis_label(self) -> str:
         return f"{self.label} ({self.unit})" if self.unit else self.label
 
 
 PARAMETERS: tuple = (
-    ParamSpec("threshold_db", "dB", None, None, "none", -36.0, "threshold"),
+    ParamSpec("threshold_db", "dB", None, None, "none", -36.0, "threshold", ui_range=(-80.0, 0.0)),
     ParamSpec("ratio", "", 1.0, 20.0, "sigmoid", 4.0, "ratio"),
     ParamSpec("attack_ms", "ms", 0.1, 100.0, "coef", 1.0, "attack"),
     ParamSpec("release_ms", "ms", 10.0, 1000.0, "coef", 200.0, "release"),
-    ParamSpec("makeup_db", "dB", None, None, "none", 0.0, "make-up"),
+    ParamSpec("makeup_db", "dB", None, None, "none", 0.0, "make-up", ui_range=(-24.0, 24.0)),
     ParamSpec("knee_db", "dB", 0.1, 24.0, "sigmoid", 1.0, "knee width", "knee"),
     ParamSpec("rms_ms", "ms", 0.01, 500.0, "logsigmoid", 0.05, "RMS time", "rms"),
     ParamSpec("release_slow_ms", "ms", 100.0, 20000.0, "logsigmoid", 2000.0, "slow release", "2rel"),
@@ -84,3 +93,45 @@ def format_value(name: str, value: float) -> str:
     if name == "ratio":
         return f"{value:.3g}:1"
     return f"{value:.4g} {spec.unit}".rstrip()
+
+
+CPP_HEADER = "csrc/include/dspnewton/param_fields.hpp"
+
+
+def _cpp_number(v: float | None, sign: str) -> str:
+    if v is None:
+        return f"{sign}HUGE_VAL"
+    return repr(float(v))
+
+
+def cpp_header() -> str:
+    """The C++ field list of :data:`PARAMETERS`: ``X(name, label, unit, lo, hi, default, option,
+    control_lo, control_hi)`` per row."""
+    lines = [
+        "// Generated from dspnewton/model/schema.py by `make cpp-fields`. Do not edit:",
+        "// the parameter table lives there, and a test checks that this file matches it.",
+        "// X(name, label, unit, lo, hi, default, option, control_lo, control_hi): option \"\" means every",
+        "// model has the parameter; control_lo/hi is a host control's range (the range, or a UI range when",
+        "// the parameter is unbounded).",
+        "#pragma once",
+        "",
+        "#include <cmath>",
+        "",
+        "#define DSPNEWTON_PARAM_FIELDS(X) \\",
+    ]
+    rows = []
+    for p in PARAMETERS:
+        c_lo, c_hi = p.control_range
+        rows.append(f"    X({p.name}, \"{p.label}\", \"{p.unit}\", {_cpp_number(p.lo, '-')}, {_cpp_number(p.hi, '')}, "
+                    f"{float(p.default)!r}, \"{p.option or ''}\", {float(c_lo)!r}, {float(c_hi)!r})")
+    lines += [r + " \\" for r in rows[:-1]] + [rows[-1]]
+    return "\n".join(lines) + "\n"
+
+
+def write_cpp_header(root=None) -> str:
+    """Write :func:`cpp_header` to ``CPP_HEADER`` under the repository root; returns the path."""
+    from pathlib import Path
+
+    target = Path(root or Path(__file__).resolve().parents[2]) / CPP_HEADER
+    target.write_text(cpp_header())
+    return str(target)

@@ -8,6 +8,8 @@
 // (csrc/include/dspnewton/compressor.hpp), shared with the Python extension.
 #include "DistrhoPlugin.hpp"
 
+#include <cstdio>
+
 #include "dspnewton/compressor.hpp"
 #include "dspnewton/table.hpp"
 #include "params.h"
@@ -28,10 +30,16 @@ enum ParamId : uint32_t {
     kParamCount
 };
 
-static_assert(dspnewton_table::kColumns == 13, "params.h from an older dspnewton; export again");
+static_assert(dspnewton_table::kColumns == dspnewton::kNumFields + 1, "params.h from an older dspnewton; export again");
+// The expert controls are the ff5 fields of the one parameter table, in its order.
+static_assert(kMakeup - kThreshold + 1 == dspnewton::kNumCore, "one expert control per ff5 field");
+
+const dspnewton::Field& core_field(uint32_t index) { return dspnewton::kFields[index - kThreshold]; }
 
 dspnewton::Row row_of(const double* r) {
-    return {r[0], {r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12]}, 0.0};
+    dspnewton::Row row{r[0], {}, 0.0};
+    for (int k = 0; k < dspnewton::kNumFields; ++k) row.params.*(dspnewton::kFields[k].member) = r[k + 1];
+    return row;
 }
 
 dspnewton::Table load_table() {
@@ -52,11 +60,7 @@ public:
         fValues[kPeak] = 70.0f;
         fValues[kMode] = 0.0f;
         fValues[kFollowTable] = 1.0f;
-        fValues[kThreshold] = -36.0f;
-        fValues[kRatio] = 4.0f;
-        fValues[kAttack] = 1.0f;
-        fValues[kRelease] = 200.0f;
-        fValues[kMakeup] = 0.0f;
+        for (uint32_t i = kThreshold; i <= kMakeup; ++i) fValues[i] = static_cast<float>(core_field(i).default_value);
         fComp.set_sample_rate(getSampleRate());
         fComp.set_model(fTable.model);
         updateParams();
@@ -87,20 +91,15 @@ protected:
                 set(p, "Follow table", "follow_table", "", 1.0f, 0.0f, 1.0f);
                 p.hints |= kParameterIsInteger | kParameterIsBoolean;
                 break;
-            case kThreshold:
-                set(p, "Threshold", "threshold_db", "dB", -36.0f, -80.0f, 0.0f);
-                break;
-            case kRatio:
-                set(p, "Ratio", "ratio", "", 4.0f, 1.0f, 20.0f);
-                break;
-            case kAttack:
-                set(p, "Attack", "attack_ms", "ms", 1.0f, 0.1f, 100.0f);
-                break;
-            case kRelease:
-                set(p, "Release", "release_ms", "ms", 200.0f, 10.0f, 1000.0f);
-                break;
-            case kMakeup:
-                set(p, "Make-up", "makeup_db", "dB", 0.0f, -24.0f, 24.0f);
+            default:
+                if (index >= kThreshold && index <= kMakeup) {
+                    const dspnewton::Field& f = core_field(index);
+                    char name[64];
+                    std::snprintf(name, sizeof(name), "%s", f.label);  // the table's label, capitalised
+                    if (name[0] >= 'a' && name[0] <= 'z') name[0] = static_cast<char>(name[0] - 'a' + 'A');
+                    set(p, name, f.name, f.unit, static_cast<float>(f.default_value), static_cast<float>(f.control_lo),
+                        static_cast<float>(f.control_hi));
+                }
                 break;
         }
     }
@@ -143,13 +142,8 @@ private:
         fDirty = false;
         dspnewton::Params p =
             fTable.interpolate(fValues[kMode] > 0.5f ? dspnewton::kLimit : dspnewton::kCompress, fValues[kPeak]);
-        if (fValues[kFollowTable] <= 0.5f) {
-            p.threshold_db = fValues[kThreshold];
-            p.ratio = fValues[kRatio];
-            p.attack_ms = fValues[kAttack];
-            p.release_ms = fValues[kRelease];
-            p.makeup_db = fValues[kMakeup];
-        }
+        if (fValues[kFollowTable] <= 0.5f)
+            for (uint32_t i = kThreshold; i <= kMakeup; ++i) p.*(core_field(i).member) = fValues[i];
         fComp.set_params(p);
     }
 

@@ -34,15 +34,15 @@ inline std::string fmt17(double v) {
 /// other models: the model's name first and each row's extra parameters after its ESR).
 inline std::string table_checksum(const Table& t) {
     std::string text;
-    ExtraField extras[7];
+    ExtraField extras[kNumFields];
     const int n_extra = extra_fields(t.model, extras);
     if (!t.model.is_ff5()) text += "model " + t.model.name() + "\n";
     for (int m = 0; m < 2; ++m)
         for (const Row& r : t.modes[m]) {
             text += mode_name(m);
-            for (double v : {r.peak, r.params.threshold_db, r.params.ratio, r.params.attack_ms, r.params.release_ms,
-                             r.params.makeup_db, r.esr})
-                text += " " + fmt17(v);
+            text += " " + fmt17(r.peak);
+            for (int i = 0; i < kNumCore; ++i) text += " " + fmt17(r.params.*(kFields[i].member));
+            text += " " + fmt17(r.esr);
             for (int i = 0; i < n_extra; ++i) text += " " + fmt17(r.params.*(extras[i].member));
             text += "\n";
         }
@@ -70,9 +70,8 @@ inline void validate_table(const Table& t) {
             if (i > 0 && !(r.peak > rows[i - 1].peak))
                 throw std::invalid_argument(where + ": peaks must be strictly increasing");
             if (!params_valid(r.params, t.model))
-                throw std::invalid_argument(where + ": parameters out of range (ratio 1..20, attack 0.1..100 ms, "
-                                                    "release 10..1000 ms, finite threshold and make-up; model " +
-                                            t.model.name() + " extras within their ranges)");
+                throw std::invalid_argument(where + ": parameters out of range (model " + t.model.name() + ": " +
+                                            ranges_text(t.model) + ")");
         }
     }
     if (!any) throw std::invalid_argument("the table has no rows");
@@ -82,16 +81,14 @@ inline std::string bundle_json(const Table& t, int sample_rate, const std::strin
     validate_table(t);
     json::parse(provenance_json);  // must be valid JSON
     std::ostringstream o;
-    ExtraField extras[7];
-    const int n_extra = extra_fields(t.model, extras);
+    const Field* fields[kNumFields];
+    const int n_fields = model_fields(t.model, fields);
     o << "{\n  \"schema_version\": " << kBundleSchema << ",\n  \"model\": \"" << t.model.name() << "\",\n"
       << "  \"sample_rate\": " << sample_rate << ",\n"
-      << "  \"units\": {\"peak\": \"peak reduction 0..100\", \"threshold_db\": \"dB\", \"ratio\": \"x:1\", "
-         "\"attack_ms\": \"ms\", \"release_ms\": \"ms\", \"makeup_db\": \"dB\", \"esr\": \"fraction\"";
-    for (int i = 0; i < n_extra; ++i) {
-        const std::string nm = extras[i].name;
-        const char* unit = nm == "knee_db" || nm == "sc_shelf_db" ? "dB" : (nm == "rms_ms" || nm == "release_slow_ms" ? "ms" : "");
-        o << ", \"" << nm << "\": \"" << unit << "\"";
+      << "  \"units\": {\"peak\": \"peak reduction 0..100\"";
+    for (int i = 0; i < n_fields; ++i) {
+        o << ", \"" << fields[i]->name << "\": \"" << fields[i]->unit << "\"";
+        if (i == kNumCore - 1) o << ", \"esr\": \"fraction\"";
     }
     o << "},\n"
       << "  \"interpolation\": \"linear\",\n  \"table\": {";
@@ -100,11 +97,11 @@ inline std::string bundle_json(const Table& t, int sample_rate, const std::strin
         const auto& rows = t.modes[m];
         for (std::size_t i = 0; i < rows.size(); ++i) {
             const Row& r = rows[i];
-            o << (i ? ",\n" : "\n") << "      {\"peak\": " << fmt17(r.peak) << ", \"threshold_db\": "
-              << fmt17(r.params.threshold_db) << ", \"ratio\": " << fmt17(r.params.ratio)
-              << ", \"attack_ms\": " << fmt17(r.params.attack_ms) << ", \"release_ms\": " << fmt17(r.params.release_ms)
-              << ", \"makeup_db\": " << fmt17(r.params.makeup_db) << ", \"esr\": " << fmt17(r.esr);
-            for (int k = 0; k < n_extra; ++k) o << ", \"" << extras[k].name << "\": " << fmt17(r.params.*(extras[k].member));
+            o << (i ? ",\n" : "\n") << "      {\"peak\": " << fmt17(r.peak);
+            for (int k = 0; k < n_fields; ++k) {
+                o << ", \"" << fields[k]->name << "\": " << fmt17(r.params.*(fields[k]->member));
+                if (k == kNumCore - 1) o << ", \"esr\": " << fmt17(r.esr);
+            }
             o << "}";
         }
         o << (rows.empty() ? "]" : "\n    ]");
@@ -134,8 +131,8 @@ inline Bundle parse_bundle(const std::string& text) {
     b.table.model = parse_model(b.model);
     if (b.table.model.name() != b.model)
         throw std::invalid_argument("model '" + b.model + "' is not in canonical form '" + b.table.model.name() + "'");
-    ExtraField extras[7];
-    const int n_extra = extra_fields(b.table.model, extras);
+    const Field* fields[kNumFields];
+    const int n_fields = model_fields(b.table.model, fields);
     double sr = v.at("sample_rate").number("sample_rate");
     if (!(sr > 0) || sr != std::floor(sr) || sr > 1e7)
         throw std::invalid_argument("sample_rate must be a positive integer");
@@ -155,13 +152,9 @@ inline Bundle parse_bundle(const std::string& text) {
             if (r.kind != json::Value::Object) throw std::invalid_argument("table rows must be objects");
             Row row;
             row.peak = r.at("peak").number("peak");
-            row.params.threshold_db = r.at("threshold_db").number("threshold_db");
-            row.params.ratio = r.at("ratio").number("ratio");
-            row.params.attack_ms = r.at("attack_ms").number("attack_ms");
-            row.params.release_ms = r.at("release_ms").number("release_ms");
-            row.params.makeup_db = r.at("makeup_db").number("makeup_db");
+            for (int k = 0; k < n_fields; ++k)
+                row.params.*(fields[k]->member) = r.at(fields[k]->name).number(fields[k]->name);
             row.esr = r.has("esr") ? r.at("esr").number("esr") : 0.0;
-            for (int k = 0; k < n_extra; ++k) row.params.*(extras[k].member) = r.at(extras[k].name).number(extras[k].name);
             b.table.modes[m].push_back(row);
         }
     }
@@ -174,8 +167,8 @@ inline Bundle parse_bundle(const std::string& text) {
 }
 
 /// params.h for plugin builds: the model's name and the table as constexpr arrays
-/// {peak, threshold, ratio, attack, release, make-up, knee, rms, slow release, slow mix, shelf, drive, bias}
-/// (extras the model lacks hold their neutral defaults).
+/// {peak, then every field of kFields in order: threshold, ratio, attack, release, make-up, knee,
+/// rms, slow release, slow mix, shelf, drive, bias} (extras the model lacks hold their defaults).
 inline std::string params_header(const Table& t, int sample_rate) {
     validate_table(t);
     std::ostringstream o;
@@ -183,19 +176,22 @@ inline std::string params_header(const Table& t, int sample_rate) {
       << "namespace dspnewton_table {\n\nconstexpr int kSampleRate = " << sample_rate << ";\n"
       << "constexpr char kModel[] = \"" << t.model.name() << "\";\n"
       << "constexpr char kChecksum[] = \"" << table_checksum(t) << "\";\n"
-      << "constexpr int kColumns = 13;\n";
+      << "constexpr int kColumns = " << kNumFields + 1 << ";\n";
     for (int m = 0; m < 2; ++m) {
         const auto& rows = t.modes[m];
         const std::string name = m ? "Limit" : "Compress";
         o << "\nconstexpr int k" << name << "Rows = " << rows.size() << ";\n"
-          << "constexpr double k" << name << "[" << (rows.empty() ? 1 : rows.size()) << "][13] = {";
-        if (rows.empty()) o << "{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}";
+          << "constexpr double k" << name << "[" << (rows.empty() ? 1 : rows.size()) << "][" << kNumFields + 1
+          << "] = {";
+        if (rows.empty()) {
+            o << "{0";
+            for (int k = 0; k < kNumFields; ++k) o << ", 0";
+            o << "}";
+        }
         for (std::size_t i = 0; i < rows.size(); ++i) {
             const Params& p = rows[i].params;
             o << (i ? ",\n    " : "\n    ") << "{" << fmt17(rows[i].peak);
-            for (double v : {p.threshold_db, p.ratio, p.attack_ms, p.release_ms, p.makeup_db, p.knee_db, p.rms_ms,
-                             p.release_slow_ms, p.slow_mix, p.sc_shelf_db, p.drive, p.bias})
-                o << ", " << fmt17(v);
+            for (const Field& f : kFields) o << ", " << fmt17(p.*(f.member));
             o << "}";
         }
         o << "};\n";

@@ -14,26 +14,22 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
+
+#include "param_fields.hpp"
 
 namespace dspnewton {
 
 /// Parameters in physical units (dB, ratio, ms, ms, dB; then the grey-box extras,
 /// used only by the models that have the option; defaults are the neutral warm start).
+/// The members, units, ranges and defaults come from the one parameter table
+/// (param_fields.hpp, generated from dspnewton/model/schema.py).
 struct Params {
-    double threshold_db = -36.0;
-    double ratio = 4.0;
-    double attack_ms = 1.0;
-    double release_ms = 200.0;
-    double makeup_db = 0.0;
-    double knee_db = 1.0;             // knee
-    double rms_ms = 0.05;             // rms
-    double release_slow_ms = 2000.0;  // 2rel
-    double slow_mix = 0.05;           // 2rel
-    double sc_shelf_db = 0.0;         // sc
-    double drive = 0.1;               // tube
-    double bias = 0.0;                // tube
+#define DSPNEWTON_MEMBER(name, label, unit, lo, hi, def, option, clo, chi) double name = def;
+    DSPNEWTON_PARAM_FIELDS(DSPNEWTON_MEMBER)
+#undef DSPNEWTON_MEMBER
 };
 
 /// A model: topology and options, named like "ff5" or "fb+knee+2rel+sc".
@@ -51,7 +47,12 @@ struct Model {
         if (tube) n += "+tube";
         return n;
     }
-    int n_params() const { return 5 + knee + rms + 2 * two_rel + sc + 2 * tube; }
+    /// Whether the model has an option ("" = every model has it).
+    bool has(const std::string& option) const {
+        return option.empty() || (option == "knee" && knee) || (option == "rms" && rms) ||
+               (option == "2rel" && two_rel) || (option == "sc" && sc) || (option == "tube" && tube);
+    }
+    int n_params() const;
     bool operator==(const Model& o) const { return name() == o.name(); }
 };
 
@@ -87,53 +88,74 @@ inline Model parse_model(const std::string& name) {
     return m;
 }
 
-/// Allowed ranges (as in dspnewton.model.params.RANGES).
-struct Range {
-    double lo, hi;
-};
-constexpr Range kRatioRange{1.0, 20.0};
-constexpr Range kAttackRange{0.1, 100.0};
-constexpr Range kReleaseRange{10.0, 1000.0};
-// Grey-box extras (as dspnewton.model.greybox_spec.EXTRA_RANGES).
-constexpr Range kKneeRange{0.1, 24.0};
-constexpr Range kRmsRange{0.01, 500.0};
-constexpr Range kReleaseSlowRange{100.0, 20000.0};
-constexpr Range kMixRange{0.0, 1.0};
-constexpr Range kShelfRange{-24.0, 24.0};
-constexpr Range kDriveRange{0.01, 4.0};
-constexpr Range kBiasRange{-0.5, 0.5};
-
-/// The model's parameters beyond the ff5 five: (name, member), in the model's order.
-struct ExtraField {
+/// One parameter's row of the table: name, unit, range, default, the option that adds it.
+struct Field {
     const char* name;
+    const char* label;
+    const char* unit;
+    double lo, hi, default_value;
+    const char* option;
+    double control_lo, control_hi;  // a host control's range (plugins)
     double Params::*member;
 };
-inline int extra_fields(const Model& m, ExtraField out[7]) {
+
+/// Every parameter, in the table's order (the ff5 five first).
+inline constexpr Field kFields[] = {
+#define DSPNEWTON_FIELD(name, label, unit, lo, hi, def, option, clo, chi) \
+    {#name, label, unit, lo, hi, def, option, clo, chi, &Params::name},
+    DSPNEWTON_PARAM_FIELDS(DSPNEWTON_FIELD)
+#undef DSPNEWTON_FIELD
+};
+inline constexpr int kNumFields = static_cast<int>(sizeof(kFields) / sizeof(kFields[0]));
+inline constexpr int kNumCore = 5;  // the ff5 parameters every model has
+
+/// The fields of model ``m`` in its order; returns how many (at most kNumFields).
+inline int model_fields(const Model& m, const Field* out[kNumFields]) {
     int n = 0;
-    if (m.knee) out[n++] = {"knee_db", &Params::knee_db};
-    if (m.rms) out[n++] = {"rms_ms", &Params::rms_ms};
-    if (m.two_rel) {
-        out[n++] = {"release_slow_ms", &Params::release_slow_ms};
-        out[n++] = {"slow_mix", &Params::slow_mix};
-    }
-    if (m.sc) out[n++] = {"sc_shelf_db", &Params::sc_shelf_db};
-    if (m.tube) {
-        out[n++] = {"drive", &Params::drive};
-        out[n++] = {"bias", &Params::bias};
-    }
+    for (const Field& f : kFields)
+        if (m.has(f.option)) out[n++] = &f;
     return n;
 }
 
+inline int Model::n_params() const {
+    const Field* f[kNumFields];
+    return model_fields(*this, f);
+}
+
+/// The model's parameters beyond the ff5 five, in the model's order (bundle rows list them
+/// after the ESR).
+using ExtraField = Field;
+inline int extra_fields(const Model& m, ExtraField out[kNumFields]) {
+    int n = 0;
+    for (int i = kNumCore; i < kNumFields; ++i)
+        if (m.has(kFields[i].option)) out[n++] = kFields[i];
+    return n;
+}
+
+/// Every parameter the model uses is finite and inside its range.
 inline bool params_valid(const Params& p, const Model& m = Model{}) {
-    auto in = [](double v, Range r) { return std::isfinite(v) && v >= r.lo && v <= r.hi; };
-    bool ok = std::isfinite(p.threshold_db) && std::isfinite(p.makeup_db) && in(p.ratio, kRatioRange) &&
-              in(p.attack_ms, kAttackRange) && in(p.release_ms, kReleaseRange);
-    if (m.knee) ok = ok && in(p.knee_db, kKneeRange);
-    if (m.rms) ok = ok && in(p.rms_ms, kRmsRange);
-    if (m.two_rel) ok = ok && in(p.release_slow_ms, kReleaseSlowRange) && in(p.slow_mix, kMixRange);
-    if (m.sc) ok = ok && in(p.sc_shelf_db, kShelfRange);
-    if (m.tube) ok = ok && in(p.drive, kDriveRange) && in(p.bias, kBiasRange);
-    return ok;
+    for (const Field& f : kFields) {
+        if (!m.has(f.option)) continue;
+        const double v = p.*(f.member);
+        if (!std::isfinite(v) || v < f.lo || v > f.hi) return false;
+    }
+    return true;
+}
+
+/// A description of the ranges for error messages, e.g. "ratio 1..20, attack_ms 0.1..100 ms".
+inline std::string ranges_text(const Model& m) {
+    std::string t;
+    for (const Field& f : kFields) {
+        if (!m.has(f.option)) continue;
+        char buf[128];
+        if (std::isfinite(f.lo))
+            std::snprintf(buf, sizeof(buf), "%s%s %g..%g%s%s", t.empty() ? "" : ", ", f.name, f.lo, f.hi,
+                          *f.unit ? " " : "", f.unit);
+        else
+            std::snprintf(buf, sizeof(buf), "%s%s finite", t.empty() ? "" : ", ", f.name);
+        t += buf;
+    }
+    return t;
 }
 
 /// One-pole coefficient of a time constant: 1 - exp(-2200 / (ms * sr)).

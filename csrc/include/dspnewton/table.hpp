@@ -39,18 +39,7 @@ struct Table {
         const double t = (peak - a.peak) / (b.peak - a.peak);
         auto mix = [t](double u, double v) { return u + t * (v - u); };
         Params p;
-        p.threshold_db = mix(a.params.threshold_db, b.params.threshold_db);
-        p.ratio = mix(a.params.ratio, b.params.ratio);
-        p.attack_ms = mix(a.params.attack_ms, b.params.attack_ms);
-        p.release_ms = mix(a.params.release_ms, b.params.release_ms);
-        p.makeup_db = mix(a.params.makeup_db, b.params.makeup_db);
-        p.knee_db = mix(a.params.knee_db, b.params.knee_db);
-        p.rms_ms = mix(a.params.rms_ms, b.params.rms_ms);
-        p.release_slow_ms = mix(a.params.release_slow_ms, b.params.release_slow_ms);
-        p.slow_mix = mix(a.params.slow_mix, b.params.slow_mix);
-        p.sc_shelf_db = mix(a.params.sc_shelf_db, b.params.sc_shelf_db);
-        p.drive = mix(a.params.drive, b.params.drive);
-        p.bias = mix(a.params.bias, b.params.bias);
+        for (const Field& f : kFields) p.*(f.member) = mix(a.params.*(f.member), b.params.*(f.member));
         return p;
     }
 };
