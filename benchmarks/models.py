@@ -163,10 +163,12 @@ they pass through two Newton steps of the recursion's implicit equations, each a
 recurrence (`dspnewton.filters.matrix_recurrence`), which leaves the values unchanged and makes
 first, second and third derivatives exact in reverse mode, forward mode and under `torch.func`
 (tested with gradcheck, gradgradcheck, forward-mode gradcheck and every Hessian route).  The
-`fused` strategy for grey-box models (`dspnewton.objective.greybox_hessian`) gets loss, gradient
-and Hessian from one tangent sweep with P right-hand sides, one adjoint sweep and the second-order
-Lagrangian identity, without an autograd tape through time; it agrees with reverse-over-reverse
-to rounding.  The C++ real-time core runs every model (parity with PyTorch below 1e-12 relative in
+`fused` strategy for grey-box models is a compiled pass (`dspnewton.objective.greybox_fused`,
+numba CPU and numba.cuda from one frame body): per frame a forward sweep of values, a backward
+sweep of adjoints and a forward sweep of the P tangents that adds each elementary operation's
+second-order term (second-order Lagrangian identity), with no autograd tape; it agrees with
+reverse-over-reverse and with the vectorised torch reference (`dspnewton.objective.greybox_hessian`)
+to rounding.  At 20 minutes of audio: [long_fits.md](long_fits.md).  The C++ real-time core runs every model (parity with PyTorch below 1e-12 relative in
 float64 for all 64 models and any block size), and the exported plugin runs the table's model.
 """
 

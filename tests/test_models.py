@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 import random
 import subprocess
 import sys
@@ -218,7 +219,29 @@ def test_every_command_end_to_end(model, virtual, tmp_path, capsys):
     wav = next(virtual.rglob("input_*.wav"))
     code, out, err = _run(["render", str(wav), str(fit_json), "-o", str(tmp_path / "r.wav"), "--model", model],
                           capsys)
-    assert code == 0, err and (tmp_path / "r.wav").exists()
+    assert code == 0, err
+    assert (tmp_path / "r.wav").exists()
+    # fit on one pair, warm-started from the sweep's fit of the same model, then render it.
+    target = next(virtual.rglob("target_*__0__60.wav"))
+    code, out, err = _run(["fit", str(wav), str(target), "-o", str(tmp_path / "fit"), "--model", model,
+                           "--init", str(fit_json), "--quiet"], capsys)
+    assert code == 0, err
+    refit = FitResult.load(tmp_path / "fit" / "fit.json")
+    assert refit.model == m.name and list(refit.all_params) == list(m.param_names)
+    assert refit.esr <= FitResult.load(fit_json).esr * (1 + 1e-6)
+
+
+@pytest.mark.parametrize("model", MODELS_E2E)
+def test_demo_runs_every_model(model, tmp_path):
+    from dspnewton.demo import run_demo
+
+    summary = run_demo(tmp_path / "demo", seconds=3.0, peaks=(60, 80, 100), say=lambda s: None, plugin=False,
+                       model=model)
+    assert not summary["failed"]
+    rows = [r for by_peak in summary["mapping"].values() for r in by_peak.values()]
+    assert len(rows) == 6 and all(r["model"] == get_model(model).name for r in rows)
+    assert all(summary["eval"][mode]["model"] == get_model(model).name for mode in ("compress", "limit"))
+    assert json.loads((Path(summary["bundle"]) / "bundle.json").read_text())["model"] == get_model(model).name
 
 
 def test_sweep_folder_mixing_models_is_refused(virtual, tmp_path, capsys):
@@ -253,8 +276,6 @@ def test_unknown_model_and_bad_stop_flags(virtual, tmp_path, capsys):
 def test_cpp_field_list_is_generated_from_the_table():
     """The C++ core reads csrc/include/dspnewton/param_fields.hpp; it must match the one table
     (regenerate with `make cpp-fields`)."""
-    from pathlib import Path
-
     from dspnewton.model.schema import CPP_HEADER, cpp_header
 
     committed = (Path(__file__).resolve().parents[1] / CPP_HEADER).read_text()
