@@ -111,25 +111,32 @@ def _run(theta: torch.Tensor, frames: Frames, pole: float, kernel: str, derivati
         chunk = F if gpu else max(1, nb.get_num_threads())
     loss, g, h = 0.0, np.zeros(5), np.zeros(15)
     width = L if derivatives else 1
+    chunk = min(chunk, F)
+    if gpu:
+        new = functools.partial(torch.zeros, dtype=torch.float64, device=xbuf.device)
+    else:
+        def new(*shape):
+            return np.zeros(shape)
+    # Scratch and outputs, reused by every chunk: each frame overwrites what it reads.
+    buf, ub, gb = new(chunk, width), new(chunk, width), new(chunk, width)
+    out_l, out_g, out_h = new(chunk), new(chunk, 5), new(chunk, 15)
     for s in range(0, F, chunk):
         n = min(chunk, F - s)
+        args = (xbuf, tbuf, off[s:s + n], start, valid[s:s + n], *phi.tolist(), pole, buf, ub, gb, out_l, out_g,
+                out_h, derivatives)
         if gpu:
-            new = functools.partial(torch.zeros, dtype=torch.float64, device=xbuf.device)
-            buf, ub, gb, out_l, out_g, out_h = new(n, width), new(n, width), new(n, width), new(n), new(n, 5), new(n, 15)
-            _launch(_cuda_kernels()[1], n, xbuf, tbuf, off[s:s + n], start, valid[s:s + n], *phi.tolist(), pole,
-                    buf, ub, gb, out_l, out_g, out_h, derivatives)
-            loss += out_l.sum().item()
-            g += out_g.sum(0).cpu().numpy()
-            h += out_h.sum(0).cpu().numpy()
+            _launch(_cuda_kernels()[1], n, *args)
         else:
-            buf, ub, gb = np.empty((n, width)), np.empty((n, width)), np.empty((n, width))
-            out_l, out_g, out_h = np.empty(n), np.zeros((n, 5)), np.zeros((n, 15))
-            _fused_cpu(xbuf, tbuf, off[s:s + n], start, valid[s:s + n], *phi.tolist(), pole, buf, ub, gb, out_l,
-                       out_g, out_h, derivatives)
-            loss += float(out_l.sum())
-            g += out_g.sum(0)
-            h += out_h.sum(0)
+            _fused_cpu(*args)
+        loss += float(out_l[:n].sum())
+        g += _host(out_g[:n].sum(0))
+        h += _host(out_h[:n].sum(0))
     return loss, g, h
+
+
+def _host(a) -> np.ndarray:
+    """A numpy array of a (device) tensor or numpy array."""
+    return a.cpu().numpy() if isinstance(a, torch.Tensor) else a
 
 
 def fused_loss_grad_hess(theta: torch.Tensor, frames: Frames, pole: float = PREEMPHASIS_POLE, kernel: str = "auto"):

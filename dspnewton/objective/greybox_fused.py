@@ -99,12 +99,16 @@ class _Scratch:
         self.gacc, self.out_l = new(n, P), new(n)
 
 
-def _run(theta, frames: Frames, spec: ModelSpec, pole: float, derivatives: bool, kernel: str, chunk: int | None):
-    """(loss, grad_phi (P,), H_phi (P, P)) summed over frames (halves: the caller doubles)."""
-    from .fused import _use_cuda_kernel, _launch
+def _coefficients(theta: torch.Tensor, spec: ModelSpec, sample_rate: int) -> np.ndarray:
+    """Coefficients C (12,) float64 of theta (P,)."""
+    return coefficient_table(theta.detach().double().cpu().unsqueeze(0), spec, sample_rate)[0].numpy()
 
-    C, _, _ = _coefficient_derivatives(theta, spec, frames.sample_rate) if derivatives else (
-        coefficient_table(theta.detach().double().cpu().unsqueeze(0), spec, frames.sample_rate)[0].numpy(), None, None)
+
+def _run(C: np.ndarray, frames: Frames, spec: ModelSpec, pole: float, derivatives: bool, kernel: str,
+         chunk: int | None):
+    """(loss, grad_phi (P,), H_phi (P, P)) at coefficients C, summed over frames (halves: the caller doubles)."""
+    from .fused import _host, _launch, _use_cuda_kernel
+
     pos, flags = _positions(spec), _flags(spec)
     hp_g, hp_a1 = _highpass_coefficients(frames.sample_rate)
     P, L, F = spec.n_params, frames.frame_length, frames.n_frames
@@ -114,25 +118,25 @@ def _run(theta, frames: Frames, spec: ModelSpec, pole: float, derivatives: bool,
     if chunk is None:
         chunk = F if gpu else max(1, nb.get_num_threads())
     loss, g, H = 0.0, np.zeros(P), np.zeros((P, P))
+    chunk = min(chunk, F)
+    width = L if derivatives else 1
+    if gpu:
+        dev = frames.xbuf.device
+        sc = _Scratch(chunk, width, P, xp=torch, dtype=torch.float64, device=dev)
+        C, pos, flags = (torch.from_numpy(a).to(dev) for a in (C, pos, flags))
+    else:
+        sc = _Scratch(chunk, width, P)  # reused by every chunk: each frame overwrites what it reads
     for s in range(0, F, chunk):
         n = min(chunk, F - s)
+        args = (xbuf, tbuf, off[s:s + n], valid[s:s + n], start, C, pos, flags, hp_g, hp_a1, pole, sc.sbuf, sc.rbuf,
+                sc.hbuf, sc.lbuf, sc.tan, sc.hacc, sc.racc, sc.gacc, sc.out_l, derivatives)
         if gpu:
-            sc = _Scratch(n, L if derivatives else 1, P, xp=torch, dtype=torch.float64, device=frames.xbuf.device)
-            Cg = torch.from_numpy(C).to(frames.xbuf.device)
-            _launch(_cuda_kernel(), n, xbuf, tbuf, off[s:s + n], valid[s:s + n], start, Cg,
-                    torch.from_numpy(pos).to(frames.xbuf.device), torch.from_numpy(flags).to(frames.xbuf.device),
-                    hp_g, hp_a1, pole, sc.sbuf, sc.rbuf, sc.hbuf, sc.lbuf, sc.tan, sc.hacc, sc.racc, sc.gacc, sc.out_l,
-                    derivatives)
-            loss += sc.out_l.sum().item()
-            g += sc.gacc.sum(0).cpu().numpy()
-            H += sc.hacc.sum(0).cpu().numpy()
+            _launch(_cuda_kernel(), n, *args)
         else:
-            sc = _Scratch(n, L if derivatives else 1, P)
-            _greybox_cpu(xbuf, tbuf, off[s:s + n], valid[s:s + n], start, C, pos, flags, hp_g, hp_a1, pole,
-                         sc.sbuf, sc.rbuf, sc.hbuf, sc.lbuf, sc.tan, sc.hacc, sc.racc, sc.gacc, sc.out_l, derivatives)
-            loss += float(sc.out_l.sum())
-            g += sc.gacc.sum(0)
-            H += sc.hacc.sum(0)
+            _greybox_cpu(*args)
+        loss += float(sc.out_l[:n].sum())
+        g += _host(sc.gacc[:n].sum(0))
+        H += _host(sc.hacc[:n].sum(0))
     return loss, g, H
 
 
@@ -144,8 +148,8 @@ def greybox_fused_loss_grad_hess(theta: torch.Tensor, frames: Frames, spec, pole
     numba's simulator, ``NUMBA_ENABLE_CUDASIM=1``, for tests).
     """
     spec = parse_model(spec)
-    _, J, Hc = _coefficient_derivatives(theta, spec, frames.sample_rate)
-    L, g_half, H_half = _run(theta, frames, spec, pole, True, kernel, chunk)
+    C, J, Hc = _coefficient_derivatives(theta, spec, frames.sample_rate)
+    L, g_half, H_half = _run(C, frames, spec, pole, True, kernel, chunk)
     g_phi = torch.from_numpy(2.0 * g_half)
     H_phi = torch.from_numpy(2.0 * H_half)
     H_phi = 0.5 * (H_phi + H_phi.T)
@@ -157,4 +161,5 @@ def greybox_fused_loss_grad_hess(theta: torch.Tensor, frames: Frames, spec, pole
 def greybox_fused_loss(theta: torch.Tensor, frames: Frames, spec, pole: float = PREEMPHASIS_POLE,
                        kernel: str = "auto", chunk: int | None = None) -> float:
     """The loss alone (line searches): the first sweep of the same pass."""
-    return _run(theta, frames, parse_model(spec), pole, False, kernel, chunk)[0]
+    spec = parse_model(spec)
+    return _run(_coefficients(theta, spec, frames.sample_rate), frames, spec, pole, False, kernel, chunk)[0]
