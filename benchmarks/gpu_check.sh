@@ -20,4 +20,6 @@ run $PY benchmarks/filters.py --device cuda --dtype float32 --json "$OUTDIR/filt
 run $PY benchmarks/compressor.py --device cuda --dtype float32 --json "$OUTDIR/compressor_cuda.json" 2>&1 | tee "$OUTDIR/compressor_cuda.txt"
 run $PY benchmarks/hessian.py --device cuda --strategies fused,revrev,fwdrev,gauss-newton,published --json "$OUTDIR/hessian_cuda.json" 2>&1 | tee "$OUTDIR/hessian_cuda.txt"
 run $PY benchmarks/newton_step.py --device cuda --minutes 20 --json "$OUTDIR/newton_step_cuda.json" 2>&1 | tee "$OUTDIR/newton_step_cuda.txt"
+# The compiled fused pass of every model on the GPU (one thread per frame), 20 minutes of audio.
+run $PY benchmarks/long_fit.py --device cuda --skip-fits --minutes 20 --json "$OUTDIR/long_fit_cuda.json" 2>&1 | tee "$OUTDIR/long_fit_cuda.txt"
 exit $status

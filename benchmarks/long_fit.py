@@ -13,7 +13,7 @@ Two parts, one run, side by side:
 The pair: a 60 s music-like program tiled to the length, processed by the embedded virtual
 levelling amplifier (compress mode, peak reduction 70), written as float WAV files.
 
-Usage: python benchmarks/long_fit.py [--minutes 20] [--json OUT] [--skip-fits] [--models ...]
+Usage: python benchmarks/long_fit.py [--minutes 20] [--json OUT] [--skip-fits] [--models ...] [--device cuda]
 """
 
 from __future__ import annotations
@@ -58,9 +58,9 @@ def _start(model, x, y):
                                 "release_ms": 150.0}, SR)
 
 
-def hessian_part(x, y, models, revrev_frames: int):
-    frames = make_frames(torch.from_numpy(x), torch.from_numpy(y), SR)
-    short = make_frames(torch.from_numpy(x[:120 * SR]), torch.from_numpy(y[:120 * SR]), SR)
+def hessian_part(x, y, models, revrev_frames: int, device: str = "cpu"):
+    frames = make_frames(torch.from_numpy(x), torch.from_numpy(y), SR).to(device=device)
+    short = make_frames(torch.from_numpy(x[:120 * SR]), torch.from_numpy(y[:120 * SR]), SR).to(device=device)
     rows = []
     for name in models:
         m = get_model(name)
@@ -79,7 +79,7 @@ def hessian_part(x, y, models, revrev_frames: int):
         m.loss(theta, short)
         iteration_2min = time.perf_counter() - t0
         part = frames.subset(slice(0, revrev_frames))
-        warm = make_frames(torch.from_numpy(x[:SR]), torch.from_numpy(y[:SR]), SR, 0.5, 0.1)
+        warm = make_frames(torch.from_numpy(x[:SR]), torch.from_numpy(y[:SR]), SR, 0.5, 0.1).to(device=device)
         loss_grad_hess(theta, warm, "revrev", model=name, chunk_frames=1)  # autograd warm-up
         t0 = time.perf_counter()
         loss_grad_hess(theta, part, "revrev", model=name, chunk_frames=1)
@@ -145,12 +145,13 @@ def main(argv=None) -> int:
     ap.add_argument("--revrev-frames", type=int, default=2)
     ap.add_argument("--skip-fits", action="store_true")
     ap.add_argument("--skip-hessian", action="store_true")
+    ap.add_argument("--device", default="cpu", help="where the Hessian part runs (cuda: the compiled CUDA passes)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     x, y = make_pair(args.minutes)
-    payload = {"machine": machine_info("cpu"), "minutes": args.minutes, "sample_rate": SR}
+    payload = {"machine": machine_info(args.device), "minutes": args.minutes, "sample_rate": SR}
     if not args.skip_hessian:
-        rows = hessian_part(x, y, args.models, args.revrev_frames)
+        rows = hessian_part(x, y, args.models, args.revrev_frames, args.device)
         print(f"\nLoss + gradient + exact Hessian over {args.minutes:g} min ({rows[0]['frames']} frames of 12 s); "
               f"revrev timed on {args.revrev_frames} frame(s) and scaled")
         print_table(rows, [("model", "model"), ("params", "P"), ("fused_s", "fused (s)"),
