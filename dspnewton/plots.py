@@ -28,7 +28,7 @@ def _save(fig, path: Path) -> None:
 def _params_vs_peak(mapping: dict, model, path: Path):
     """Every parameter of ``model`` against peak reduction, in physical units, one panel each."""
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import LogLocator, ScalarFormatter
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
     names = model.param_names
     cols = min(len(names), 6)
@@ -46,10 +46,14 @@ def _params_vs_peak(mapping: dict, model, path: Path):
         ax.grid(alpha=0.3)
         if spec.log_scale:
             ax.set_yscale("log")
-            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-            ax.yaxis.set_major_formatter(ScalarFormatter())
-            ax.yaxis.set_minor_formatter(ScalarFormatter(useOffset=False))
-            ax.tick_params(axis="y", which="minor", labelsize=7)
+            lo, hi = ax.get_ylim()
+            if hi / lo < 10:  # within a decade: plain numbers at 1-2-5 steps
+                ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+                ax.yaxis.set_major_formatter(ScalarFormatter())
+                ax.yaxis.set_minor_formatter(ScalarFormatter(useOffset=False))
+                ax.tick_params(axis="y", which="minor", labelsize=7)
+            else:  # several decades: labelled decades only
+                ax.yaxis.set_minor_formatter(NullFormatter())
     for ax in flat[len(names):]:
         ax.set_visible(False)
     flat[0].legend()
