@@ -10,10 +10,8 @@ halvings).  If that fails the step is damped Levenberg-Marquardt style
 taken.  Stops on a small Newton decrement (``g^T H_mod^{-1} g / 2`` relative to
 L), a small relative decrease of the loss in one step (``loss_rtol``), a stall
 (the relative decrease stayed below ``stall_rtol`` for ``stall_iters``
-consecutive steps at which the Hessian was positive definite: the fit has
-stopped improving near a minimum; on piecewise-smooth losses Newton converges
-only linearly there and such steps buy nothing; steps on indefinite plateaus do
-not count, since Newton may still escape them),
+consecutive steps: the fit has stopped improving; on piecewise-smooth losses
+Newton converges only linearly near the optimum and such steps buy nothing),
 or ``max_iter``; the best parameters seen are returned, with the reason and a
 per-iteration history.
 """
@@ -42,7 +40,7 @@ class NewtonOptions:
     eig_floor: float = 1e-10  # eigenvalues floored at eig_floor * max |lambda|
     lm_tries: int = 6
     stall_rtol: float = 1e-4  # stop when the relative loss decrease stays below this ...
-    stall_iters: int = 3  # ... for this many consecutive steps with a positive definite Hessian (0: off)
+    stall_iters: int = 3  # ... for this many consecutive steps (0 disables the rule)
     full_pass_first: bool = True  # after a full step, try the next full step with loss+grad+Hessian at once
 
 
@@ -161,9 +159,7 @@ def newton(
             callback(entry)
         rel_decrease = (L - L_new) / max(abs(L), 1e-300)
         last_full_step = step == 1.0
-        # A stalled step counts only where the Hessian was positive definite (near a minimum):
-        # on indefinite plateaus Newton may still find the way down.
-        stalled = stalled + 1 if (rel_decrease < opt.stall_rtol and not modified) else 0
+        stalled = stalled + 1 if rel_decrease < opt.stall_rtol else 0
         if rel_decrease <= opt.loss_rtol or (opt.stall_iters > 0 and stalled >= opt.stall_iters):
             L = L_new  # stop here: no derivatives needed at the last point
             converged = True
