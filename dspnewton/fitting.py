@@ -226,10 +226,7 @@ def fit(
     if theta0 is None:
         theta0 = published_init_theta(*full_frames.signals(), sr)
         if not spec.is_ff5:
-            # The warm start is the converged ff5 fit (no stall rule: the grey-box problem is not convex,
-            # and where its Newton path goes depends on this start, not on the user's stopping choice).
-            warm_opts = dataclasses.replace(options or NewtonOptions(), stall_iters=0)
-            base = fit_ff5_multistart(None, None, sr, device=device, dtype=dtype, options=warm_opts, dist=dist,
+            base = fit_ff5_multistart(None, None, sr, device=device, dtype=dtype, options=options, dist=dist,
                                       _frames=(full_frames, notes, lag))
             warm = {"model": "ff5", "esr": base.esr, "iterations": base.iterations, "seconds": base.seconds,
                     "params": base.params.to_dict()}
