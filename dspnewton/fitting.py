@@ -19,7 +19,7 @@ import torch
 from .audio import InputError, prepare_pair
 from .model.compressor import compress
 from .model.models import get_model
-from .model.greybox_spec import ModelSpec, model_physical_to_theta, model_theta_to_physical, parse_model
+from .model.greybox_spec import ModelSpec, model_theta_to_physical, parse_model
 from .model.params import PARAM_NAMES, CompressorParams, theta_to_physical
 from .objective.framing import make_frames
 from .objective.hessian import loss_grad_hess, loss_value, resolve_strategy

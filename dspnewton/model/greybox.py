@@ -72,8 +72,9 @@ def detector_inputs(x: torch.Tensor, spec: ModelSpec, sample_rate: int):
 
 
 def _flags(spec: ModelSpec) -> np.ndarray:
-    return np.array([spec.feedback, spec.has("knee"), spec.has("rms"), spec.has("2rel"), spec.has("sc")],
-                    dtype=np.int64)
+    """The model's option flags (0/1) as the kernels read them: fb, knee, rms, 2rel, sc, tube."""
+    return np.array([spec.feedback, spec.has("knee"), spec.has("rms"), spec.has("2rel"), spec.has("sc"),
+                     spec.has("tube")], dtype=np.int64)
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)

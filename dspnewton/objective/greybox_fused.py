@@ -27,6 +27,7 @@ import numba as nb
 import numpy as np
 import torch
 
+from ..model.greybox import _flags
 from ..model.greybox_spec import SC_CORNER_HZ, ModelSpec, coefficient_table, parse_model
 from . import _greybox_frame as gf
 from .framing import Frames
@@ -58,11 +59,6 @@ def _cuda_kernel():
     from . import _fused_cuda
 
     return _fused_cuda.greybox_kernel
-
-
-def _flags(spec: ModelSpec) -> np.ndarray:
-    return np.array([spec.feedback, spec.has("knee"), spec.has("rms"), spec.has("2rel"), spec.has("sc"),
-                     spec.has("tube")], dtype=np.int64)
 
 
 def _positions(spec: ModelSpec) -> np.ndarray:
