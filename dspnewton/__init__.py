@@ -9,9 +9,12 @@ __version__ = "0.1.0"
 from . import filters  # noqa: E402
 from .fitting import fit  # noqa: E402
 from .model import Compressor, CompressorParams  # noqa: E402
+from .presets import Preset, bundle_presets, load_preset  # noqa: E402
+from .processing import Processor, render  # noqa: E402
 from .result import FitResult  # noqa: E402
 
-__all__ = ["__version__", "Compressor", "CompressorParams", "FitResult", "filters", "fit", "native_version"]
+__all__ = ["__version__", "Compressor", "CompressorParams", "FitResult", "Preset", "Processor", "bundle_presets",
+           "filters", "fit", "load_preset", "native_version", "render"]
 
 
 def native_version() -> str:

@@ -124,6 +124,9 @@ inline Bundle parse_bundle(const std::string& text) {
     if (v.kind != json::Value::Object) throw std::invalid_argument("bundle.json must hold a JSON object");
     Bundle b;
     double schema = v.at("schema_version").number("schema_version");
+    if (schema > kBundleSchema && schema == std::floor(schema) && schema < 1e6)
+        throw std::invalid_argument("bundle schema_version " + fmt17(schema) + " is newer than this dspnewton reads (" +
+                                    std::to_string(kBundleSchema) + "); upgrade dspnewton to read it");
     if (schema != kBundleSchema)
         throw std::invalid_argument("unsupported schema_version " + fmt17(schema) + " (this reader knows " +
                                     std::to_string(kBundleSchema) + ")");

@@ -193,21 +193,41 @@ public:
         x_prev_ = hp_ = 0.0;
     }
 
-    /// The current smoothed gain (linear).
-    double gain() const { return g_; }
+    /// The current smoothed gain (linear, before make-up; the two-stage mix for ``+2rel``).
+    double gain() const { return model_.two_rel ? g_ + mix_ * (gs_ - g_) : g_; }
 
-    /// Process one sample.
-    inline double process_sample(double x) {
-        if (!model_.is_ff5()) return process_greybox(x);
-        const double ax = std::fabs(x);
-        const double x_db = 20.0 * std::log10(ax > 1e-8 ? ax : 1e-8);
+    /// Process one sample: the detector driven by the sample itself, then the output stage.
+    inline double process_sample(double x) { return output(x, detect(x)); }
+
+    /// Advance the detector by one sample of the detector signal ``d`` (the input for a
+    /// mono unit; a stereo-linked unit feeds the channels' combined signal). Returns the
+    /// gain to apply (linear, before make-up; 1 = no reduction).
+    inline double detect(double d) {
+        if (!model_.is_ff5()) return detect_greybox(d);
+        const double ad = std::fabs(d);
+        const double x_db = 20.0 * std::log10(ad > 1e-8 ? ad : 1e-8);
         double gdb = slope_ * (params_.threshold_db - x_db);
         double gh = 1.0;
         if (gdb < 0.0) gh = std::exp(kLn10Over20 * gdb);
         const double c = gh < g_ ? attack_ : release_;
         g_ = (1.0 - c) * g_ + c * gh;
         if (g_ < 1e-30) g_ = 0.0;  // denormal guard (never reached for sane input)
-        return x * g_ * makeup_;
+        return g_;
+    }
+
+    /// The output stage for one channel's sample and the gain from detect(): make-up, then
+    /// the tube stage of models with ``+tube``.
+    inline double output(double x, double g) const {
+        const double w = x * g * makeup_;
+        if (!model_.tube) return w;
+        const double k = params_.drive, b = params_.bias;
+        return (std::tanh(k * (w + b)) - tanh_kb_) / (k * (1.0 - tanh_kb_ * tanh_kb_));
+    }
+
+    /// Whether the state is finite (a guard for callers that must never keep a poisoned state).
+    bool state_finite() const {
+        return std::isfinite(g_) && std::isfinite(gs_) && std::isfinite(p_) && std::isfinite(x_prev_) &&
+               std::isfinite(hp_);
     }
 
     /// Process a block (in and out may alias). Block size does not change the result.
@@ -223,8 +243,8 @@ private:
     static constexpr double kPi = 3.141592653589793;
     static constexpr double kShelfCornerHz = 1000.0;
 
-    /// The grey-box recursion, the same arithmetic as dspnewton.model.greybox's kernel.
-    inline double process_greybox(double x) {
+    /// The grey-box detector recursion, the same arithmetic as dspnewton.model.greybox's kernel.
+    inline double detect_greybox(double x) {
         // Side-chain shelf's fixed 1 kHz high-pass of the input.
         double hp = 0.0;
         if (model_.sc) hp = hp_b_ * (x - x_prev_) + hp_a_ * hp_;
@@ -250,11 +270,7 @@ private:
         if (model_.two_rel) gs_ = gs_ + (gh < gs_ ? attack_ : release_slow_) * (gh - gs_);
         if (model_.sc) hp_ = hp;
         x_prev_ = x;
-        const double g = model_.two_rel ? g_ + mix_ * (gs_ - g_) : g_;
-        const double w = x * g * makeup_;
-        if (!model_.tube) return w;
-        const double k = params_.drive, b = params_.bias;
-        return (std::tanh(k * (w + b)) - tanh_kb_) / (k * (1.0 - tanh_kb_ * tanh_kb_));
+        return model_.two_rel ? g_ + mix_ * (gs_ - g_) : g_;
     }
 
     void update() {

@@ -1,0 +1,244 @@
+// dspnewton real-time processor: a fitted table (mode -> peak -> parameters) run on
+// mono or stereo audio with the controls of the hardware unit, as the plugin and the
+// Python ``dspnewton.Processor`` use it.
+//
+// - Controls: peak reduction (0..100, interpolated in the table, clamped to its grid),
+//   mode (compress / limit), output gain (dB, after the model's own make-up), bypass,
+//   and the expert controls (follow table; the five ff5 parameters used when not
+//   following the table). Every control is smoothed: a change moves linearly to its
+//   new value over kSmoothMs (20 ms) of samples, per sample, so automation is
+//   click-free and independent of the block size. Mode and follow-table changes
+//   morph the parameters (linear in physical units); bypass cross-fades the output
+//   with the input (the detector keeps running, so leaving bypass is click-free).
+// - Channels (1..kMaxChannels): linked (one detector; its input is, per sample, the
+//   channel sample of largest magnitude, so the unit's gain is applied equally to
+//   every channel and identical channels give the mono output bit for bit) or
+//   independent (one detector per channel, "dual mono").
+// - Non-finite input samples (NaN, inf) are replaced by 0 before the detector and the
+//   output (the output sample is 0 there); finite samples are clamped to +-kMaxInput.
+//   The state can therefore never become non-finite; a guard still resets it if it did.
+// - No allocation in process(); the table is copied at construction.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+
+#include "compressor.hpp"
+#include "table.hpp"
+
+namespace dspnewton {
+
+/// A value moving linearly to its target over a fixed number of samples.
+struct Ramp {
+    double value = 0.0, target = 0.0, step = 0.0;
+    long remaining = 0;
+
+    void snap(double v) {
+        value = target = v;
+        remaining = 0;
+    }
+    void snap() { snap(target); }
+    /// Move to ``v`` over ``samples`` samples (0 = at once).
+    void set(double v, long samples) {
+        if (v == target) return;
+        target = v;
+        if (samples <= 0) return snap(v);
+        step = (v - value) / static_cast<double>(samples);
+        remaining = samples;
+    }
+    bool active() const { return remaining > 0; }
+    /// The value for the next sample.
+    double next() {
+        if (remaining > 0) {
+            --remaining;
+            value = remaining == 0 ? target : value + step;
+        }
+        return value;
+    }
+};
+
+class Processor {
+public:
+    static constexpr int kMaxChannels = 8;
+    static constexpr double kSmoothMs = 20.0;   // every control's ramp time
+    static constexpr double kMaxInput = 1e30;   // finite inputs are clamped to this magnitude
+    static constexpr double kGainMinDb = -24.0, kGainMaxDb = 24.0;
+
+    /// ``table``: at least one mode with rows (a mode without rows uses the other's).
+    explicit Processor(const Table& table, double sample_rate = 44100.0, int channels = 1, bool linked = true)
+        : table_(table) {
+        if (table_.modes[0].empty() && table_.modes[1].empty()) throw std::invalid_argument("the table has no rows");
+        has_mode_[0] = !table_.modes[0].empty();
+        has_mode_[1] = !table_.modes[1].empty();
+        if (!has_mode_[0]) table_.modes[0] = table_.modes[1];
+        if (!has_mode_[1]) table_.modes[1] = table_.modes[0];
+        for (Compressor& c : comp_) c.set_model(table_.model);
+        for (int k = 0; k < kNumCore; ++k) ramps_[kManual0 + k].snap(kFields[k].default_value);
+        ramps_[kPeak].snap(70.0);
+        ramps_[kMode].snap(has_mode_[0] ? 0.0 : 1.0);
+        ramps_[kFollow].snap(1.0);
+        ramps_[kGain].snap(0.0);
+        ramps_[kBypass].snap(0.0);
+        set_channels(channels);
+        linked_ = linked;
+        set_sample_rate(sample_rate);
+        reset();
+    }
+
+    const Table& table() const { return table_; }
+    const Model& model() const { return table_.model; }
+    /// Whether the table was given rows for ``mode`` (else that mode uses the other's rows).
+    bool has_mode(int mode) const { return has_mode_[mode == kLimit ? 1 : 0]; }
+
+    void set_sample_rate(double sr) {
+        if (!(sr >= 1000.0 && sr <= 1e6)) throw std::invalid_argument("sample rate must be 1000..1000000 Hz");
+        sample_rate_ = sr;
+        ramp_samples_ = static_cast<long>(std::lround(kSmoothMs * 1e-3 * sr));
+        for (Compressor& c : comp_) c.set_sample_rate(sr);
+    }
+    double sample_rate() const { return sample_rate_; }
+
+    void set_channels(int channels) {
+        if (channels < 1 || channels > kMaxChannels)
+            throw std::invalid_argument("channels must be 1.." + std::to_string(kMaxChannels));
+        channels_ = channels;
+        for (int c = 1; c < channels_; ++c) comp_[c].set_params(comp_[0].params());
+    }
+    int channels() const { return channels_; }
+    /// Linked stereo (one detector) or independent channels (dual mono).
+    void set_linked(bool linked) { linked_ = linked; }
+    bool linked() const { return linked_; }
+
+    // Controls (real-time safe): each moves to its new value over kSmoothMs.
+    void set_peak(double peak) { ramps_[kPeak].set(std::min(100.0, std::max(0.0, peak)), ramp_samples_); }
+    void set_mode(int mode) { ramps_[kMode].set(mode == kLimit ? 1.0 : 0.0, ramp_samples_); }
+    void set_gain_db(double db) { ramps_[kGain].set(std::min(kGainMaxDb, std::max(kGainMinDb, db)), ramp_samples_); }
+    void set_bypass(bool on) { ramps_[kBypass].set(on ? 1.0 : 0.0, ramp_samples_); }
+    void set_follow_table(bool on) { ramps_[kFollow].set(on ? 1.0 : 0.0, ramp_samples_); }
+    /// One of the five ff5 parameters used when not following the table (clamped to its range).
+    void set_manual(int core_index, double value) {
+        if (core_index < 0 || core_index >= kNumCore) return;
+        const Field& f = kFields[core_index];
+        if (!std::isfinite(value)) return;
+        ramps_[kManual0 + core_index].set(std::min(f.hi, std::max(f.lo, value)), ramp_samples_);
+    }
+    double peak() const { return ramps_[kPeak].target; }
+    int mode() const { return ramps_[kMode].target > 0.5 ? kLimit : kCompress; }
+    double gain_db() const { return ramps_[kGain].target; }
+    bool bypass() const { return ramps_[kBypass].target > 0.5; }
+    bool follow_table() const { return ramps_[kFollow].target > 0.5; }
+    double manual(int core_index) const { return ramps_[kManual0 + core_index].target; }
+
+    /// Controls jump to their targets (no ramp in flight).
+    void settle() {
+        for (Ramp& r : ramps_) r.snap();
+        apply_params();
+        gain_lin_ = db_to_lin(ramps_[kGain].value);
+    }
+
+    /// Back to the initial state (gains 1, filters at rest), controls at their targets.
+    void reset() {
+        for (Compressor& c : comp_) c.reset();
+        settle();
+        last_gain_ = 1.0;
+    }
+
+    /// Process ``n`` samples of channels() channels (``in[c]``, ``out[c]``; out may alias in).
+    /// ``gain_reduction_db`` (optional, n values): the reduction in dB per sample (>= 0; the
+    /// largest over the channels when they are independent).
+    template <typename T>
+    void process(const T* const* in, T* const* out, std::size_t n, double* gain_reduction_db = nullptr) {
+        double x[kMaxChannels];
+        double g = last_gain_;
+        for (std::size_t i = 0; i < n; ++i) {
+            bool moved = false;
+            for (int r = 0; r < kGain; ++r)
+                if (ramps_[r].active()) {
+                    ramps_[r].next();
+                    moved = true;
+                }
+            if (moved) apply_params();
+            if (ramps_[kGain].active()) gain_lin_ = db_to_lin(ramps_[kGain].next());
+            const double bypass = ramps_[kBypass].next();
+            for (int c = 0; c < channels_; ++c) x[c] = sanitize(static_cast<double>(in[c][i]));
+            if (linked_ || channels_ == 1) {
+                double d = x[0];
+                for (int c = 1; c < channels_; ++c)
+                    if (std::fabs(x[c]) > std::fabs(d)) d = x[c];
+                g = comp_[0].detect(d);
+                for (int c = 0; c < channels_; ++c) out[c][i] = static_cast<T>(mix(comp_[0].output(x[c], g), x[c], bypass));
+            } else {
+                g = 1.0;
+                for (int c = 0; c < channels_; ++c) {
+                    const double gc = comp_[c].detect(x[c]);
+                    g = std::min(g, gc);
+                    out[c][i] = static_cast<T>(mix(comp_[c].output(x[c], gc), x[c], bypass));
+                }
+            }
+            if (gain_reduction_db) gain_reduction_db[i] = lin_to_reduction_db(g);
+        }
+        last_gain_ = g;
+        for (int c = 0; c < channels_; ++c)
+            if (!comp_[c].state_finite()) {  // unreachable with sanitised input; never keep a poisoned state
+                for (Compressor& k : comp_) k.reset();
+                last_gain_ = 1.0;
+                break;
+            }
+    }
+
+    /// The gain reduction at the last processed sample, dB (>= 0).
+    double gain_reduction_db() const { return lin_to_reduction_db(last_gain_); }
+
+    /// The parameters in use now (smoothed; physical units).
+    const Params& params() const { return comp_[0].params(); }
+
+    /// The parameters the table gives at (mode, peak), without smoothing.
+    Params table_params(int mode, double peak) const { return table_.interpolate(mode, peak); }
+
+private:
+    enum RampId { kPeak = 0, kMode, kFollow, kManual0, kGain = kManual0 + kNumCore, kBypass, kNumRamps };
+
+    static double db_to_lin(double db) { return std::exp(0.11512925464970229 * db); }
+    static double lin_to_reduction_db(double g) { return -20.0 * std::log10(std::max(g, 1e-12)); }
+    static double sanitize(double v) {
+        if (!std::isfinite(v)) return 0.0;
+        return std::min(kMaxInput, std::max(-kMaxInput, v));
+    }
+    double mix(double wet, double dry, double bypass) const {
+        const double y = wet * gain_lin_;
+        if (bypass <= 0.0) return y;
+        if (bypass >= 1.0) return dry;
+        return y + bypass * (dry - y);
+    }
+
+    /// The parameters at the smoothed controls, into every channel's compressor.
+    void apply_params() {
+        const double peak = ramps_[kPeak].value, m = ramps_[kMode].value, follow = ramps_[kFollow].value;
+        Params p = table_.interpolate(kCompress, peak);
+        if (m > 0.0) {
+            const Params q = table_.interpolate(kLimit, peak);
+            for (const Field& f : kFields) p.*(f.member) = m >= 1.0 ? q.*(f.member) : lerp(p.*(f.member), q.*(f.member), m);
+        }
+        if (follow < 1.0)
+            for (int k = 0; k < kNumCore; ++k) {
+                const double manual = ramps_[kManual0 + k].value;
+                p.*(kFields[k].member) = follow <= 0.0 ? manual : lerp(manual, p.*(kFields[k].member), follow);
+            }
+        for (int c = 0; c < channels_; ++c) comp_[c].set_params(p);
+    }
+    static double lerp(double a, double b, double t) { return a + t * (b - a); }
+
+    Table table_;
+    bool has_mode_[2] = {true, true};
+    Compressor comp_[kMaxChannels];
+    Ramp ramps_[kNumRamps];
+    double sample_rate_ = 44100.0, gain_lin_ = 1.0, last_gain_ = 1.0;
+    long ramp_samples_ = 882;
+    int channels_ = 1;
+    bool linked_ = true;
+};
+
+}  // namespace dspnewton

@@ -1,0 +1,254 @@
+"""dspnewton.Processor: the plugin's real-time core from Python (parity with the PyTorch
+model for every model, streaming, controls and their smoothing, channels, bad input)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import dspnewton
+from dspnewton import Processor, _native, render
+from dspnewton.model.greybox_spec import RECOMMENDED_MODEL, list_models, parse_model
+from dspnewton.result import FitResult
+from dspnewton.model.params import PARAM_NAMES, CompressorParams
+from dspnewton.synth import music_like
+from test_greybox_export import _params, _table
+
+SR = 44100
+MODELS = ["ff5", "fb+2rel", RECOMMENDED_MODEL]
+
+
+@pytest.fixture(scope="module")
+def music():
+    return music_like(1.0, SR, seed=21)
+
+
+def _bundle(tmp_path, model, sample_rate=SR, name="unit"):
+    spec = parse_model(model)
+    d = tmp_path / f"{name}_{spec.name.replace('+', '_')}.bundle"
+    d.mkdir()
+    _native.write_bundle_files(str(d), _table(spec), sample_rate, "{}", spec.name)
+    return d
+
+
+@pytest.mark.parametrize("spec", list_models(), ids=lambda s: s.name)
+def test_parity_with_render_for_every_model(spec, music):
+    _, p = _params(spec)
+    ref = render(music, p, spec.name, SR)
+    for dtype in (np.float64, np.float32):
+        proc = Processor.from_params(p, spec.name, SR)
+        y = proc.process(music.astype(dtype))
+        assert y.dtype == dtype and y.shape == music.shape
+        scale = np.abs(ref).max()
+        assert np.abs(y - ref).max() / scale <= 1e-5, spec.name
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_bundle_processor_matches_render_at_grid_and_between(tmp_path, model, music):
+    spec = parse_model(model)
+    table = _table(spec)
+    proc = Processor.from_bundle(_bundle(tmp_path, model), "limit", 70)
+    assert proc.model == spec.name and proc.fitted_sample_rate == SR and proc.modes == ["compress", "limit"]
+    row = {k: v for k, v in table["limit"][1].items() if k not in ("peak", "esr")}
+    assert proc.params == pytest.approx(row, rel=1e-12)
+    y = proc.process(music)
+    ref = render(music, row, model, SR)
+    assert np.abs(y - ref).max() / np.abs(ref).max() <= 1e-5
+    # Between grid points: the table's linear interpolation (the same as _native.interpolate).
+    between = Processor.from_bundle(_bundle(tmp_path, model, name="b"), "compress", 55)
+    want = _native.interpolate(table, "compress", 55, spec.name)
+    assert between.params == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_streaming_is_block_size_invariant(model, music):
+    _, p = _params(parse_model(model))
+    x = np.stack([music, np.roll(music, 777) * 0.5])
+    whole = Processor.from_params(p, model, SR, channels=2).process(x)
+    rng = np.random.default_rng(0)
+    for sizes in ([1] * 300 + [x.shape[1] - 300], [64], [4097], list(rng.integers(1, 3000, 40))):
+        proc = Processor.from_params(p, model, SR, channels=2)
+        out, at, k = [], 0, 0
+        while at < x.shape[1]:
+            n = int(sizes[k % len(sizes)])
+            out.append(proc.process(np.ascontiguousarray(x[:, at:at + n])))
+            at, k = at + n, k + 1
+        assert np.array_equal(np.concatenate(out, axis=1), whole)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_stereo_linked_and_dual_mono(model, music):
+    _, p = _params(parse_model(model))
+    mono = Processor.from_params(p, model, SR).process(music)
+    same = Processor.from_params(p, model, SR, channels=2).process(np.stack([music, music]))
+    assert np.array_equal(same[0], mono) and np.array_equal(same[1], mono)  # bit for bit
+    other = np.roll(music, 5000) * 0.3
+    dual = Processor.from_params(p, model, SR, channels=2, link=False).process(np.stack([music, other]))
+    assert np.array_equal(dual[0], mono)
+    assert np.array_equal(dual[1], Processor.from_params(p, model, SR).process(other))
+    # Linked: one gain for both channels, from the louder channel per sample.
+    linked_proc = Processor.from_params(p, model, SR, channels=2)
+    y, gr = linked_proc.process(np.stack([music, other]), return_gain_reduction=True)
+    if model == "ff5":  # no output stage beyond the gain: the channel ratio is the input's
+        nz = (np.abs(other) > 1e-3) & (np.abs(music) > 1e-3)
+        ratio = (y[1][nz] / other[nz]) / (y[0][nz] / music[nz])
+        assert np.allclose(ratio, 1.0, rtol=1e-9)
+    assert gr.shape == music.shape and (gr >= 0).all() and gr.max() > 1.0
+    assert linked_proc.gain_reduction_db == pytest.approx(gr[-1])
+
+
+def test_gain_reduction_reading_is_the_gain(music):
+    p = CompressorParams(-25.0, 4.0, 5.0, 100.0, 0.0).to_dict()
+    proc = Processor.from_params(p, "ff5", SR)
+    y, gr = proc.process(music, return_gain_reduction=True)
+    nz = np.abs(music) > 1e-4
+    assert np.allclose(y[nz] / music[nz], 10 ** (-gr[nz] / 20), rtol=1e-10)
+
+
+def test_controls_gain_bypass_and_smoothing(tmp_path, music):
+    proc = Processor.from_bundle(_bundle(tmp_path, "ff5"), "compress", 70)
+    ref = proc.process(music)
+    proc.reset()
+    proc.gain_db = 6.0
+    proc.settle()
+    assert np.allclose(proc.process(music), ref * 10 ** (6 / 20), rtol=1e-12)
+    proc.gain_db = 0.0
+    proc.bypass = True
+    proc.reset()
+    assert np.array_equal(proc.process(music), music)
+    # A change moves over 20 ms (882 samples at 44.1 kHz), the same in any block size.
+    proc = Processor.from_bundle(_bundle(tmp_path, "ff5", name="r"), "compress", 40)
+    start = proc.params["threshold_db"]
+    proc.peak = 100
+    proc.process(music[:441])
+    mid = proc.params["threshold_db"]
+    proc.process(music[441:882])
+    end = proc.params["threshold_db"]
+    target = Processor.from_bundle(proc.source, "compress", 100).params["threshold_db"]
+    assert end == pytest.approx(target, rel=1e-12) and min(start, end) < mid < max(start, end)
+    assert proc.peak == 100 and proc.mode == "compress"
+
+
+def test_nan_and_inf_never_poison_the_state(music):
+    for model in MODELS:
+        _, p = _params(parse_model(model))
+        bad = music.copy()
+        bad[100:110] = np.nan
+        bad[500] = np.inf
+        bad[501] = -np.inf
+        clean = bad.copy()
+        clean[~np.isfinite(clean)] = 0.0
+        a, b = Processor.from_params(p, model, SR), Processor.from_params(p, model, SR)
+        ya = a.process(bad)
+        assert np.isfinite(ya).all() and (ya[100:110] == 0).all()
+        assert np.array_equal(ya, b.process(clean))
+        assert np.array_equal(a.process(music), b.process(music))  # the next block is clean
+        huge = np.full(100, 1e300)
+        assert np.isfinite(a.process(huge)).all() and np.isfinite(a.process(music)).all()
+
+
+def test_from_fit_json(tmp_path, music):
+    spec = parse_model("fb+2rel")
+    th, p = _params(spec)
+    fr = FitResult(params=CompressorParams.from_dict({k: p[k] for k in PARAM_NAMES}), sample_rate=SR,
+                   loss=1.0, esr=0.01, iterations=3, converged=True, model=spec.name,
+                   extra={"mode": "limit", "peak": 40},
+                   extra_params={k: p[k] for k in spec.param_names[5:]})
+    fr.save(tmp_path / "fit.json")
+    proc = Processor.from_fit(str(tmp_path / "fit.json"))
+    assert proc.modes == ["limit"] and proc.mode == "limit" and proc.peak == 40
+    assert proc.params == pytest.approx(p, rel=1e-12)
+    ref = fr.render(torch.from_numpy(music)).numpy()
+    assert np.abs(proc.process(music) - ref).max() / np.abs(ref).max() <= 1e-5
+    with pytest.raises(ValueError, match="has no 'compress' settings"):
+        proc.mode = "compress"
+
+
+def test_other_sample_rates_keep_time_constants_in_ms(tmp_path):
+    x48 = music_like(0.5, 48000, seed=2)
+    _, p = _params(parse_model("ff5"))
+    proc = Processor.from_bundle(_bundle(tmp_path, "ff5"), "compress", 70, sample_rate=48000)
+    assert proc.sample_rate == 48000 and proc.fitted_sample_rate == SR
+    row = {k: v for k, v in _table(parse_model("ff5"))["compress"][1].items() if k not in ("peak", "esr")}
+    ref = render(x48, row, "ff5", 48000)
+    assert np.abs(proc.process(x48) - ref).max() <= 1e-5 * np.abs(ref).max()
+
+
+def test_process_releases_the_gil():
+    _, p = _params(parse_model(RECOMMENDED_MODEL))
+    x = music_like(20.0, SR, seed=1)
+    proc = Processor.from_params(p, RECOMMENDED_MODEL, SR)
+    state = {"in": False, "t": 0.0}
+
+    def work():
+        t0 = time.perf_counter()
+        state["in"] = True
+        proc.process(x)
+        state["in"] = False
+        state["t"] = time.perf_counter() - t0
+
+    th = threading.Thread(target=work)
+    th.start()
+    gaps, last = [], None
+    while th.is_alive():
+        now = time.perf_counter()
+        if state["in"]:
+            if last is not None:
+                gaps.append(now - last)
+            last = now
+    th.join()
+    assert state["t"] > 0.05 and gaps
+    assert max(gaps) < 0.5 * state["t"], (max(gaps), state["t"])
+
+
+def test_bad_input_is_a_clear_error(tmp_path, music):
+    _, p = _params(parse_model("ff5"))
+    proc = Processor.from_params(p, "ff5", SR, channels=2)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        proc.process(np.zeros((2, 10), np.int16))
+    with pytest.raises(TypeError, match="numpy array"):
+        proc.process([0.0, 1.0])
+    with pytest.raises(ValueError, match=r"pass block.T"):
+        proc.process(np.zeros((10, 2)))
+    with pytest.raises(ValueError, match="channels=1"):
+        proc.process(np.zeros(10))
+    with pytest.raises(ValueError, match="channels=3"):
+        proc.process(np.zeros((3, 10)))
+    with pytest.raises(ValueError, match="peak must be in 0..100"):
+        proc.peak = 120
+    with pytest.raises(ValueError, match="gain_db"):
+        proc.gain_db = 60
+    with pytest.raises(ValueError, match="'compress' or 'limit'"):
+        proc.mode = "gate"
+    with pytest.raises(ValueError, match="channels must be"):
+        Processor.from_params(p, "ff5", SR, channels=0)
+    with pytest.raises(ValueError, match="sample rate"):
+        Processor.from_params(p, "ff5", 10.0)
+    with pytest.raises(ValueError, match="missing parameter 'knee_db'"):
+        Processor.from_params(p, "ff+knee", SR)
+    with pytest.raises(ValueError, match="does not exist"):
+        Processor.from_bundle(str(tmp_path / "nope.bundle"))
+    with pytest.raises(ValueError, match="does not exist"):
+        Processor.from_fit(str(tmp_path / "nope.json"))
+    (tmp_path / "bad.json").write_text("{\"model\": \"ff5\"}")
+    with pytest.raises(ValueError, match="not a usable dspnewton fit: missing key 'sample_rate'"):
+        Processor.from_fit(str(tmp_path / "bad.json"))
+    d = _bundle(tmp_path, "ff5")
+    newer = json.loads((d / "bundle.json").read_text())
+    newer["schema_version"] = 99
+    (d / "bundle.json").write_text(json.dumps(newer))
+    with pytest.raises(ValueError, match="newer than this dspnewton reads .*upgrade dspnewton"):
+        Processor.from_bundle(str(d))
+    with pytest.raises(TypeError):
+        proc.process(np.zeros((2, 10)), return_gain_reduction="yes please", extra=1)
+    assert proc.channels == 2  # unchanged by the failures
+
+
+def test_processor_is_the_package_api():
+    assert dspnewton.Processor is _native.Processor and callable(dspnewton.render)
+    assert "process(" in (Processor.process.__doc__ or "") and Processor.__doc__
