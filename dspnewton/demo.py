@@ -16,7 +16,7 @@ from .data.signaltrain import build_manifest
 from .data.virtual_unit import generate_dataset
 from .audio import InputError
 from .evaluate import evaluate
-from .plots import plot_sweep
+from .plots import plot_sweep, require_matplotlib
 from .sweep import sweep
 
 __all__ = ["run_demo"]
@@ -27,6 +27,7 @@ def run_demo(out_dir, seconds: float = 30.0, peaks=range(40, 101, 10), say: Call
     """Run the demo into ``out_dir`` with ``model`` (any model name); returns a summary dict
     (paths, timings, ESRs)."""
     t0 = time.perf_counter()
+    require_matplotlib()  # before minutes of fitting, not after
     out = Path(out_dir)
     data_dir = out / "dataset"
     say(f"[1/6] generating the virtual LA-2A dataset ({seconds:g} s per file) in {data_dir}")

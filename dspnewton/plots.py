@@ -21,6 +21,16 @@ __all__ = ["plot_sweep"]
 COLORS = {"compress": "tab:blue", "limit": "tab:red"}
 
 
+def require_matplotlib():
+    """The matplotlib module, or an InputError saying how to install it (the ``plots`` extra)."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise InputError("plots need matplotlib, which is not installed: pip install 'dspnewton[plots]' "
+                         "(or pip install matplotlib)") from None
+    return matplotlib
+
+
 def _save(fig, path: Path) -> None:
     atomic_write_bytes(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
 
@@ -156,8 +166,7 @@ def plot_sweep(sweep_dir, out_dir=None, mode: str | None = None, peak: int | Non
     The convergence and excerpt figures use one fit (default: compress mode, the
     middle fitted peak).
     """
-    import matplotlib
-
+    matplotlib = require_matplotlib()
     matplotlib.use("Agg")
     sweep = Path(sweep_dir)
     if not (sweep / "mapping.json").exists():

@@ -1,0 +1,127 @@
+"""The package as a user installs it: every run-time import is a declared dependency
+(or the ``plots`` extra, with a clear message when missing), and a wheel installed into
+a clean virtual environment, without the Makefile, runs every CLI command."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import dspnewton
+from dspnewton.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "dspnewton"
+EXTRA_MODULES = {"matplotlib": "plots"}  # optional imports and the extra that provides them
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _declared() -> tuple[set[str], dict]:
+    meta = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    name = lambda req: req.split(">")[0].split("=")[0].split("<")[0].split("[")[0].strip().lower()  # noqa: E731
+    return {name(r) for r in meta["dependencies"]}, {k: {name(r) for r in v}
+                                                   for k, v in meta["optional-dependencies"].items()}
+
+
+def test_every_runtime_import_is_a_declared_dependency():
+    required, extras = _declared()
+    by_module = {}
+    for path in PACKAGE.rglob("*.py"):
+        for mod in _imports(path) - set(sys.stdlib_module_names) - {"dspnewton", "_native"}:
+            by_module.setdefault(mod, []).append(str(path.relative_to(REPO)))
+    undeclared = {m: files for m, files in by_module.items()
+                  if m not in required and m not in {x for v in extras.values() for x in v}}
+    assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"
+    for mod, extra in EXTRA_MODULES.items():
+        assert mod in extras[extra] and mod not in required
+        assert set(by_module.get(mod, [])) <= {"dspnewton/plots.py"}, "optional imports stay behind require_*()"
+
+
+def test_missing_plots_extra_is_a_clear_error(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    (tmp_path / "sweep").mkdir()
+    assert main(["plot", str(tmp_path / "sweep")]) == 1
+    assert "pip install 'dspnewton[plots]'" in capsys.readouterr().err
+    assert main(["demo", "-o", str(tmp_path / "demo"), "--quiet"]) == 1  # refuses before fitting
+    assert "dspnewton[plots]" in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()
+
+
+def _run(cmd, cwd, env, timeout=900):
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n" \
+                                 f"{proc.stderr[-3000:]}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def clean_venv(tmp_path_factory):
+    """A fresh venv (no system site packages) with the built wheel and its declared
+    dependencies (pinned by the CI constraints file), installed by pip alone."""
+    root = tmp_path_factory.mktemp("clean")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(root / "wheels"), str(REPO)], REPO, env)
+    wheel = next((root / "wheels").glob("dspnewton-*.whl"))
+    _run([sys.executable, "-m", "venv", str(root / "venv")], root, env)
+    pip = [str(root / "venv" / "bin" / "python"), "-m", "pip"]
+    _run(pip + ["install", "-q", "-c", str(REPO / ".ci" / "constraints.txt"), f"{wheel}[plots]"], root, env)
+    return root, env
+
+
+def test_wheel_in_a_clean_venv_runs_every_cli_command(clean_venv):
+    from dspnewton.data.virtual_unit import generate_dataset
+
+    root, env = clean_venv
+    bin_ = root / "venv" / "bin"
+    cli = [str(bin_ / "dspnewton")]
+    work = root / "work"
+    work.mkdir()
+    where = _run([str(bin_ / "python"), "-c", "import dspnewton, sys; print(dspnewton.__file__)"], work, env).stdout
+    assert str(root / "venv") in where, "the clean venv must import its installed copy, not the checkout"
+    generate_dataset(work / "data", seconds=3.0, peaks=[40, 100], modes=("compress",), sample_rate=22050)
+    pair = sorted((work / "data" / "Train").glob("*.wav"))
+    inp, tgt = [p for p in pair if p.name.startswith("input")][0], [p for p in pair if "__100" in p.name][0]
+    assert dspnewton.__version__ in _run(cli + ["version"], work, env).stdout
+    assert "ff5" in _run(cli + ["models"], work, env).stdout
+    _run(cli + ["fit", str(inp), str(tgt), "-o", "fit", "--max-iter", "4", "--frame-seconds", "1.5",
+                "--overlap-seconds", "0.25", "--quiet"], work, env)
+    _run(cli + ["render", str(inp), "fit/fit.json", "-o", "rendered.wav", "--quiet"], work, env)
+    _run(cli + ["index", "data", "-o", "manifest.json"], work, env)
+    _run(cli + ["sweep", "manifest.json", "-o", "sweep", "--modes", "compress", "--peaks", "40,100", "--max-iter", "4",
+                "--quiet"], work, env)
+    _run(cli + ["eval", "sweep"], work, env)
+    _run(cli + ["plot", "sweep"], work, env)
+    _run(cli + ["export", "sweep", "-o", "unit.bundle"], work, env)
+    for f in ("fit/fit.json", "rendered.wav", "sweep/mapping.json", "sweep/eval.csv", "sweep/plots/params_vs_peak.png",
+              "unit.bundle/bundle.json", "unit.bundle/presets/compress_peak100.vstpreset"):
+        assert (work / f).exists(), f
+    # The Python API of the installed package: streaming from the bundle and from a preset.
+    script = ("import numpy as np, dspnewton\n"
+              "p = dspnewton.Processor.from_bundle('unit.bundle', 'compress', 70, channels=2)\n"
+              "y = p.process(np.zeros((2, 64), np.float32)); assert y.shape == (2, 64)\n"
+              "pr = dspnewton.load_preset('unit.bundle/presets/compress_peak100.vstpreset')\n"
+              "assert pr.processor().model == 'ff5'\n")
+    _run([str(bin_ / "python"), "-c", script], work, env)
+    doc = _run([str(bin_ / "python"), "-m", "pydoc", "dspnewton"], work, env).stdout
+    assert "Processor" in doc and "render" in doc and "process(" in doc
+    # Without the plots extra: the one command that needs it says what to install.
+    _run([str(bin_ / "python"), "-m", "pip", "uninstall", "-q", "-y", "matplotlib"], work, env)
+    proc = subprocess.run(cli + ["plot", "sweep"], cwd=work, env=env, capture_output=True, text=True)
+    assert proc.returncode == 1 and "pip install 'dspnewton[plots]'" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
