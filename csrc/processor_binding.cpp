@@ -173,8 +173,7 @@ py::object process(PyProcessor& p, py::object obj, bool return_gr) {
 }  // namespace
 
 void bind_processor(py::module_& m) {
-    py::class_<PyProcessor> c(m, "Processor", R"doc(
-The real-time processor the plugin runs (C++ core), block by block from Python.
+    py::class_<PyProcessor> c(m, "Processor", R"doc(The real-time processor the plugin runs (C++ core), block by block from Python.
 
 A fitted table (mode -> peak reduction -> parameters; from a bundle, a fit.json or a
 dict) with the hardware unit's controls: ``peak`` (0..100, interpolated in the table
@@ -275,12 +274,14 @@ never reach the state. The GIL is released while processing.
             p.proc.set_linked(v);
         },
         "Channels share one detector (True) or have one each (False, dual mono).");
-    c.def_property_readonly("channels", [](const PyProcessor& p) { return p.proc.channels(); });
+    c.def_property_readonly("channels", [](const PyProcessor& p) { return p.proc.channels(); },
+                            "Channels per block (1 = blocks of shape (samples,) or (1, samples)).");
     c.def_property_readonly("sample_rate", [](const PyProcessor& p) { return p.proc.sample_rate(); },
                             "Rate of the audio processed, Hz.");
     c.def_property_readonly("fitted_sample_rate", [](const PyProcessor& p) { return p.fitted_sample_rate; },
                             "Rate the table was fitted at, Hz.");
-    c.def_property_readonly("model", [](const PyProcessor& p) { return p.proc.model().name(); });
+    c.def_property_readonly("model", [](const PyProcessor& p) { return p.proc.model().name(); },
+                            "The model's name (ff5, fb+2rel, ...).");
     c.def_property_readonly("source", [](const PyProcessor& p) { return p.source; },
                             "Where the table came from (a file path, 'table' or 'params').");
     c.def_property_readonly("modes", [](const PyProcessor& p) {

@@ -94,6 +94,8 @@ def test_wheel_in_a_clean_venv_runs_every_cli_command(clean_venv):
     work.mkdir()
     where = _run([str(bin_ / "python"), "-c", "import dspnewton, sys; print(dspnewton.__file__)"], work, env).stdout
     assert str(root / "venv") in where, "the clean venv must import its installed copy, not the checkout"
+    installed = Path(where.strip()).parent
+    assert (installed / "py.typed").exists() and (installed / "_native.pyi").exists()
     generate_dataset(work / "data", seconds=3.0, peaks=[40, 100], modes=("compress",), sample_rate=22050)
     pair = sorted((work / "data" / "Train").glob("*.wav"))
     inp, tgt = [p for p in pair if p.name.startswith("input")][0], [p for p in pair if "__100" in p.name][0]
@@ -125,3 +127,50 @@ def test_wheel_in_a_clean_venv_runs_every_cli_command(clean_venv):
     proc = subprocess.run(cli + ["plot", "sweep"], cwd=work, env=env, capture_output=True, text=True)
     assert proc.returncode == 1 and "pip install 'dspnewton[plots]'" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _stub_signatures() -> dict[str, list[str]]:
+    """name -> parameter names, for the functions and Processor members of _native.pyi."""
+    tree = ast.parse((PACKAGE / "_native.pyi").read_text())
+    out = {}
+
+    def args(fn):
+        a = fn.args
+        return [x.arg for x in a.posonlyargs + a.args + a.kwonlyargs if x.arg != "self"]
+
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            out[node.name] = args(node)
+        elif isinstance(node, ast.ClassDef):
+            out[node.name] = []
+            for m in node.body:
+                if isinstance(m, ast.FunctionDef):
+                    out[f"{node.name}.{m.name}"] = args(m)
+                elif isinstance(m, ast.AnnAssign):
+                    out[f"{node.name}.{m.target.id}"] = None
+    return out
+
+
+def _runtime_args(obj) -> list[str]:
+    """Parameter names from pybind11's signature line ('name(a: T, b: T = x, *, c: T) -> R')."""
+    import re
+
+    first = (obj.__doc__ or "").splitlines()[0]
+    inner = first[first.index("(") + 1:first.rindex(")")]
+    return [n for n in re.findall(r"(?:^|, )(\w+):", inner) if n != "self"]
+
+
+def test_stubs_match_the_compiled_module():
+    from dspnewton import _native
+
+    stubs = _stub_signatures()
+    runtime = {n for n in dir(_native) if not n.startswith("_")}
+    runtime |= {f"Processor.{n}" for n in dir(_native.Processor) if not n.startswith("_") or n == "__init__"}
+    stubbed = {n for n in stubs if not n.startswith("_")} | {n for n in stubs if n.endswith(".__init__")}
+    assert stubbed == runtime, f"missing stubs {runtime - stubbed}, stale stubs {stubbed - runtime}"
+    for name, params in stubs.items():
+        obj = getattr(_native, name) if "." not in name else getattr(_native.Processor, name.split(".")[1])
+        if params is None or isinstance(obj, property) or not callable(obj) or name == "Processor":
+            continue
+        assert _runtime_args(obj) == params, name
+    assert (PACKAGE / "py.typed").exists()

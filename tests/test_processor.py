@@ -4,6 +4,7 @@ model for every model, streaming, controls and their smoothing, channels, bad in
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import threading
 import time
 
@@ -252,3 +253,27 @@ def test_bad_input_is_a_clear_error(tmp_path, music):
 def test_processor_is_the_package_api():
     assert dspnewton.Processor is _native.Processor and callable(dspnewton.render)
     assert "process(" in (Processor.process.__doc__ or "") and Processor.__doc__
+
+
+def test_readme_api_example_runs(tmp_path, monkeypatch):
+    """The README's Python API block, run as written on a small pair and bundle."""
+    import re
+    import soundfile as sf
+
+    from dspnewton.export import export_bundle
+    from dspnewton.model import CompressorParams
+    from test_presets import _sweep_folder
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = re.search(r"## Python API.*?```python\n(.*?)```", readme, re.S).group(1)
+    sr = 16000
+    x = music_like(2.0, sr, seed=5)
+    t = Processor.from_params(_params(parse_model("fb+2rel"))[1], "fb+2rel", sr).process(x)
+    sf.write(tmp_path / "input.wav", x, sr, subtype="FLOAT")
+    sf.write(tmp_path / "target.wav", t, sr, subtype="FLOAT")
+    export_bundle(_sweep_folder(tmp_path, "ff5")[0], tmp_path / "la2a.bundle")
+    monkeypatch.chdir(tmp_path)
+    ns = {}
+    exec(compile(block, "README.md", "exec"), ns)
+    assert ns["fit"].model == "fb+2rel" and ns["fit"].esr < 0.05
+    assert ns["out"].shape[0] == 2 and ns["meter"] >= 0 and ns["preset"].mode == "limit"
