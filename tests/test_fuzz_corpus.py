@@ -23,6 +23,14 @@ for name, parse in (("vstpreset", lambda: _native.parse_vstpreset(data)),
         out[name] = "parsed"
     except ValueError as exc:
         out[name] = "ValueError: " + str(exc)
+if out["bundle"] == "parsed":  # the processor on a parsed bundle: the input's bytes as samples
+    import numpy as np
+    b = _native.parse_bundle(data.decode("utf-8", "replace"))
+    x = np.frombuffer(data[:len(data) // 8 * 8], np.float32).reshape(2, -1)
+    for link in (True, False):
+        p = _native.Processor(b["table"], b["model"], b["sample_rate"], channels=2, link=link,
+                              mode="compress" if b["table"].get("compress") else "limit")
+        out["processor"] = "finite" if np.isfinite(p.process(x)).all() else "NON-FINITE"
 print(json.dumps(out))
 """
 
@@ -32,6 +40,7 @@ def test_corpus_input_is_handled(path):
     proc = subprocess.run([sys.executable, "-c", REPLAY, str(path)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, f"the readers crashed on {path.name} (exit {proc.returncode}): {proc.stderr[-2000:]}"
     result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result.pop("processor", "finite") == "finite"
     assert set(result) == {"vstpreset", "bundle"}
     for name, outcome in result.items():
         assert outcome == "parsed" or (outcome.startswith("ValueError: ") and len(outcome) > len("ValueError: ") + 5), \

@@ -4,7 +4,12 @@
 
 Properties: the readers either parse or raise ValueError (never crash, hang or
 raise anything else); a .vstpreset written from any class ID and chunks reads
-back identically; a bundle written from any valid table reads back identically.
+back identically; a bundle written from any valid table reads back identically;
+dspnewton.Processor built from any table either raises ValueError or processes any
+block (any dtype, shape, channel count, NaN/inf/huge samples, control changes between
+blocks) into finite output of the block's shape or raises TypeError/ValueError, and a
+NaN block never changes what the next finite block gives; load_preset on any bytes
+returns a preset or raises InputError.
 Inputs that broke a property are kept in tests/fuzz/corpus/ and replayed by
 tests/test_fuzz_corpus.py.
 """
@@ -19,7 +24,7 @@ with atheris.instrument_imports():
 
 def one_input(data: bytes) -> None:
     fdp = atheris.FuzzedDataProvider(data)
-    choice = fdp.ConsumeIntInRange(0, 3)
+    choice = fdp.ConsumeIntInRange(0, 5)
     if choice == 0:
         try:
             _native.parse_bundle(fdp.ConsumeUnicodeNoSurrogates(len(data)))
@@ -41,6 +46,10 @@ def one_input(data: bytes) -> None:
         back = _native.parse_vstpreset(data_out)
         assert back["class_id"] == cid
         assert [(c[0], c[1]) for c in back["chunks"]] == [(c[0], c[1]) for c in chunks]
+    elif choice == 4:
+        fuzz_processor(fdp)
+    elif choice == 5:
+        fuzz_preset(fdp.ConsumeBytes(len(data)))
     else:
         rows, peak = [], 0.0
         for _ in range(fdp.ConsumeIntInRange(1, 5)):
@@ -56,6 +65,86 @@ def one_input(data: bytes) -> None:
             return  # e.g. peaks clipped at 100 no longer strictly increasing
         back = _native.parse_bundle(text)["table"]["compress"]
         assert back == rows
+
+
+STATS = {"built": 0, "processed": 0}  # how far fuzzed inputs get (for checking the target itself)
+MODELS = ("ff5", "fb+2rel", "fb+knee+rms+2rel+sc+tube", "ff+knee+sc")
+EXTRAS = {"knee_db": (0.0, 24.0), "rms_ms": (0.05, 100.0), "release_slow_ms": (100.0, 20000.0), "slow_mix": (0.0, 1.0),
+          "sc_shelf_db": (0.0, 24.0), "drive": (0.05, 20.0), "bias": (-1.0, 1.0)}
+
+
+def _block(fdp, channels):
+    import numpy as np
+
+    n = fdp.ConsumeIntInRange(0, 300)
+    shape = [(n,), (channels, n), (n, channels), (fdp.ConsumeIntInRange(1, 4), n)][fdp.ConsumeIntInRange(0, 3)]
+    dtype = [np.float32, np.float64, np.int16, np.complex64][fdp.ConsumeIntInRange(0, 3)]
+    values = [fdp.ConsumeRegularFloat() if fdp.ConsumeBool() else
+              [np.nan, np.inf, -np.inf, 1e300, 0.0][fdp.ConsumeIntInRange(0, 4)] for _ in range(int(np.prod(shape)))]
+    with np.errstate(all="ignore"):
+        return np.array(values, dtype=np.float64).astype(dtype).reshape(shape)
+
+
+def fuzz_processor(fdp):
+    import numpy as np
+
+    model = MODELS[fdp.ConsumeIntInRange(0, len(MODELS) - 1)]
+    rows, peak = [], -1.0
+    for _ in range(fdp.ConsumeIntInRange(1, 3)):
+        peak += fdp.ConsumeFloatInRange(0.5, 60.0)
+        row = {"peak": peak, "threshold_db": fdp.ConsumeFloatInRange(-80, 0), "ratio": fdp.ConsumeFloatInRange(1, 20),
+               "attack_ms": fdp.ConsumeFloatInRange(0.1, 100), "release_ms": fdp.ConsumeFloatInRange(10, 1000),
+               "makeup_db": fdp.ConsumeFloatInRange(-24, 24)}
+        row.update({k: fdp.ConsumeFloatInRange(lo, hi) for k, (lo, hi) in EXTRAS.items()})
+        rows.append(row)
+    from dspnewton.model.greybox_spec import parse_model
+
+    names = set(parse_model(model).param_names) | {"peak"}
+    rows = [{k: v for k, v in r.items() if k in names} for r in rows]
+    channels = fdp.ConsumeIntInRange(0, 3)
+    args = ({"compress": rows}, model, fdp.ConsumeFloatInRange(500.0, 200000.0))
+    kw = dict(peak=fdp.ConsumeFloatInRange(-10, 110), channels=channels, link=fdp.ConsumeBool())
+    try:
+        proc = _native.Processor(*args, **kw)
+    except ValueError:
+        return
+    twin = _native.Processor(*args, **kw)  # fed the same blocks with NaN/inf replaced by 0
+    STATS["built"] += 1
+    for _ in range(fdp.ConsumeIntInRange(1, 4)):
+        control = ["peak", "gain_db", "bypass", "link", "mode"][fdp.ConsumeIntInRange(0, 4)]
+        value = [fdp.ConsumeFloatInRange(-50, 150), fdp.ConsumeBool(), "limit"][fdp.ConsumeIntInRange(0, 2)]
+        for p in (proc, twin):
+            try:
+                setattr(p, control, value)
+            except (ValueError, TypeError):
+                pass
+        block = _block(fdp, proc.channels)
+        try:
+            y = proc.process(block)
+        except (TypeError, ValueError):
+            continue
+        STATS["processed"] += 1
+        assert y.shape == block.shape and y.dtype == block.dtype
+        assert np.isfinite(y).all(), "non-finite output"
+        assert np.isfinite(proc.gain_reduction_db)
+        clean = block.copy()
+        clean[~np.isfinite(clean)] = 0
+        assert np.array_equal(twin.process(clean), y), "a non-finite sample changed the state"
+
+
+def fuzz_preset(data):
+    import tempfile
+
+    from dspnewton import load_preset
+    from dspnewton.audio import InputError
+
+    with tempfile.NamedTemporaryFile(suffix=".vstpreset") as f:
+        f.write(data)
+        f.flush()
+        try:
+            load_preset(f.name)
+        except InputError:
+            pass
 
 
 def main():
