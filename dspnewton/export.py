@@ -4,9 +4,10 @@
 the mode -> peak -> parameters table, interpolation method, provenance with
 source hashes and each fit's ESR, and a checksum), ``params.h`` (the same table
 as constexpr arrays for plugin builds), ``presets/`` (one ``.vstpreset`` per mode
-and peak for the dspnewton plugin, and ``presets/4a2a/`` for the open-source
-4A2A plugin) and, with ``plugin=True``, ``plugins/`` (VST3, LV2, CLAP built with
-DPF).  The folder is assembled under a temporary name and renamed into place,
+and peak for the dspnewton plugin, ``presets/stereo/`` for its stereo variant and
+``presets/4a2a/`` for the open-source 4A2A plugin) and, with ``plugin=True``,
+``plugins/`` (the mono ``dspnewton_la2a`` and stereo ``dspnewton_la2a_stereo``
+plugins, each as VST3, LV2 and CLAP, built with DPF).  The folder is assembled under a temporary name and renamed into place,
 so a failed export leaves nothing half-written; an existing bundle is replaced
 only with ``force=True``.
 """
@@ -29,18 +30,25 @@ from .result import FitResult
 __all__ = ["export_bundle", "load_bundle", "plugin_class_id", "PLUGIN_SYMBOLS", "build_plugin", "A2A_CLASS_ID"]
 
 A2A_CLASS_ID = "ABCDEF019182FAEB4D616E755A6E7275"
-PLUGIN_SYMBOLS = ("peak", "mode", "follow_table", "threshold_db", "ratio", "attack_ms", "release_ms", "makeup_db")
+# The plugin's controls (DPF symbols), in its order; "link" only in the stereo variant and
+# "gain_reduction" is an output (meter). The expert controls follow "follow_table".
+PLUGIN_SYMBOLS = ("peak", "gain_db", "mode", "dpf_bypass", "gain_reduction", "link", "follow_table", "threshold_db",
+                  "ratio", "attack_ms", "release_ms", "makeup_db")
 PLUGIN_SOURCE = Path(__file__).resolve().parents[1] / "plugin_export" / "dspnewton_la2a"
+# Plugin variants built from one source: name -> (Makefile VARIANT, DPF unique id, presets sub-folder).
+PLUGIN_VARIANTS = {"dspnewton_la2a": ("mono", "dNla", ""), "dspnewton_la2a_stereo": ("stereo", "dNls", "stereo")}
 
 
 def _cconst(a: str) -> int:
     return (ord(a[0]) << 24) | (ord(a[1]) << 16) | (ord(a[2]) << 8) | ord(a[3])
 
 
-def plugin_class_id() -> str:
-    """VST3 processor class ID of the dspnewton plugin: DPF's {'DPF ', 'clas', unique id, 0}
-    as it lies in memory, in hex (the form .vstpreset files carry)."""
-    return struct.pack("<4I", _cconst("DPF "), _cconst("clas"), _cconst("dNla"), 0).hex().upper()
+def plugin_class_id(variant: str = "dspnewton_la2a") -> str:
+    """VST3 processor class ID of a dspnewton plugin variant (``dspnewton_la2a`` mono,
+    ``dspnewton_la2a_stereo``): DPF's {'DPF ', 'clas', unique id, 0} as it lies in memory,
+    in hex (the form .vstpreset files carry)."""
+    uid = PLUGIN_VARIANTS[variant][1]
+    return struct.pack("<4I", _cconst("DPF "), _cconst("clas"), _cconst(uid), 0).hex().upper()
 
 
 def _sha256(path: Path) -> str:
@@ -98,8 +106,15 @@ def _table_from_source(source: Path):
     raise InputError(f"'{source}' does not exist; give a sweep folder or a fit.json")
 
 
+def preset_name(mode: str, peak: float, model: str) -> str:
+    """A preset's (and the plugin's program's) display name, e.g. ``LA-2A limit 70 (ff5)``."""
+    return f"LA-2A {mode} {peak:g} ({model})"
+
+
 def _dpf_values(row: dict, mode: str) -> list:
-    return [("peak", row["peak"]), ("mode", 1.0 if mode == "limit" else 0.0), ("follow_table", 1.0),
+    """A preset's control values: the table row at gain 0 dB, following the table (the
+    five ff5 values are stored too, for hosts that show them)."""
+    return [("peak", row["peak"]), ("gain_db", 0.0), ("mode", 1.0 if mode == "limit" else 0.0), ("follow_table", 1.0),
             *((k, row[k]) for k in ("threshold_db", "ratio", "attack_ms", "release_ms", "makeup_db"))]
 
 
@@ -125,14 +140,16 @@ def build_plugin(params_dir: Path, out_dir: Path, jobs: int = 2) -> list[Path]:
         raise InputError(f"plugin sources not found at {PLUGIN_SOURCE}; export with {{plugin}} from a source checkout",
                          {"plugin": True})
     out_dir.mkdir(parents=True, exist_ok=True)
-    obj = out_dir.parent / ".plugin-obj"
-    cmd = ["make", "-C", str(PLUGIN_SOURCE), f"-j{jobs}", f"DPF_PATH={dpf}", f"PARAMS_DIR={params_dir.resolve()}",
-           f"OUT_DIR={out_dir.resolve()}", f"DPF_BUILD_DIR={obj.resolve()}"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    shutil.rmtree(obj, ignore_errors=True)
-    if proc.returncode != 0:
-        raise InputError(f"the plugin build failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    built = [out_dir / "dspnewton_la2a.vst3", out_dir / "dspnewton_la2a.lv2", out_dir / "dspnewton_la2a.clap"]
+    built = []
+    for name, (variant, _, _) in PLUGIN_VARIANTS.items():
+        obj = out_dir.parent / f".plugin-obj-{variant}"  # one object folder per variant (different flags)
+        cmd = ["make", "-C", str(PLUGIN_SOURCE), f"-j{jobs}", f"DPF_PATH={dpf}", f"PARAMS_DIR={params_dir.resolve()}",
+               f"OUT_DIR={out_dir.resolve()}", f"DPF_BUILD_DIR={obj.resolve()}", f"VARIANT={variant}"]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        shutil.rmtree(obj, ignore_errors=True)
+        if proc.returncode != 0:
+            raise InputError(f"the plugin build ({variant}) failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+        built += [out_dir / f"{name}.vst3", out_dir / f"{name}.lv2", out_dir / f"{name}.clap"]
     missing = [p.name for p in built if not p.exists()]
     if missing:
         raise InputError(f"the plugin build did not produce {', '.join(missing)}")
@@ -171,16 +188,18 @@ def export_bundle(source, out, *, force: bool = False, plugin: bool = False, a2a
             _native.write_bundle_files(str(tmp), table, int(sr), json.dumps(provenance), model_name)
         except ValueError as exc:
             raise InputError(f"cannot export '{source}': {exc}") from None
-        cid = plugin_class_id()
         for mode, rows in table.items():
             for row in rows:
                 name = f"{mode}_peak{int(round(row['peak'])):03d}.vstpreset"
                 state = _native.dpf_state(_dpf_values(row, mode))
-                info = (f'<?xml version="1.0" encoding="utf-8"?>\n<MetaInfo>\n <Attr id="MediaType" value="VstPreset" '
-                        f'type="string"/>\n <Attr id="PlugInName" value="dspnewton LA-2A" type="string"/>\n'
-                        f' <Attr id="Name" value="LA-2A {mode} {row["peak"]:g} ({model_name})" type="string"/>\n'
-                        f'</MetaInfo>\n')
-                _write(tmp / "presets" / name, _native.vstpreset_bytes(cid, [("Comp", state), ("Info", info.encode())]))
+                for variant, (_, _, sub) in PLUGIN_VARIANTS.items():
+                    title = "dspnewton LA-2A" + (" Stereo" if sub == "stereo" else "")
+                    info = (f'<?xml version="1.0" encoding="utf-8"?>\n<MetaInfo>\n <Attr id="MediaType" '
+                            f'value="VstPreset" type="string"/>\n <Attr id="PlugInName" value="{title}" '
+                            f'type="string"/>\n <Attr id="Name" value="{preset_name(mode, row["peak"], model_name)}" '
+                            f'type="string"/>\n</MetaInfo>\n')
+                    _write(tmp / "presets" / sub / name,
+                           _native.vstpreset_bytes(plugin_class_id(variant), [("Comp", state), ("Info", info.encode())]))
                 if a2a_presets:
                     _write(tmp / "presets" / "4a2a" / name,
                            _native.vstpreset_bytes(A2A_CLASS_ID, [("Comp", _native.juce_4a2a_state(_a2a_values(row, mode)))]))

@@ -1,8 +1,8 @@
 """Presets the export wrote, read back from Python: parameters and a :class:`Processor`.
 
 ``dspnewton export`` writes, per mode and peak-reduction setting, ``presets/<mode>_peakNNN.vstpreset``
-for the dspnewton plugin (a DPF component state: peak, mode, follow-table and the five
-ff5 values) and, for ``ff5`` bundles, ``presets/4a2a/<mode>_peakNNN.vstpreset`` for the
+for the dspnewton plugin (a DPF component state: peak, gain, mode, follow-table and the
+five ff5 values), the same in ``presets/stereo/`` for its stereo variant and, for ``ff5`` bundles, ``presets/4a2a/<mode>_peakNNN.vstpreset`` for the
 open-source 4A2A plugin (a JUCE state; values rounded to 0.01). A bundle's table rows are
 presets too. :func:`load_preset` reads any of them::
 
@@ -41,7 +41,8 @@ class Preset:
         mode: ``"compress"`` or ``"limit"``; peak: peak reduction 0..100.
         model: the model's name; params: every parameter of the model (physical units).
         bundle: the bundle.json the parameters came from (None for a stand-alone preset).
-        plugin: ``"dspnewton"`` or ``"4a2a"`` (the plugin the file is for).
+        plugin: the plugin the file is for: ``"dspnewton_la2a"`` (mono), ``"dspnewton_la2a_stereo"``,
+            ``"4a2a"``, or ``"bundle"`` for a bundle's table row.
         source: the file read.
     """
 
@@ -106,7 +107,7 @@ def _info_model(info: bytes, source: Path) -> str:
 
 
 def _find_bundle(path: Path) -> Path | None:
-    for parent in list(path.parents)[:3]:
+    for parent in list(path.parents)[:3]:  # presets/, presets/stereo/ or presets/4a2a/
         if (parent / "bundle.json").is_file():
             return parent / "bundle.json"
     return None
@@ -133,7 +134,7 @@ def load_preset(path, *, bundle=None) -> Preset:
             preset without its bundle.
     """
     from . import _native
-    from .export import A2A_CLASS_ID, plugin_class_id
+    from .export import A2A_CLASS_ID, PLUGIN_VARIANTS, plugin_class_id
 
     p = Path(path)
     if not p.is_file():
@@ -153,9 +154,10 @@ def load_preset(path, *, bundle=None) -> Preset:
     else:
         bundle_path = _find_bundle(p)
     model = "ff5"
-    if parsed["class_id"] == plugin_class_id():
+    ours = {plugin_class_id(v): v for v in PLUGIN_VARIANTS}
+    if parsed["class_id"] in ours:
         v = _dpf_values(chunks["Comp"], p)
-        plugin = "dspnewton"
+        plugin = ours[parsed["class_id"]]
         model = _info_model(chunks.get("Info", b""), p)
     elif parsed["class_id"] == A2A_CLASS_ID:
         raw = _a2a_values(chunks["Comp"], p)

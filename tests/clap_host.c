@@ -1,9 +1,10 @@
 /* A minimal CLAP host for the tests: loads a .clap, sets parameters by name
- * through param-value events, processes raw float32 mono audio from a file and
- * writes raw float32 output.
+ * through param-value events, processes raw float32 audio from a file and writes
+ * raw float32 output; then prints every output (meter) parameter as "name=value".
  *
- *   clap_host PLUGIN.clap IN.f32 OUT.f32 SAMPLE_RATE [symbol=value ...]
+ *   clap_host PLUGIN.clap IN.f32 OUT.f32 SAMPLE_RATE [-c CHANNELS] [-b BLOCK] [name=value ...]
  *
+ * Audio files are planar: all of channel 0, then channel 1 (a (C, T) float32 array).
  * Parameters are matched by their CLAP name or, as a fallback, by index ("#3=0.5").
  * Built with the CLAP headers that ship inside dpf-source (distrho/src/clap). */
 #include <dlfcn.h>
@@ -21,7 +22,7 @@
 #include "process.h"
 
 #define MAX_EVENTS 64
-#define BLOCK 512
+#define MAX_CHANNELS 2
 
 typedef struct {
     clap_event_param_value_t ev[MAX_EVENTS];
@@ -56,14 +57,22 @@ int main(int argc, char **argv) {
     const clap_plugin_t *plugin = factory->create_plugin(factory, &host, desc->id);
     if (!plugin || !plugin->init(plugin)) { fprintf(stderr, "create/init failed\n"); return 1; }
     const double sr = atof(argv[4]);
-    if (!plugin->activate(plugin, sr, 1, BLOCK) || !plugin->start_processing(plugin)) {
+    int channels = 1, block = 512, first_param = 5;
+    while (first_param + 1 < argc && argv[first_param][0] == '-') {
+        if (strcmp(argv[first_param], "-c") == 0) channels = atoi(argv[first_param + 1]);
+        else if (strcmp(argv[first_param], "-b") == 0) block = atoi(argv[first_param + 1]);
+        else { fprintf(stderr, "unknown option %s\n", argv[first_param]); return 2; }
+        first_param += 2;
+    }
+    if (channels < 1 || channels > MAX_CHANNELS || block < 1) { fprintf(stderr, "bad -c/-b\n"); return 2; }
+    if (!plugin->activate(plugin, sr, 1, (uint32_t)block) || !plugin->start_processing(plugin)) {
         fprintf(stderr, "activate failed\n");
         return 1;
     }
     /* parameter events, matched by name through the params extension */
     event_list events = {.n = 0};
     const clap_plugin_params_t *params = (const clap_plugin_params_t *)plugin->get_extension(plugin, CLAP_EXT_PARAMS);
-    for (int a = 5; a < argc && events.n < MAX_EVENTS; ++a) {
+    for (int a = first_param; a < argc && events.n < MAX_EVENTS; ++a) {
         char *eq = strchr(argv[a], '=');
         if (!eq) { fprintf(stderr, "bad parameter '%s'\n", argv[a]); return 2; }
         *eq = '\0';
@@ -85,23 +94,42 @@ int main(int argc, char **argv) {
     }
     FILE *fi = fopen(argv[2], "rb"), *fo = fopen(argv[3], "wb");
     if (!fi || !fo) { fprintf(stderr, "cannot open files\n"); return 1; }
-    float in[BLOCK], out[BLOCK];
-    float *inp[1] = {in}, *outp[1] = {out};
-    clap_audio_buffer_t ain = {inp, NULL, 1, 0, 0}, aout = {outp, NULL, 1, 0, 0};
+    fseek(fi, 0, SEEK_END);
+    const long total = ftell(fi) / (long)sizeof(float) / channels;
+    fseek(fi, 0, SEEK_SET);
+    float *audio = malloc(sizeof(float) * (size_t)(total * channels + 1));
+    float *result = malloc(sizeof(float) * (size_t)(total * channels + 1));
+    if (!audio || !result || fread(audio, sizeof(float), (size_t)(total * channels), fi) != (size_t)(total * channels)) {
+        fprintf(stderr, "cannot read input\n");
+        return 1;
+    }
+    float *inp[MAX_CHANNELS], *outp[MAX_CHANNELS];
+    clap_audio_buffer_t ain = {inp, NULL, (uint32_t)channels, 0, 0}, aout = {outp, NULL, (uint32_t)channels, 0, 0};
     clap_input_events_t in_ev = {&events, in_size, in_get};
     event_list none = {.n = 0};
     clap_input_events_t no_ev = {&none, in_size, in_get};
     clap_output_events_t out_ev = {NULL, out_push};
-    int64_t t = 0;
-    size_t n;
-    while ((n = fread(in, sizeof(float), BLOCK, fi)) > 0) {
-        clap_process_t proc = {t, (uint32_t)n, NULL, &ain, &aout, 1, 1, t == 0 ? &in_ev : &no_ev, &out_ev};
+    for (int64_t t = 0; t < total; t += block) {
+        const uint32_t n = (uint32_t)(total - t < block ? total - t : block);
+        for (int c = 0; c < channels; ++c) {
+            inp[c] = audio + c * total + t;
+            outp[c] = result + c * total + t;
+        }
+        clap_process_t proc = {t, n, NULL, &ain, &aout, 1, 1, t == 0 ? &in_ev : &no_ev, &out_ev};
         if (plugin->process(plugin, &proc) == CLAP_PROCESS_ERROR) { fprintf(stderr, "process error\n"); return 1; }
-        fwrite(out, sizeof(float), n, fo);
-        t += (int64_t)n;
     }
+    fwrite(result, sizeof(float), (size_t)(total * channels), fo);
     fclose(fi);
     fclose(fo);
+    for (uint32_t i = 0; params && i < params->count(plugin); ++i) {  /* the meters */
+        clap_param_info_t info;
+        double value;
+        if (params->get_info(plugin, i, &info) && (info.flags & CLAP_PARAM_IS_READONLY) &&
+            params->get_value(plugin, info.id, &value))
+            printf("%s=%.9g\n", info.name, value);
+    }
+    free(audio);
+    free(result);
     plugin->stop_processing(plugin);
     plugin->deactivate(plugin);
     plugin->destroy(plugin);

@@ -34,15 +34,15 @@ def test_every_exported_preset_round_trips(tmp_path, model):
     src, spec = _sweep_folder(tmp_path, model)
     bundle = export_bundle(src, tmp_path / "unit.bundle")
     table = _table(spec)
-    files = sorted((bundle / "presets").glob("*.vstpreset")) + sorted((bundle / "presets" / "4a2a").glob("*.vstpreset"))
-    assert len(files) == (12 if model == "ff5" else 6)
+    files = sorted((bundle / "presets").rglob("*.vstpreset"))
+    assert len(files) == (18 if model == "ff5" else 12)
     x = music_like(0.3, 44100, seed=3)
     for f in files:
         pr = load_preset(f)
         row = next(r for r in table[pr.mode] if r["peak"] == pr.peak)
         want = {k: v for k, v in row.items() if k not in ("peak", "esr")}
         assert pr.model == spec.name and pr.bundle == bundle / "bundle.json"
-        assert pr.plugin == ("4a2a" if "4a2a" in f.parts else "dspnewton")
+        assert pr.plugin == {"4a2a": "4a2a", "stereo": "dspnewton_la2a_stereo"}.get(f.parent.name, "dspnewton_la2a")
         assert pr.params == pytest.approx(want, rel=1e-12)
         assert f.stem == f"{pr.mode}_peak{int(pr.peak):03d}"
         direct = Processor.from_bundle(bundle, pr.mode, pr.peak)

@@ -1,18 +1,30 @@
 // dspnewton LA-2A: plugin metadata for the DISTRHO Plugin Framework (DPF).
+// Two variants from one source (DPF fixes the channel count at build time):
+// mono (default) and stereo (built with -DDSPNEWTON_STEREO=1; one linked detector or dual mono).
 #pragma once
 
 #define DISTRHO_PLUGIN_BRAND "dspnewton"
+#if DSPNEWTON_STEREO
+#define DISTRHO_PLUGIN_NAME "dspnewton LA-2A Stereo"
+#define DISTRHO_PLUGIN_URI "urn:dspnewton:la2a_stereo"
+#define DISTRHO_PLUGIN_CLAP_ID "org.dspnewton.la2a_stereo"
+#define DISTRHO_PLUGIN_NUM_INPUTS 2
+#define DISTRHO_PLUGIN_NUM_OUTPUTS 2
+#define DISTRHO_PLUGIN_VST3_CATEGORIES "Fx|Dynamics|Stereo"
+#define DISTRHO_PLUGIN_CLAP_FEATURES "audio-effect", "compressor", "stereo"
+#else
 #define DISTRHO_PLUGIN_NAME "dspnewton LA-2A"
 #define DISTRHO_PLUGIN_URI "urn:dspnewton:la2a"
 #define DISTRHO_PLUGIN_CLAP_ID "org.dspnewton.la2a"
+#define DISTRHO_PLUGIN_NUM_INPUTS 1
+#define DISTRHO_PLUGIN_NUM_OUTPUTS 1
+#define DISTRHO_PLUGIN_VST3_CATEGORIES "Fx|Dynamics|Mono"
+#define DISTRHO_PLUGIN_CLAP_FEATURES "audio-effect", "compressor", "mono"
+#endif
 
 #define DISTRHO_PLUGIN_HAS_UI 0
 #define DISTRHO_PLUGIN_IS_RT_SAFE 1
-#define DISTRHO_PLUGIN_NUM_INPUTS 1
-#define DISTRHO_PLUGIN_NUM_OUTPUTS 1
-#define DISTRHO_PLUGIN_WANT_PROGRAMS 0
+#define DISTRHO_PLUGIN_WANT_PROGRAMS 1
 #define DISTRHO_PLUGIN_WANT_STATE 0
 
 #define DISTRHO_PLUGIN_LV2_CATEGORY "lv2:CompressorPlugin"
-#define DISTRHO_PLUGIN_VST3_CATEGORIES "Fx|Dynamics|Mono"
-#define DISTRHO_PLUGIN_CLAP_FEATURES "audio-effect", "compressor", "mono"

@@ -22,7 +22,6 @@
 namespace dspnewton {
 
 constexpr int kBundleSchema = 1;
-inline const char* mode_name(int m) { return m == kLimit ? "limit" : "compress"; }
 
 inline std::string fmt17(double v) {
     char buf[40];

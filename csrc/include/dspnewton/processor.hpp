@@ -10,10 +10,14 @@
 //   click-free and independent of the block size. Mode and follow-table changes
 //   morph the parameters (linear in physical units); bypass cross-fades the output
 //   with the input (the detector keeps running, so leaving bypass is click-free).
+//   Until the first sample after reset() there is nothing to smooth from: changes
+//   made then take effect at once (a host setting up a session, a new processor).
 // - Channels (1..kMaxChannels): linked (one detector; its input is, per sample, the
 //   channel sample of largest magnitude, so the unit's gain is applied equally to
 //   every channel and identical channels give the mono output bit for bit) or
-//   independent (one detector per channel, "dual mono").
+//   independent (one detector per channel, "dual mono"). Switching between the two
+//   starts the new detectors from the old state and cross-fades the outputs over
+//   kSmoothMs (both run meanwhile).
 // - Non-finite input samples (NaN, inf) are replaced by 0 before the detector and the
 //   output (the output sample is 0 there); finite samples are clamped to +-kMaxInput.
 //   The state can therefore never become non-finite; a guard still resets it if it did.
@@ -76,14 +80,15 @@ public:
         if (!has_mode_[0]) table_.modes[0] = table_.modes[1];
         if (!has_mode_[1]) table_.modes[1] = table_.modes[0];
         for (Compressor& c : comp_) c.set_model(table_.model);
+        linked_comp_.set_model(table_.model);
         for (int k = 0; k < kNumCore; ++k) ramps_[kManual0 + k].snap(kFields[k].default_value);
         ramps_[kPeak].snap(70.0);
         ramps_[kMode].snap(has_mode_[0] ? 0.0 : 1.0);
         ramps_[kFollow].snap(1.0);
         ramps_[kGain].snap(0.0);
         ramps_[kBypass].snap(0.0);
+        ramps_[kLink].snap(linked ? 1.0 : 0.0);
         set_channels(channels);
-        linked_ = linked;
         set_sample_rate(sample_rate);
         reset();
     }
@@ -98,6 +103,7 @@ public:
         sample_rate_ = sr;
         ramp_samples_ = static_cast<long>(std::lround(kSmoothMs * 1e-3 * sr));
         for (Compressor& c : comp_) c.set_sample_rate(sr);
+        linked_comp_.set_sample_rate(sr);
     }
     double sample_rate() const { return sample_rate_; }
 
@@ -105,25 +111,37 @@ public:
         if (channels < 1 || channels > kMaxChannels)
             throw std::invalid_argument("channels must be 1.." + std::to_string(kMaxChannels));
         channels_ = channels;
-        for (int c = 1; c < channels_; ++c) comp_[c].set_params(comp_[0].params());
+        for (int c = 0; c < channels_; ++c) comp_[c].set_params(linked_comp_.params());
     }
     int channels() const { return channels_; }
-    /// Linked stereo (one detector) or independent channels (dual mono).
-    void set_linked(bool linked) { linked_ = linked; }
-    bool linked() const { return linked_; }
+    /// Linked stereo (one detector) or independent channels (dual mono); the new
+    /// detectors start from the current state and the outputs cross-fade over kSmoothMs.
+    void set_linked(bool linked) {
+        if (linked == this->linked()) return;
+        if (linked) {  // the linked detector continues from the channel with the most reduction
+            int most = 0;
+            for (int c = 1; c < channels_; ++c)
+                if (comp_[c].gain() < comp_[most].gain()) most = c;
+            linked_comp_ = comp_[most];
+        } else {
+            for (int c = 0; c < channels_; ++c) comp_[c] = linked_comp_;
+        }
+        ramps_[kLink].set(linked ? 1.0 : 0.0, ramp_len());
+    }
+    bool linked() const { return ramps_[kLink].target > 0.5; }
 
     // Controls (real-time safe): each moves to its new value over kSmoothMs.
-    void set_peak(double peak) { ramps_[kPeak].set(std::min(100.0, std::max(0.0, peak)), ramp_samples_); }
-    void set_mode(int mode) { ramps_[kMode].set(mode == kLimit ? 1.0 : 0.0, ramp_samples_); }
-    void set_gain_db(double db) { ramps_[kGain].set(std::min(kGainMaxDb, std::max(kGainMinDb, db)), ramp_samples_); }
-    void set_bypass(bool on) { ramps_[kBypass].set(on ? 1.0 : 0.0, ramp_samples_); }
-    void set_follow_table(bool on) { ramps_[kFollow].set(on ? 1.0 : 0.0, ramp_samples_); }
+    void set_peak(double peak) { move(kPeak, std::min(100.0, std::max(0.0, peak))); }
+    void set_mode(int mode) { move(kMode, mode == kLimit ? 1.0 : 0.0); }
+    void set_gain_db(double db) { move(kGain, std::min(kGainMaxDb, std::max(kGainMinDb, db))); }
+    void set_bypass(bool on) { move(kBypass, on ? 1.0 : 0.0); }
+    void set_follow_table(bool on) { move(kFollow, on ? 1.0 : 0.0); }
     /// One of the five ff5 parameters used when not following the table (clamped to its range).
     void set_manual(int core_index, double value) {
         if (core_index < 0 || core_index >= kNumCore) return;
         const Field& f = kFields[core_index];
         if (!std::isfinite(value)) return;
-        ramps_[kManual0 + core_index].set(std::min(f.hi, std::max(f.lo, value)), ramp_samples_);
+        move(kManual0 + core_index, std::min(f.hi, std::max(f.lo, value)));
     }
     double peak() const { return ramps_[kPeak].target; }
     int mode() const { return ramps_[kMode].target > 0.5 ? kLimit : kCompress; }
@@ -139,11 +157,14 @@ public:
         gain_lin_ = db_to_lin(ramps_[kGain].value);
     }
 
-    /// Back to the initial state (gains 1, filters at rest), controls at their targets.
+    /// Back to the initial state (gains 1, filters at rest), controls at their targets;
+    /// changes before the next processed sample take effect at once.
     void reset() {
         for (Compressor& c : comp_) c.reset();
+        linked_comp_.reset();
         settle();
         last_gain_ = 1.0;
+        fresh_ = true;
     }
 
     /// Process ``n`` samples of channels() channels (``in[c]``, ``out[c]``; out may alias in).
@@ -151,8 +172,9 @@ public:
     /// largest over the channels when they are independent).
     template <typename T>
     void process(const T* const* in, T* const* out, std::size_t n, double* gain_reduction_db = nullptr) {
-        double x[kMaxChannels];
+        double x[kMaxChannels], wet[kMaxChannels];
         double g = last_gain_;
+        if (n > 0) fresh_ = false;
         for (std::size_t i = 0; i < n; ++i) {
             bool moved = false;
             for (int r = 0; r < kGain; ++r)
@@ -163,43 +185,49 @@ public:
             if (moved) apply_params();
             if (ramps_[kGain].active()) gain_lin_ = db_to_lin(ramps_[kGain].next());
             const double bypass = ramps_[kBypass].next();
+            const double link = ramps_[kLink].next();  // 1 linked, 0 independent, between: cross-fade
             for (int c = 0; c < channels_; ++c) x[c] = sanitize(static_cast<double>(in[c][i]));
-            if (linked_ || channels_ == 1) {
+            double g_linked = 1.0, g_dual = 1.0;
+            if (link > 0.0) {
                 double d = x[0];
                 for (int c = 1; c < channels_; ++c)
                     if (std::fabs(x[c]) > std::fabs(d)) d = x[c];
-                g = comp_[0].detect(d);
-                for (int c = 0; c < channels_; ++c) out[c][i] = static_cast<T>(mix(comp_[0].output(x[c], g), x[c], bypass));
-            } else {
-                g = 1.0;
+                g_linked = linked_comp_.detect(d);
+                for (int c = 0; c < channels_; ++c) wet[c] = linked_comp_.output(x[c], g_linked);
+            }
+            if (link < 1.0) {
                 for (int c = 0; c < channels_; ++c) {
                     const double gc = comp_[c].detect(x[c]);
-                    g = std::min(g, gc);
-                    out[c][i] = static_cast<T>(mix(comp_[c].output(x[c], gc), x[c], bypass));
+                    g_dual = std::min(g_dual, gc);
+                    const double y = comp_[c].output(x[c], gc);
+                    wet[c] = link <= 0.0 ? y : y + link * (wet[c] - y);
                 }
             }
+            g = link >= 1.0 ? g_linked : (link <= 0.0 ? g_dual : std::min(g_linked, g_dual));
+            for (int c = 0; c < channels_; ++c) out[c][i] = static_cast<T>(mix(wet[c], x[c], bypass));
             if (gain_reduction_db) gain_reduction_db[i] = lin_to_reduction_db(g);
         }
         last_gain_ = g;
-        for (int c = 0; c < channels_; ++c)
-            if (!comp_[c].state_finite()) {  // unreachable with sanitised input; never keep a poisoned state
-                for (Compressor& k : comp_) k.reset();
-                last_gain_ = 1.0;
-                break;
-            }
+        bool finite = linked_comp_.state_finite();
+        for (int c = 0; c < channels_; ++c) finite = finite && comp_[c].state_finite();
+        if (!finite) {  // unreachable with sanitised input; never keep a poisoned state
+            for (Compressor& k : comp_) k.reset();
+            linked_comp_.reset();
+            last_gain_ = 1.0;
+        }
     }
 
     /// The gain reduction at the last processed sample, dB (>= 0).
     double gain_reduction_db() const { return lin_to_reduction_db(last_gain_); }
 
     /// The parameters in use now (smoothed; physical units).
-    const Params& params() const { return comp_[0].params(); }
+    const Params& params() const { return linked_comp_.params(); }
 
     /// The parameters the table gives at (mode, peak), without smoothing.
     Params table_params(int mode, double peak) const { return table_.interpolate(mode, peak); }
 
 private:
-    enum RampId { kPeak = 0, kMode, kFollow, kManual0, kGain = kManual0 + kNumCore, kBypass, kNumRamps };
+    enum RampId { kPeak = 0, kMode, kFollow, kManual0, kGain = kManual0 + kNumCore, kBypass, kLink, kNumRamps };
 
     static double db_to_lin(double db) { return std::exp(0.11512925464970229 * db); }
     static double lin_to_reduction_db(double g) { return -20.0 * std::log10(std::max(g, 1e-12)); }
@@ -227,18 +255,30 @@ private:
                 const double manual = ramps_[kManual0 + k].value;
                 p.*(kFields[k].member) = follow <= 0.0 ? manual : lerp(manual, p.*(kFields[k].member), follow);
             }
+        linked_comp_.set_params(p);
         for (int c = 0; c < channels_; ++c) comp_[c].set_params(p);
     }
+
+    /// Move a control to ``v`` over kSmoothMs, or at once before the first sample after reset().
+    void move(int ramp, double v) {
+        ramps_[ramp].set(v, ramp_len());
+        if (fresh_) {  // not in the audio path: nothing has been processed since reset()
+            apply_params();
+            gain_lin_ = db_to_lin(ramps_[kGain].value);
+        }
+    }
+    long ramp_len() const { return fresh_ ? 0 : ramp_samples_; }
     static double lerp(double a, double b, double t) { return a + t * (b - a); }
 
     Table table_;
     bool has_mode_[2] = {true, true};
-    Compressor comp_[kMaxChannels];
+    Compressor comp_[kMaxChannels];  // one detector per channel (independent)
+    Compressor linked_comp_;          // the one detector of linked channels
     Ramp ramps_[kNumRamps];
     double sample_rate_ = 44100.0, gain_lin_ = 1.0, last_gain_ = 1.0;
     long ramp_samples_ = 882;
     int channels_ = 1;
-    bool linked_ = true;
+    bool fresh_ = true;
 };
 
 }  // namespace dspnewton

@@ -12,6 +12,8 @@ namespace dspnewton {
 
 enum Mode : int { kCompress = 0, kLimit = 1 };
 
+inline const char* mode_name(int m) { return m == kLimit ? "limit" : "compress"; }
+
 /// One row of a fitted table.
 struct Row {
     double peak = 0.0;
