@@ -30,10 +30,10 @@ from .result import FitResult
 __all__ = ["export_bundle", "load_bundle", "plugin_class_id", "PLUGIN_SYMBOLS", "build_plugin", "A2A_CLASS_ID"]
 
 A2A_CLASS_ID = "ABCDEF019182FAEB4D616E755A6E7275"
-# The plugin's controls (DPF symbols), in its order; "link" only in the stereo variant and
-# "gain_reduction" is an output (meter). The expert controls follow "follow_table".
-PLUGIN_SYMBOLS = ("peak", "gain_db", "mode", "dpf_bypass", "gain_reduction", "link", "follow_table", "threshold_db",
-                  "ratio", "attack_ms", "release_ms", "makeup_db")
+# The plugin's controls (DPF symbols), in its order; "link" only in the stereo variant; the
+# expert controls follow "follow_table"; "gain_reduction" (last) is an output (meter).
+PLUGIN_SYMBOLS = ("peak", "gain_db", "mode", "dpf_bypass", "link", "follow_table", "threshold_db", "ratio", "attack_ms",
+                  "release_ms", "makeup_db", "gain_reduction")
 PLUGIN_SOURCE = Path(__file__).resolve().parents[1] / "plugin_export" / "dspnewton_la2a"
 # Plugin variants built from one source: name -> (Makefile VARIANT, DPF unique id, presets sub-folder).
 PLUGIN_VARIANTS = {"dspnewton_la2a": ("mono", "dNla", ""), "dspnewton_la2a_stereo": ("stereo", "dNls", "stereo")}
@@ -86,7 +86,17 @@ def _table_from_source(source: Path):
         for mode, by_peak in mapping.items():
             if mode not in ("compress", "limit"):
                 raise InputError(f"mapping.json has an unknown mode {mode!r}")
-            rows = [_row(int(p), r, r.get("esr", 0.0), spec) for p, r in by_peak.items()]
+            if not isinstance(by_peak, dict):
+                raise InputError(f"mapping.json: mode {mode!r} must map peaks to parameter rows")
+            rows = []
+            for p, r in by_peak.items():
+                try:
+                    peak = float(p)
+                except ValueError:
+                    raise InputError(f"mapping.json: peak {p!r} in mode {mode!r} is not a number") from None
+                if not isinstance(r, dict):
+                    raise InputError(f"mapping.json: the row of {mode} peak {p} must be an object of parameters")
+                rows.append(_row(peak, r, r.get("esr", 0.0), spec))
             table[mode] = sorted(rows, key=lambda r: r["peak"])
         for fit_json in sorted(source.glob("fits/*/peak_*/fit.json")):
             fr = FitResult.load(fit_json)

@@ -7,10 +7,10 @@
 // Controls, in this order:
 //   Peak reduction 0..100 (the table, interpolated linearly, clamped to its grid),
 //   Gain (output, dB, -24..24, after the table's own make-up), Limit mode, Bypass
-//   (the host's bypass), Gain reduction (an output/meter parameter, dB, at the last
-//   sample of each block), Stereo link (stereo variant only: one detector, or dual mono),
+//   (the host's bypass), Stereo link (stereo variant only: one detector, or dual mono),
 //   then the expert controls: Follow table, and the five ff5 parameters used when the
-//   table is not followed (a grey-box model's extra parameters keep following the table).
+//   table is not followed (a grey-box model's extra parameters keep following the table);
+//   last the meter: Gain reduction (an output parameter, dB, at the last sample of each block).
 // Every control is smoothed over 20 ms per sample (click-free automation, mode switch
 // and bypass included). Programs: one per mode and grid row of the table, named as the
 // exported presets are. The state is the parameter values (the table is built in).
@@ -31,7 +31,6 @@ enum ParamId : uint32_t {
     kGain,
     kMode,
     kBypass,
-    kGainReduction,
 #if DSPNEWTON_STEREO
     kLink,
 #endif
@@ -41,6 +40,7 @@ enum ParamId : uint32_t {
     kAttack,
     kRelease,
     kMakeup,
+    kGainReduction,  // the output (meter) last: DPF 1.6's LV2 preset writer needs outputs at the end
     kParamCount
 };
 
