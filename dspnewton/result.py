@@ -82,6 +82,7 @@ class FitResult:
         return y[0] if squeeze else y
 
     def to_dict(self) -> dict:
+        """The JSON form: every field, with ``params`` holding every parameter of the model."""
         d = asdict(self)
         d["params"] = self.all_params
         del d["extra_params"]
@@ -94,6 +95,7 @@ class FitResult:
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "fit JSON") -> "FitResult":
+        """A FitResult from its JSON form; InputError naming ``source`` on anything wrong."""
         if not isinstance(d, dict):
             raise InputError(f"{source} must hold a JSON object")
         missing = [k for k in REQUIRED_KEYS if k not in d]
@@ -122,6 +124,7 @@ class FitResult:
 
     @classmethod
     def load(cls, path) -> "FitResult":
+        """Read a fit.json (InputError if missing, not JSON or not a dspnewton fit)."""
         p = Path(path)
         if not p.exists():
             raise InputError(f"fit file '{p}' does not exist")

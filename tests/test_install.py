@@ -174,3 +174,21 @@ def test_stubs_match_the_compiled_module():
             continue
         assert _runtime_args(obj) == params, name
     assert (PACKAGE / "py.typed").exists()
+
+
+def test_every_public_name_has_a_docstring():
+    import inspect
+
+    from dspnewton import _native
+
+    missing = [n for n in dspnewton.__all__ if n != "__version__" and not (getattr(dspnewton, n).__doc__ or "").strip()]
+    for cls in (dspnewton.Processor, dspnewton.Preset, dspnewton.FitResult):
+        for name, member in inspect.getmembers(cls):
+            if name.startswith("_") or name in ("mro",):
+                continue
+            if not (getattr(member, "__doc__", "") or "").strip():
+                missing.append(f"{cls.__name__}.{name}")
+    for name in dir(_native):
+        if not name.startswith("_") and not (getattr(_native, name).__doc__ or "").strip():
+            missing.append(f"_native.{name}")
+    assert not missing, f"public names without a docstring: {missing}"

@@ -324,3 +324,49 @@ def test_export_refuses_bad_tables_before_building(tmp_path):
             export_bundle(src, tmp_path / f"{src.name}.bundle", plugin=True)
         assert not (tmp_path / f"{src.name}.bundle").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary folders left"
+
+
+@pytest.mark.parametrize("model", ["fb+2rel", "recommended"])
+def test_greybox_plugins_in_a_session(model, pedalboard, music, tmp_path):
+    """The same session features with grey-box models: stereo = mono bit for bit on
+    identical channels, linked stereo = the processor, programs, click-free automation,
+    state round trip."""
+    from dspnewton.model.greybox_spec import RECOMMENDED_MODEL, parse_model
+    from test_presets import _sweep_folder
+
+    _require_dpf()
+    spec = parse_model(RECOMMENDED_MODEL if model == "recommended" else model)
+    src, _ = _sweep_folder(tmp_path, spec.name)
+    bundle = export_bundle(src, tmp_path / "gb.bundle", plugin=True)
+    mono, stereo = _load(pedalboard, bundle), _load(pedalboard, bundle, stereo=True)
+    for p in (mono, stereo):
+        _set(p, "peak_reduction", 55.0)
+        _set(p, "limit_mode", 1.0)
+    x = music[0]
+    y_mono = mono(x[None], SR)[0]
+    y_same = stereo(np.stack([x, x]), SR)
+    assert np.array_equal(y_same[0], y_mono) and np.array_equal(y_same[1], y_mono)
+    stereo.reset()
+    assert np.array_equal(stereo(music, SR), Processor.from_bundle(bundle, "limit", 55, channels=2).process(music))
+    names = stereo.parameters["current_program"].valid_values
+    assert len(names) == 6 and all(n.endswith(f"({spec.name})") for n in names)
+    # Automation mid-stream at block 64: peak 40 -> 100 and limit -> compress.
+    sine = (0.5 * np.sin(2 * np.pi * 50 * np.arange(20000) / SR)).astype(np.float32)[None]
+    _set(mono, "peak_reduction", 40.0)
+    mono.reset()
+    first = mono(sine[:, :8000], SR, buffer_size=64, reset=False)
+    _set(mono, "peak_reduction", 100.0)
+    _set(mono, "limit_mode", 0.0)
+    moved = np.concatenate([first, mono(sine[:, 8000:], SR, buffer_size=64, reset=False)], axis=1)[0]
+    held = Processor.from_bundle(bundle, "limit", 40).process(sine[0])
+    after = Processor.from_bundle(bundle, "compress", 100).process(sine[0])
+    assert _largest_step(moved, 8000) <= max(_largest_step(held, 8000), _largest_step(after, 8000))
+    # State round trip.
+    _set(stereo, "gain_db", -3.0)
+    _set(stereo, "stereo_link", 0.0)
+    stereo(music[:, :512], SR, reset=False)
+    other = _load(pedalboard, bundle, stereo=True)
+    other.raw_state = stereo.raw_state
+    stereo.reset()
+    other.reset()
+    assert np.array_equal(stereo(music, SR), other(music, SR))
