@@ -196,6 +196,8 @@ class _SweepProgress:
         elif kind == "iteration" and self.current is not None:
             self.current.update(1)
             self.current.set_postfix({"ESR": f"{100 * info['esr']:.4g}%", "step": f"{info.get('step', 0):.3g}"})
+        elif kind == "joint":
+            self.overall.write(f"{info['mode']:>8}: joint knob fit over {info['settings']} settings ...")
         elif kind in ("done", "resumed", "failed"):
             if self.current is not None:
                 self.current.close()
@@ -271,14 +273,19 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             result = sweep(args.source, out, modes=args.modes, peaks=parse_peaks(args.peaks), unit=args.unit,
                            hessian=args.hessian, device=args.device, dtype=getattr(torch, args.dtype),
                            max_iter=args.max_iter, on_event=progress, dist=dist, model=args.model,
-                           options=_newton_options(args))
+                           options=_newton_options(args), joint=args.joint, joint_degree=args.joint_degree)
         finally:
             progress.close()
     if not main_rank:
         return 0
     if not args.quiet:
         _print_mapping(result.mapping())
-        print(f"wrote {out / 'mapping.json'} and {out / 'mapping.csv'} ({result.seconds:.1f} s)")
+        for mode, jr in result.joint.items():
+            print(f"joint {mode}: mean ESR {100 * jr.mean_esr:.3f} % over {len(jr.esr)} settings (per-setting fits "
+                  f"{100 * sum(r.esr for r in result.fits[mode].values()) / len(result.fits[mode]):.3f} %), "
+                  f"{jr.iterations} iterations, {jr.seconds:.1f} s")
+        print(f"wrote {out / 'mapping.json'} and {out / 'mapping.csv'}"
+              f"{' and joint.json' if result.joint else ''} ({result.seconds:.1f} s)")
     for f in result.failed:
         print(f"failed: {f['mode']} peak {f['peak']} ({f['target']}): {f['error']}", file=sys.stderr)
     for s in result.skipped:
@@ -416,6 +423,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-iter", type=int, default=100, metavar="N")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--distributed", action="store_true", help="spread the chains (modes) over torchrun workers")
+    p.add_argument("--joint", action="store_true",
+                   help="then fit every parameter of a mode as one smooth curve in the knob over all settings")
+    p.add_argument("--joint-degree", type=int, default=None, metavar="D",
+                   help="the curves' polynomial degree (default 3; needs D+1 settings per mode)")
     p.add_argument("--model", default="ff5", help="model name (default ff5; list: dspnewton models)")
     _add_stop_flags(p)
     p.set_defaults(func=_cmd_sweep)

@@ -8,6 +8,11 @@ resumes, skipping completed fits, so a killed run loses nothing that had
 completed.  A pair that cannot be read or fitted is reported and skipped; the
 chain continues from the last good fit.  At the end ``mapping.json`` (mode ->
 peak -> parameters and ESR) and ``mapping.csv`` are written.
+
+With ``joint=True`` every parameter of each mode is then fitted as one smooth curve
+in the knob over all the mode's settings at once (:mod:`dspnewton.joint`, warm-started
+from the per-setting fits, which stay in ``fits/``); ``joint.json`` holds the curves
+and ``mapping.json`` the values the curves give at each setting (``"source": "joint"``).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from .data.signaltrain import Manifest, build_manifest, load_manifest
 from .model.params import PARAM_NAMES
 from .result import FitResult
 
-__all__ = ["SweepResult", "sweep", "load_sources", "parse_peaks", "fit_path"]
+__all__ = ["SweepResult", "sweep", "load_sources", "load_joint", "parse_peaks", "fit_path"]
 
 SWEEP_SCHEMA = 1
 
@@ -73,12 +78,19 @@ class SweepResult:
     skipped: list = field(default_factory=list)
     resumed: list = field(default_factory=list)
     seconds: float = 0.0
+    joint: dict = field(default_factory=dict)  # mode -> JointResult (joint sweeps)
 
     def mapping(self) -> dict:
-        return {mode: {str(peak): {**r.all_params, "esr": r.esr, "iterations": r.iterations,
-                                   "converged": r.converged, "model": r.model}
-                       for peak, r in sorted(by_peak.items())}
-                for mode, by_peak in self.fits.items()}
+        """mode -> peak -> parameters, ESR, iterations, converged, model (and ``source: joint``
+        with the curves' values and ESRs in a mode fitted jointly)."""
+        out = {mode: {str(peak): {**r.all_params, "esr": r.esr, "iterations": r.iterations,
+                                  "converged": r.converged, "model": r.model}
+                      for peak, r in sorted(by_peak.items())}
+               for mode, by_peak in self.fits.items()}
+        for mode, jr in self.joint.items():
+            for peak, row in out[mode].items():
+                row.update(jr.curves.params(float(peak)), esr=jr.esr[int(peak)], source="joint")
+        return out
 
 
 def _select_pairs(manifest: Manifest, unit: str, modes, peaks, report: list) -> dict:
@@ -138,10 +150,59 @@ def _gather_chains(dist, out: Path, result: SweepResult, modes, chosen) -> Sweep
     return merged
 
 
+def _joint_stage(out: Path, manifest, chosen: dict, result: SweepResult, spec, degree: int, frame_seconds,
+                 overlap_seconds, options, on_event) -> dict:
+    """Joint knob curves per mode from its per-setting fits; writes joint.json."""
+    from .audio import prepare_pair
+    from .joint import joint_fit
+    from .objective.framing import make_frames
+
+    joint = {}
+    for mode, fits in result.fits.items():
+        if len(fits) < degree + 1:
+            result.failed.append({"mode": mode, "peak": None, "target": None,
+                                  "error": f"joint fit skipped: only {len(fits)} settings fitted, degree {degree} "
+                                           f"needs {degree + 1}"})
+            continue
+        settings, rates = {}, set()
+        for peak in sorted(fits):
+            entry = chosen[(mode, peak)]
+            pair = prepare_pair(manifest.abspath(entry.input), manifest.abspath(entry.target), trim=True)
+            rates.add(pair.sample_rate)
+            settings[peak] = make_frames(pair.x, pair.y, pair.sample_rate, frame_seconds, overlap_seconds)
+            del pair
+        if len(rates) > 1:
+            raise InputError(f"the {mode} pairs have different sample rates {sorted(rates)}; a joint fit needs one")
+        if on_event:
+            on_event("joint", {"mode": mode, "settings": len(settings), "total": len(chosen)})
+        joint[mode] = joint_fit(settings, spec.name, rates.pop(), {p: r.all_params for p, r in fits.items()},
+                                degree=degree, options=options)
+        del settings
+    _write_json(out / "joint.json", {"schema": 1, "model": spec.name, "degree": degree,
+                                     "modes": {m: jr.to_dict() for m, jr in joint.items()}})
+    return joint
+
+
+def load_joint(sweep_dir) -> dict:
+    """mode -> :class:`dspnewton.joint.KnobCurves` of a joint sweep ({} when it has none)."""
+    from .joint import KnobCurves
+
+    path = Path(sweep_dir) / "joint.json"
+    if not path.exists():
+        return {}
+    try:
+        d = json.loads(path.read_text())
+        return {m: KnobCurves.from_dict(j["curves"], f"'{path}' ({m})") for m, j in d["modes"].items()}
+    except (ValueError, KeyError, TypeError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"'{path}' is not a valid joint fit ({exc}); rerun the sweep with --joint") from None
+
+
 def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str = "3c", hessian: str = "auto",
           device=None, dtype=None, frame_seconds: float | None = 12.0, overlap_seconds: float = 1.0,
           max_iter: int = 100, on_event: Callable[[str, dict], None] | None = None, dist=None,
-          model: str = "ff5", options=None) -> SweepResult:
+          model: str = "ff5", options=None, joint: bool = False, joint_degree: int | None = None) -> SweepResult:
     """Fit every (mode, peak) of a dataset as warm-started chains from peak 100 down.
 
     Args:
@@ -156,6 +217,9 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
             are spread over the workers; rank 0 waits for the others and writes the mapping.
         model: the model to fit (``dspnewton models``); a sweep folder holds one model.
         options: :class:`dspnewton.optim.newton.NewtonOptions` for every fit (stopping rules).
+        joint: then fit each mode's parameters jointly as curves in the knob (``joint.json``).
+        joint_degree: the curves' polynomial degree (default 3: 4 coefficients per parameter);
+            each mode needs at least ``joint_degree + 1`` settings.
 
     Returns:
         :class:`SweepResult`.
@@ -193,9 +257,19 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
             f"no {unit or ''} input/target pairs for modes {list(modes)} and peaks {peaks[0]}..{peaks[-1]} in "
             f"'{manifest.root}' ({len(manifest.pairs)} pairs in all, {len(manifest.unknown)} unknown files, "
             f"{len(manifest.problems)} unreadable); check the folder or build an index with 'dspnewton index'")
+    if joint:
+        from .joint import DEFAULT_DEGREE
+
+        joint_degree = DEFAULT_DEGREE if joint_degree is None else int(joint_degree)
+        for mode in modes:
+            n = len([1 for (m, _) in chosen if m == mode])
+            if n < joint_degree + 1:
+                raise InputError(f"a joint sweep of degree {joint_degree} needs at least {joint_degree + 1} settings "
+                                 f"per mode; {mode} has {n} ({', '.join(str(p) for (m, p) in sorted(chosen) if m == mode) or 'none'}): "
+                                 f"add peaks or lower {{joint_degree}}", {"joint_degree": max(n - 1, 0)})
     config = {"schema": SWEEP_SCHEMA, "model": spec.name, "dataset_root": manifest.root, "unit": unit, "modes": list(modes),
               "peaks": peaks, "hessian": hessian, "frame_seconds": frame_seconds, "overlap_seconds": overlap_seconds,
-              "max_iter": max_iter,
+              "max_iter": max_iter, "joint": bool(joint), "joint_degree": joint_degree if joint else None,
               "pairs": {f"{m}/{p}": {"input": e.input, "target": e.target} for (m, p), e in sorted(chosen.items())},
               "manifest_problems": manifest.problems, "manifest_unpaired": manifest.unpaired}
     my_modes = list(modes) if dist is None else [m for i, m in enumerate(modes) if i % dist.world == dist.rank]
@@ -248,6 +322,11 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
         if not dist.is_main:
             result.seconds = time.perf_counter() - t0
             return result
+    if joint:
+        result.joint = _joint_stage(out, manifest, chosen, result, spec, joint_degree, frame_seconds, overlap_seconds,
+                                    options, on_event)
+    elif (out / "joint.json").exists():
+        (out / "joint.json").unlink()  # an earlier joint sweep's curves no longer match this mapping
     _write_mapping(out, result.mapping(), spec.param_names)
     result.seconds = time.perf_counter() - t0
     _write_json(out / "sweep_report.json", {"failed": result.failed, "skipped": result.skipped,
