@@ -2,6 +2,7 @@
 #pragma once
 
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <stdexcept>
 #include <string>
@@ -44,7 +45,71 @@ inline int mode_from(const std::string& m) {
     throw std::invalid_argument("mode must be 'compress' or 'limit', got '" + m + "'");
 }
 
-inline Table table_from(const py::dict& d, const std::string& model = "ff5") {
+/// Joint-fit curves {mode: {"basis", "degree", "knob_lo", "knob_hi", "sample_rate", "coefficients":
+/// {field: [..]}}} into ``t`` (None: none); validated with the table by validate_table().
+inline void curves_from(const py::object& curves, Table& t) {
+    if (curves.is_none()) return;
+    for (auto item : curves.cast<py::dict>()) {
+        const int m = mode_from(item.first.cast<std::string>());
+        py::dict c = item.second.cast<py::dict>();
+        Curves& out = t.curves[m];
+        auto need = [&](const char* k) {
+            if (!c.contains(k)) throw std::invalid_argument(std::string("curves lack '") + k + "'");
+            return c[k];
+        };
+        if (c.contains("basis") && c["basis"].cast<std::string>() != "legendre")
+            throw std::invalid_argument("unsupported curve basis '" + c["basis"].cast<std::string>() + "'");
+        out.degree = need("degree").cast<int>();
+        if (out.degree < 0 || out.degree >= Curves::kMaxCoefficients)
+            throw std::invalid_argument("curve degree must be 0.." + std::to_string(Curves::kMaxCoefficients - 1));
+        out.knob_lo = need("knob_lo").cast<double>();
+        out.knob_hi = need("knob_hi").cast<double>();
+        out.sample_rate = need("sample_rate").cast<double>();
+        py::dict coef = need("coefficients").cast<py::dict>();
+        for (auto f : coef) {
+            const std::string name = f.first.cast<std::string>();
+            int k = 0;
+            while (k < kNumFields && (name != kFields[k].name || !t.model.has(kFields[k].option))) ++k;
+            if (k == kNumFields)
+                throw std::invalid_argument("curve coefficients for '" + name + "', which model " + t.model.name() +
+                                            " does not have");
+        }
+        for (int k = 0; k < kNumFields; ++k) {
+            if (!t.model.has(kFields[k].option)) continue;
+            if (!coef.contains(kFields[k].name))
+                throw std::invalid_argument(std::string("curves lack the coefficients of '") + kFields[k].name + "'");
+            auto list = coef[kFields[k].name].cast<std::vector<double>>();
+            if (static_cast<int>(list.size()) != out.degree + 1)
+                throw std::invalid_argument(std::string("curve of '") + kFields[k].name + "' needs " +
+                                            std::to_string(out.degree + 1) + " coefficients");
+            for (int j = 0; j <= out.degree; ++j) out.coef[k][j] = list[j];
+        }
+        out.present = true;
+    }
+}
+
+inline py::dict curves_to(const Table& t) {
+    py::dict d;
+    for (int m = 0; m < 2; ++m) {
+        const Curves& c = t.curves[m];
+        if (!c.present) continue;
+        py::dict coef;
+        for (int k = 0; k < kNumFields; ++k)
+            if (t.model.has(kFields[k].option))
+                coef[kFields[k].name] = std::vector<double>(c.coef[k], c.coef[k] + c.degree + 1);
+        py::dict one;
+        one["basis"] = "legendre";
+        one["degree"] = c.degree;
+        one["knob_lo"] = c.knob_lo;
+        one["knob_hi"] = c.knob_hi;
+        one["sample_rate"] = c.sample_rate;
+        one["coefficients"] = coef;
+        d[mode_name(m)] = one;
+    }
+    return d;
+}
+
+inline Table table_from(const py::dict& d, const std::string& model = "ff5", const py::object& curves = py::none()) {
     Table t;
     t.model = parse_model(model);
     for (auto item : d) {
@@ -60,6 +125,7 @@ inline Table table_from(const py::dict& d, const std::string& model = "ff5") {
             t.modes[m].push_back(out);
         }
     }
+    curves_from(curves, t);
     validate_table(t);
     return t;
 }

@@ -76,12 +76,13 @@ PYBIND11_MODULE(_native, m) {
 
     m.def(
         "interpolate",
-        [](py::dict table, const std::string& mode, double peak, const std::string& model) {
-            Table t = table_from(table, model);
+        [](py::dict table, const std::string& mode, double peak, const std::string& model, py::object curves) {
+            Table t = table_from(table, model, curves);
             return params_to(t.interpolate(mode_from(mode), peak), t.model);
         },
-        py::arg("table"), py::arg("mode"), py::arg("peak"), py::arg("model") = "ff5",
-        "Parameters at a peak-reduction setting, linearly interpolated in their own units.");
+        py::arg("table"), py::arg("mode"), py::arg("peak"), py::arg("model") = "ff5", py::arg("curves") = py::none(),
+        "Parameters at a peak-reduction setting: the mode's joint-fit curves if given, else the rows "
+        "linearly interpolated in their own units.");
 
     m.def(
         "process_table",
@@ -99,30 +100,29 @@ PYBIND11_MODULE(_native, m) {
 
     m.def(
         "bundle_json",
-        [](py::dict table, int sample_rate, const std::string& provenance, const std::string& model) {
-            return bundle_json(table_from(table, model), sample_rate, provenance);
-        },
+        [](py::dict table, int sample_rate, const std::string& provenance, const std::string& model,
+           py::object curves) { return bundle_json(table_from(table, model, curves), sample_rate, provenance); },
         py::arg("table"), py::arg("sample_rate"), py::arg("provenance_json") = "{}", py::arg("model") = "ff5",
-        "Text of bundle.json.");
+        py::arg("curves") = py::none(), "Text of bundle.json (schema 2 with joint-fit curves, else 1).");
 
     m.def(
         "params_header",
-        [](py::dict table, int sample_rate, const std::string& model) {
-            return params_header(table_from(table, model), sample_rate);
+        [](py::dict table, int sample_rate, const std::string& model, py::object curves) {
+            return params_header(table_from(table, model, curves), sample_rate);
         },
-        py::arg("table"), py::arg("sample_rate"), py::arg("model") = "ff5",
+        py::arg("table"), py::arg("sample_rate"), py::arg("model") = "ff5", py::arg("curves") = py::none(),
         "Text of params.h (constexpr tables for plugin builds).");
 
     m.def(
         "write_bundle_files",
         [](const std::string& dir, py::dict table, int sample_rate, const std::string& provenance,
-           const std::string& model) {
-            Table t = table_from(table, model);
+           const std::string& model, py::object curves) {
+            Table t = table_from(table, model, curves);
             write_file(dir + "/bundle.json", bundle_json(t, sample_rate, provenance));
             write_file(dir + "/params.h", params_header(t, sample_rate));
         },
         py::arg("dir"), py::arg("table"), py::arg("sample_rate"), py::arg("provenance_json") = "{}",
-        py::arg("model") = "ff5",
+        py::arg("model") = "ff5", py::arg("curves") = py::none(),
         "Write bundle.json and params.h into an existing directory.");
 
     m.def(
@@ -135,6 +135,7 @@ PYBIND11_MODULE(_native, m) {
             d["sample_rate"] = b.sample_rate;
             d["interpolation"] = b.interpolation;
             d["table"] = table_to(b.table);
+            d["curves"] = curves_to(b.table);
             d["provenance_json"] = b.provenance_json;
             return d;
         },

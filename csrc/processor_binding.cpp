@@ -190,15 +190,16 @@ bit for bit) or independent with ``link=False``. NaN/inf samples are output as 0
 never reach the state. The GIL is released while processing.
 )doc");
     c.def(py::init([](py::dict table, const std::string& model, double sample_rate, const std::string& mode, double peak,
-                      double gain_db, int channels, bool link) {
-              const Table t = table_from(table, model);
+                      double gain_db, int channels, bool link, py::object curves) {
+              const Table t = table_from(table, model, curves);
               return make(t, static_cast<int>(sample_rate), py::float_(sample_rate), mode, peak, gain_db, channels, link,
                           "table");
           }),
           py::arg("table"), py::arg("model") = "ff5", py::arg("sample_rate") = 44100.0, py::arg("mode") = "compress",
           py::arg("peak") = 70.0, py::arg("gain_db") = 0.0, py::arg("channels") = 1, py::arg("link") = true,
+          py::arg("curves") = py::none(),
           "From a table dict {'compress': [{'peak': .., <every parameter of the model>}, ...], 'limit': [...]} "
-          "in physical units (dB, ms).");
+          "in physical units (dB, ms), and optionally joint-fit curves per mode (as bundle.json holds them).");
     c.def_static(
         "from_params",
         [](py::dict params, const std::string& model, double sample_rate, double gain_db, int channels, bool link) {
@@ -296,12 +297,21 @@ never reach the state. The GIL is released while processing.
     c.def_property_readonly("table", [](const PyProcessor& p) {
         Table t = p.proc.table();
         for (int m = 0; m < 2; ++m)
-            if (!p.proc.has_mode(m)) t.modes[m].clear();
+            if (!p.proc.has_mode(m)) {
+                t.modes[m].clear();
+                t.curves[m].present = false;
+            }
         py::dict d = table_to(t);
         for (int m = 0; m < 2; ++m)
             if (t.modes[m].empty()) d.attr("pop")(mode_name(m));
         return d;
     }, "The table {mode: [row, ...]} (physical units).");
+    c.def_property_readonly("curves", [](const PyProcessor& p) {
+        Table t = p.proc.table();
+        for (int m = 0; m < 2; ++m)
+            if (!p.proc.has_mode(m)) t.curves[m].present = false;
+        return curves_to(t);
+    }, "The joint-fit curves {mode: {...}} the parameters come from ({} for a table interpolated linearly).");
     c.def_property_readonly("gain_reduction_db", [](const PyProcessor& p) { return p.proc.gain_reduction_db(); },
                             "Gain reduction at the last sample processed, dB (>= 0; what the unit's meter shows).");
     c.def("__repr__", [](const PyProcessor& p) {

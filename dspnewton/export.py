@@ -66,7 +66,8 @@ def _row(peak: float, params: dict, esr: float, spec=None) -> dict:
 
 
 def _table_from_source(source: Path):
-    """(table, sample_rate, provenance sources, model name) from a sweep folder or a fit.json."""
+    """(table, sample_rate, provenance sources, model name, curves or None) from a sweep folder
+    or a fit.json; a joint sweep's curves (joint.json) come with its table."""
     from .model.greybox_spec import parse_model
 
     if source.is_dir():
@@ -106,13 +107,24 @@ def _table_from_source(source: Path):
         sources.append({"file": "mapping.json", "sha256": _sha256(mapping_path)})
         if len(rates) > 1:
             raise InputError(f"the sweep's fits use different sample rates {sorted(rates)}; export them separately")
-        return table, (rates.pop() if rates else 44100), sources, spec.name
+        from .sweep import load_joint
+
+        joint = load_joint(source)
+        curves = None
+        if joint:
+            wrong = {m: c.model for m, c in joint.items() if c.model != spec.name or m not in table}
+            if wrong:
+                raise InputError(f"'{source / 'joint.json'}' does not match mapping.json (model {spec.name}, modes "
+                                 f"{sorted(table)}): {wrong}; rerun the sweep with --joint")
+            curves = {m: c.to_dict() for m, c in joint.items()}
+            sources.append({"file": "joint.json", "sha256": _sha256(source / "joint.json")})
+        return table, (rates.pop() if rates else 44100), sources, spec.name, curves
     if source.is_file():
         fr = FitResult.load(source)
         mode = fr.extra.get("mode", "compress")
         peak = fr.extra.get("peak", 100)
         table = {mode: [_row(peak, fr.all_params, fr.esr, parse_model(fr.model))]}
-        return table, fr.sample_rate, [{"file": source.name, "sha256": _sha256(source), "esr": fr.esr}], fr.model
+        return table, fr.sample_rate, [{"file": source.name, "sha256": _sha256(source), "esr": fr.esr}], fr.model, None
     raise InputError(f"'{source}' does not exist; give a sweep folder or a fit.json")
 
 
@@ -181,12 +193,13 @@ def export_bundle(source, out, *, force: bool = False, plugin: bool = False, a2a
         raise InputError(f"'{out}' already exists; pass {{force}} to replace it", {"force": True})
     if out.exists() and not out.is_dir():
         raise InputError(f"'{out}' exists and is not a bundle folder")
-    table, sr, sources, model_name = _table_from_source(source)
+    table, sr, sources, model_name, curves = _table_from_source(source)
     require_model(model, model_name, f"'{source}'")
     a2a_presets = a2a_presets and model_name == "ff5"
     provenance = {"dspnewton_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                   "source": str(source.resolve()), "sources": sources,
-                  "esr": {m: {str(int(r["peak"])): r["esr"] for r in rows} for m, rows in table.items()}}
+                  "esr": {m: {str(int(r["peak"])): r["esr"] for r in rows} for m, rows in table.items()},
+                  "knob": "joint-fit curves" if curves else "linear interpolation of the rows"}
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"the folder of '{out}' does not exist")
@@ -195,7 +208,7 @@ def export_bundle(source, out, *, force: bool = False, plugin: bool = False, a2a
     try:
         tmp.mkdir()
         try:
-            _native.write_bundle_files(str(tmp), table, int(sr), json.dumps(provenance), model_name)
+            _native.write_bundle_files(str(tmp), table, int(sr), json.dumps(provenance), model_name, curves)
         except ValueError as exc:
             raise InputError(f"cannot export '{source}': {exc}") from None
         for mode, rows in table.items():
@@ -229,7 +242,11 @@ def export_bundle(source, out, *, force: bool = False, plugin: bool = False, a2a
 
 
 def load_bundle(path) -> dict:
-    """Read and validate ``NAME.bundle/bundle.json`` (schema, ranges, peak grid, checksum)."""
+    """Read and validate ``NAME.bundle/bundle.json`` (schema, ranges, peak grid, curves, checksum).
+
+    Returns a dict: schema_version, model, sample_rate, interpolation, table (mode -> rows),
+    curves (mode -> joint-fit curves; {} for a table interpolated linearly), provenance.
+    """
     from . import _native
 
     p = Path(path)

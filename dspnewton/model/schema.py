@@ -106,13 +106,14 @@ def _cpp_number(v: float | None, sign: str) -> str:
 
 def cpp_header() -> str:
     """The C++ field list of :data:`PARAMETERS`: ``X(name, label, unit, lo, hi, default, option,
-    control_lo, control_hi)`` per row."""
+    control_lo, control_hi, transform)`` per row."""
     lines = [
         "// Generated from dspnewton/model/schema.py by `make cpp-fields`. Do not edit:",
         "// the parameter table lives there, and a test checks that this file matches it.",
-        "// X(name, label, unit, lo, hi, default, option, control_lo, control_hi): option \"\" means every",
-        "// model has the parameter; control_lo/hi is a host control's range (the range, or a UI range when",
-        "// the parameter is unbounded).",
+        "// X(name, label, unit, lo, hi, default, option, control_lo, control_hi, transform): option \"\" means",
+        "// every model has the parameter; control_lo/hi is a host control's range (the range, or a UI range",
+        "// when the parameter is unbounded); transform maps the unconstrained theta to the value (none,",
+        "// sigmoid, logsigmoid, coef; see dspnewton/model/schema.py).",
         "#pragma once",
         "",
         "#include <cmath>",
@@ -123,7 +124,7 @@ def cpp_header() -> str:
     for p in PARAMETERS:
         c_lo, c_hi = p.control_range
         rows.append(f"    X({p.name}, \"{p.label}\", \"{p.unit}\", {_cpp_number(p.lo, '-')}, {_cpp_number(p.hi, '')}, "
-                    f"{float(p.default)!r}, \"{p.option or ''}\", {float(c_lo)!r}, {float(c_hi)!r})")
+                    f"{float(p.default)!r}, \"{p.option or ''}\", {float(c_lo)!r}, {float(c_hi)!r}, \"{p.transform}\")")
     lines += [r + " \\" for r in rows[:-1]] + [rows[-1]]
     return "\n".join(lines) + "\n"
 

@@ -17,4 +17,13 @@ constexpr double kCompress[3][13] = {
 constexpr int kLimitRows = 0;
 constexpr double kLimit[1][13] = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}};
 
+constexpr int kCurveMaxCoefficients = 8;
+constexpr bool kHasCurves[2] = {false, false};
+constexpr int kCurveDegree[2] = {0, 0};
+constexpr double kCurveKnob[2][2] = {{0, 100}, {0, 100}};
+constexpr double kCurveSampleRate[2] = {44100, 44100};
+constexpr double kCurveCoefficients[2][12][8] = {
+    {{0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}},
+    {{0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0}}};
+
 }  // namespace dspnewton_table

@@ -21,7 +21,8 @@
 
 namespace dspnewton {
 
-constexpr int kBundleSchema = 1;
+constexpr int kBundleSchema = 2;       // the newest schema this reader knows
+constexpr int kBundleSchemaTable = 1;  // tables only (written when no mode has curves)
 
 inline std::string fmt17(double v) {
     char buf[40];
@@ -45,6 +46,18 @@ inline std::string table_checksum(const Table& t) {
             for (int i = 0; i < n_extra; ++i) text += " " + fmt17(r.params.*(extras[i].member));
             text += "\n";
         }
+    for (int m = 0; m < 2; ++m) {  // joint-fit curves (schema 2); tables without them hash as before
+        const Curves& c = t.curves[m];
+        if (!c.present) continue;
+        text += std::string("curves ") + mode_name(m) + " " + std::to_string(c.degree) + " " + fmt17(c.knob_lo) + " " +
+                fmt17(c.knob_hi) + " " + fmt17(c.sample_rate) + "\n";
+        for (int k = 0; k < kNumFields; ++k) {
+            if (!t.model.has(kFields[k].option)) continue;
+            text += kFields[k].name;
+            for (int j = 0; j <= c.degree; ++j) text += " " + fmt17(c.coef[k][j]);
+            text += "\n";
+        }
+    }
     std::uint64_t h = 1469598103934665603ULL;
     for (unsigned char c : text) {
         h ^= c;
@@ -74,6 +87,25 @@ inline void validate_table(const Table& t) {
         }
     }
     if (!any) throw std::invalid_argument("the table has no rows");
+    for (int m = 0; m < 2; ++m) {
+        const Curves& c = t.curves[m];
+        if (!c.present) continue;
+        const std::string where = std::string(mode_name(m)) + " curves";
+        if (t.modes[m].empty()) throw std::invalid_argument(where + ": the mode has no rows");
+        if (c.degree < 0 || c.degree >= Curves::kMaxCoefficients)
+            throw std::invalid_argument(where + ": degree must be 0.." + std::to_string(Curves::kMaxCoefficients - 1));
+        if (!(std::isfinite(c.knob_lo) && std::isfinite(c.knob_hi) && 0 <= c.knob_lo && c.knob_lo <= c.knob_hi &&
+              c.knob_hi <= 100))
+            throw std::invalid_argument(where + ": knob_lo..knob_hi must lie in 0..100");
+        if (!(c.sample_rate >= 1000 && c.sample_rate <= 1e6))
+            throw std::invalid_argument(where + ": sample_rate must be 1000..1000000");
+        for (int k = 0; k < kNumFields; ++k)
+            for (int j = 0; j <= c.degree; ++j)
+                if (!std::isfinite(c.coef[k][j])) throw std::invalid_argument(where + ": coefficients must be finite");
+        for (const Row& r : t.modes[m])
+            if (!params_valid(c.evaluate(t.model, r.peak), t.model))
+                throw std::invalid_argument(where + ": the curves leave the parameter ranges");
+    }
 }
 
 inline std::string bundle_json(const Table& t, int sample_rate, const std::string& provenance_json) {
@@ -82,7 +114,8 @@ inline std::string bundle_json(const Table& t, int sample_rate, const std::strin
     std::ostringstream o;
     const Field* fields[kNumFields];
     const int n_fields = model_fields(t.model, fields);
-    o << "{\n  \"schema_version\": " << kBundleSchema << ",\n  \"model\": \"" << t.model.name() << "\",\n"
+    o << "{\n  \"schema_version\": " << (t.has_curves() ? kBundleSchema : kBundleSchemaTable) << ",\n  \"model\": \""
+      << t.model.name() << "\",\n"
       << "  \"sample_rate\": " << sample_rate << ",\n"
       << "  \"units\": {\"peak\": \"peak reduction 0..100\"";
     for (int i = 0; i < n_fields; ++i) {
@@ -105,7 +138,30 @@ inline std::string bundle_json(const Table& t, int sample_rate, const std::strin
         }
         o << (rows.empty() ? "]" : "\n    ]");
     }
-    o << "\n  },\n  \"provenance\": " << provenance_json << ",\n  \"checksum\": \"" << table_checksum(t) << "\"\n}\n";
+    o << "\n  },\n";
+    if (t.has_curves()) {
+        o << "  \"curves\": {";
+        bool first = true;
+        for (int m = 0; m < 2; ++m) {
+            const Curves& c = t.curves[m];
+            if (!c.present) continue;
+            o << (first ? "\n" : ",\n") << "    \"" << mode_name(m) << "\": {\"basis\": \"legendre\", \"degree\": "
+              << c.degree << ", \"knob_lo\": " << fmt17(c.knob_lo) << ", \"knob_hi\": " << fmt17(c.knob_hi)
+              << ", \"sample_rate\": " << fmt17(c.sample_rate) << ", \"coefficients\": {";
+            first = false;
+            bool first_field = true;
+            for (int k = 0; k < kNumFields; ++k) {
+                if (!t.model.has(kFields[k].option)) continue;
+                o << (first_field ? "" : ", ") << "\"" << kFields[k].name << "\": [";
+                first_field = false;
+                for (int j = 0; j <= c.degree; ++j) o << (j ? ", " : "") << fmt17(c.coef[k][j]);
+                o << "]";
+            }
+            o << "}}";
+        }
+        o << "\n  },\n";
+    }
+    o << "  \"provenance\": " << provenance_json << ",\n  \"checksum\": \"" << table_checksum(t) << "\"\n}\n";
     return o.str();
 }
 
@@ -126,7 +182,7 @@ inline Bundle parse_bundle(const std::string& text) {
     if (schema > kBundleSchema && schema == std::floor(schema) && schema < 1e6)
         throw std::invalid_argument("bundle schema_version " + fmt17(schema) + " is newer than this dspnewton reads (" +
                                     std::to_string(kBundleSchema) + "); upgrade dspnewton to read it");
-    if (schema != kBundleSchema)
+    if (schema != kBundleSchema && schema != kBundleSchemaTable)
         throw std::invalid_argument("unsupported schema_version " + fmt17(schema) + " (this reader knows " +
                                     std::to_string(kBundleSchema) + ")");
     b.model = v.at("model").string("model");
@@ -160,6 +216,48 @@ inline Bundle parse_bundle(const std::string& text) {
             b.table.modes[m].push_back(row);
         }
     }
+    if (schema == kBundleSchema) {  // schema 2: joint-fit curves
+        const json::Value& curves = v.at("curves");
+        if (curves.kind != json::Value::Object) throw std::invalid_argument("curves must be an object");
+        for (const auto& kv : curves.obj) {
+            if (kv.first != "compress" && kv.first != "limit")
+                throw std::invalid_argument("unknown mode '" + kv.first + "' in curves");
+            const json::Value& c = kv.second;
+            Curves& out = b.table.curves[kv.first == "limit" ? 1 : 0];
+            if (c.at("basis").string("basis") != "legendre")
+                throw std::invalid_argument("unsupported curve basis '" + c.at("basis").string("basis") + "'");
+            const double degree = c.at("degree").number("degree");
+            if (!(degree >= 0 && degree < Curves::kMaxCoefficients && degree == std::floor(degree)))
+                throw std::invalid_argument("curve degree must be an integer 0.." +
+                                            std::to_string(Curves::kMaxCoefficients - 1));
+            out.degree = static_cast<int>(degree);
+            out.knob_lo = c.at("knob_lo").number("knob_lo");
+            out.knob_hi = c.at("knob_hi").number("knob_hi");
+            out.sample_rate = c.at("sample_rate").number("sample_rate");
+            const json::Value& coef = c.at("coefficients");
+            if (coef.kind != json::Value::Object) throw std::invalid_argument("curve coefficients must be an object");
+            for (const auto& f : coef.obj) {
+                int k = 0;
+                while (k < kNumFields && (f.first != kFields[k].name || !b.table.model.has(kFields[k].option))) ++k;
+                if (k == kNumFields)
+                    throw std::invalid_argument("curve coefficients for '" + f.first + "', which model " + b.model +
+                                                " does not have");
+            }
+            for (int k = 0; k < kNumFields; ++k) {
+                if (!b.table.model.has(kFields[k].option)) continue;
+                const json::Value& list = coef.at(kFields[k].name);
+                if (list.kind != json::Value::Array || static_cast<int>(list.arr.size()) != out.degree + 1)
+                    throw std::invalid_argument(std::string("curve of '") + kFields[k].name + "' needs " +
+                                                std::to_string(out.degree + 1) + " coefficients");
+                for (int j = 0; j <= out.degree; ++j) out.coef[k][j] = list.arr[j].number("coefficient");
+            }
+            out.present = true;
+        }
+        if (!b.table.has_curves()) throw std::invalid_argument("schema 2 bundle without curves");
+    } else if (v.has("curves")) {
+        throw std::invalid_argument("curves need schema_version 2");
+    }
+    b.schema_version = static_cast<int>(schema);
     validate_table(b.table);
     const std::string& sum = v.at("checksum").string("checksum");
     if (sum != table_checksum(b.table))
@@ -198,7 +296,26 @@ inline std::string params_header(const Table& t, int sample_rate) {
         }
         o << "};\n";
     }
-    o << "\n}  // namespace dspnewton_table\n";
+    // Joint-fit curves per mode (Legendre coefficients per field in kFields order; see Curves).
+    o << "\nconstexpr int kCurveMaxCoefficients = " << Curves::kMaxCoefficients << ";\n"
+      << "constexpr bool kHasCurves[2] = {" << (t.curves[0].present ? "true" : "false") << ", "
+      << (t.curves[1].present ? "true" : "false") << "};\n"
+      << "constexpr int kCurveDegree[2] = {" << t.curves[0].degree << ", " << t.curves[1].degree << "};\n"
+      << "constexpr double kCurveKnob[2][2] = {{" << fmt17(t.curves[0].knob_lo) << ", " << fmt17(t.curves[0].knob_hi)
+      << "}, {" << fmt17(t.curves[1].knob_lo) << ", " << fmt17(t.curves[1].knob_hi) << "}};\n"
+      << "constexpr double kCurveSampleRate[2] = {" << fmt17(t.curves[0].sample_rate) << ", "
+      << fmt17(t.curves[1].sample_rate) << "};\n"
+      << "constexpr double kCurveCoefficients[2][" << kNumFields << "][" << Curves::kMaxCoefficients << "] = {";
+    for (int m = 0; m < 2; ++m) {
+        o << (m ? ",\n    {" : "\n    {");
+        for (int k = 0; k < kNumFields; ++k) {
+            o << (k ? ", {" : "{");
+            for (int j = 0; j < Curves::kMaxCoefficients; ++j) o << (j ? ", " : "") << fmt17(t.curves[m].coef[k][j]);
+            o << "}";
+        }
+        o << "}";
+    }
+    o << "};\n\n}  // namespace dspnewton_table\n";
     return o.str();
 }
 

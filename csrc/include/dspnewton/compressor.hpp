@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -27,7 +28,7 @@ namespace dspnewton {
 /// The members, units, ranges and defaults come from the one parameter table
 /// (param_fields.hpp, generated from dspnewton/model/schema.py).
 struct Params {
-#define DSPNEWTON_MEMBER(name, label, unit, lo, hi, def, option, clo, chi) double name = def;
+#define DSPNEWTON_MEMBER(name, label, unit, lo, hi, def, option, clo, chi, transform) double name = def;
     DSPNEWTON_PARAM_FIELDS(DSPNEWTON_MEMBER)
 #undef DSPNEWTON_MEMBER
 };
@@ -96,13 +97,14 @@ struct Field {
     double lo, hi, default_value;
     const char* option;
     double control_lo, control_hi;  // a host control's range (plugins)
+    const char* transform;           // theta -> value: none, sigmoid, logsigmoid, coef
     double Params::*member;
 };
 
 /// Every parameter, in the table's order (the ff5 five first).
 inline constexpr Field kFields[] = {
-#define DSPNEWTON_FIELD(name, label, unit, lo, hi, def, option, clo, chi) \
-    {#name, label, unit, lo, hi, def, option, clo, chi, &Params::name},
+#define DSPNEWTON_FIELD(name, label, unit, lo, hi, def, option, clo, chi, transform) \
+    {#name, label, unit, lo, hi, def, option, clo, chi, transform, &Params::name},
     DSPNEWTON_PARAM_FIELDS(DSPNEWTON_FIELD)
 #undef DSPNEWTON_FIELD
 };
@@ -160,6 +162,19 @@ inline std::string ranges_text(const Model& m) {
 
 /// One-pole coefficient of a time constant: 1 - exp(-2200 / (ms * sr)).
 inline double ms_to_coef(double ms, double sample_rate) { return -std::expm1(-2200.0 / (ms * sample_rate)); }
+
+/// A field's value from its unconstrained theta (the transforms of dspnewton/model/schema.py;
+/// ``coef`` time constants refer to ``sample_rate``, the rate the theta was fitted at).
+inline double theta_to_value(const Field& f, double theta, double sample_rate) {
+    if (std::strcmp(f.transform, "none") == 0) return theta;
+    const double s = 1.0 / (1.0 + std::exp(-theta));
+    if (std::strcmp(f.transform, "sigmoid") == 0) return f.lo + (f.hi - f.lo) * s;
+    if (std::strcmp(f.transform, "logsigmoid") == 0) return f.lo * std::exp(std::log(f.hi / f.lo) * s);
+    // coef: alpha = alpha(hi) + (alpha(lo) - alpha(hi)) s, then back to ms
+    const double a_hi = ms_to_coef(f.hi, sample_rate), a_lo = ms_to_coef(f.lo, sample_rate);
+    const double alpha = a_hi + (a_lo - a_hi) * s;
+    return -2200.0 / (sample_rate * std::log1p(-alpha));
+}
 
 class Compressor {
 public:

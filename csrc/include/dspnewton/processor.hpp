@@ -77,8 +77,14 @@ public:
         if (table_.modes[0].empty() && table_.modes[1].empty()) throw std::invalid_argument("the table has no rows");
         has_mode_[0] = !table_.modes[0].empty();
         has_mode_[1] = !table_.modes[1].empty();
-        if (!has_mode_[0]) table_.modes[0] = table_.modes[1];
-        if (!has_mode_[1]) table_.modes[1] = table_.modes[0];
+        if (!has_mode_[0]) {
+            table_.modes[0] = table_.modes[1];
+            table_.curves[0] = table_.curves[1];
+        }
+        if (!has_mode_[1]) {
+            table_.modes[1] = table_.modes[0];
+            table_.curves[1] = table_.curves[0];
+        }
         for (Compressor& c : comp_) c.set_model(table_.model);
         linked_comp_.set_model(table_.model);
         for (int k = 0; k < kNumCore; ++k) ramps_[kManual0 + k].snap(kFields[k].default_value);

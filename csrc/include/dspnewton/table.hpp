@@ -21,16 +21,52 @@ struct Row {
     double esr = 0.0;
 };
 
-/// A table per mode; rows sorted by strictly increasing peak; one model for all rows.
+/// A mode's parameters as curves in the knob (a joint fit, dspnewton.joint): each field's
+/// theta is sum_j coef[k][j] L_j(u), u = clamp(2 (peak - knob_lo) / (knob_hi - knob_lo) - 1, -1, 1),
+/// L_j the Legendre polynomials; the value follows from the field's transform at ``sample_rate``.
+struct Curves {
+    static constexpr int kMaxCoefficients = 8;
+    bool present = false;
+    int degree = 0;
+    double knob_lo = 0.0, knob_hi = 100.0;
+    double sample_rate = 44100.0;
+    double coef[kNumFields][kMaxCoefficients] = {};  // kFields order; unused rows stay 0
+
+    /// The parameters at ``peak`` (fields the model lacks keep their defaults).
+    Params evaluate(const Model& model, double peak) const {
+        const double span = knob_hi - knob_lo;
+        double u = span > 0.0 ? 2.0 * (peak - knob_lo) / span - 1.0 : 0.0;
+        u = u < -1.0 ? -1.0 : (u > 1.0 ? 1.0 : u);
+        double basis[kMaxCoefficients] = {1.0, u};
+        for (int n = 1; n < degree; ++n) basis[n + 1] = ((2 * n + 1) * u * basis[n] - n * basis[n - 1]) / (n + 1);
+        Params p;
+        for (int k = 0; k < kNumFields; ++k) {
+            if (!model.has(kFields[k].option)) continue;
+            double theta = 0.0;
+            for (int j = 0; j <= degree; ++j) theta += coef[k][j] * basis[j];
+            p.*(kFields[k].member) = theta_to_value(kFields[k], theta, sample_rate);
+        }
+        return p;
+    }
+};
+
+/// A table per mode; rows sorted by strictly increasing peak; one model for all rows. A mode
+/// with curves (a joint fit) takes its parameters from them; its rows are the curves' values
+/// at the fitted settings.
 struct Table {
     std::array<std::vector<Row>, 2> modes;
+    std::array<Curves, 2> curves{};
     Model model{};
 
     bool empty(int mode) const { return modes[mode].empty(); }
+    bool has_curves() const { return curves[0].present || curves[1].present; }
 
-    /// Parameters at ``peak``, linearly interpolated in their own units (clamped to the grid).
+    /// Parameters at ``peak``: the mode's curves, else linear interpolation of its rows in their
+    /// own units (clamped to the grid).
     Params interpolate(int mode, double peak) const {
-        const auto& rows = modes[mode == kLimit ? 1 : 0];
+        const int m = mode == kLimit ? 1 : 0;
+        if (curves[m].present) return curves[m].evaluate(model, peak);
+        const auto& rows = modes[m];
         if (rows.empty()) return Params{};
         if (peak <= rows.front().peak) return rows.front().params;
         if (peak >= rows.back().peak) return rows.back().params;
