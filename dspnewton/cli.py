@@ -302,7 +302,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             print(f"{mode}: {s['note']}")
             continue
         print(f"{mode}: anchors {s['anchors']}, held out {s['held_out']}")
-        for m in ("fitted", "linear", "spline"):
+        for note in s.get("notes", []):
+            print(f"  note: {note}")
+        for m in s.get("methods", ("fitted", "linear", "spline")):
             print(f"  {m:>7}: mean ESR {100 * s['mean_esr_' + m]:.3f} %, mean |dLDR| {s['mean_abs_delta_ldr_' + m]:.3f} dB")
     print(f"wrote {Path(args.sweep_dir) / 'eval.csv'} and eval_summary.json")
     return 0

@@ -6,7 +6,11 @@ parameters are interpolated from the anchors linearly and with a natural cubic
 spline (attack and release in ms, as published) and evaluated on the held-out
 recordings beside the directly fitted ("fitted") parameters: ESR (pre-emphasised,
 same framing as the fit) and delta-LDR.  Every fit is scored with its own model
-(the sweep's), and every parameter of that model is interpolated and written.  Writes ``eval.csv`` and ``eval_summary.json``.
+(the sweep's), and every parameter of that model is interpolated and written.  For a
+joint sweep (``sweep --joint``) a fourth method, ``joint``, fits the knob curves on the
+anchor settings only (warm-started from the anchors' per-setting fits, same degree as
+the sweep's) and scores them at the held-out settings, so every method is judged at
+knob positions it was not fitted on.  Writes ``eval.csv`` and ``eval_summary.json``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from .sweep import fit_path
 __all__ = ["interpolate_params", "evaluate", "split_anchors"]
 
 METHODS = ("fitted", "linear", "spline")
+JOINT_METHOD = "joint"
 
 
 def split_anchors(peaks: list[int]) -> tuple[list[int], list[int]]:
@@ -97,8 +102,30 @@ def _sweep_model(cfg: dict, fits: dict, out: Path) -> Model:
     return model
 
 
-def evaluate(sweep_dir, progress=None) -> dict:
-    """Run the interpolation study on ``sweep_dir``; returns the summary (also written to disk)."""
+def _anchor_curves(model: Model, cfg: dict, root: Path, mode: str, anchors: list, fits: dict):
+    """Knob curves fitted on the anchor settings only (or a note why not)."""
+    from .joint import DEFAULT_DEGREE, joint_fit
+
+    degree = cfg.get("joint_degree") or DEFAULT_DEGREE
+    if len(anchors) < degree + 1:
+        return None, f"joint: {len(anchors)} anchors, degree {degree} needs {degree + 1}"
+    settings, rates = {}, set()
+    for peak in anchors:
+        pc = cfg["pairs"][f"{mode}/{peak}"]
+        pair = prepare_pair(root / pc["input"], root / pc["target"], trim=True)
+        rates.add(pair.sample_rate)
+        settings[peak] = make_frames(pair.x, pair.y, pair.sample_rate, cfg.get("frame_seconds", 12.0),
+                                     cfg.get("overlap_seconds", 1.0))
+    jr = joint_fit(settings, model.name, rates.pop(), {p: fits[p].all_params for p in anchors}, degree=degree)
+    return jr.curves, None
+
+
+def evaluate(sweep_dir, progress=None, joint: bool | None = None) -> dict:
+    """Run the interpolation study on ``sweep_dir``; returns the summary (also written to disk).
+
+    ``joint``: also score knob curves fitted on the anchors (default: when the sweep is a
+    joint sweep, i.e. has ``joint.json``).
+    """
     out = Path(sweep_dir)
     cfg_path = out / "sweep.json"
     if not cfg_path.exists():
@@ -109,6 +136,7 @@ def evaluate(sweep_dir, progress=None) -> dict:
     all_fits = {mode: {peak: FitResult.load(fit_path(out, mode, peak)) for peak in cfg["peaks"]
                        if fit_path(out, mode, peak).exists()} for mode in cfg["modes"]}
     model = _sweep_model(cfg, all_fits, out)
+    joint = (out / "joint.json").exists() if joint is None else joint
     for mode in cfg["modes"]:
         fits = all_fits[mode]
         if len(fits) < 3:
@@ -116,14 +144,25 @@ def evaluate(sweep_dir, progress=None) -> dict:
             continue
         anchors, held = split_anchors(sorted(fits))
         anchor_params = {p: fits[p].all_params for p in anchors}
+        methods, notes = list(METHODS), []
+        if joint:
+            curves, note = _anchor_curves(model, cfg, root, mode, anchors, fits)
+            if curves is not None:
+                methods.append(JOINT_METHOD)
+            else:
+                notes.append(note)
         for peak in held:
             pair_cfg = cfg["pairs"].get(f"{mode}/{peak}")
             pair = prepare_pair(root / pair_cfg["input"], root / pair_cfg["target"], trim=True)
             sr = pair.sample_rate
             frames = make_frames(pair.x, pair.y, sr, cfg.get("frame_seconds", 12.0), cfg.get("overlap_seconds", 1.0))
-            for method in METHODS:
-                params = fits[peak].all_params if method == "fitted" else interpolate_params(anchor_params, peak,
-                                                                                                      method)
+            for method in methods:
+                if method == "fitted":
+                    params = fits[peak].all_params
+                elif method == JOINT_METHOD:
+                    params = curves.params(peak)
+                else:
+                    params = interpolate_params(anchor_params, peak, method)
                 esr, dldr = _score(model, params, frames, pair.x, pair.y, sr)
                 rows.append({"mode": mode, "peak": peak, "method": method, "model": model.name, "esr": esr,
                              "delta_ldr_db": dldr, **params})
@@ -131,11 +170,13 @@ def evaluate(sweep_dir, progress=None) -> dict:
                 progress(mode, peak)
         mode_rows = [r for r in rows if r["mode"] == mode]
         summary[mode] = {
-            "model": model.name, "anchors": anchors, "held_out": held,
-            **{f"mean_esr_{m}": float(np.mean([r["esr"] for r in mode_rows if r["method"] == m])) for m in METHODS},
+            "model": model.name, "anchors": anchors, "held_out": held, "methods": methods,
+            **{f"mean_esr_{m}": float(np.mean([r["esr"] for r in mode_rows if r["method"] == m])) for m in methods},
             **{f"mean_abs_delta_ldr_{m}": float(np.mean([abs(r["delta_ldr_db"]) for r in mode_rows if r["method"] == m]))
-               for m in METHODS},
+               for m in methods},
         }
+        if notes:
+            summary[mode]["notes"] = notes
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=["mode", "peak", "method", "model", "esr", "delta_ldr_db", *model.param_names])
     w.writeheader()

@@ -35,8 +35,12 @@ def _save(fig, path: Path) -> None:
     atomic_write_bytes(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
 
 
-def _params_vs_peak(mapping: dict, model, path: Path):
-    """Every parameter of ``model`` against peak reduction, in physical units, one panel each."""
+def _params_vs_peak(mapping: dict, model, path: Path, joint: dict | None = None, fits: dict | None = None):
+    """Every parameter of ``model`` against peak reduction, in physical units, one panel each.
+
+    In a mode with joint-fit curves (``joint``: mode -> KnobCurves) the curves are drawn as
+    lines over the whole knob range and the per-setting fits (``fits``: mode -> peak ->
+    params) as markers."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
@@ -45,8 +49,18 @@ def _params_vs_peak(mapping: dict, model, path: Path):
     rows = -(-len(names) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.3 * rows), squeeze=False)
     flat = axes.ravel()
+    joint = joint or {}
     for mode, by_peak in mapping.items():
         peaks = sorted(int(p) for p in by_peak)
+        if mode in joint:
+            knob = np.linspace(joint[mode].knob_lo, joint[mode].knob_hi, 121)
+            values = [joint[mode].params(k) for k in knob]
+            per = (fits or {}).get(mode, {})
+            for ax, name in zip(flat, names):
+                ax.plot(knob, [v[name] for v in values], "-", color=COLORS.get(mode), label=f"{mode} joint curve")
+                ax.plot(sorted(per), [per[p][name] for p in sorted(per)], "o", color=COLORS.get(mode), ms=4,
+                        mfc="none", label=f"{mode} per-setting fits")
+            continue
         for ax, name in zip(flat, names):
             ax.plot(peaks, [by_peak[str(p)][name] for p in peaks], "o-", color=COLORS.get(mode), label=mode, ms=4)
     for ax, name in zip(flat, names):
@@ -67,7 +81,8 @@ def _params_vs_peak(mapping: dict, model, path: Path):
     for ax in flat[len(names):]:
         ax.set_visible(False)
     flat[0].legend()
-    fig.suptitle(f"Fitted {model.name} parameters ({len(names)}) against peak reduction")
+    fig.suptitle(f"Fitted {model.name} parameters ({len(names)}) against peak reduction"
+                 + (" (joint knob curves)" if joint else ""))
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
@@ -177,7 +192,12 @@ def plot_sweep(sweep_dir, out_dir=None, mode: str | None = None, peak: int | Non
     out = Path(out_dir) if out_dir else sweep / "plots"
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "params_vs_peak.png", out / "convergence.png", out / "excerpt.png"]
-    _params_vs_peak(mapping, model, paths[0])
+    from .sweep import load_joint
+
+    joint = load_joint(sweep)
+    fits = {m: {int(p): FitResult.load(fit_path(sweep, m, int(p))).all_params for p in by_peak
+                if fit_path(sweep, m, int(p)).exists()} for m, by_peak in mapping.items() if m in joint}
+    _params_vs_peak(mapping, model, paths[0], joint, fits)
     mode = mode or ("compress" if mapping.get("compress") else next(iter(mapping)))
     peaks = sorted(int(p) for p in mapping[mode])
     peak = peak if peak is not None else peaks[len(peaks) // 2]
