@@ -249,7 +249,6 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
         if before != spec.name:
             raise InputError(f"'{out}' holds a sweep of model {before!r}, not {spec.name!r}; "
                              f"choose another output folder or rerun with {{model}}", {"model": before})
-    out.mkdir(parents=True, exist_ok=True)
     result = SweepResult(str(out))
     chosen = _select_pairs(manifest, unit, modes, peaks, result.skipped)
     if not chosen:
@@ -267,6 +266,7 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
                 raise InputError(f"a joint sweep of degree {joint_degree} needs at least {joint_degree + 1} settings "
                                  f"per mode; {mode} has {n} ({', '.join(str(p) for (m, p) in sorted(chosen) if m == mode) or 'none'}): "
                                  f"add peaks or lower {{joint_degree}}", {"joint_degree": max(n - 1, 0)})
+    out.mkdir(parents=True, exist_ok=True)  # after every check: a refused sweep writes nothing
     config = {"schema": SWEEP_SCHEMA, "model": spec.name, "dataset_root": manifest.root, "unit": unit, "modes": list(modes),
               "peaks": peaks, "hessian": hessian, "frame_seconds": frame_seconds, "overlap_seconds": overlap_seconds,
               "max_iter": max_iter, "joint": bool(joint), "joint_degree": joint_degree if joint else None,
