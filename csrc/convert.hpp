@@ -109,7 +109,21 @@ inline py::dict curves_to(const Table& t) {
     return d;
 }
 
-inline Table table_from(const py::dict& d, const std::string& model = "ff5", const py::object& curves = py::none()) {
+/// A GRU residual from Python ({"type": "gru", "hidden": 8, "w_ih": .., ...} or with the
+/// weights under "weights", as a fit.json holds them); None: no residual.
+inline Residual residual_from(const py::object& residual) {
+    if (residual.is_none()) return Residual{};
+    const std::string text = py::module_::import("json").attr("dumps")(residual).cast<std::string>();
+    return parse_residual(json::parse(text));
+}
+
+inline py::object residual_to(const Residual& r) {
+    if (!r.present) return py::none();
+    return py::module_::import("json").attr("loads")(residual_json(r));
+}
+
+inline Table table_from(const py::dict& d, const std::string& model = "ff5", const py::object& curves = py::none(),
+                        const py::object& residual = py::none()) {
     Table t;
     t.model = parse_model(model);
     for (auto item : d) {
@@ -126,6 +140,7 @@ inline Table table_from(const py::dict& d, const std::string& model = "ff5", con
         }
     }
     curves_from(curves, t);
+    t.residual = residual_from(residual);
     validate_table(t);
     return t;
 }

@@ -101,28 +101,32 @@ PYBIND11_MODULE(_native, m) {
     m.def(
         "bundle_json",
         [](py::dict table, int sample_rate, const std::string& provenance, const std::string& model,
-           py::object curves) { return bundle_json(table_from(table, model, curves), sample_rate, provenance); },
+           py::object curves, py::object residual) {
+            return bundle_json(table_from(table, model, curves, residual), sample_rate, provenance);
+        },
         py::arg("table"), py::arg("sample_rate"), py::arg("provenance_json") = "{}", py::arg("model") = "ff5",
-        py::arg("curves") = py::none(), "Text of bundle.json (schema 2 with joint-fit curves, else 1).");
+        py::arg("curves") = py::none(), py::arg("residual") = py::none(),
+        "Text of bundle.json (schema 2 with joint-fit curves or a GRU residual, else 1).");
 
     m.def(
         "params_header",
-        [](py::dict table, int sample_rate, const std::string& model, py::object curves) {
-            return params_header(table_from(table, model, curves), sample_rate);
+        [](py::dict table, int sample_rate, const std::string& model, py::object curves, py::object residual) {
+            return params_header(table_from(table, model, curves, residual), sample_rate);
         },
         py::arg("table"), py::arg("sample_rate"), py::arg("model") = "ff5", py::arg("curves") = py::none(),
+        py::arg("residual") = py::none(),
         "Text of params.h (constexpr tables for plugin builds).");
 
     m.def(
         "write_bundle_files",
         [](const std::string& dir, py::dict table, int sample_rate, const std::string& provenance,
-           const std::string& model, py::object curves) {
-            Table t = table_from(table, model, curves);
+           const std::string& model, py::object curves, py::object residual) {
+            Table t = table_from(table, model, curves, residual);
             write_file(dir + "/bundle.json", bundle_json(t, sample_rate, provenance));
             write_file(dir + "/params.h", params_header(t, sample_rate));
         },
         py::arg("dir"), py::arg("table"), py::arg("sample_rate"), py::arg("provenance_json") = "{}",
-        py::arg("model") = "ff5", py::arg("curves") = py::none(),
+        py::arg("model") = "ff5", py::arg("curves") = py::none(), py::arg("residual") = py::none(),
         "Write bundle.json and params.h into an existing directory.");
 
     m.def(
@@ -136,6 +140,7 @@ PYBIND11_MODULE(_native, m) {
             d["interpolation"] = b.interpolation;
             d["table"] = table_to(b.table);
             d["curves"] = curves_to(b.table);
+            d["residual"] = residual_to(b.table.residual);
             d["provenance_json"] = b.provenance_json;
             return d;
         },

@@ -95,7 +95,17 @@ std::unique_ptr<PyProcessor> from_fit(const std::filesystem::path& fit_path, py:
     try {
         const json::Value v = json::parse(read_file(path));
         if (v.kind != json::Value::Object) throw std::invalid_argument("must hold a JSON object");
-        t.model = parse_model(v.at("model").string("model"));
+        std::string model = v.at("model").string("model");
+        const std::string gru = "+gru";
+        const bool with_residual = model.size() > gru.size() && model.compare(model.size() - gru.size(), gru.size(), gru) == 0;
+        if (with_residual) model = model.substr(0, model.size() - gru.size());
+        t.model = parse_model(model);
+        const bool has_weights = v.has("residual") && v.at("residual").kind == json::Value::Object &&
+                                 !v.at("residual").obj.empty();
+        if (with_residual != has_weights)
+            throw std::invalid_argument(with_residual ? "the model has '+gru' but no residual weights"
+                                                      : "residual weights but the model has no '+gru'");
+        if (with_residual) t.residual = parse_residual(v.at("residual"));
         const double sr = v.at("sample_rate").number("sample_rate");
         if (!(sr > 0) || sr != std::floor(sr) || sr > 1e7)
             throw std::invalid_argument("sample_rate must be a positive integer");
@@ -190,21 +200,24 @@ bit for bit) or independent with ``link=False``. NaN/inf samples are output as 0
 never reach the state. The GIL is released while processing.
 )doc");
     c.def(py::init([](py::dict table, const std::string& model, double sample_rate, const std::string& mode, double peak,
-                      double gain_db, int channels, bool link, py::object curves) {
-              const Table t = table_from(table, model, curves);
+                      double gain_db, int channels, bool link, py::object curves, py::object residual) {
+              const Table t = table_from(table, model, curves, residual);
               return make(t, static_cast<int>(sample_rate), py::float_(sample_rate), mode, peak, gain_db, channels, link,
                           "table");
           }),
           py::arg("table"), py::arg("model") = "ff5", py::arg("sample_rate") = 44100.0, py::arg("mode") = "compress",
           py::arg("peak") = 70.0, py::arg("gain_db") = 0.0, py::arg("channels") = 1, py::arg("link") = true,
-          py::arg("curves") = py::none(),
+          py::arg("curves") = py::none(), py::arg("residual") = py::none(),
           "From a table dict {'compress': [{'peak': .., <every parameter of the model>}, ...], 'limit': [...]} "
-          "in physical units (dB, ms), and optionally joint-fit curves per mode (as bundle.json holds them).");
+          "in physical units (dB, ms), and optionally joint-fit curves per mode and a GRU residual (as "
+          "bundle.json holds them).");
     c.def_static(
         "from_params",
-        [](py::dict params, const std::string& model, double sample_rate, double gain_db, int channels, bool link) {
+        [](py::dict params, const std::string& model, double sample_rate, double gain_db, int channels, bool link,
+           py::object residual) {
             Table t;
             t.model = parse_model(model);
+            t.residual = residual_from(residual);
             Row row;
             row.peak = 100.0;
             row.params = params_from(params, t.model);
@@ -213,8 +226,9 @@ never reach the state. The GIL is released while processing.
                         link, "params");
         },
         py::arg("params"), py::arg("model") = "ff5", py::arg("sample_rate") = 44100.0, py::arg("gain_db") = 0.0,
-        py::arg("channels") = 1, py::arg("link") = true,
-        "One parameter set (physical units; every parameter of ``model``): peak and mode do not change it.");
+        py::arg("channels") = 1, py::arg("link") = true, py::arg("residual") = py::none(),
+        "One parameter set (physical units; every parameter of ``model``, the DSP model without '+gru'; "
+        "a GRU residual as ``residual``): peak and mode do not change it.");
     c.def_static("from_bundle", &from_bundle, py::arg("path"), py::arg("mode") = "compress", py::arg("peak") = 70.0,
                  py::kw_only(), py::arg("sample_rate") = py::none(), py::arg("gain_db") = 0.0, py::arg("channels") = 1,
                  py::arg("link") = true,
@@ -281,8 +295,12 @@ never reach the state. The GIL is released while processing.
                             "Rate of the audio processed, Hz.");
     c.def_property_readonly("fitted_sample_rate", [](const PyProcessor& p) { return p.fitted_sample_rate; },
                             "Rate the table was fitted at, Hz.");
-    c.def_property_readonly("model", [](const PyProcessor& p) { return p.proc.model().name(); },
-                            "The model's name (ff5, fb+2rel, ...).");
+    c.def_property_readonly(
+        "model",
+        [](const PyProcessor& p) { return p.proc.model().name() + (p.proc.table().residual.present ? "+gru" : ""); },
+        "The model's name (ff5, fb+2rel, ...; '+gru' with a GRU residual).");
+    c.def_property_readonly("residual", [](const PyProcessor& p) { return residual_to(p.proc.table().residual); },
+                            "The GRU residual's weights (None without one).");
     c.def_property_readonly("source", [](const PyProcessor& p) { return p.source; },
                             "Where the table came from (a file path, 'table' or 'params').");
     c.def_property_readonly("modes", [](const PyProcessor& p) {

@@ -66,8 +66,9 @@ def _row(peak: float, params: dict, esr: float, spec=None) -> dict:
 
 
 def _table_from_source(source: Path):
-    """(table, sample_rate, provenance sources, model name, curves or None) from a sweep folder
-    or a fit.json; a joint sweep's curves (joint.json) come with its table."""
+    """(table, sample_rate, provenance sources, DSP model name, curves or None, residual or None)
+    from a sweep folder or a fit.json; a joint sweep's curves (joint.json) come with its table,
+    a ``+gru`` fit's residual with its row."""
     from .model.greybox_spec import parse_model
 
     if source.is_dir():
@@ -118,13 +119,16 @@ def _table_from_source(source: Path):
                                  f"{sorted(table)}): {wrong}; rerun the sweep with --joint")
             curves = {m: c.to_dict() for m, c in joint.items()}
             sources.append({"file": "joint.json", "sha256": _sha256(source / "joint.json")})
-        return table, (rates.pop() if rates else 44100), sources, spec.name, curves
+        return table, (rates.pop() if rates else 44100), sources, spec.name, curves, None
     if source.is_file():
         fr = FitResult.load(source)
         mode = fr.extra.get("mode", "compress")
         peak = fr.extra.get("peak", 100)
-        table = {mode: [_row(peak, fr.all_params, fr.esr, parse_model(fr.model))]}
-        return table, fr.sample_rate, [{"file": source.name, "sha256": _sha256(source), "esr": fr.esr}], fr.model, None
+        table = {mode: [_row(peak, fr.all_params, fr.esr, parse_model(fr.dsp_model))]}
+        residual = ({"type": "gru", "hidden": fr.residual["hidden"], **fr.residual["weights"]} if fr.residual
+                    else None)
+        return (table, fr.sample_rate, [{"file": source.name, "sha256": _sha256(source), "esr": fr.esr}],
+                fr.dsp_model, None, residual)
     raise InputError(f"'{source}' does not exist; give a sweep folder or a fit.json")
 
 
@@ -193,9 +197,10 @@ def export_bundle(source, out, *, force: bool = False, plugin: bool = False, a2a
         raise InputError(f"'{out}' already exists; pass {{force}} to replace it", {"force": True})
     if out.exists() and not out.is_dir():
         raise InputError(f"'{out}' exists and is not a bundle folder")
-    table, sr, sources, model_name, curves = _table_from_source(source)
-    require_model(model, model_name, f"'{source}'")
-    a2a_presets = a2a_presets and model_name == "ff5"
+    table, sr, sources, model_name, curves, residual = _table_from_source(source)
+    full_name = model_name + ("+gru" if residual else "")
+    require_model(model, full_name, f"'{source}'")
+    a2a_presets = a2a_presets and model_name == "ff5" and not residual  # 4A2A has no grey-box options or GRU
     provenance = {"dspnewton_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                   "source": str(source.resolve()), "sources": sources,
                   "esr": {m: {str(int(r["peak"])): r["esr"] for r in rows} for m, rows in table.items()},
@@ -208,7 +213,7 @@ def export_bundle(source, out, *, force: bool = False, plugin: bool = False, a2a
     try:
         tmp.mkdir()
         try:
-            _native.write_bundle_files(str(tmp), table, int(sr), json.dumps(provenance), model_name, curves)
+            _native.write_bundle_files(str(tmp), table, int(sr), json.dumps(provenance), model_name, curves, residual)
         except ValueError as exc:
             raise InputError(f"cannot export '{source}': {exc}") from None
         for mode, rows in table.items():
@@ -219,7 +224,7 @@ def export_bundle(source, out, *, force: bool = False, plugin: bool = False, a2a
                     title = "dspnewton LA-2A" + (" Stereo" if sub == "stereo" else "")
                     info = (f'<?xml version="1.0" encoding="utf-8"?>\n<MetaInfo>\n <Attr id="MediaType" '
                             f'value="VstPreset" type="string"/>\n <Attr id="PlugInName" value="{title}" '
-                            f'type="string"/>\n <Attr id="Name" value="{preset_name(mode, row["peak"], model_name)}" '
+                            f'type="string"/>\n <Attr id="Name" value="{preset_name(mode, row["peak"], full_name)}" '
                             f'type="string"/>\n</MetaInfo>\n')
                     _write(tmp / "presets" / sub / name,
                            _native.vstpreset_bytes(plugin_class_id(variant), [("Comp", state), ("Info", info.encode())]))

@@ -48,7 +48,7 @@ def _resolve_init(init, sample_rate: int, spec: ModelSpec | None = None):
         source = f"init '{init}'"
         init = FitResult.load(init)
     if isinstance(init, FitResult):
-        if not model.can_warm_start_from(init.model):
+        if not model.can_warm_start_from(init.dsp_model):
             lost = [n for n in init.all_params if n not in model.param_names]
             raise InputError(
                 f"{source} is a fit of model {init.model!r}, which cannot start model {model.name!r}: "
@@ -148,6 +148,7 @@ def fit(
     callback: Callable[[dict], None] | None = None,
     dist=None,
     model: str = "ff5",
+    gru_epochs: int = 50,
     _frame_subset: int | None = None,
     _frames=None,
 ) -> FitResult:
@@ -174,16 +175,26 @@ def fit(
             of frames and all sums are all-reduced (data-parallel Newton).
         model: ``ff5`` or a grey-box model name (``dspnewton models``).  Without
             ``init`` a grey-box model warm-starts from an ``ff5`` fit of the same
-            pair (reported in ``extra["ff5_warm_start"]``).
+            pair (reported in ``extra["ff5_warm_start"]``).  ``+gru`` on a name (e.g.
+            ``fb+2rel+gru``) then trains the published GRU residual on the fitted DSP
+            model's output (:mod:`dspnewton.model.residual`; ``FitResult.residual``).
+        gru_epochs: at most this many Adam epochs for a ``+gru`` residual (early stop
+            after 5 without improvement).
 
     Returns:
         :class:`dspnewton.result.FitResult`.
     """
     t0 = time.perf_counter()
+    from .model.residual import split_model_name
+
+    model, with_residual = split_model_name(model)
     try:
         spec = parse_model(model)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    if with_residual and dist is not None:
+        raise InputError("a '+gru' residual is trained on one worker; fit without {distributed}",
+                         {"distributed": True})
     if optimizer not in OPTIMIZERS:
         raise InputError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {optimizer!r}")
     try:
@@ -274,7 +285,7 @@ def fit(
     params = CompressorParams.from_dict(phys)
     extra_params = {k: phys[k] for k in spec.param_names[len(PARAM_NAMES):]}
     extra = {} if warm is None else {"ff5_warm_start": warm}
-    return FitResult(
+    result = FitResult(
         params=params, sample_rate=sr, loss=res.loss, esr=res.loss / energy, iterations=res.iterations,
         converged=res.converged, message=res.message, seconds=time.perf_counter() - t0, hessian=strategy,
         optimizer=optimizer, history=res.history, model=spec.name, extra_params=extra_params,
@@ -283,3 +294,30 @@ def fit(
                "frame_seconds": frame_seconds, "overlap_seconds": overlap_seconds, "evaluations": res.evaluations,
                "device": str(frames.x.device), "dtype": str(dtype).replace("torch.", "")},
     )
+    if with_residual:
+        _add_residual(result, full_frames, spec, gru_epochs, callback)
+        result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _add_residual(result: FitResult, frames, spec: ModelSpec, epochs: int, callback) -> None:
+    """Train the GRU residual on the fitted DSP model's output; the result's ESR includes it."""
+    from .model.residual import apply_residual, train_residual
+    from .objective.preemphasis import preemphasis
+
+    frames = frames.to(device="cpu")
+    model = get_model(spec)
+    x, target = frames.signals()
+    with torch.no_grad():
+        y_full = model.render(x.double(), result.theta, result.sample_rate)  # (C, T), continuous
+        y_dsp = model.render(frames.x.double(), result.theta, result.sample_rate)  # the fit's frames
+    weights, info = train_residual(y_full, target, result.sample_rate, epochs=epochs,
+                                   callback=(lambda e: callback({"residual": e})) if callback else None)
+    y = apply_residual(y_dsp, weights)
+    err = (preemphasis(y) - frames.target_pe.double()) ** 2 * frames.mask.double()
+    energy = float(frames.target_energy)
+    result.esr = float(err.sum()) / energy
+    result.loss = result.esr * energy
+    result.model = f"{spec.name}+gru"
+    result.residual = {"type": "gru", "hidden": 8, "weights": weights, "esr_dsp": info["esr_dsp"],
+                       "epochs": info["epochs"], "history": info["history"]}

@@ -32,8 +32,11 @@ class FitResult:
         message: why it stopped; seconds: wall time.
         hessian: Hessian strategy (or the first-order optimiser's name).
         history: per iteration: loss, esr, step, decrement, params (physical), seconds.
-        model: the model's name (``ff5``, ``fb+knee+2rel``, ...; see ``dspnewton models``).
+        model: the model's name (``ff5``, ``fb+knee+2rel``, ...; see ``dspnewton models``),
+            with ``+gru`` when a GRU residual was trained on top (``residual``).
         extra_params: the model's parameters beyond the ``ff5`` five, physical units.
+        residual: {} or the GRU residual: ``{"type": "gru", "hidden": 8, "weights": {...},
+            "esr_dsp": ESR without it, "epochs", "history"}``; ``esr`` includes it.
     """
 
     params: CompressorParams
@@ -50,6 +53,14 @@ class FitResult:
     model: str = MODEL_NAME
     extra: dict = field(default_factory=dict)
     extra_params: dict = field(default_factory=dict)
+    residual: dict = field(default_factory=dict)
+
+    @property
+    def dsp_model(self) -> str:
+        """The DSP model's name (``model`` without ``+gru``)."""
+        from .model.residual import split_model_name
+
+        return split_model_name(self.model)[0]
 
     @property
     def all_params(self) -> dict:
@@ -59,7 +70,7 @@ class FitResult:
     @property
     def theta(self) -> torch.Tensor:
         """(P,) float64 unconstrained parameters of the model."""
-        return model_physical_to_theta(self.all_params, self.model, self.sample_rate)
+        return model_physical_to_theta(self.all_params, self.dsp_model, self.sample_rate)
 
     def render(self, x, backend: str = "auto", sample_rate: int | None = None) -> torch.Tensor:
         """The fitted model applied to x ((T,) or (B, T) tensor or array); same shape, no pre-emphasis.
@@ -77,8 +88,12 @@ class FitResult:
         t = check_audio(t)
         with torch.no_grad():
             sr = self.sample_rate if sample_rate is None else sample_rate
-            theta = model_physical_to_theta(self.all_params, self.model, sr)
-            y = render_model(t, theta.to(t.device, t.dtype), self.model, sr, backend=backend)
+            theta = model_physical_to_theta(self.all_params, self.dsp_model, sr)
+            y = render_model(t, theta.to(t.device, t.dtype), self.dsp_model, sr, backend=backend)
+            if self.residual:
+                from .model.residual import apply_residual
+
+                y = apply_residual(y, self.residual["weights"])
         return y[0] if squeeze else y
 
     def to_dict(self) -> dict:
@@ -101,10 +116,21 @@ class FitResult:
         missing = [k for k in REQUIRED_KEYS if k not in d]
         if missing:
             raise InputError(f"{source} lacks the keys {', '.join(missing)}; is it a dspnewton fit.json?")
+        from .model.residual import check_weights, split_model_name
+
         try:
-            spec = parse_model(d["model"])
+            dsp_name, with_residual = split_model_name(d["model"])
+            spec = parse_model(dsp_name)
         except ValueError as exc:
             raise InputError(f"{source}: {exc}") from None
+        residual = d.get("residual") or {}
+        if with_residual:
+            if not isinstance(residual, dict) or residual.get("type") != "gru" or "weights" not in residual:
+                raise InputError(f"{source} names model {d['model']!r} but holds no GRU residual weights; "
+                                 f"refit with that model or use model {spec.name!r}")
+            residual = dict(residual, weights=check_weights(residual["weights"], source))
+        elif residual:
+            raise InputError(f"{source} holds a GRU residual but its model {d['model']!r} has no '+gru'")
         from .model.models import get_model
 
         try:
@@ -119,7 +145,8 @@ class FitResult:
             converged=bool(d.get("converged", False)), message=str(d.get("message", "")),
             seconds=float(d.get("seconds", 0.0)), hessian=str(d.get("hessian", "")),
             optimizer=str(d.get("optimizer", "newton")), history=list(d.get("history", [])),
-            extra=dict(d.get("extra", {})), model=spec.name, extra_params=extra_params,
+            extra=dict(d.get("extra", {})), model=spec.name + ("+gru" if with_residual else ""),
+            extra_params=extra_params, residual=residual,
         )
 
     @classmethod

@@ -214,11 +214,11 @@ def test_joint_bad_input(virtual, tmp_path, capsys):
         _native.parse_bundle(json.dumps(doc))
     doc = json.loads(text)
     doc["schema_version"] = 1
-    with pytest.raises(ValueError, match="curves need schema_version 2"):
+    with pytest.raises(ValueError, match="curves and residuals need schema_version 2"):
         _native.parse_bundle(json.dumps(doc))
     doc = json.loads(text)
     del doc["curves"]
-    with pytest.raises(ValueError, match="missing key 'curves'"):
+    with pytest.raises(ValueError, match="holds curves or a residual; this one has neither"):
         _native.parse_bundle(json.dumps(doc))
     # A damaged joint.json is refused by export, naming the file.
     sweep = tmp_path / "s"

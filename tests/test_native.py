@@ -86,7 +86,8 @@ def test_bundle_round_trip_and_validation():
     assert back["table"]["compress"][1]["attack_ms"] == 2.86
     assert json.loads(back["provenance_json"]) == {"dspnewton_version": "0.1.0"}
     bad = [
-        (text.replace('"schema_version": 1', '"schema_version": 2'), "newer than this dspnewton reads .1.; upgrade dspnewton"),
+        (text.replace('"schema_version": 1', '"schema_version": 3'), "newer than this dspnewton reads .2.; upgrade dspnewton"),
+        (text.replace('"schema_version": 1', '"schema_version": 2'), "holds curves or a residual; this one has neither"),
         (text.replace('"ratio": 5.4400000000000004', '"ratio": 5.5'), "checksum mismatch"),
         (text.replace('"ratio": 5.4400000000000004', '"ratio": 50'), "out of range"),
         (text.replace('"peak": 75', '"peak": 30'), "strictly increasing"),

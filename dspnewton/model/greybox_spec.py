@@ -117,6 +117,10 @@ def parse_model(name) -> ModelSpec:
     for t in tokens:
         if t in ("ff", "ff5", "fb"):
             continue
+        if t == "gru":
+            raise ValueError(f"'gru' in {name!r} is the GRU residual on top of a model, not a DSP option; it is not "
+                             f"available here (fit, render, export and the processor take it): use the model "
+                             f"without '+gru'")
         if t not in OPTIONS:
             raise ValueError(
                 f"unknown model option {t!r} in {name!r}; options are {', '.join(OPTIONS)} after a topology "

@@ -168,8 +168,11 @@ def require_model(requested, actual: str, source: str) -> None:
 
     if requested is None:
         return
+    from .residual import split_model_name
+
+    dsp, with_residual = split_model_name(requested)
     try:
-        wanted = get_model(requested).name
+        wanted = get_model(dsp).name + ("+gru" if with_residual else "")
     except ValueError as exc:
         raise InputError(str(exc)) from None
     if wanted != actual:

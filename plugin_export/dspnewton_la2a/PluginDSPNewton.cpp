@@ -68,6 +68,16 @@ dspnewton::Table load_table() {
     t.model = dspnewton::parse_model(dspnewton_table::kModel);
     for (int i = 0; i < dspnewton_table::kCompressRows; ++i) t.modes[0].push_back(row_of(dspnewton_table::kCompress[i]));
     for (int i = 0; i < dspnewton_table::kLimitRows; ++i) t.modes[1].push_back(row_of(dspnewton_table::kLimit[i]));
+    dspnewton::Residual& r = t.residual;  // the GRU residual, if the fit had one
+    r.present = dspnewton_table::kHasResidual;
+    for (int g = 0; g < dspnewton::Residual::kGates; ++g) {
+        r.w_ih[g] = dspnewton_table::kResidualWih[g];
+        r.b_ih[g] = dspnewton_table::kResidualBih[g];
+        r.b_hh[g] = dspnewton_table::kResidualBhh[g];
+        for (int k = 0; k < dspnewton::Residual::kHidden; ++k) r.w_hh[g][k] = dspnewton_table::kResidualWhh[g][k];
+    }
+    for (int k = 0; k < dspnewton::Residual::kHidden; ++k) r.w_out[k] = dspnewton_table::kResidualWout[k];
+    r.b_out = dspnewton_table::kResidualBout;
     for (int m = 0; m < 2; ++m) {  // joint-fit curves: the knob evaluates them at any position
         dspnewton::Curves& c = t.curves[m];
         c.present = dspnewton_table::kHasCurves[m];
@@ -175,7 +185,8 @@ protected:
         double peak;
         program_row(index, mode, peak);
         char buf[128];  // the name the exported .vstpreset carries
-        std::snprintf(buf, sizeof(buf), "LA-2A %s %g (%s)", dspnewton::mode_name(mode), peak, dspnewton_table::kModel);
+        std::snprintf(buf, sizeof(buf), "LA-2A %s %g (%s%s)", dspnewton::mode_name(mode), peak, dspnewton_table::kModel,
+                      dspnewton_table::kHasResidual ? "+gru" : "");
         name = buf;
     }
 

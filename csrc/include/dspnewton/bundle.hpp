@@ -30,6 +30,64 @@ inline std::string fmt17(double v) {
     return buf;
 }
 
+/// The residual's JSON object: {"type": "gru", "hidden": 8, "w_ih": [[..]], "w_hh": [[..]], "b_ih", "b_hh",
+/// "w_out": [[..]], "b_out": [..]} (the shapes of PyTorch's GRU and Linear).
+inline std::string residual_json(const Residual& r) {
+    constexpr int G = Residual::kGates, H = Residual::kHidden;
+    std::string o = "{\"type\": \"gru\", \"hidden\": " + std::to_string(H) + ", \"w_ih\": [";
+    for (int g = 0; g < G; ++g) o += (g ? ", [" : "[") + fmt17(r.w_ih[g]) + "]";
+    o += "], \"w_hh\": [";
+    for (int g = 0; g < G; ++g) {
+        o += g ? ", [" : "[";
+        for (int k = 0; k < H; ++k) o += (k ? ", " : "") + fmt17(r.w_hh[g][k]);
+        o += "]";
+    }
+    o += "], \"b_ih\": [";
+    for (int g = 0; g < G; ++g) o += (g ? ", " : "") + fmt17(r.b_ih[g]);
+    o += "], \"b_hh\": [";
+    for (int g = 0; g < G; ++g) o += (g ? ", " : "") + fmt17(r.b_hh[g]);
+    o += "], \"w_out\": [[";
+    for (int k = 0; k < H; ++k) o += (k ? ", " : "") + fmt17(r.w_out[k]);
+    o += "]], \"b_out\": [" + fmt17(r.b_out) + "]}";
+    return o;
+}
+
+/// A residual from its JSON object (std::invalid_argument naming what is wrong).
+inline Residual parse_residual(const json::Value& v) {
+    constexpr int G = Residual::kGates, H = Residual::kHidden;
+    if (v.kind != json::Value::Object) throw std::invalid_argument("residual must be an object");
+    if (v.at("type").string("residual type") != "gru")
+        throw std::invalid_argument("unsupported residual type '" + v.at("type").string("residual type") + "'");
+    if (v.at("hidden").number("hidden") != H)
+        throw std::invalid_argument("the GRU residual's hidden size must be " + std::to_string(H));
+    auto list = [](const json::Value& a, const char* name, int n) -> const std::vector<json::Value>& {
+        if (a.kind != json::Value::Array || static_cast<int>(a.arr.size()) != n)
+            throw std::invalid_argument(std::string("residual ") + name + " must be a list of " + std::to_string(n));
+        return a.arr;
+    };
+    Residual r;
+    const json::Value& w = v.has("weights") ? v.at("weights") : v;  // a fit.json nests them under "weights"
+    const auto& wih = list(w.at("w_ih"), "w_ih", G);
+    const auto& whh = list(w.at("w_hh"), "w_hh", G);
+    for (int g = 0; g < G; ++g) {
+        r.w_ih[g] = list(wih[g], "w_ih row", 1)[0].number("w_ih");
+        const auto& row = list(whh[g], "w_hh row", H);
+        for (int k = 0; k < H; ++k) r.w_hh[g][k] = row[k].number("w_hh");
+    }
+    const auto& bih = list(w.at("b_ih"), "b_ih", G);
+    const auto& bhh = list(w.at("b_hh"), "b_hh", G);
+    for (int g = 0; g < G; ++g) {
+        r.b_ih[g] = bih[g].number("b_ih");
+        r.b_hh[g] = bhh[g].number("b_hh");
+    }
+    const auto& wout = list(list(w.at("w_out"), "w_out", 1)[0], "w_out row", H);
+    for (int k = 0; k < H; ++k) r.w_out[k] = wout[k].number("w_out");
+    r.b_out = list(w.at("b_out"), "b_out", 1)[0].number("b_out");
+    if (!r.finite()) throw std::invalid_argument("the GRU residual's weights must be finite");
+    r.present = true;
+    return r;
+}
+
 /// FNV-1a 64 over the canonical text of a table (ff5 tables: the schema-1 text unchanged;
 /// other models: the model's name first and each row's extra parameters after its ESR).
 inline std::string table_checksum(const Table& t) {
@@ -58,6 +116,7 @@ inline std::string table_checksum(const Table& t) {
             text += "\n";
         }
     }
+    if (t.residual.present) text += "residual " + residual_json(t.residual) + "\n";
     std::uint64_t h = 1469598103934665603ULL;
     for (unsigned char c : text) {
         h ^= c;
@@ -114,7 +173,7 @@ inline std::string bundle_json(const Table& t, int sample_rate, const std::strin
     std::ostringstream o;
     const Field* fields[kNumFields];
     const int n_fields = model_fields(t.model, fields);
-    o << "{\n  \"schema_version\": " << (t.has_curves() ? kBundleSchema : kBundleSchemaTable) << ",\n  \"model\": \""
+    o << "{\n  \"schema_version\": " << (t.extended() ? kBundleSchema : kBundleSchemaTable) << ",\n  \"model\": \""
       << t.model.name() << "\",\n"
       << "  \"sample_rate\": " << sample_rate << ",\n"
       << "  \"units\": {\"peak\": \"peak reduction 0..100\"";
@@ -161,6 +220,7 @@ inline std::string bundle_json(const Table& t, int sample_rate, const std::strin
         }
         o << "\n  },\n";
     }
+    if (t.residual.present) o << "  \"residual\": " << residual_json(t.residual) << ",\n";
     o << "  \"provenance\": " << provenance_json << ",\n  \"checksum\": \"" << table_checksum(t) << "\"\n}\n";
     return o.str();
 }
@@ -216,7 +276,8 @@ inline Bundle parse_bundle(const std::string& text) {
             b.table.modes[m].push_back(row);
         }
     }
-    if (schema == kBundleSchema) {  // schema 2: joint-fit curves
+    if (schema == kBundleSchema && v.has("residual")) b.table.residual = parse_residual(v.at("residual"));
+    if (schema == kBundleSchema && v.has("curves")) {  // schema 2: joint-fit curves and/or a residual
         const json::Value& curves = v.at("curves");
         if (curves.kind != json::Value::Object) throw std::invalid_argument("curves must be an object");
         for (const auto& kv : curves.obj) {
@@ -253,10 +314,12 @@ inline Bundle parse_bundle(const std::string& text) {
             }
             out.present = true;
         }
-        if (!b.table.has_curves()) throw std::invalid_argument("schema 2 bundle without curves");
-    } else if (v.has("curves")) {
-        throw std::invalid_argument("curves need schema_version 2");
+    } else if (schema != kBundleSchema && (v.has("curves") || v.has("residual"))) {
+        throw std::invalid_argument("curves and residuals need schema_version 2");
     }
+    if (schema == kBundleSchema && !b.table.extended())
+        throw std::invalid_argument("a schema 2 bundle holds curves or a residual; this one has neither (missing key "
+                                    "'curves')");
     b.schema_version = static_cast<int>(schema);
     validate_table(b.table);
     const std::string& sum = v.at("checksum").string("checksum");
@@ -315,7 +378,25 @@ inline std::string params_header(const Table& t, int sample_rate) {
         }
         o << "}";
     }
-    o << "};\n\n}  // namespace dspnewton_table\n";
+    o << "};\n";
+    // The GRU residual (dspnewton.model.residual), if any.
+    const Residual& r = t.residual;
+    o << "\nconstexpr bool kHasResidual = " << (r.present ? "true" : "false") << ";\n"
+      << "constexpr double kResidualWih[" << Residual::kGates << "] = {";
+    for (int g = 0; g < Residual::kGates; ++g) o << (g ? ", " : "") << fmt17(r.w_ih[g]);
+    o << "};\nconstexpr double kResidualWhh[" << Residual::kGates << "][" << Residual::kHidden << "] = {";
+    for (int g = 0; g < Residual::kGates; ++g) {
+        o << (g ? ", {" : "{");
+        for (int k = 0; k < Residual::kHidden; ++k) o << (k ? ", " : "") << fmt17(r.w_hh[g][k]);
+        o << "}";
+    }
+    o << "};\nconstexpr double kResidualBih[" << Residual::kGates << "] = {";
+    for (int g = 0; g < Residual::kGates; ++g) o << (g ? ", " : "") << fmt17(r.b_ih[g]);
+    o << "};\nconstexpr double kResidualBhh[" << Residual::kGates << "] = {";
+    for (int g = 0; g < Residual::kGates; ++g) o << (g ? ", " : "") << fmt17(r.b_hh[g]);
+    o << "};\nconstexpr double kResidualWout[" << Residual::kHidden << "] = {";
+    for (int k = 0; k < Residual::kHidden; ++k) o << (k ? ", " : "") << fmt17(r.w_out[k]);
+    o << "};\nconstexpr double kResidualBout = " << fmt17(r.b_out) << ";\n\n}  // namespace dspnewton_table\n";
     return o.str();
 }
 

@@ -21,6 +21,8 @@
 // - Non-finite input samples (NaN, inf) are replaced by 0 before the detector and the
 //   output (the output sample is 0 there); finite samples are clamped to +-kMaxInput.
 //   The state can therefore never become non-finite; a guard still resets it if it did.
+// - A table with a GRU residual (dspnewton.model.residual) adds it to each channel's DSP
+//   output (before the output gain and the bypass cross-fade), one state per channel.
 // - No allocation in process(); the table is copied at construction.
 #pragma once
 
@@ -167,6 +169,7 @@ public:
     /// changes before the next processed sample take effect at once.
     void reset() {
         for (Compressor& c : comp_) c.reset();
+        for (ResidualState& r : res_) r.reset();
         linked_comp_.reset();
         settle();
         last_gain_ = 1.0;
@@ -209,15 +212,18 @@ public:
                     wet[c] = link <= 0.0 ? y : y + link * (wet[c] - y);
                 }
             }
+            if (table_.residual.present)
+                for (int c = 0; c < channels_; ++c) wet[c] = residual_step(table_.residual, res_[c], wet[c]);
             g = link >= 1.0 ? g_linked : (link <= 0.0 ? g_dual : std::min(g_linked, g_dual));
             for (int c = 0; c < channels_; ++c) out[c][i] = static_cast<T>(mix(wet[c], x[c], bypass));
             if (gain_reduction_db) gain_reduction_db[i] = lin_to_reduction_db(g);
         }
         last_gain_ = g;
         bool finite = linked_comp_.state_finite();
-        for (int c = 0; c < channels_; ++c) finite = finite && comp_[c].state_finite();
+        for (int c = 0; c < channels_; ++c) finite = finite && comp_[c].state_finite() && res_[c].finite();
         if (!finite) {  // unreachable with sanitised input; never keep a poisoned state
             for (Compressor& k : comp_) k.reset();
+            for (ResidualState& r : res_) r.reset();
             linked_comp_.reset();
             last_gain_ = 1.0;
         }
@@ -280,6 +286,7 @@ private:
     bool has_mode_[2] = {true, true};
     Compressor comp_[kMaxChannels];  // one detector per channel (independent)
     Compressor linked_comp_;          // the one detector of linked channels
+    ResidualState res_[kMaxChannels];  // the GRU residual's state per channel
     Ramp ramps_[kNumRamps];
     double sample_rate_ = 44100.0, gain_lin_ = 1.0, last_gain_ = 1.0;
     long ramp_samples_ = 882;

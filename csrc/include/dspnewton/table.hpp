@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "compressor.hpp"
+#include "residual.hpp"
 
 namespace dspnewton {
 
@@ -56,10 +57,13 @@ struct Curves {
 struct Table {
     std::array<std::vector<Row>, 2> modes;
     std::array<Curves, 2> curves{};
+    Residual residual{};  // a GRU residual on the DSP output (one for every setting), if present
     Model model{};
 
     bool empty(int mode) const { return modes[mode].empty(); }
     bool has_curves() const { return curves[0].present || curves[1].present; }
+    /// Whether the table needs bundle schema 2 (curves or a residual).
+    bool extended() const { return has_curves() || residual.present; }
 
     /// Parameters at ``peak``: the mode's curves, else linear interpolation of its rows in their
     /// own units (clamped to the grid).

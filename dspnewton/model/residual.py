@@ -1,0 +1,191 @@
+"""The published GRU residual (``+gru`` on any model name): a small GRU on the DSP model's
+output whose projection is added back,
+
+    y = y_dsp + w_out . h_t + b_out,   h_t = GRU(y_dsp[t], h_{t-1}),  hidden size 8 (273 weights),
+
+trained after the Newton fit of the DSP part by Adam on the same pre-emphasised loss
+(truncated back-propagation through time over chunks of 12,288 samples with the hidden
+state carried, as published). One residual serves every knob position (it has no knob
+input, as published). The output layer starts at zero, so training starts from the DSP
+fit and keeps the best epoch: in-sample the residual never makes the fit worse.
+
+The GRU follows PyTorch's equations (gates r, z, n in that order):
+``r = s(W_ir y + b_ir + W_hr h + b_hr)``, ``z = s(W_iz y + b_iz + W_hz h + b_hz)``,
+``n = tanh(W_in y + b_in + r (W_hn h + b_hn))``, ``h' = (1 - z) n + z h``; the C++ core
+(csrc/include/dspnewton/residual.hpp) runs the same arithmetic in float64.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..audio import InputError
+
+__all__ = ["HIDDEN", "RESIDUAL_OPTION", "GRUResidual", "split_model_name", "apply_residual", "train_residual",
+           "check_weights", "WEIGHT_SHAPES"]
+
+HIDDEN = 8
+RESIDUAL_OPTION = "gru"
+WEIGHT_SHAPES = {"w_ih": (3 * HIDDEN, 1), "w_hh": (3 * HIDDEN, HIDDEN), "b_ih": (3 * HIDDEN,), "b_hh": (3 * HIDDEN,),
+                 "w_out": (1, HIDDEN), "b_out": (1,)}
+
+
+def split_model_name(name: str) -> tuple[str, bool]:
+    """``"fb+2rel+gru"`` -> (``"fb+2rel"``, True); a name without ``+gru`` -> (name, False)."""
+    if not isinstance(name, str):
+        return name, False
+    tokens = [t.strip() for t in name.strip().split("+")]
+    has = RESIDUAL_OPTION in [t.lower() for t in tokens]
+    rest = [t for t in tokens if t.lower() != RESIDUAL_OPTION]
+    if has and not rest:
+        raise InputError("'gru' is a residual added to a model: write e.g. 'ff5+gru' or 'fb+2rel+gru'")
+    return "+".join(rest), has
+
+
+def check_weights(weights, source: str = "residual") -> dict:
+    """The weights as {name: nested lists} with the right shapes and finite values, else InputError."""
+    if not isinstance(weights, dict):
+        raise InputError(f"{source}: the GRU residual's weights must be an object")
+    missing = [k for k in WEIGHT_SHAPES if k not in weights]
+    if missing:
+        raise InputError(f"{source}: the GRU residual lacks {', '.join(missing)}")
+    out = {}
+    for k, shape in WEIGHT_SHAPES.items():
+        try:
+            t = torch.tensor(weights[k], dtype=torch.float64)
+        except (TypeError, ValueError):
+            raise InputError(f"{source}: GRU weight {k} is not numeric") from None
+        if tuple(t.shape) != shape:
+            raise InputError(f"{source}: GRU weight {k} has shape {tuple(t.shape)}, expected {shape}")
+        if not torch.isfinite(t).all():
+            raise InputError(f"{source}: GRU weight {k} is not finite")
+        out[k] = t.tolist()
+    return out
+
+
+class GRUResidual(torch.nn.Module):
+    """GRU(1 -> 8) and Linear(8 -> 1); ``forward(y (B, T), h (1, B, 8) | None) -> (residual (B, T), h)``."""
+
+    def __init__(self, dtype=torch.float32):
+        super().__init__()
+        self.gru = torch.nn.GRU(1, HIDDEN, batch_first=True, dtype=dtype)
+        self.out = torch.nn.Linear(HIDDEN, 1, dtype=dtype)
+        torch.nn.init.zeros_(self.out.weight)
+        torch.nn.init.zeros_(self.out.bias)
+
+    def forward(self, y: torch.Tensor, h: torch.Tensor | None = None):
+        o, h = self.gru(y.unsqueeze(-1), h)
+        return self.out(o).squeeze(-1), h
+
+    def weights(self) -> dict:
+        """The weights as nested lists (float64 values), keys of :data:`WEIGHT_SHAPES`."""
+        g = self.gru
+        return {"w_ih": g.weight_ih_l0.detach().double().tolist(), "w_hh": g.weight_hh_l0.detach().double().tolist(),
+                "b_ih": g.bias_ih_l0.detach().double().tolist(), "b_hh": g.bias_hh_l0.detach().double().tolist(),
+                "w_out": self.out.weight.detach().double().tolist(), "b_out": self.out.bias.detach().double().tolist()}
+
+    @classmethod
+    def from_weights(cls, weights: dict, dtype=torch.float64, source: str = "residual") -> "GRUResidual":
+        w = check_weights(weights, source)
+        m = cls(dtype=dtype)
+        with torch.no_grad():
+            for param, key in ((m.gru.weight_ih_l0, "w_ih"), (m.gru.weight_hh_l0, "w_hh"), (m.gru.bias_ih_l0, "b_ih"),
+                               (m.gru.bias_hh_l0, "b_hh"), (m.out.weight, "w_out"), (m.out.bias, "b_out")):
+                param.copy_(torch.tensor(w[key], dtype=dtype))
+        return m
+
+
+def apply_residual(y: torch.Tensor, weights: dict) -> torch.Tensor:
+    """``y + residual(y)`` for (T,) or (B, T) DSP output, float64 arithmetic, each row from h = 0."""
+    squeeze = y.dim() == 1
+    yb = (y[None] if squeeze else y).double()
+    with torch.no_grad():
+        r, _ = GRUResidual.from_weights(weights, dtype=torch.float64)(yb.cpu())
+    out = (yb.cpu() + r).to(device=y.device, dtype=y.dtype)
+    return out[0] if squeeze else out
+
+
+def _pe_chunk(r: torch.Tensor, prev_r: torch.Tensor, prev_pe: torch.Tensor, pole: float) -> tuple:
+    """Pre-emphasis of a chunk continuing from the previous chunk's last input and output."""
+    from ..filters import lfilter
+
+    e = r - torch.cat([prev_r[:, None], r[:, :-1]], dim=1)
+    a = torch.tensor([1.0, -pole], dtype=r.dtype)
+    b = torch.tensor([1.0, 0.0], dtype=r.dtype)
+    y = lfilter(e, a, b, clamp=False)
+    decay = pole ** torch.arange(1, r.shape[1] + 1, dtype=r.dtype)
+    return y + prev_pe[:, None] * decay
+
+
+def train_residual(y_dsp: torch.Tensor, target: torch.Tensor, sample_rate: int, epochs: int = 50, lr: float = 5e-3,
+                   patience: int = 5, chunk: int = 2048, frame_seconds: float = 1.0, warmup_seconds: float = 0.25,
+                   seed: int = 0, callback=None) -> tuple[dict, dict]:
+    """Train the residual on the fitted DSP model's output.
+
+    The signals are cut into short frames (``frame_seconds`` of loss after ``warmup_seconds``
+    in which only the GRU's state settles; the DSP output itself is continuous) processed
+    as one batch, each with truncated back-propagation over chunks of ``chunk`` samples and
+    the hidden state carried; the loss is the pre-emphasised ESR over the frames' loss
+    regions.
+
+    Args:
+        y_dsp, target: (C, T) the DSP model's output on the whole input, and the target.
+        epochs: passes (at most); patience: stop after this many epochs without a lower loss.
+
+    Returns:
+        (weights, info): weights of the best epoch; info has ``esr_dsp`` (without the
+        residual), ``esr`` (with it, on these frames), ``epochs``, ``history``.
+    """
+    from ..objective.framing import make_frames
+    from ..objective.preemphasis import PREEMPHASIS_POLE, preemphasis
+
+    torch.manual_seed(seed)
+    dtype = torch.float32
+    frames = make_frames(y_dsp.detach().double().cpu(), target.detach().double().cpu(), sample_rate, frame_seconds,
+                         warmup_seconds)
+    y = frames.x.to(dtype)
+    target_pe = frames.target_pe.double()
+    mask = frames.mask.to(dtype)
+    energy = float(frames.target_energy)
+    if energy <= 0:
+        raise InputError("the target is silent over the loss region; no residual to train")
+    err0 = (preemphasis(frames.x.double()) - target_pe).to(dtype)  # pe(y_dsp) - pe(target)
+    model = GRUResidual(dtype)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    F, L = y.shape
+
+    def full_loss() -> float:
+        with torch.no_grad():
+            r, _ = model(y)
+            return float((((err0.double() + preemphasis(r.double())) ** 2) * mask.double()).sum()) / energy
+
+    esr_dsp = float(((err0.double() ** 2) * mask.double()).sum()) / energy
+    best, best_w, stale, history = esr_dsp, model.weights(), 0, []
+    for epoch in range(epochs):
+        h = None
+        prev_r = torch.zeros(F, dtype=dtype)
+        prev_pe = torch.zeros(F, dtype=dtype)
+        for s in range(0, L, chunk):
+            sl = slice(s, min(s + chunk, L))
+            r, h = model(y[:, sl], h)
+            pe_r = _pe_chunk(r, prev_r, prev_pe, PREEMPHASIS_POLE)
+            if bool(mask[:, sl].any()):
+                loss = (((err0[:, sl] + pe_r) ** 2) * mask[:, sl]).sum() / energy
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            h = h.detach()
+            prev_r, prev_pe = r[:, -1].detach(), pe_r[:, -1].detach()
+        esr = full_loss()
+        history.append({"epoch": epoch + 1, "esr": esr})
+        if callback:
+            callback(history[-1])
+        if esr < best * (1 - 1e-6):
+            best, best_w, stale = esr, model.weights(), 0
+        else:
+            stale += 1
+            if stale >= patience:
+                break
+    return best_w, {"esr_dsp": esr_dsp, "esr": best, "epochs": len(history), "history": history}
