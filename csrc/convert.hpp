@@ -113,7 +113,12 @@ inline py::dict curves_to(const Table& t) {
 /// weights under "weights", as a fit.json holds them); None: no residual.
 inline Residual residual_from(const py::object& residual) {
     if (residual.is_none()) return Residual{};
-    const std::string text = py::module_::import("json").attr("dumps")(residual).cast<std::string>();
+    std::string text;
+    try {
+        text = py::module_::import("json").attr("dumps")(residual, py::arg("allow_nan") = false).cast<std::string>();
+    } catch (const py::error_already_set&) {  // NaN / inf, or not JSON-like at all
+        throw std::invalid_argument("the GRU residual's weights must be finite numbers in lists");
+    }
     return parse_residual(json::parse(text));
 }
 

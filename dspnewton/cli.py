@@ -70,6 +70,11 @@ class _Progress:
     def __call__(self, entry: dict) -> None:
         if self.quiet:
             return
+        if "residual" in entry:  # the GRU residual's epochs, after the Newton fit
+            e = entry["residual"]
+            (self.bar.write if self.bar is not None else print)(
+                f"GRU residual epoch {e['epoch']}: ESR {100 * e['esr']:.4g} %", **({} if self.bar else {"file": sys.stderr}))
+            return
         if self.bar is None:  # opened on the first iteration, after the inputs were read
             from tqdm import tqdm
 
@@ -104,6 +109,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                 frame_seconds=None if args.whole_signal else args.frame_seconds,
                 overlap_seconds=args.overlap_seconds, resample=args.resample, trim=args.trim,
                 channels=args.channels, align=args.align, callback=progress, dist=dist, model=args.model,
+                gru_epochs=args.gru_epochs,
                 options=_newton_options(args),
             )
         finally:
@@ -395,7 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("--distributed", action="store_true",
                    help="data-parallel over torchrun workers (gloo on CPU, NCCL on CUDA); rank 0 writes")
-    p.add_argument("--model", default="ff5", help="model name (default ff5; list: dspnewton models)")
+    p.add_argument("--model", default="ff5",
+                   help="model name (default ff5; list: dspnewton models); '+gru' adds the GRU residual")
+    p.add_argument("--gru-epochs", type=int, default=50, metavar="N", help="at most N epochs for a '+gru' residual")
     _add_stop_flags(p)
     p.set_defaults(func=_cmd_fit)
 
