@@ -202,6 +202,8 @@ class _SweepProgress:
         elif kind == "iteration" and self.current is not None:
             self.current.update(1)
             self.current.set_postfix({"ESR": f"{100 * info['esr']:.4g}%", "step": f"{info.get('step', 0):.3g}"})
+        elif kind == "residual":
+            self.overall.write(f"GRU residual over {info['settings']} settings ...")
         elif kind == "joint":
             self.overall.write(f"{info['mode']:>8}: joint knob fit over {info['settings']} settings ...")
         elif kind in ("done", "resumed", "failed"):
@@ -279,19 +281,25 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             result = sweep(args.source, out, modes=args.modes, peaks=parse_peaks(args.peaks), unit=args.unit,
                            hessian=args.hessian, device=args.device, dtype=getattr(torch, args.dtype),
                            max_iter=args.max_iter, on_event=progress, dist=dist, model=args.model,
-                           options=_newton_options(args), joint=args.joint, joint_degree=args.joint_degree)
+                           options=_newton_options(args), joint=args.joint, joint_degree=args.joint_degree,
+                           gru_epochs=args.gru_epochs)
         finally:
             progress.close()
     if not main_rank:
         return 0
     if not args.quiet:
         _print_mapping(result.mapping())
+        if result.residual:
+            r = result.residual
+            print(f"GRU residual: ESR {100 * r['esr_dsp']:.3f} % -> {100 * r['esr']:.3f} % over every setting "
+                  f"({r['epochs']} epochs; in-sample)")
         for mode, jr in result.joint.items():
             print(f"joint {mode}: mean ESR {100 * jr.mean_esr:.3f} % over {len(jr.esr)} settings (per-setting fits "
                   f"{100 * sum(r.esr for r in result.fits[mode].values()) / len(result.fits[mode]):.3f} %), "
                   f"{jr.iterations} iterations, {jr.seconds:.1f} s")
         print(f"wrote {out / 'mapping.json'} and {out / 'mapping.csv'}"
-              f"{' and joint.json' if result.joint else ''} ({result.seconds:.1f} s)")
+              f"{' and joint.json' if result.joint else ''}{' and residual.json' if result.residual else ''} "
+              f"({result.seconds:.1f} s)")
     for f in result.failed:
         print(f"failed: {f['mode']} peak {f['peak']} ({f['target']}): {f['error']}", file=sys.stderr)
     for s in result.skipped:
@@ -361,8 +369,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
                          model=args.model)
     d = load_bundle(path)
     rows = sum(len(v) for v in d["table"].values())
-    print(f"wrote {path} (model {d['model']}): {rows} table rows ({', '.join(k for k, v in d['table'].items() if v)}), "
-          f"{len(list((path / 'presets').glob('*.vstpreset')))} presets" + (", plugins/" if args.plugin else ""))
+    extras = (["joint-fit knob curves"] if d["curves"] else []) + (["GRU residual"] if d["residual"] else [])
+    print(f"wrote {path} (model {d['model']}{'+gru' if d['residual'] else ''}): {rows} table rows "
+          f"({', '.join(k for k, v in d['table'].items() if v)}), "
+          f"{len(list((path / 'presets').glob('*.vstpreset')))} presets" + (", plugins/" if args.plugin else "")
+          + (f"; with {' and '.join(extras)}" if extras else ""))
     return 0
 
 
@@ -437,6 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="then fit every parameter of a mode as one smooth curve in the knob over all settings")
     p.add_argument("--joint-degree", type=int, default=None, metavar="D",
                    help="the curves' polynomial degree (default 3; needs D+1 settings per mode)")
+    p.add_argument("--gru-epochs", type=int, default=50, metavar="N",
+                   help="with a '+gru' model: at most N epochs for the sweep's one GRU residual")
     p.add_argument("--model", default="ff5", help="model name (default ff5; list: dspnewton models)")
     _add_stop_flags(p)
     p.set_defaults(func=_cmd_sweep)

@@ -10,7 +10,11 @@ same framing as the fit) and delta-LDR.  Every fit is scored with its own model
 joint sweep (``sweep --joint``) a fourth method, ``joint``, fits the knob curves on the
 anchor settings only (warm-started from the anchors' per-setting fits, same degree as
 the sweep's) and scores them at the held-out settings, so every method is judged at
-knob positions it was not fitted on.  Writes ``eval.csv`` and ``eval_summary.json``.
+knob positions it was not fitted on.  For a ``+gru`` sweep, ``fitted+gru`` scores the
+fitted parameters with the sweep's GRU residual; that residual was trained on every
+setting's audio (held-out settings included), so this row is in-sample for the residual
+(``benchmarks/knob_residual.py`` scores it on held-out audio).  Writes ``eval.csv`` and
+``eval_summary.json``.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ __all__ = ["interpolate_params", "evaluate", "split_anchors"]
 
 METHODS = ("fitted", "linear", "spline")
 JOINT_METHOD = "joint"
+RESIDUAL_METHOD = "fitted+gru"
 
 
 def split_anchors(peaks: list[int]) -> tuple[list[int], list[int]]:
@@ -77,12 +82,24 @@ def interpolate_params(anchors: dict, peak: float, method: str):
     return out
 
 
-def _score(model: Model, params: dict, frames, x, y, sr) -> tuple[float, float]:
-    """ESR (the fit's loss over the target energy) and mean delta-LDR of ``model`` at ``params``."""
+def _score(model: Model, params: dict, frames, x, y, sr, residual: dict | None = None) -> tuple[float, float]:
+    """ESR (the fit's loss over the target energy) and mean delta-LDR of ``model`` at ``params``
+    (with a GRU residual's weights when given)."""
     theta = model.physical_to_theta(params, sr)
-    esr = model.loss(theta, frames) / frames.target_energy
+    if residual is None:
+        esr = model.loss(theta, frames) / frames.target_energy
+    else:
+        from .model.residual import apply_residual
+        from .objective.preemphasis import preemphasis
+
+        with torch.no_grad():
+            y_frames = apply_residual(model.render(frames.x.double(), theta, sr), residual)
+        err = (preemphasis(y_frames) - frames.target_pe.double()) ** 2 * frames.mask.double()
+        esr = float(err.sum()) / frames.target_energy
     with torch.no_grad():
         pred = model.render(x.double(), theta, sr)
+        if residual is not None:
+            pred = apply_residual(pred, residual)
     return esr, float(delta_ldr(pred, y, sr).mean())
 
 
@@ -137,6 +154,9 @@ def evaluate(sweep_dir, progress=None, joint: bool | None = None) -> dict:
                        if fit_path(out, mode, peak).exists()} for mode in cfg["modes"]}
     model = _sweep_model(cfg, all_fits, out)
     joint = (out / "joint.json").exists() if joint is None else joint
+    from .sweep import load_residual
+
+    residual = load_residual(out)
     for mode in cfg["modes"]:
         fits = all_fits[mode]
         if len(fits) < 3:
@@ -151,19 +171,23 @@ def evaluate(sweep_dir, progress=None, joint: bool | None = None) -> dict:
                 methods.append(JOINT_METHOD)
             else:
                 notes.append(note)
+        if residual:
+            methods.append(RESIDUAL_METHOD)
+            notes.append("fitted+gru: the residual was trained on every setting's audio (in-sample)")
         for peak in held:
             pair_cfg = cfg["pairs"].get(f"{mode}/{peak}")
             pair = prepare_pair(root / pair_cfg["input"], root / pair_cfg["target"], trim=True)
             sr = pair.sample_rate
             frames = make_frames(pair.x, pair.y, sr, cfg.get("frame_seconds", 12.0), cfg.get("overlap_seconds", 1.0))
             for method in methods:
-                if method == "fitted":
+                if method in ("fitted", RESIDUAL_METHOD):
                     params = fits[peak].all_params
                 elif method == JOINT_METHOD:
                     params = curves.params(peak)
                 else:
                     params = interpolate_params(anchor_params, peak, method)
-                esr, dldr = _score(model, params, frames, pair.x, pair.y, sr)
+                esr, dldr = _score(model, params, frames, pair.x, pair.y, sr,
+                                   residual["weights"] if method == RESIDUAL_METHOD else None)
                 rows.append({"mode": mode, "peak": peak, "method": method, "model": model.name, "esr": esr,
                              "delta_ldr_db": dldr, **params})
             if progress:

@@ -119,7 +119,15 @@ def _table_from_source(source: Path):
                                  f"{sorted(table)}): {wrong}; rerun the sweep with --joint")
             curves = {m: c.to_dict() for m, c in joint.items()}
             sources.append({"file": "joint.json", "sha256": _sha256(source / "joint.json")})
-        return table, (rates.pop() if rates else 44100), sources, spec.name, curves, None
+        from .sweep import load_residual
+
+        res = load_residual(source)
+        residual = None
+        if res:
+            residual = {"type": "gru", "hidden": res["hidden"], **res["weights"]}
+            sources.append({"file": "residual.json", "sha256": _sha256(source / "residual.json"),
+                            "esr_dsp": res["esr_dsp"], "esr": res["esr"]})
+        return table, (rates.pop() if rates else 44100), sources, spec.name, curves, residual
     if source.is_file():
         fr = FitResult.load(source)
         mode = fr.extra.get("mode", "compress")

@@ -30,7 +30,7 @@ from .data.signaltrain import Manifest, build_manifest, load_manifest
 from .model.params import PARAM_NAMES
 from .result import FitResult
 
-__all__ = ["SweepResult", "sweep", "load_sources", "load_joint", "parse_peaks", "fit_path"]
+__all__ = ["SweepResult", "sweep", "load_sources", "load_joint", "load_residual", "parse_peaks", "fit_path"]
 
 SWEEP_SCHEMA = 1
 
@@ -79,6 +79,7 @@ class SweepResult:
     resumed: list = field(default_factory=list)
     seconds: float = 0.0
     joint: dict = field(default_factory=dict)  # mode -> JointResult (joint sweeps)
+    residual: dict = field(default_factory=dict)  # the GRU residual of a '+gru' sweep (residual.json)
 
     def mapping(self) -> dict:
         """mode -> peak -> parameters, ESR, iterations, converged, model (and ``source: joint``
@@ -90,6 +91,10 @@ class SweepResult:
         for mode, jr in self.joint.items():
             for peak, row in out[mode].items():
                 row.update(jr.curves.params(float(peak)), esr=jr.esr[int(peak)], source="joint")
+        for mode, by_peak in self.residual.get("settings", {}).items():
+            for peak, e in by_peak.items():
+                if peak in out.get(mode, {}):
+                    out[mode][peak]["esr_with_residual"] = e["esr"]
         return out
 
 
@@ -183,6 +188,73 @@ def _joint_stage(out: Path, manifest, chosen: dict, result: SweepResult, spec, d
     return joint
 
 
+def _residual_stage(out: Path, manifest, chosen: dict, result: SweepResult, spec, frame_seconds, overlap_seconds,
+                    epochs: int, seconds, on_event) -> dict:
+    """One GRU residual for the whole sweep, on the mapping's DSP output; writes residual.json."""
+    import torch
+
+    from .audio import prepare_pair
+    from .model.models import get_model
+    from .model.residual import HIDDEN, apply_residual, train_residual
+    from .objective.framing import make_frames
+    from .objective.preemphasis import preemphasis
+
+    model = get_model(spec)
+    mapping = result.mapping()
+    outputs, targets, keys, rates = [], [], [], set()
+    for mode, by_peak in mapping.items():
+        for peak, row in by_peak.items():
+            entry = chosen[(mode, int(peak))]
+            pair = prepare_pair(manifest.abspath(entry.input), manifest.abspath(entry.target), trim=True)
+            rates.add(pair.sample_rate)
+            theta = model.physical_to_theta({k: row[k] for k in model.param_names}, pair.sample_rate)
+            n = pair.x.shape[-1] if seconds is None else min(pair.x.shape[-1], int(seconds * pair.sample_rate))
+            with torch.no_grad():
+                y_dsp = model.render(pair.x.double(), theta, pair.sample_rate)
+            outputs.append(y_dsp[..., :n])
+            targets.append(pair.y.double()[..., :n])
+            keys.append((mode, peak, pair, theta))
+    if len(rates) > 1:
+        raise InputError(f"the sweep's pairs have different sample rates {sorted(rates)}; one residual needs one")
+    sr = rates.pop()
+    if on_event:
+        on_event("residual", {"settings": len(keys), "total": len(chosen)})
+    weights, info = train_residual(outputs, targets, sr, epochs=epochs)
+    settings = {}
+    for mode, peak, pair, theta in keys:  # each setting's ESR with the residual, on the fit's frames
+        frames = make_frames(pair.x, pair.y, sr, frame_seconds, overlap_seconds)
+        with torch.no_grad():
+            y_dsp = model.render(frames.x.double(), theta, sr)
+        err = lambda y: float(((preemphasis(y) - frames.target_pe.double()) ** 2 * frames.mask.double()).sum())  # noqa: E731
+        energy = float(frames.target_energy)
+        settings.setdefault(mode, {})[peak] = {"esr_dsp": err(y_dsp) / energy,
+                                               "esr": err(apply_residual(y_dsp, weights)) / energy}
+    residual = {"type": "gru", "hidden": HIDDEN, "weights": weights, "esr_dsp": info["esr_dsp"], "esr": info["esr"],
+                "epochs": info["epochs"], "history": info["history"], "sample_rate": sr, "settings": settings,
+                "trained_on": "joint curves" if result.joint else "per-setting fits"}
+    _write_json(out / "residual.json", residual)
+    return residual
+
+
+def load_residual(sweep_dir) -> dict:
+    """The GRU residual of a '+gru' sweep (residual.json; {} when it has none)."""
+    from .model.residual import check_weights
+
+    path = Path(sweep_dir) / "residual.json"
+    if not path.exists():
+        return {}
+    try:
+        d = json.loads(path.read_text())
+        if d.get("type") != "gru":
+            raise ValueError("not a GRU residual")
+        d["weights"] = check_weights(d["weights"], f"'{path}'")
+        return d
+    except (ValueError, KeyError, TypeError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"'{path}' is not a valid residual ({exc}); rerun the sweep with a '+gru' model") from None
+
+
 def load_joint(sweep_dir) -> dict:
     """mode -> :class:`dspnewton.joint.KnobCurves` of a joint sweep ({} when it has none)."""
     from .joint import KnobCurves
@@ -202,7 +274,8 @@ def load_joint(sweep_dir) -> dict:
 def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str = "3c", hessian: str = "auto",
           device=None, dtype=None, frame_seconds: float | None = 12.0, overlap_seconds: float = 1.0,
           max_iter: int = 100, on_event: Callable[[str, dict], None] | None = None, dist=None,
-          model: str = "ff5", options=None, joint: bool = False, joint_degree: int | None = None) -> SweepResult:
+          model: str = "ff5", options=None, joint: bool = False, joint_degree: int | None = None,
+          gru_epochs: int = 50, residual_seconds: float | None = 60.0) -> SweepResult:
     """Fit every (mode, peak) of a dataset as warm-started chains from peak 100 down.
 
     Args:
@@ -220,6 +293,10 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
         joint: then fit each mode's parameters jointly as curves in the knob (``joint.json``).
         joint_degree: the curves' polynomial degree (default 3: 4 coefficients per parameter);
             each mode needs at least ``joint_degree + 1`` settings.
+        gru_epochs, residual_seconds: with ``model="X+gru"``, one GRU residual is then trained
+            for the whole sweep (every mode and setting, as published: it has no knob input) on
+            the DSP output the mapping gives (the joint curves' with ``joint``), using the first
+            ``residual_seconds`` of each pair (None: all); ``residual.json``.
 
     Returns:
         :class:`SweepResult`.
@@ -231,10 +308,16 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
     from .model.greybox_spec import parse_model
 
     t0 = time.perf_counter()
+    from .model.residual import split_model_name
+
+    model, with_residual = split_model_name(model)
     try:
         spec = parse_model(model)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    if with_residual and dist is not None:
+        raise InputError("a '+gru' sweep trains its residual on one worker; run it without {distributed}",
+                         {"distributed": True})
     peaks = list(range(40, 101, 5)) if peaks is None else sorted(set(peaks))
     bad_modes = [m for m in modes if m not in ("compress", "limit")]
     if bad_modes:
@@ -270,6 +353,7 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
     config = {"schema": SWEEP_SCHEMA, "model": spec.name, "dataset_root": manifest.root, "unit": unit, "modes": list(modes),
               "peaks": peaks, "hessian": hessian, "frame_seconds": frame_seconds, "overlap_seconds": overlap_seconds,
               "max_iter": max_iter, "joint": bool(joint), "joint_degree": joint_degree if joint else None,
+              "residual": "gru" if with_residual else None,
               "pairs": {f"{m}/{p}": {"input": e.input, "target": e.target} for (m, p), e in sorted(chosen.items())},
               "manifest_problems": manifest.problems, "manifest_unpaired": manifest.unpaired}
     my_modes = list(modes) if dist is None else [m for i, m in enumerate(modes) if i % dist.world == dist.rank]
@@ -327,6 +411,11 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
                                     options, on_event)
     elif (out / "joint.json").exists():
         (out / "joint.json").unlink()  # an earlier joint sweep's curves no longer match this mapping
+    if with_residual:
+        result.residual = _residual_stage(out, manifest, chosen, result, spec, frame_seconds, overlap_seconds,
+                                          gru_epochs, residual_seconds, on_event)
+    elif (out / "residual.json").exists():
+        (out / "residual.json").unlink()  # trained on another sweep's DSP output
     _write_mapping(out, result.mapping(), spec.param_names)
     result.seconds = time.perf_counter() - t0
     _write_json(out / "sweep_report.json", {"failed": result.failed, "skipped": result.skipped,

@@ -119,9 +119,45 @@ def test_cli_fit_and_render_with_residual(pair, tmp_path, capsys):
     rendered, _ = sf.read(tmp_path / "r.wav")
     want = FitResult.load(tmp_path / "out" / "fit.json").render(torch.from_numpy(x)).numpy()
     assert np.abs(rendered - want).max() < 1e-6
+
+
+def test_joint_sweep_with_residual_end_to_end(tmp_path, capsys):
+    """sweep --joint with a '+gru' model: one residual for the sweep, eval (joint and fitted+gru
+    rows), plot, export with the plugin, and the plugin between settings."""
+    from dspnewton.data.virtual_unit import generate_dataset
+    from dspnewton.sweep import load_joint, load_residual
+    from test_plugin import _require_dpf, _set
+
+    generate_dataset(tmp_path / "data", seconds=3.0, peaks=(40, 55, 70, 85, 100), modes=("compress",),
+                     sample_rate=SR)
+    sweep = tmp_path / "sweep"
+    assert main(["sweep", str(tmp_path / "data"), "-o", str(sweep), "--modes", "compress", "--peaks",
+                 "40,55,70,85,100", "--model", "fb+2rel+gru", "--joint", "--joint-degree", "2", "--gru-epochs", "2",
+                 "--quiet"]) == 0
+    res = load_residual(sweep)
+    assert res["trained_on"] == "joint curves" and sorted(res["settings"]["compress"]) == ["100", "40", "55", "70",
+                                                                                          "85"]
+    mapping = json.loads((sweep / "mapping.json").read_text())["compress"]
+    assert all(r["model"] == "fb+2rel" and "esr_with_residual" in r for r in mapping.values())
+    assert main(["eval", str(sweep)]) == 0
+    summary = json.loads((sweep / "eval_summary.json").read_text())["compress"]
+    assert summary["methods"] == ["fitted", "linear", "spline", "joint", "fitted+gru"]
+    assert any("in-sample" in n for n in summary["notes"])
+    assert main(["plot", str(sweep)]) == 0
     capsys.readouterr()
-    assert main(["sweep", str(tmp_path), "-o", str(tmp_path / "sw"), "--model", "ff5+gru"]) != 0
-    assert "GRU residual" in capsys.readouterr().err and not (tmp_path / "sw").exists()
+    _require_dpf()
+    pedalboard = require_module("pedalboard")
+    assert main(["export", str(sweep), "-o", str(tmp_path / "g.bundle"), "--plugin", "--model", "fb+2rel+gru"]) == 0
+    assert "with joint-fit knob curves and GRU residual" in capsys.readouterr().out
+    bundle = tmp_path / "g.bundle"
+    proc = Processor.from_bundle(bundle, "compress", 63.0, sample_rate=SR)
+    assert proc.model == "fb+2rel+gru"
+    assert proc.params == pytest.approx(load_joint(sweep)["compress"].params(63.0), rel=1e-12)
+    plugin = pedalboard.load_plugin(str(bundle / "plugins" / "dspnewton_la2a.vst3"))
+    _set(plugin, "peak_reduction", 63.0)
+    plugin.reset()
+    x = music_like(1.0, SR, seed=5).astype(np.float32)
+    assert np.array_equal(plugin(x[None], SR)[0], proc.process(x))
 
 
 def test_residual_bad_input(pair, tmp_path):

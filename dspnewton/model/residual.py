@@ -119,7 +119,7 @@ def _pe_chunk(r: torch.Tensor, prev_r: torch.Tensor, prev_pe: torch.Tensor, pole
     return y + prev_pe[:, None] * decay
 
 
-def train_residual(y_dsp: torch.Tensor, target: torch.Tensor, sample_rate: int, epochs: int = 50, lr: float = 5e-3,
+def train_residual(y_dsp, target, sample_rate: int, epochs: int = 50, lr: float = 5e-3,
                    patience: int = 5, chunk: int = 2048, frame_seconds: float = 1.0, warmup_seconds: float = 0.25,
                    seed: int = 0, callback=None) -> tuple[dict, dict]:
     """Train the residual on the fitted DSP model's output.
@@ -131,7 +131,8 @@ def train_residual(y_dsp: torch.Tensor, target: torch.Tensor, sample_rate: int, 
     regions.
 
     Args:
-        y_dsp, target: (C, T) the DSP model's output on the whole input, and the target.
+        y_dsp, target: (C, T) the DSP model's output on the whole input, and the target; or
+            lists of such pairs (several settings: one residual for all of them).
         epochs: passes (at most); patience: stop after this many epochs without a lower loss.
 
     Returns:
@@ -143,15 +144,17 @@ def train_residual(y_dsp: torch.Tensor, target: torch.Tensor, sample_rate: int, 
 
     torch.manual_seed(seed)
     dtype = torch.float32
-    frames = make_frames(y_dsp.detach().double().cpu(), target.detach().double().cpu(), sample_rate, frame_seconds,
-                         warmup_seconds)
-    y = frames.x.to(dtype)
-    target_pe = frames.target_pe.double()
-    mask = frames.mask.to(dtype)
-    energy = float(frames.target_energy)
+    pairs = list(zip(y_dsp, target)) if isinstance(y_dsp, (list, tuple)) else [(y_dsp, target)]
+    parts = [make_frames(a.detach().double().cpu(), b.detach().double().cpu(), sample_rate, frame_seconds,
+                         warmup_seconds) for a, b in pairs]
+    y = torch.cat([f.x for f in parts]).to(dtype)
+    target_pe = torch.cat([f.target_pe for f in parts]).double()
+    mask = torch.cat([f.mask for f in parts]).to(dtype)
+    energy = float(sum(f.target_energy for f in parts))
+    dsp_x = torch.cat([f.x for f in parts]).double()
     if energy <= 0:
         raise InputError("the target is silent over the loss region; no residual to train")
-    err0 = (preemphasis(frames.x.double()) - target_pe).to(dtype)  # pe(y_dsp) - pe(target)
+    err0 = (preemphasis(dsp_x) - target_pe).to(dtype)  # pe(y_dsp) - pe(target)
     model = GRUResidual(dtype)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     F, L = y.shape
