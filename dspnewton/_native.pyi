@@ -22,21 +22,27 @@ def process(x: npt.ArrayLike, params: dict[str, float], sample_rate: float, bloc
             model: str = "ff5") -> FloatArray:
     """Run a model on (T,) or (C, T) audio, each channel from the initial state, in blocks."""
 
-def interpolate(table: Table, mode: Mode, peak: float, model: str = "ff5") -> dict[str, float]:
-    """Parameters at a peak-reduction setting, linearly interpolated in their own units."""
+Curves = dict[str, dict[str, object]]
+Residual = dict[str, object]
+
+def interpolate(table: Table, mode: Mode, peak: float, model: str = "ff5", curves: Curves | None = None
+                ) -> dict[str, float]:
+    """Parameters at a peak-reduction setting: the mode's joint-fit curves, else linear interpolation."""
 
 def process_table(x: npt.ArrayLike, table: Table, mode: Mode, peak: float, sample_rate: float, block_size: int = 0,
                   model: str = "ff5") -> FloatArray:
     """Process with the table's parameters at (mode, peak)."""
 
-def bundle_json(table: Table, sample_rate: int, provenance_json: str = "{}", model: str = "ff5") -> str:
-    """Text of bundle.json."""
+def bundle_json(table: Table, sample_rate: int, provenance_json: str = "{}", model: str = "ff5",
+                curves: Curves | None = None, residual: Residual | None = None) -> str:
+    """Text of bundle.json (schema 2 with joint-fit curves or a GRU residual, else 1)."""
 
-def params_header(table: Table, sample_rate: int, model: str = "ff5") -> str:
+def params_header(table: Table, sample_rate: int, model: str = "ff5", curves: Curves | None = None,
+                  residual: Residual | None = None) -> str:
     """Text of params.h (constexpr tables for plugin builds)."""
 
 def write_bundle_files(dir: str, table: Table, sample_rate: int, provenance_json: str = "{}",
-                       model: str = "ff5") -> None:
+                       model: str = "ff5", curves: Curves | None = None, residual: Residual | None = None) -> None:
     """Write bundle.json and params.h into an existing directory."""
 
 def parse_bundle(text: str) -> dict[str, object]:
@@ -58,10 +64,11 @@ class Processor:
     """The plugin's real-time processor, block by block (see dspnewton.processing)."""
 
     def __init__(self, table: Table, model: str = "ff5", sample_rate: float = 44100.0, mode: Mode = "compress",
-                 peak: float = 70.0, gain_db: float = 0.0, channels: int = 1, link: bool = True) -> None: ...
+                 peak: float = 70.0, gain_db: float = 0.0, channels: int = 1, link: bool = True,
+                 curves: Curves | None = None, residual: Residual | None = None) -> None: ...
     @staticmethod
     def from_params(params: dict[str, float], model: str = "ff5", sample_rate: float = 44100.0, gain_db: float = 0.0,
-                    channels: int = 1, link: bool = True) -> Processor: ...
+                    channels: int = 1, link: bool = True, residual: Residual | None = None) -> Processor: ...
     @staticmethod
     def from_bundle(path: str | os.PathLike[str], mode: Mode = "compress", peak: float = 70.0, *,
                     sample_rate: float | None = None, gain_db: float = 0.0, channels: int = 1,
@@ -101,5 +108,9 @@ class Processor:
     def params(self) -> dict[str, float]: ...
     @property
     def table(self) -> Table: ...
+    @property
+    def curves(self) -> Curves: ...
+    @property
+    def residual(self) -> Residual | None: ...
     @property
     def gain_reduction_db(self) -> float: ...

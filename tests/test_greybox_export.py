@@ -127,9 +127,9 @@ def test_cli_models_and_model_errors(tmp_path, capsys):
     sf.write(tmp_path / "in.wav", x, 8000, subtype="FLOAT")
     sf.write(tmp_path / "tg.wav", 0.5 * x, 8000, subtype="FLOAT")
     assert main(["fit", str(tmp_path / "in.wav"), str(tmp_path / "tg.wav"), "-o", str(tmp_path / "o"),
-                 "--model", "fb+gru"]) == 1
+                 "--model", "fb+warp"]) == 1
     err = capsys.readouterr().err
-    assert "unknown model option 'gru'" in err and "Traceback" not in err and not (tmp_path / "o").exists()
+    assert "unknown model option 'warp'" in err and "Traceback" not in err and not (tmp_path / "o").exists()
     assert main(["fit", str(tmp_path / "in.wav"), str(tmp_path / "tg.wav"), "-o", str(tmp_path / "o"),
                  "--model", "fb+tube", "--whole-signal", "--quiet", "--max-iter", "3"]) == 0
     fit = json.loads((tmp_path / "o" / "fit.json").read_text())

@@ -75,7 +75,9 @@ def test_bundle_contents(bundle):
     assert d["schema_version"] == 1 and d["sample_rate"] == SR and d["interpolation"] == "linear"
     assert [r["peak"] for r in d["table"]["compress"]] == [40.0, 70.0, 100.0]
     assert d["provenance"]["esr"]["limit"]["100"] == 0.1
-    assert (bundle / "params.h").read_text().count("constexpr double") == 2
+    header = (bundle / "params.h").read_text()
+    assert "constexpr double kCompress[3][13]" in header and "constexpr double kLimit[2][13]" in header
+    assert "constexpr bool kHasCurves[2] = {false, false}" in header and "constexpr bool kHasResidual = false" in header
     presets = sorted(p.name for p in (bundle / "presets").glob("*.vstpreset"))
     assert presets == ["compress_peak040.vstpreset", "compress_peak070.vstpreset", "compress_peak100.vstpreset",
                        "limit_peak040.vstpreset", "limit_peak100.vstpreset"]

@@ -59,12 +59,35 @@ def one_input(data: bytes) -> None:
                          "release_ms": fdp.ConsumeFloatInRange(10, 1000), "makeup_db": fdp.ConsumeFloatInRange(-24, 24),
                          "esr": fdp.ConsumeFloatInRange(0, 1)})
         table = {"compress": rows}
+        curves = residual = None
+        if fdp.ConsumeBool():  # joint-fit curves (schema 2)
+            degree = fdp.ConsumeIntInRange(0, 8)
+            curves = {"compress": {"basis": "legendre", "degree": degree, "knob_lo": fdp.ConsumeFloatInRange(-5, 60),
+                                   "knob_hi": fdp.ConsumeFloatInRange(40, 110), "sample_rate": 44100,
+                                   "coefficients": {k: [fdp.ConsumeRegularFloat() for _ in range(degree + 1)]
+                                                    for k in ("threshold_db", "ratio", "attack_ms", "release_ms",
+                                                              "makeup_db")}}}
+        if fdp.ConsumeBool():  # a GRU residual (schema 2)
+            residual = {"type": "gru", "hidden": 8,
+                        "w_ih": [[fdp.ConsumeRegularFloat()] for _ in range(24)],
+                        "w_hh": [[fdp.ConsumeFloatInRange(-3, 3) for _ in range(8)] for _ in range(24)],
+                        "b_ih": [fdp.ConsumeFloatInRange(-3, 3) for _ in range(24)],
+                        "b_hh": [fdp.ConsumeFloatInRange(-3, 3) for _ in range(24)],
+                        "w_out": [[fdp.ConsumeFloatInRange(-3, 3) for _ in range(8)]], "b_out": [0.0]}
         try:
-            text = _native.bundle_json(table, 44100, "{}")
+            text = _native.bundle_json(table, 44100, "{}", "ff5", curves, residual)
         except ValueError:
-            return  # e.g. peaks clipped at 100 no longer strictly increasing
-        back = _native.parse_bundle(text)["table"]["compress"]
-        assert back == rows
+            return  # e.g. peaks clipped at 100 no longer strictly increasing, curves out of range
+        parsed = _native.parse_bundle(text)
+        assert parsed["table"]["compress"] == rows
+        if curves is not None:
+            assert parsed["curves"]["compress"]["coefficients"] == curves["compress"]["coefficients"]
+        assert (parsed["residual"] is None) == (residual is None)
+        if residual is not None:  # the processor with the residual stays finite on any audio
+            proc = _native.Processor(table, "ff5", 44100.0, peak=50.0, curves=curves, residual=residual)
+            import numpy as np
+
+            assert np.isfinite(proc.process(np.linspace(-4, 4, 256))).all()
 
 
 STATS = {"built": 0, "processed": 0}  # how far fuzzed inputs get (for checking the target itself)

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -158,9 +159,17 @@ inline void validate_table(const Table& t) {
             throw std::invalid_argument(where + ": knob_lo..knob_hi must lie in 0..100");
         if (!(c.sample_rate >= 1000 && c.sample_rate <= 1e6))
             throw std::invalid_argument(where + ": sample_rate must be 1000..1000000");
-        for (int k = 0; k < kNumFields; ++k)
-            for (int j = 0; j <= c.degree; ++j)
+        for (int k = 0; k < kNumFields; ++k) {
+            double bound = 0.0;  // |theta| <= sum |c_j| at any knob position (|L_j| <= 1 on [-1, 1])
+            for (int j = 0; j <= c.degree; ++j) {
                 if (!std::isfinite(c.coef[k][j])) throw std::invalid_argument(where + ": coefficients must be finite");
+                bound += std::fabs(c.coef[k][j]);
+            }
+            if (t.model.has(kFields[k].option) && std::strcmp(kFields[k].transform, "none") == 0 &&
+                bound > kUnboundedLimit)
+                throw std::invalid_argument(where + ": the curve of " + kFields[k].name + " can leave +-" +
+                                            fmt17(kUnboundedLimit) + " (the sum of its coefficients' magnitudes)");
+        }
         for (const Row& r : t.modes[m])
             if (!params_valid(c.evaluate(t.model, r.peak), t.model))
                 throw std::invalid_argument(where + ": the curves leave the parameter ranges");

@@ -135,11 +135,16 @@ inline int extra_fields(const Model& m, ExtraField out[kNumFields]) {
 }
 
 /// Every parameter the model uses is finite and inside its range.
+/// Unbounded parameters (threshold, make-up, in dB) must lie within +-kUnboundedLimit in a
+/// real-time table: nothing physical is further out, and the gain must stay finite.
+inline constexpr double kUnboundedLimit = 200.0;
+
 inline bool params_valid(const Params& p, const Model& m = Model{}) {
     for (const Field& f : kFields) {
         if (!m.has(f.option)) continue;
         const double v = p.*(f.member);
-        if (!std::isfinite(v) || v < f.lo || v > f.hi) return false;
+        const double lo = std::isfinite(f.lo) ? f.lo : -kUnboundedLimit, hi = std::isfinite(f.hi) ? f.hi : kUnboundedLimit;
+        if (!std::isfinite(v) || v < lo || v > hi) return false;
     }
     return true;
 }
@@ -154,7 +159,8 @@ inline std::string ranges_text(const Model& m) {
             std::snprintf(buf, sizeof(buf), "%s%s %g..%g%s%s", t.empty() ? "" : ", ", f.name, f.lo, f.hi,
                           *f.unit ? " " : "", f.unit);
         else
-            std::snprintf(buf, sizeof(buf), "%s%s finite", t.empty() ? "" : ", ", f.name);
+            std::snprintf(buf, sizeof(buf), "%s%s %g..%g%s%s", t.empty() ? "" : ", ", f.name, -kUnboundedLimit,
+                          kUnboundedLimit, *f.unit ? " " : "", f.unit);
         t += buf;
     }
     return t;
