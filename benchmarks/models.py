@@ -237,7 +237,12 @@ def write_markdown(payload: dict, out: Path) -> None:
         lines.append(f"| {m} | {n} | {100 * mean[m]:.3f} |")
     lines.append("")
     tmp = out.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + payload.get("notes_md", ""))
+    kept = ""  # the section benchmarks/knob_residual.py writes survives a regeneration
+    old = out.read_text() if out.exists() else ""
+    start, end = "<!-- knob-residual:start -->", "<!-- knob-residual:end -->"
+    if start in old and end in old:
+        kept = "\n" + old[old.index(start):old.index(end) + len(end)] + "\n"
+    tmp.write_text("\n".join(lines) + payload.get("notes_md", "") + kept)
     tmp.replace(out)
     print(f"wrote {out}")
 

@@ -1,5 +1,6 @@
 """Real-time factor (seconds of audio per second of one core) of the C++ real-time
-processor, for ff5 and the recommended grey-box model, mono and stereo (linked), at block
+processor, for ff5, the recommended grey-box model and ff5 with the GRU residual (ff5+gru),
+mono and stereo (linked), at block
 sizes 1, 64, 512 and 4097: the core alone (a C++ program, no Python), through
 ``dspnewton.Processor`` (Python, GIL released) and through the exported plugin (VST3) in
 pedalboard; beside the PyTorch model on the same input, in one run.
@@ -36,7 +37,11 @@ BASE = dict(threshold_db=-24.0, ratio=4.0, attack_ms=3.0, release_ms=120.0, make
 
 
 def _sweep(folder: Path, model: str) -> Path:
-    """A sweep folder (mapping.json) with a two-row compress table of the model."""
+    """A sweep folder (mapping.json) with a two-row compress table of the model (and, for a
+    '+gru' model, a residual.json with random weights: the cost does not depend on them)."""
+    from dspnewton.model.residual import GRUResidual, split_model_name
+
+    model, with_residual = split_model_name(model)
     spec = parse_model(model)
     rows = {}
     for peak, thr in (("40", -18.0), ("100", -30.0)):
@@ -45,6 +50,14 @@ def _sweep(folder: Path, model: str) -> Path:
         rows[peak] = {**p, "esr": 0.0, "model": spec.name}
     folder.mkdir(parents=True)
     (folder / "mapping.json").write_text(json.dumps({"compress": rows}))
+    if with_residual:
+        torch.manual_seed(0)
+        gru = GRUResidual(torch.float64)
+        with torch.no_grad():
+            for p in gru.parameters():
+                p.normal_(0.0, 0.3)
+        (folder / "residual.json").write_text(json.dumps({"type": "gru", "hidden": 8, "weights": gru.weights(),
+                                                          "esr_dsp": 0.0, "esr": 0.0}))
     return folder
 
 
@@ -96,8 +109,7 @@ def _run(args, work: Path) -> list[dict]:
             import pedalboard
         except ImportError:
             print("pedalboard missing: no plugin rows")
-    for model in ("ff5", RECOMMENDED_MODEL):
-        spec = parse_model(model)
+    for model in ("ff5", RECOMMENDED_MODEL, "ff5+gru"):
         bundle = export_bundle(_sweep(work / f"sweep-{len(rows)}", model), work / f"b{len(rows)}.bundle",
                                plugin=pedalboard is not None)
         for channels, x in ((1, x1), (2, x2)):
@@ -105,22 +117,30 @@ def _run(args, work: Path) -> list[dict]:
             for block in BLOCKS:
                 out = subprocess.run([str(core), str(bundle / "bundle.json"), str(work / f"in{channels}.f32"),
                                       str(channels), str(block), "3"], check=True, capture_output=True, text=True)
-                add("C++ core", spec.name, channels, block, float(out.stdout.strip().split("=")[1]))
+                add("C++ core", model, channels, block, float(out.stdout.strip().split("=")[1]))
             for block in (512, 4097):  # Python calls per block (block 1 would time the Python loop)
                 def stream(block=block, channels=channels, x=x):
                     proc = Processor.from_bundle(bundle, "compress", 70, channels=channels)
                     blk = x if channels == 2 else x[None]
                     for s in range(0, blk.shape[1], block):
                         proc.process(np.ascontiguousarray(blk[:, s:s + block] if channels == 2 else blk[0, s:s + block]))
-                add("dspnewton.Processor", spec.name, channels, block, _best(stream))
+                add("dspnewton.Processor", model, channels, block, _best(stream))
             if pedalboard is not None:
                 name = "dspnewton_la2a_stereo.vst3" if channels == 2 else "dspnewton_la2a.vst3"
                 plugin = pedalboard.load_plugin(str(bundle / "plugins" / name))
                 for block in BLOCKS:
-                    add("plugin (VST3) in pedalboard", spec.name, channels, block,
+                    add("plugin (VST3) in pedalboard", model, channels, block,
                         _best(lambda: plugin(x if channels == 2 else x[None], SR, buffer_size=block), repeats=2))
-        params = dict(Processor.from_bundle(bundle, "compress", 70).params)
-        add("PyTorch model (1 thread)", spec.name, 1, "whole signal", _best(lambda: render(x1, params, spec.name, SR)))
+        proc70 = Processor.from_bundle(bundle, "compress", 70)
+        params, dsp = dict(proc70.params), model.replace("+gru", "")
+        if proc70.residual is None:
+            torch_fn = lambda: render(x1, params, dsp, SR)  # noqa: E731
+        else:
+            from dspnewton.model.residual import apply_residual
+
+            weights = {k: v for k, v in proc70.residual.items() if k not in ("type", "hidden")}
+            torch_fn = lambda: apply_residual(torch.from_numpy(render(x1.astype(np.float64), params, dsp, SR)), weights)  # noqa: E731
+        add("PyTorch model (1 thread)", model, 1, "whole signal", _best(torch_fn))
     return rows
 
 
