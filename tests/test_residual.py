@@ -41,7 +41,7 @@ def test_cpp_gru_equals_pytorch():
     want = apply_residual(torch.from_numpy(dsp), w).numpy()
     flat = {"type": "gru", "hidden": 8, **w}
     got = Processor.from_params(p, "ff5", SR, residual=flat).process(x)
-    assert np.abs(got - want).max() <= 1e-12 * np.abs(want).max()
+    assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()  # the core's GRU runs in float32
     assert not np.allclose(want, dsp)  # the residual does something
     stereo = Processor.from_params(p, "ff5", SR, residual=flat, channels=2, link=False).process(np.stack([x, x]))
     assert np.array_equal(stereo[0], got) and np.array_equal(stereo[1], got)  # one GRU state per channel

@@ -12,7 +12,8 @@ fit and keeps the best epoch: in-sample the residual never makes the fit worse.
 The GRU follows PyTorch's equations (gates r, z, n in that order):
 ``r = s(W_ir y + b_ir + W_hr h + b_hr)``, ``z = s(W_iz y + b_iz + W_hz h + b_hz)``,
 ``n = tanh(W_in y + b_in + r (W_hn h + b_hn))``, ``h' = (1 - z) n + z h``; the C++ core
-(csrc/include/dspnewton/residual.hpp) runs the same arithmetic in float64.
+(csrc/include/dspnewton/residual.hpp) runs the same equations in float32 (the precision it is
+trained in), about 1e-7 relative from this module's float64 evaluation.
 """
 
 from __future__ import annotations

@@ -89,6 +89,7 @@ public:
         }
         for (Compressor& c : comp_) c.set_model(table_.model);
         linked_comp_.set_model(table_.model);
+        res_kernel_.load(table_.residual);
         for (int k = 0; k < kNumCore; ++k) ramps_[kManual0 + k].snap(kFields[k].default_value);
         ramps_[kPeak].snap(70.0);
         ramps_[kMode].snap(has_mode_[0] ? 0.0 : 1.0);
@@ -213,7 +214,7 @@ public:
                 }
             }
             if (table_.residual.present)
-                for (int c = 0; c < channels_; ++c) wet[c] = residual_step(table_.residual, res_[c], wet[c]);
+                for (int c = 0; c < channels_; ++c) wet[c] = residual_step(res_kernel_, res_[c], wet[c]);
             g = link >= 1.0 ? g_linked : (link <= 0.0 ? g_dual : std::min(g_linked, g_dual));
             for (int c = 0; c < channels_; ++c) out[c][i] = static_cast<T>(mix(wet[c], x[c], bypass));
             if (gain_reduction_db) gain_reduction_db[i] = lin_to_reduction_db(g);
@@ -287,6 +288,7 @@ private:
     Compressor comp_[kMaxChannels];  // one detector per channel (independent)
     Compressor linked_comp_;          // the one detector of linked channels
     ResidualState res_[kMaxChannels];  // the GRU residual's state per channel
+    ResidualKernel res_kernel_{};      // its weights, laid out for the per-sample loop
     Ramp ramps_[kNumRamps];
     double sample_rate_ = 44100.0, gain_lin_ = 1.0, last_gain_ = 1.0;
     long ramp_samples_ = 882;
