@@ -126,14 +126,13 @@ def _anchor_curves(model: Model, cfg: dict, root: Path, mode: str, anchors: list
     degree = cfg.get("joint_degree") or DEFAULT_DEGREE
     if len(anchors) < degree + 1:
         return None, f"joint: {len(anchors)} anchors, degree {degree} needs {degree + 1}"
-    settings, rates = {}, set()
-    for peak in anchors:
-        pc = cfg["pairs"][f"{mode}/{peak}"]
-        pair = prepare_pair(root / pc["input"], root / pc["target"], trim=True)
-        rates.add(pair.sample_rate)
-        settings[peak] = make_frames(pair.x, pair.y, pair.sample_rate, cfg.get("frame_seconds", 12.0),
-                                     cfg.get("overlap_seconds", 1.0))
-    jr = joint_fit(settings, model.name, rates.pop(), {p: fits[p].all_params for p in anchors}, degree=degree)
+    from .sweep import settings_frames
+
+    paths = {p: (root / cfg["pairs"][f"{mode}/{p}"]["input"], root / cfg["pairs"][f"{mode}/{p}"]["target"])
+             for p in anchors}
+    settings, rate = settings_frames(paths, cfg.get("frame_seconds", 12.0), cfg.get("overlap_seconds", 1.0),
+                                     f"{mode} anchor")
+    jr = joint_fit(settings, model.name, rate, {p: fits[p].all_params for p in anchors}, degree=degree)
     return jr.curves, None
 
 

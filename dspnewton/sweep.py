@@ -155,12 +155,26 @@ def _gather_chains(dist, out: Path, result: SweepResult, modes, chosen) -> Sweep
     return merged
 
 
+def settings_frames(pairs: dict, frame_seconds, overlap_seconds, what: str) -> tuple[dict, int]:
+    """key -> Frames of each (input path, target path) in ``pairs``, and their one sample rate;
+    InputError naming ``what`` when the rates differ."""
+    from .audio import prepare_pair
+    from .objective.framing import make_frames
+
+    frames, rates = {}, set()
+    for key, (inp, tgt) in pairs.items():
+        pair = prepare_pair(inp, tgt, trim=True)
+        rates.add(pair.sample_rate)
+        frames[key] = make_frames(pair.x, pair.y, pair.sample_rate, frame_seconds, overlap_seconds)
+    if len(rates) > 1:
+        raise InputError(f"the {what} pairs have different sample rates {sorted(rates)}; a joint fit needs one")
+    return frames, rates.pop()
+
+
 def _joint_stage(out: Path, manifest, chosen: dict, result: SweepResult, spec, degree: int, frame_seconds,
                  overlap_seconds, options, on_event) -> dict:
     """Joint knob curves per mode from its per-setting fits; writes joint.json."""
-    from .audio import prepare_pair
     from .joint import joint_fit
-    from .objective.framing import make_frames
 
     joint = {}
     for mode, fits in result.fits.items():
@@ -169,18 +183,12 @@ def _joint_stage(out: Path, manifest, chosen: dict, result: SweepResult, spec, d
                                   "error": f"joint fit skipped: only {len(fits)} settings fitted, degree {degree} "
                                            f"needs {degree + 1}"})
             continue
-        settings, rates = {}, set()
-        for peak in sorted(fits):
-            entry = chosen[(mode, peak)]
-            pair = prepare_pair(manifest.abspath(entry.input), manifest.abspath(entry.target), trim=True)
-            rates.add(pair.sample_rate)
-            settings[peak] = make_frames(pair.x, pair.y, pair.sample_rate, frame_seconds, overlap_seconds)
-            del pair
-        if len(rates) > 1:
-            raise InputError(f"the {mode} pairs have different sample rates {sorted(rates)}; a joint fit needs one")
+        paths = {p: (manifest.abspath(chosen[(mode, p)].input), manifest.abspath(chosen[(mode, p)].target))
+                 for p in sorted(fits)}
+        settings, rate = settings_frames(paths, frame_seconds, overlap_seconds, mode)
         if on_event:
             on_event("joint", {"mode": mode, "settings": len(settings), "total": len(chosen)})
-        joint[mode] = joint_fit(settings, spec.name, rates.pop(), {p: r.all_params for p, r in fits.items()},
+        joint[mode] = joint_fit(settings, spec.name, rate, {p: r.all_params for p, r in fits.items()},
                                 degree=degree, options=options)
         del settings
     _write_json(out / "joint.json", {"schema": 1, "model": spec.name, "degree": degree,
