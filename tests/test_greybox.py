@@ -56,7 +56,8 @@ def test_model_names_and_list():
 
 
 @pytest.mark.parametrize("bad, message", [
-    ("fb+gru", "unknown model option 'gru'"), ("fb+knee+knee", "appears twice"), ("ff+fb", "more than one topology"),
+    ("fb+gru", "is the GRU residual on top of a model, not a DSP option"), ("fb+warp", "unknown model option 'warp'"),
+    ("fb+knee+knee", "appears twice"), ("ff+fb", "more than one topology"),
     ("ff5+knee", "ff5' is the plain"), ("", "non-empty"), (3, "non-empty"),
 ])
 def test_model_name_errors(bad, message):
