@@ -267,8 +267,8 @@ def test_sweep_folder_mixing_models_is_refused(virtual, tmp_path, capsys):
 
 def test_unknown_model_and_bad_stop_flags(virtual, tmp_path, capsys):
     wav = sorted(virtual.rglob("*.wav"))
-    code, out, err = _run(["fit", str(wav[0]), str(wav[1]), "-o", str(tmp_path / "o"), "--model", "fb+gru"], capsys)
-    assert code != 0 and "unknown model option 'gru'" in err and not (tmp_path / "o").exists()
+    code, out, err = _run(["fit", str(wav[0]), str(wav[1]), "-o", str(tmp_path / "o"), "--model", "fb+warp"], capsys)
+    assert code != 0 and "unknown model option 'warp'" in err and not (tmp_path / "o").exists()
     code, out, err = _run(["fit", str(wav[0]), str(wav[1]), "-o", str(tmp_path / "o"), "--stop-iters", "-1"], capsys)
     assert code != 0 and "--stop-rtol and --stop-iters" in err
 
