@@ -38,6 +38,16 @@ def require_module(name: str):
         pytest.skip(f"package {name!r} missing: {exc}")
 
 
+def run_cli(argv, capsys):
+    """Run the CLI in-process: (exit code, stdout, stderr); an error must never be a traceback."""
+    from dspnewton.cli import main
+
+    code = main(argv)
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err, out.err
+    return code, out.out, out.err
+
+
 @pytest.fixture
 def rng():
     return torch.Generator().manual_seed(1234)

@@ -12,7 +12,6 @@ import torch
 
 from dspnewton import Processor, _native
 from dspnewton.audio import InputError
-from dspnewton.cli import main
 from dspnewton.data.virtual_unit import generate_dataset
 from dspnewton.export import export_bundle, load_bundle
 from dspnewton.joint import KnobCurves, joint_fit, legendre_basis
@@ -21,7 +20,7 @@ from dspnewton.model.models import get_model
 from dspnewton.objective.framing import make_frames
 from dspnewton.sweep import load_joint
 from dspnewton.synth import music_like
-from conftest import require_module
+from conftest import require_module, run_cli as _run
 
 SR = 8000
 PEAKS = (40, 55, 70, 85, 100)
@@ -104,13 +103,6 @@ def virtual(tmp_path_factory):
     d = tmp_path_factory.mktemp("virtual_joint")
     generate_dataset(d, seconds=3.0, peaks=PEAKS, modes=("compress",), sample_rate=SR)
     return d
-
-
-def _run(argv, capsys):
-    code = main(argv)
-    out = capsys.readouterr()
-    assert "Traceback" not in out.err, out.err
-    return code, out.out, out.err
 
 
 @pytest.mark.parametrize("model", MODELS)

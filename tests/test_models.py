@@ -17,7 +17,6 @@ import pytest
 import torch
 
 from dspnewton.audio import InputError
-from dspnewton.cli import main
 from dspnewton.data.virtual_unit import generate_dataset
 from dspnewton.fitting import _resolve_init
 from dspnewton.model.greybox import render_model
@@ -29,6 +28,7 @@ from dspnewton.objective.greybox_fused import greybox_fused_loss, greybox_fused_
 from dspnewton.objective.greybox_hessian import greybox_loss_grad_hess
 from dspnewton.optim.newton import NewtonOptions, newton
 from dspnewton.result import FitResult
+from conftest import run_cli as _run
 
 SR = 8000
 VALUES = dict(threshold_db=-24.0, ratio=4.0, attack_ms=1.0, release_ms=20.0, makeup_db=2.0, knee_db=6.0,
@@ -176,13 +176,6 @@ def virtual(tmp_path_factory):
     d = tmp_path_factory.mktemp("virtual_models")
     generate_dataset(d, seconds=4.0, peaks=(40, 60, 80, 100), modes=("compress",), sample_rate=SR)
     return d
-
-
-def _run(argv, capsys):
-    code = main(argv)
-    out = capsys.readouterr()
-    assert "Traceback" not in out.err, out.err
-    return code, out.out, out.err
 
 
 @pytest.mark.parametrize("model", MODELS_E2E)
