@@ -67,6 +67,15 @@ def greybox_loop(x, params: dict, spec, sample_rate: int):
     a_p = coef(params["rms_ms"]) if rms else 1.0
     k_sc = 10 ** (params["sc_shelf_db"] / 20) - 1 if sc else 0.0
     gain = 10 ** (params["makeup_db"] / 20)
+    a_in = 1.0 - math.exp(-2.0 * math.pi * params["input_hp_hz"] / sample_rate) if spec.has("inhp") else 0.0
+    if spec.has("outshelf"):
+        a_out = 1.0 - math.exp(-2.0 * math.pi * params["output_shelf_hz"] / sample_rate)
+        k_out = 10 ** (params["output_shelf_db"] / 20) - 1
+    l_in = l_out = 0.0
+    x = np.array(x, dtype=np.float64)
+    for n in range(len(x)):  # input high-pass (transformer low-frequency roll-off)
+        l_in += a_in * (x[n] - l_in)
+        x[n] -= l_in
     wq = math.tan(math.pi * 1000.0 / sample_rate)
     hp_b, hp_a = 1 / (1 + wq), (1 - wq) / (1 + wq)
     gf = gs = 1.0
@@ -96,6 +105,9 @@ def greybox_loop(x, params: dict, spec, sample_rate: int):
         if tube:
             k, b = params["drive"], params["bias"]
             w = (math.tanh(k * (w + b)) - math.tanh(k * b)) / (k * (1 - math.tanh(k * b) ** 2))
+        if spec.has("outshelf"):  # output high shelf (transformer high-frequency loss)
+            l_out += a_out * (w - l_out)
+            w = w + k_out * (w - l_out)
         y[n] = w
         hp_prev, x_prev = hp, x[n]
     return y

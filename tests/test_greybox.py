@@ -22,10 +22,13 @@ from reference import greybox_loop
 
 SR = 8000
 BASE = dict(threshold_db=-24.0, ratio=4.0, attack_ms=1.0, release_ms=20.0, makeup_db=2.0)
-EXTRAS = dict(knee_db=6.0, rms_ms=2.0, release_slow_ms=300.0, slow_mix=0.4, sc_shelf_db=6.0, drive=1.0, bias=0.2)
+EXTRAS = dict(knee_db=6.0, rms_ms=2.0, release_slow_ms=300.0, slow_mix=0.4, sc_shelf_db=6.0, drive=1.0, bias=0.2,
+              input_hp_hz=60.0, output_shelf_hz=1200.0, output_shelf_db=-6.0)
+ALL = "knee+rms+2rel+sc+tube+inhp+outshelf"
 # Every option alone, in both topologies, and everything together.
-DERIV_MODELS = ["ff", "fb", "ff+knee", "ff+rms", "ff+2rel", "ff+sc", "ff+tube", "fb+knee", "fb+rms", "fb+2rel",
-                "fb+sc", "fb+tube", "ff+knee+rms+2rel+sc+tube", "fb+knee+rms+2rel+sc+tube"]
+DERIV_MODELS = ["ff", "fb", "ff+knee", "ff+rms", "ff+2rel", "ff+sc", "ff+tube", "ff+inhp", "ff+outshelf", "fb+knee",
+                "fb+rms", "fb+2rel", "fb+sc", "fb+tube", "fb+inhp", "fb+outshelf", "ff+sc+inhp", "fb+sc+inhp",
+                "ff+knee+rms+2rel+sc+tube", "fb+knee+rms+2rel+sc+tube", f"ff+{ALL}", f"fb+{ALL}"]
 
 
 def _theta(spec, sr=SR):
@@ -47,9 +50,9 @@ def test_model_names_and_list():
     assert parse_model("FB+SC").name == "fb+sc"
     assert parse_model("rms+knee").name == "ff+knee+rms"
     models = list_models()
-    assert models[0].name == RECOMMENDED_MODEL and len(models) == 64
-    assert len({m.name for m in models}) == 64
-    assert max(m.n_params for m in models) == 12 and parse_model("ff5").n_params == 5
+    assert models[0].name == RECOMMENDED_MODEL and len(models) == 256
+    assert len({m.name for m in models}) == 256
+    assert max(m.n_params for m in models) == 15 and parse_model("ff5").n_params == 5
     assert parse_model("fb+knee+2rel+sc").param_names == (
         "threshold_db", "ratio", "attack_ms", "release_ms", "makeup_db", "knee_db", "release_slow_ms", "slow_mix",
         "sc_shelf_db")
@@ -66,13 +69,17 @@ def test_model_name_errors(bad, message):
 
 
 def test_theta_round_trip_and_range_errors():
-    spec = parse_model("fb+knee+rms+2rel+sc+tube")
+    spec = parse_model(f"fb+{ALL}")
     th = _theta(spec)
     phys = model_theta_to_physical(th, spec, SR)
     for k, v in {**BASE, **EXTRAS}.items():
         assert abs(float(phys[k]) - v) < 1e-9 * max(1.0, abs(v)), k
     with pytest.raises(ValueError, match="knee_db must lie in"):
         model_physical_to_theta({**BASE, **EXTRAS, "knee_db": 40.0}, spec, SR)
+    with pytest.raises(ValueError, match=r"input_hp_hz must lie in \[1, 1000\] Hz"):
+        model_physical_to_theta({**BASE, **EXTRAS, "input_hp_hz": 0.1}, spec, SR)
+    with pytest.raises(ValueError, match=r"output_shelf_db must lie in \[-40, 12\] dB"):
+        model_physical_to_theta({**BASE, **EXTRAS, "output_shelf_db": 20.0}, spec, SR)
     with pytest.raises(ValueError, match="needs parameters"):
         model_physical_to_theta(BASE, spec, SR)
     warm = model_physical_to_theta(BASE, spec, SR, fill_defaults=True)
@@ -173,7 +180,8 @@ def test_model_gradcheck_gradgradcheck_forward(name):
     assert (Jr - Jf).abs().max() <= 1e-12 * Jr.abs().max()
 
 
-@pytest.mark.parametrize("name", ["fb+knee+rms+2rel+sc+tube", "ff+knee+rms+2rel+sc+tube", "fb+2rel", "ff+knee"])
+@pytest.mark.parametrize("name", ["fb+knee+rms+2rel+sc+tube", "ff+knee+rms+2rel+sc+tube", "fb+2rel", "ff+knee",
+                                  f"fb+{ALL}", "ff+sc+inhp+outshelf"])
 def test_hessian_strategies_agree(name):
     spec = parse_model(name)
     x = _signal(1600, seed=4)

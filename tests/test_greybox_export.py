@@ -14,6 +14,7 @@ import torch
 from dspnewton import _native
 from dspnewton.audio import InputError
 from dspnewton.cli import main
+from dspnewton.model.schema import COLUMN_ORDER
 from dspnewton.export import export_bundle, load_bundle
 from dspnewton.model.greybox import render_model
 from dspnewton.model.greybox_spec import (
@@ -25,7 +26,8 @@ from test_plugin import _require_dpf, _set
 
 SR = 44100
 BASE = dict(threshold_db=-30.0, ratio=4.0, attack_ms=3.0, release_ms=80.0, makeup_db=2.0)
-EXTRAS = dict(knee_db=6.0, rms_ms=2.0, release_slow_ms=1500.0, slow_mix=0.4, sc_shelf_db=6.0, drive=1.0, bias=0.2)
+EXTRAS = dict(knee_db=6.0, rms_ms=2.0, release_slow_ms=1500.0, slow_mix=0.4, sc_shelf_db=6.0, drive=1.0, bias=0.2,
+              input_hp_hz=40.0, output_shelf_hz=3000.0, output_shelf_db=-4.0)
 
 
 def _params(spec, **over):
@@ -96,7 +98,7 @@ def test_bundle_round_trip_for_a_greybox_model():
         with pytest.raises(ValueError, match=message):
             _native.parse_bundle(broken)
     header = _native.params_header(table, SR, spec.name)
-    assert f'kModel[] = "{spec.name}"' in header and "[3][13]" in header
+    assert f'kModel[] = "{spec.name}"' in header and f"[3][{len(COLUMN_ORDER) + 1}]" in header
 
 
 def test_export_fit_json_and_model_guard(tmp_path):
@@ -120,9 +122,17 @@ def test_export_fit_json_and_model_guard(tmp_path):
 
 def test_cli_models_and_model_errors(tmp_path, capsys):
     assert main(["models"]) == 0
+    text = capsys.readouterr().out
+    for option in ("knee", "rms", "2rel", "sc", "tube", "inhp", "outshelf"):
+        assert f"  {option} " in text
+    from dspnewton.selection import SHORT_LIST
+    for name, why in SHORT_LIST:  # --model auto's short list, each with its reason
+        assert name in text and why[:40] in text
+    assert "--model auto" in text and "held-out" in text and RECOMMENDED_MODEL in text
+    assert main(["models", "--all"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"{RECOMMENDED_MODEL}\t{parse_model(RECOMMENDED_MODEL).n_params}" and len(lines) == 64
-    assert all(int(line.split("\t")[1]) <= 12 for line in lines)
+    assert lines[0] == f"{RECOMMENDED_MODEL}\t{parse_model(RECOMMENDED_MODEL).n_params}" and len(lines) == 256
+    assert all(int(line.split("\t")[1]) <= 15 for line in lines)
     x = music_like(2.0, 8000, seed=1)
     sf.write(tmp_path / "in.wav", x, 8000, subtype="FLOAT")
     sf.write(tmp_path / "tg.wav", 0.5 * x, 8000, subtype="FLOAT")

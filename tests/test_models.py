@@ -32,9 +32,13 @@ from conftest import run_cli as _run
 
 SR = 8000
 VALUES = dict(threshold_db=-24.0, ratio=4.0, attack_ms=1.0, release_ms=20.0, makeup_db=2.0, knee_db=6.0,
-              rms_ms=2.0, release_slow_ms=300.0, slow_mix=0.4, sc_shelf_db=6.0, drive=1.0, bias=0.2)
+              rms_ms=2.0, release_slow_ms=300.0, slow_mix=0.4, sc_shelf_db=6.0, drive=1.0, bias=0.2,
+              input_hp_hz=60.0, output_shelf_hz=1200.0, output_shelf_db=-6.0)
 ALONE = ["ff", "fb"] + [f"{t}+{o}" for t in ("ff", "fb") for o in ("knee", "rms", "2rel", "sc", "tube")]
-SAMPLE = random.Random(7).sample([m.name for m in list_models()], 6)
+# Models with signal-path stages: the compiled pass against reverse-over-reverse autograd.
+STAGED = ["ff+inhp", "fb+inhp", "ff+outshelf", "fb+outshelf", "ff+sc+inhp", "fb+2rel+sc+inhp+outshelf",
+          "ff+knee+rms+2rel+sc+tube+inhp+outshelf", f"{RECOMMENDED_MODEL}+inhp+outshelf"]
+SAMPLE = random.Random(7).sample([m.name for m in list_models() if not m.has("inhp") and not m.has("outshelf")], 6)
 MODELS_E2E = ["ff5", "fb+2rel", RECOMMENDED_MODEL]
 
 
@@ -65,6 +69,32 @@ def test_compiled_fused_pass_equals_torch_reference(name):
     assert abs(L2 - L1) <= 1e-12 * L1 and (H2 - H1).abs().max() <= 1e-12 * H1.abs().max()
 
 
+@pytest.mark.parametrize("name", STAGED)
+def test_compiled_fused_pass_with_signal_path_stages(name):
+    """Input high-pass and output shelf: loss, gradient and Hessian = reverse over reverse autograd (float64)."""
+    from dspnewton.objective.hessian import loss_grad_hess
+
+    spec = parse_model(name)
+    x, y, th = _pair(spec)
+    frames = make_frames(x, y, SR, 0.1, 0.02)
+    L0, g0, H0 = loss_grad_hess(th, frames, "revrev", model=spec)
+    L1, g1, H1 = greybox_fused_loss_grad_hess(th, frames, spec)
+    assert abs(L1 - float(L0)) <= 1e-10 * float(L0)
+    assert abs(greybox_fused_loss(th, frames, spec) - float(L0)) <= 1e-10 * float(L0)
+    assert (g1 - g0).abs().max() <= 1e-10 * g0.abs().max()
+    assert (H1 - H0).abs().max() <= 1e-10 * H0.abs().max()
+    # The stages' own rows are not trivially zero (the test would pass vacuously otherwise).
+    staged = [i for i, n in enumerate(spec.param_names) if n in ("input_hp_hz", "output_shelf_hz", "output_shelf_db")]
+    assert all(H0[i].abs().max() > 1e-6 * H0.abs().max() for i in staged)
+
+
+def test_vectorised_reference_refuses_signal_path_stages():
+    spec = parse_model("fb+2rel+outshelf")
+    x, y, th = _pair(spec, T=400)
+    with pytest.raises(ValueError, match="signal-path stage.*outshelf.*revrev"):
+        greybox_loss_grad_hess(th, make_frames(x, y, SR, 0.02, 0.005), spec)
+
+
 def test_greybox_cuda_kernel_under_simulator():
     script = textwrap.dedent(
         """
@@ -76,9 +106,10 @@ def test_greybox_cuda_kernel_under_simulator():
         sr = 8000
         g = torch.Generator().manual_seed(0)
         x = torch.randn(240, generator=g, dtype=torch.float64) * 0.4
-        for name in ("fb+knee+rms+2rel+sc+tube", "ff+knee+rms+2rel+sc+tube"):
+        for name in ("fb+knee+rms+2rel+sc+tube", "ff+knee+rms+2rel+sc+tube", "fb+2rel+sc+inhp+outshelf"):
             m = get_model(name)
-            th = m.physical_to_theta({**m.defaults(), "threshold_db": -20.0, "drive": 1.0, "slow_mix": 0.4}, sr)
+            th = m.physical_to_theta({**m.defaults(), "threshold_db": -20.0, "drive": 1.0, "slow_mix": 0.4,
+                                      "input_hp_hz": 80.0, "output_shelf_db": -6.0}, sr)
             y = render_model(x, th + 0.2, name, sr).detach()
             fr = make_frames(x, y, sr, 0.02, 0.005)
             a = greybox_fused_loss_grad_hess(th, fr, name, kernel="cuda")
@@ -100,7 +131,7 @@ def test_greybox_cuda_kernel_under_simulator():
 
 def test_one_parameter_table_serves_every_model():
     assert COLUMN_ORDER[:5] == ("threshold_db", "ratio", "attack_ms", "release_ms", "makeup_db")
-    assert len(PARAMETERS) == 12
+    assert len(PARAMETERS) == 15
     for spec in list_models():
         m = get_model(spec)
         assert [p.name for p in m.params] == list(spec.param_names) and m.n_params == spec.n_params

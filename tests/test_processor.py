@@ -21,7 +21,7 @@ from dspnewton.synth import music_like
 from test_greybox_export import _params, _table
 
 SR = 44100
-MODELS = ["ff5", "fb+2rel", RECOMMENDED_MODEL]
+MODELS = ["ff5", "fb+2rel", RECOMMENDED_MODEL, "fb+2rel+inhp+outshelf"]
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +172,9 @@ def test_nan_and_inf_never_poison_the_state(music):
         clean[~np.isfinite(clean)] = 0.0
         a, b = Processor.from_params(p, model, SR), Processor.from_params(p, model, SR)
         ya = a.process(bad)
-        assert np.isfinite(ya).all() and (ya[100:110] == 0).all()
+        assert np.isfinite(ya).all()
+        if "inhp" not in model and "outshelf" not in model:  # no filter memory: silence in, silence out
+            assert (ya[100:110] == 0).all()
         assert np.array_equal(ya, b.process(clean))
         assert np.array_equal(a.process(music), b.process(music))  # the next block is clean
         huge = np.full(100, 1e300)

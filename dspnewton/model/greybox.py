@@ -2,6 +2,9 @@
 
 Per sample n, with state s = (g_fast, [g_slow], [p]) and coefficients from theta:
 
+- ``inhp``: the input first goes through the signal path's high-pass
+  ``x <- x - l``, ``l[n] = l[n-1] + a_in (x[n] - l[n-1])`` (everything below
+  reads the high-passed x);
 - detector input ``v = x_d[n] + k_sc hp(x)_d[n]`` (``sc``: first-order 1 kHz
   high shelf; ``x_d`` is x itself (``ff``) or the previous sample x[n-1] (``fb``),
   which ``fb`` multiplies by the previous gain ``g[n-1]``, so the detector reads
@@ -25,7 +28,9 @@ At the kernel's solution each step leaves the values unchanged (up to
 rounding) and, because Newton's map is quadratically convergent, two steps
 make the first, second and third derivatives of the states exact in every
 autograd mode (reverse, forward, ``torch.func``).  The attack/release
-decisions are held fixed as in the ``ff5`` ballistics.
+decisions are held fixed as in the ``ff5`` ballistics.  The signal-path stages
+are linear filters (:func:`~dspnewton.filters.lti_allpole`, differentiable in
+their coefficients) around that core.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import numba as nb
 import numpy as np
 import torch
 
-from ..filters import lfilter
+from ..filters import lfilter, lti_allpole
 from ..filters._vmap import fold_vmap
 from ..filters._time import shift_in
 from ..filters.matrix_recurrence import matrix_recurrence
@@ -45,10 +50,10 @@ from .greybox_spec import SC_CORNER_HZ, ModelSpec, coefficient_table, parse_mode
 from .params import check_sample_rate
 
 __all__ = ["greybox_states", "greybox_output", "render_model", "detector_inputs", "step", "kernel_states",
-           "highpass", "GreyBoxCompressor", "kernel_states_from_inputs", "model_gain"]
+           "highpass", "GreyBoxCompressor", "kernel_states_from_inputs", "model_gain", "input_stage", "output_stage"]
 
 LN10 = math.log(10.0)
-N_COEF = 12
+N_COEF = 15
 P_FLOOR = 1e-16
 
 
@@ -59,7 +64,26 @@ def highpass(x: torch.Tensor, sample_rate: int) -> torch.Tensor:
     a1 = (1.0 - w) / (1.0 + w)
     a = torch.tensor([1.0, -a1], dtype=x.dtype, device=x.device)
     b = torch.tensor([g, -g], dtype=x.dtype, device=x.device)
-    return lfilter(x.detach(), a, b, clamp=False)
+    return lfilter(x, a, b, clamp=False)
+
+
+def _one_pole(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """``l[n] = l[n-1] + alpha (x[n] - l[n-1])``, l[-1] = 0; x (B, T), alpha (B, 1); differentiable in both."""
+    return lti_allpole(alpha * x, alpha - 1.0)
+
+
+def input_stage(x: torch.Tensor, C: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
+    """The signal path's input high-pass (``inhp``) of x (B, T) with coefficients C (B, 15); x itself otherwise."""
+    if not spec.has("inhp"):
+        return x
+    return x - _one_pole(x, _col(C, 12))
+
+
+def output_stage(y: torch.Tensor, C: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
+    """The signal path's output high shelf (``outshelf``) of y (B, T); y itself otherwise."""
+    if not spec.has("outshelf"):
+        return y
+    return y + _col(C, 14) * (y - _one_pole(y, _col(C, 13)))
 
 
 def detector_inputs(x: torch.Tensor, spec: ModelSpec, sample_rate: int):
@@ -72,14 +96,14 @@ def detector_inputs(x: torch.Tensor, spec: ModelSpec, sample_rate: int):
 
 
 def _flags(spec: ModelSpec) -> np.ndarray:
-    """The model's option flags (0/1) as the kernels read them: fb, knee, rms, 2rel, sc, tube."""
+    """The model's option flags (0/1) as the kernels read them: fb, knee, rms, 2rel, sc, tube, inhp, outshelf."""
     return np.array([spec.feedback, spec.has("knee"), spec.has("rms"), spec.has("2rel"), spec.has("sc"),
-                     spec.has("tube")], dtype=np.int64)
+                     spec.has("tube"), spec.has("inhp"), spec.has("outshelf")], dtype=np.int64)
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
 def _states_kernel(xd, hd, C, flags, out):  # pragma: no cover - compiled
-    """Sequential recursion; xd, hd (B, T), C (B, 12) coefficients, out (B, T, d)."""
+    """Sequential recursion; xd, hd (B, T), C (B, 15) coefficients, out (B, T, d)."""
     fb, knee, rms, two, sc = flags[0], flags[1], flags[2], flags[3], flags[4]
     Bn, T = xd.shape
     for i in nb.prange(Bn):
@@ -123,7 +147,7 @@ def _states_kernel(xd, hd, C, flags, out):  # pragma: no cover - compiled
 
 
 def kernel_states_from_inputs(xd, hd, C, spec):
-    """States (B, T, d) from the kernel given detector inputs (B, T) and coefficients C (B, 12); no derivatives."""
+    """States (B, T, d) from the kernel given detector inputs (B, T) and coefficients C (B, 15); no derivatives."""
     out = torch.empty(*xd.shape, spec.state_dim, dtype=torch.float64)
     _states_kernel(xd.detach().double().cpu().numpy(), hd.detach().double().cpu().numpy(),
                    C.detach().double().cpu().numpy(), _flags(spec), out.numpy())
@@ -170,7 +194,7 @@ def step(s_prev: torch.Tensor, xd: torch.Tensor, hd: torch.Tensor, C: torch.Tens
          jacobian: bool = False):
     """One recursion step for every sample at once: s_prev (B, T, d) -> s (B, T, d).
 
-    xd, hd: (B, T) detector inputs; C: (B, 12) coefficients.  Plain torch ops
+    xd, hd: (B, T) detector inputs; C: (B, 15) coefficients.  Plain torch ops
     (differentiable); the same arithmetic as the sequential kernel.  With
     ``jacobian=True`` also returns ``A = ds/ds_prev`` (B, T, d, d), written out
     by the chain rule in differentiable ops (so its own derivatives are exact).
@@ -236,7 +260,7 @@ def step(s_prev: torch.Tensor, xd: torch.Tensor, hd: torch.Tensor, C: torch.Tens
     A = torch.stack([torch.stack(row, dim=-1) for row in rows], dim=-2)
     if jacobian != "coefficients":
         return s, A
-    # ds/dC (B, T, d, 12): the same chain rule with respect to the coefficients.
+    # ds/dC (B, T, d, 15): the same chain rule with respect to the coefficients.
     dpc = [zero] * N_COEF  # dp/dC
     dvc = {}
     if spec.has("sc"):
@@ -315,9 +339,9 @@ def greybox_states(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int,
 
 
 def greybox_output(S: torch.Tensor, x: torch.Tensor, C: torch.Tensor, spec: ModelSpec, jacobian: bool = False):
-    """Output y (B, T) from states S (B, T, d), input x (B, T) and coefficients C (B, 12).
+    """Output y (B, T) of the core (before ``outshelf``) from states S (B, T, d), input x (B, T) and coefficients C (B, 15).
 
-    With ``jacobian=True`` also returns dy/dS (B, T, d) and dy/dC (B, T, 12).
+    With ``jacobian=True`` also returns dy/dS (B, T, d) and dy/dC (B, T, 15).
     """
     g = S[..., 0]
     if spec.has("2rel"):
@@ -369,10 +393,11 @@ def model_gain(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int) -> 
     with torch.no_grad():
         th = theta.detach().to(x.dtype)
         th = th.unsqueeze(0).expand(x.shape[0], -1) if th.dim() == 1 else th
-        S = kernel_states(x, th, spec, sample_rate)
+        C = coefficient_table(th, spec, sample_rate)
+        S = kernel_states(input_stage(x, C, spec), th, spec, sample_rate)
         g = S[..., 0]
         if spec.has("2rel"):
-            g = g + coefficient_table(th, spec, sample_rate)[:, 6:7] * (S[..., 1] - g)
+            g = g + C[:, 6:7] * (S[..., 1] - g)
     return g[0] if squeeze else g
 
 
@@ -395,8 +420,10 @@ def render_model(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int, b
         y = compress(x, theta, sample_rate)
     else:
         th = theta.unsqueeze(0).expand(x.shape[0], -1) if theta.dim() == 1 else theta
-        S = greybox_states(x, th, spec, sample_rate, backend)
-        y = greybox_output(S, x, coefficient_table(th, spec, sample_rate), spec)
+        C = coefficient_table(th, spec, sample_rate)
+        xs = input_stage(x, C, spec)
+        S = greybox_states(xs, th, spec, sample_rate, backend)
+        y = output_stage(greybox_output(S, xs, C, spec), C, spec)
     return y[0] if squeeze else y
 
 

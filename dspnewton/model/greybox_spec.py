@@ -9,9 +9,18 @@ input; ``fb``: it reads the previous output sample) followed by any of
   (``release_slow_ms``) ballistics states mixed by ``slow_mix`` (0..1);
 - ``sc``: first-order high shelf of ``sc_shelf_db`` (dB, corner 1 kHz) before
   the detector;
-- ``tube``: output tube-style saturation with ``drive`` and ``bias``,
+- ``tube``: output tube-style saturation with ``drive`` and ``bias``;
+- ``inhp``: signal-path input high-pass (an input transformer's low-frequency
+  roll-off): first-order, corner ``input_hp_hz`` (Hz), before everything else
+  (detector and audio path);
+- ``outshelf``: signal-path output high shelf (an output transformer's
+  high-frequency loss): first-order, corner ``output_shelf_hz`` (Hz) and
+  high-frequency gain ``output_shelf_db`` (dB; its lower bound, -40 dB, is a
+  low-pass), after everything else,
 
-joined by ``+`` in that order, e.g. ``fb+knee+2rel+sc``.  ``ff5`` is the
+joined by ``+`` in that order, e.g. ``fb+knee+2rel+sc``.  Both signal-path
+stages are one-pole filters discretised from their analogue corners
+(``alpha = 1 - exp(-2 pi f / sr)``), so they mean the same at every sample rate.  ``ff5`` is the
 published 5-parameter feed-forward model (``ff`` with no option).  Every
 model starts with the ``ff5`` parameters (threshold_db, ratio, attack_ms,
 release_ms, makeup_db), so an ``ff5`` fit warm-starts any other model.
@@ -22,8 +31,9 @@ which gives the same input/output curve as ``ff`` with ratio R.
 
 Unconstrained parameters theta (P,): the ``ff5`` transforms for the first five
 (see :mod:`.params`); the others through ``lo + (hi - lo) sigmoid(u)``
-(``knee_db``, ``slow_mix``, ``sc_shelf_db``, ``bias``) or its log-scale form
-``lo (hi/lo)^sigmoid(u)`` (``rms_ms``, ``release_slow_ms``, ``drive``).
+(``knee_db``, ``slow_mix``, ``sc_shelf_db``, ``bias``, ``output_shelf_db``) or its
+log-scale form ``lo (hi/lo)^sigmoid(u)`` (``rms_ms``, ``release_slow_ms``, ``drive``,
+``input_hp_hz``, ``output_shelf_hz``).
 """
 
 from __future__ import annotations
@@ -39,10 +49,12 @@ from .params import PARAM_NAMES, check_sample_rate, ms_to_coef, physical_to_thet
 
 __all__ = [
     "OPTIONS", "ModelSpec", "parse_model", "list_models", "RECOMMENDED_MODEL", "EXTRA_RANGES", "EXTRA_DEFAULTS",
-    "model_theta_to_physical", "model_physical_to_theta", "SC_CORNER_HZ",
+    "model_theta_to_physical", "model_physical_to_theta", "SC_CORNER_HZ", "SIGNAL_PATH_OPTIONS", "hz_to_coef",
 ]
 
-OPTIONS = ("knee", "rms", "2rel", "sc", "tube")
+OPTIONS = ("knee", "rms", "2rel", "sc", "tube", "inhp", "outshelf")
+# Options that add a linear stage to the signal path (the rest shape the gain).
+SIGNAL_PATH_OPTIONS = ("inhp", "outshelf")
 # Views of the one parameter table (:mod:`.schema`).
 OPTION_PARAMS = {o: tuple(p.name for p in PARAMETERS if p.option == o) for o in OPTIONS}
 # name: (lo, hi, log-scale)
@@ -121,6 +133,10 @@ def parse_model(name) -> ModelSpec:
             raise ValueError(f"'gru' in {name!r} is the GRU residual on top of a model, not a DSP option; it is not "
                              f"available here (fit, render, export and the processor take it): use the model "
                              f"without '+gru'")
+        if t == "auto":
+            raise ValueError(f"'auto' in {name!r} is model selection by validation, not a model: 'dspnewton fit' "
+                             f"and 'dspnewton sweep' take --model auto alone; here name a model "
+                             f"(run 'dspnewton models')")
         if t not in OPTIONS:
             raise ValueError(
                 f"unknown model option {t!r} in {name!r}; options are {', '.join(OPTIONS)} after a topology "
@@ -154,6 +170,13 @@ def _sig_inv(v, lo, hi, log):
     p = (torch.log(v / lo) / math.log(hi / lo)) if log else (v - lo) / (hi - lo)
     p = p.clamp(1e-12, 1 - 1e-12)
     return torch.log(p) - torch.log1p(-p)
+
+
+def hz_to_coef(hz, sample_rate: int):
+    """Corner frequency (Hz) -> one-pole coefficient ``1 - exp(-2 pi hz / sr)`` (tensor or float)."""
+    if isinstance(hz, torch.Tensor):
+        return -torch.expm1(-2.0 * math.pi * hz / sample_rate)
+    return -math.expm1(-2.0 * math.pi * hz / sample_rate)
 
 
 def model_theta_to_physical(theta: torch.Tensor, spec: ModelSpec, sample_rate: int) -> dict:
@@ -204,7 +227,7 @@ def model_physical_to_theta(params: dict, spec: ModelSpec, sample_rate: int, dty
 
 
 def coefficient_table(theta: torch.Tensor, spec: ModelSpec, sample_rate: int) -> torch.Tensor:
-    """theta (B, P) -> coefficients (B, 12), differentiable; the columns are
+    """theta (B, P) -> coefficients (B, 15), differentiable; the columns are
     ``COEFFICIENTS`` (unused ones hold neutral values)."""
     phys = model_theta_to_physical(theta, spec, sample_rate)
     sr = sample_rate
@@ -224,9 +247,13 @@ def coefficient_table(theta: torch.Tensor, spec: ModelSpec, sample_rate: int) ->
         torch.exp(math.log(10.0) / 20.0 * phys["makeup_db"]),
         phys["drive"] if spec.has("tube") else 0 * one,
         phys["bias"] if spec.has("tube") else 0 * one,
+        hz_to_coef(phys["input_hp_hz"], sr) if spec.has("inhp") else 0 * one,
+        hz_to_coef(phys["output_shelf_hz"], sr) if spec.has("outshelf") else one,
+        torch.expm1(math.log(10.0) / 20.0 * phys["output_shelf_db"]) if spec.has("outshelf") else 0 * one,
     ]
     return torch.stack(cols, dim=-1)
 
 
 COEFFICIENTS = ("threshold_db", "slope", "knee_db", "alpha_attack", "alpha_release", "alpha_release_slow",
-                "slow_mix", "alpha_rms", "shelf_k", "makeup_gain", "drive", "bias")
+                "slow_mix", "alpha_rms", "shelf_k", "makeup_gain", "drive", "bias", "alpha_input_hp",
+                "alpha_output_shelf", "output_shelf_k")

@@ -73,6 +73,9 @@ PARAMETERS: tuple = (
     ParamSpec("sc_shelf_db", "dB", -24.0, 24.0, "sigmoid", 0.0, "side-chain shelf", "sc"),
     ParamSpec("drive", "", 0.01, 4.0, "logsigmoid", 0.1, "tube drive", "tube"),
     ParamSpec("bias", "", -0.5, 0.5, "sigmoid", 0.0, "tube bias", "tube"),
+    ParamSpec("input_hp_hz", "Hz", 1.0, 1000.0, "logsigmoid", 5.0, "input high-pass", "inhp"),
+    ParamSpec("output_shelf_hz", "Hz", 100.0, 40000.0, "logsigmoid", 8000.0, "output shelf corner", "outshelf"),
+    ParamSpec("output_shelf_db", "dB", -40.0, 12.0, "sigmoid", 0.0, "output shelf gain", "outshelf"),
 )
 _BY_NAME = {p.name: p for p in PARAMETERS}
 # Column order of the C++ tables (params.h, the plugin): the ff5 five, then the options' parameters.

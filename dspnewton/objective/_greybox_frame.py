@@ -9,9 +9,11 @@ Derivatives are taken with respect to the model's active coefficients phi (P,):
 ``pos[c]`` is the position in phi of coefficient c (see :mod:`._greybox_steps`)
 or -1.  Three sweeps over the frame:
 
-1. forward: states s[n] (stored with the level, static gain and tube tanh), detector high-pass (stored with ``sc``), the
-   prediction and the pre-emphasised residual (loss);
-2. backward: ``rho = PE^T(mask e)`` and the adjoint state
+1. forward: the input high-pass (``inhp``), states s[n] (stored with the level, static gain, tube tanh and the
+   high-passed input), detector high-pass (stored with ``sc``), the prediction, its output shelf (``outshelf``) and
+   the pre-emphasised residual (loss);
+2. backward: ``rho = PE^T(mask e)``, through the output shelf's transposed recursion (``outshelf``: rho of the
+   shelf's output and its state's adjoint mu are stored; rho becomes the core output's adjoint), and the adjoint state
    ``lam[n] = rho[n] dY/ds[n] + (dF[n+1]/ds[n])^T lam[n+1]`` (stored);
 3. forward: tangent sensitivities ds/dphi (d x P, in registers/scratch), the
    output Jacobian J[n] (P,), its pre-emphasis, and the accumulators
@@ -19,7 +21,11 @@ or -1.  Three sweeps over the frame:
    curvature ``sum rho d2y`` written, by the second-order Lagrangian identity,
    as ``sum_n [rho[n] d2Y[n] + lam[n] . d2F[n]]`` along the tangents: each
    elementary operation adds (its adjoint) x (its second derivative) x (outer
-   product of its inputs' tangents).
+   product of its inputs' tangents).  The input high-pass enters as the
+   high-passed input's first and second derivatives with respect to its one
+   coefficient (scalar forward recursions), the output shelf as two more
+   tangent rows (its state and output) with its bilinear terms weighted by mu
+   and rho.
 
 Loss = out_l; gradient = 2 gacc; Hessian = 2 hacc (the caller scales).
 """
@@ -29,8 +35,8 @@ import math
 from ._greybox_steps import K_DB, output_adjoints, output_forward, step_adjoints, step_forward
 
 # Tangent slots of ``tan`` (F, NT, P).
-GF, GS, PP, GP, V, PV, A, G, W, Z1, Y, YP, PJ = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
-N_TANGENTS = 13
+GF, GS, PP, GP, V, PV, A, G, W, Z1, Y, YP, PJ, LO, Z = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
+N_TANGENTS = 15
 
 
 def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, pole,
@@ -39,13 +45,15 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
     Hessian/2 (hacc[f], (P, P)) w.r.t. phi of frame f.
 
     xbuf, tbuf: flat input and target audio; frame f is xbuf[off[f] : off[f] + valid[f]].
-    start: first sample in the loss.  C (12,) coefficients, pos (12,) int, flags (6,) int.
+    start: first sample in the loss.  C (15,) coefficients, pos (15,) int, flags (8,) int.
     hp_g, hp_a1: the side-chain high-pass ``h[n] = hp_g (x[n] - x[n-1]) + hp_a1 h[n-1]``.
-    Scratch: sbuf (F, L, 6), rbuf (F, L), hbuf (F, L), lbuf (F, L, 3), tan (F, 13, P), racc (F, P, P).
+    Scratch: sbuf (F, L, 7), rbuf (F, L), hbuf (F, L), lbuf (F, L, 5), tan (F, 15, P), racc (F, P, P).
     """
     fb, knee, rms, two, sc, tube = flags[0], flags[1], flags[2], flags[3], flags[4], flags[5]
+    inhp, outsh = flags[6], flags[7]
     thr, slope, Wk, a_at, a_rf, a_rs = C[0], C[1], C[2], C[3], C[4], C[5]
     m, a_p, k_sc, Gm, kd, bd = C[6], C[7], C[8], C[9], C[10], C[11]
+    a_in, a_out, k_out = C[12], C[13], C[14]
     o0 = off[f]
     nv = valid[f]
     t2c = math.tanh(kd * bd)
@@ -62,8 +70,13 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
     t_prev = 0.0
     tpe = 0.0
     loss = 0.0
+    li = 0.0
+    lo = 0.0
     for n in range(nv):
         xn = xbuf[o0 + n]
+        if inhp:
+            li = li + a_in * (xn - li)
+            xn = xn - li
         if sc:
             h = hp_g * (xn - x_prev) + hp_a1 * h
         xd = x_prev if fb else xn
@@ -75,6 +88,9 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
         gs = r[20]
         q = output_forward(gf, gs, xn, m, Gm, kd, bd, t2c, two, tube, False, 0.0)
         y = q[2]
+        if outsh:
+            lo = lo + a_out * (y - lo)
+            y = y + k_out * (y - lo)
         pe = y - y_prev + pole * pe
         tn = tbuf[o0 + n]
         tpe = tn - t_prev + pole * tpe
@@ -87,6 +103,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
             sbuf[f, n, 3] = r[21]  # level (dB), static gain and tanh of the tube: reused by sweeps 2, 3
             sbuf[f, n, 4] = r[14]
             sbuf[f, n, 5] = q[3]
+            sbuf[f, n, 6] = xn
             hbuf[f, n] = hd
             rbuf[f, n] = e
         x_prev = xn
@@ -102,6 +119,14 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
         u = rbuf[f, n] + pole * u_next
         rbuf[f, n] = u - u_next
         u_next = u
+    if outsh:  # z = (1 + k) y - k l, l[n] = (1 - a) l[n-1] + a y[n], transposed
+        mu = 0.0
+        for n in range(nv - 1, -1, -1):
+            rz = rbuf[f, n]
+            mu = -k_out * rz + (1.0 - a_out) * mu
+            lbuf[f, n, 3] = rz
+            lbuf[f, n, 4] = mu
+            rbuf[f, n] = (1.0 + k_out) * rz + a_out * mu
     lf = 0.0
     ls = 0.0
     lp = 0.0
@@ -113,14 +138,14 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
         bs = 0.0
         bp = 0.0
         if n + 1 < nv:  # (dF[n+1]/ds[n])^T lam[n+1]
-            xd = xbuf[o0 + n] if fb else xbuf[o0 + n + 1]
+            xd = sbuf[f, n, 6] if fb else sbuf[f, n + 1, 6]
             r = step_forward(gf, gs, pp, xd, hbuf[f, n + 1], thr, slope, Wk, a_at, a_rf, a_rs, m, a_p, k_sc,
                              fb, knee, rms, two, sc, True, sbuf[f, n + 1, 3], sbuf[f, n + 1, 4])
             ra = step_adjoints(r[0], r[2], r[14], r[15], r[17], r[9], r[5], slope, m, a_p, lf, ls, lp, fb, rms, two)
             bf = ra[8]
             bs = ra[9]
             bp = ra[10]
-        xn = xbuf[o0 + n]
+        xn = sbuf[f, n, 6]
         q = output_forward(gf, gs, xn, m, Gm, kd, bd, t2c, two, tube, True, sbuf[f, n, 5])
         qa = output_adjoints(xn, q[0], Gm, q[2], q[3], q[4], q[7], kd, m, rbuf[f, n], two, tube)
         lf = bf + qa[9]
@@ -134,7 +159,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
     # coefficient-tangent products); at the end H = U + R + R^T.
     T = tan[f]
     tGF, tGS, tPP, tGP, tV, tPV, tA = T[GF], T[GS], T[PP], T[GP], T[V], T[PV], T[A]
-    tG, tW, tZ1, tY, tYP, tPJ = T[G], T[W], T[Z1], T[Y], T[YP], T[PJ]
+    tG, tW, tZ1, tY, tYP, tPJ, tLO, tZ = T[G], T[W], T[Z1], T[Y], T[YP], T[PJ], T[LO], T[Z]
     U = hacc[f]
     R = racc[f]
     gr = gacc[f]
@@ -146,13 +171,50 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
             U[i, j] = 0.0
             R[i, j] = 0.0
     k0, k1, k2, k6, k7, k8, k9, k10, k11 = pos[0], pos[1], pos[2], pos[6], pos[7], pos[8], pos[9], pos[10], pos[11]
+    kin, kao, kko = pos[12], pos[13], pos[14]
     gf = 1.0
     gs = 1.0
     pp = 0.0
+    # Input high-pass: its low-pass state li and, with respect to a_in, the first (t) and
+    # second (tt) derivatives of li, of the high-passed input x and of its side-chain high-pass h.
+    li = 0.0
+    tli = 0.0
+    ttli = 0.0
+    tx = 0.0
+    ttx = 0.0
+    th = 0.0
+    tth = 0.0
+    tx_prev = 0.0
+    ttx_prev = 0.0
+    th_prev = 0.0
+    tth_prev = 0.0
+    txd = 0.0
+    ttxd = 0.0
+    thd = 0.0
+    tthd = 0.0
+    lo = 0.0
     for n in range(nv):
-        xn = xbuf[o0 + n]
+        xn = sbuf[f, n, 6]
         hd = hbuf[f, n]
-        xd = (xbuf[o0 + n - 1] if n > 0 else 0.0) if fb else xn
+        xd = (sbuf[f, n - 1, 6] if n > 0 else 0.0) if fb else xn
+        if inhp:
+            xr = xbuf[o0 + n]
+            ttli = (1.0 - a_in) * ttli - 2.0 * tli
+            tli = (1.0 - a_in) * tli + (xr - li)
+            li = li + a_in * (xr - li)
+            tx = -tli
+            ttx = -ttli
+            if sc:
+                th = hp_g * (tx - tx_prev) + hp_a1 * th
+                tth = hp_g * (ttx - ttx_prev) + hp_a1 * tth
+            txd = tx_prev if fb else tx
+            ttxd = ttx_prev if fb else ttx
+            thd = th_prev if fb else th
+            tthd = tth_prev if fb else tth
+            tx_prev = tx
+            ttx_prev = ttx
+            th_prev = th
+            tth_prev = tth
         r = step_forward(gf, gs, pp, xd, hd, thr, slope, Wk, a_at, a_rf, a_rs, m, a_p, k_sc, fb, knee, rms, two, sc,
                          True, sbuf[f, n, 3], sbuf[f, n, 4])
         v0, gp, v, e, u_p, u_pp, kv = r[0], r[1], r[2], r[3], r[5], r[6], r[8]
@@ -174,6 +236,10 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
                 tV[i] = v0 * tGP[i]
         if sc and k8 >= 0:
             tV[k8] = (gp if fb else 1.0) * hd + (v0 * tGP[k8] if fb else 0.0)
+        dv0 = 0.0
+        if inhp and kin >= 0:  # v0 = xd + k_sc hd, both high-passed input
+            dv0 = txd + (k_sc * thd if sc else 0.0)
+            tV[kin] = (gp if fb else 1.0) * dv0 + (v0 * tGP[kin] if fb else 0.0)
         for i in range(P):
             tPV[i] = (1.0 - a_p) * tPP[i] + a_p * 2.0 * v * tV[i] if rms else 2.0 * v * tV[i]
         if rms and k7 >= 0:
@@ -192,7 +258,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
             tA[k2] += s2
         # Curvature of the step, weighted by lam[n]: dense parts on PV and V ...
         w_pv = a_b * alpha * alpha + kv_b * kv_oo * u_p * u_p + o_b * u_pp
-        w_v = 2.0 * e_b if fb else 0.0
+        w_v = 2.0 * e_b  # e = v^2 (in ff V is non-zero only on k8 and kin)
         # ... rows of coefficients against PV (exp, exponent, knee) ...
         r0 = a_b * alpha * s0 - kv_b * kv_oo * u_p
         r1 = a_b * alpha * s1 - K_DB * a_b * kv_o * u_p
@@ -223,8 +289,14 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
         if fb and two and k6 >= 0:
             for i in range(P):
                 R[k6, i] += gp_b * (tGS[i] - tGF[i])
-        if not fb and sc and k8 >= 0:  # square in ff: V = hd e8
-            R[k8, k8] += e_b * hd * hd
+        if inhp and kin >= 0:  # v0's own second derivatives in a_in (and with k_sc); v = v0 gp in fb
+            v0_b = v_b * gp if fb else v_b
+            R[kin, kin] += 0.5 * v0_b * (ttxd + (k_sc * tthd if sc else 0.0))
+            if sc and k8 >= 0:
+                R[k8, kin] += v0_b * thd
+            if fb:
+                for i in range(P):
+                    R[kin, i] += v_b * dv0 * tGP[i]
         # ... and coefficient pairs: exp (a_b s s^T), exponent, knee.
         sv0 = s0 if k0 >= 0 else 0.0
         sv1 = s1 if k1 >= 0 else 0.0
@@ -268,6 +340,13 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
             tW[k9] += xn * g
             for i in range(P):  # w = x g G: d2/dg dG
                 R[k9, i] += w_b * xn * tG[i]
+        if inhp and kin >= 0:  # w = x g G with x the high-passed input
+            tW[kin] += tx * g * Gm
+            for i in range(P):
+                R[kin, i] += w_b * Gm * tx * tG[i]
+            if k9 >= 0:
+                R[kin, k9] += w_b * g * tx
+            R[kin, kin] += 0.5 * w_b * g * Gm * ttx
         if two and k6 >= 0:  # g = gf + m (gs - gf)
             for i in range(P):
                 R[k6, i] += g_b * (tGS[i] - tGF[i])
@@ -319,12 +398,35 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
         else:
             for i in range(P):
                 tY[i] = tW[i]
+        # Output shelf: l = l_prev + a (y - l_prev), z = y + k (y - l); bilinear terms weighted
+        # by the adjoints mu (of l) and rho_z (of z).
+        tO = tY
+        rho_o = rho
+        if outsh:
+            rho_o = lbuf[f, n, 3]
+            mu = lbuf[f, n, 4]
+            l_prev = lo
+            lo = lo + a_out * (y - lo)
+            if kao >= 0:
+                for i in range(P):
+                    R[kao, i] += mu * (tY[i] - tLO[i])
+            for i in range(P):
+                tLO[i] = (1.0 - a_out) * tLO[i] + a_out * tY[i]
+            if kao >= 0:
+                tLO[kao] += y - l_prev
+            for i in range(P):
+                tZ[i] = (1.0 + k_out) * tY[i] - k_out * tLO[i]
+            if kko >= 0:
+                tZ[kko] += y - lo
+                for i in range(P):
+                    R[kko, i] += rho_o * (tY[i] - tLO[i])
+            tO = tZ
         # Gradient, pre-emphasised Jacobian; all dense rank-one terms in one sweep of U.
         w_j = 1.0 if n >= start else 0.0
         for i in range(P):
-            gr[i] += rho * tY[i]
-            tPJ[i] = tY[i] - tYP[i] + pole * tPJ[i]
-            tYP[i] = tY[i]
+            gr[i] += rho_o * tO[i]
+            tPJ[i] = tO[i] - tYP[i] + pole * tPJ[i]
+            tYP[i] = tO[i]
         for i in range(P):
             c_pv = w_pv * tPV[i]
             c_v = w_v * tV[i]

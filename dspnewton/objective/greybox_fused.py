@@ -9,7 +9,8 @@ number of numba threads on CPU, every frame at once on GPU).
 
 The kernel differentiates with respect to the model's active coefficients phi
 (threshold, slope, knee width, one-pole coefficients, mix, shelf gain, make-up
-gain, drive, bias: one per parameter); the chain rule to theta uses the
+gain, drive, bias, the signal-path stages' one-pole coefficients and shelf
+gain: one per parameter); the chain rule to theta uses the
 Jacobian and second derivatives of the coefficient map
 (:func:`~dspnewton.model.greybox_spec.coefficient_table`):
 ``H_theta = J^T H_phi J + sum_c grad_phi[c] d2phi_c/dtheta2``.
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 
 from ..model.greybox import _flags
-from ..model.greybox_spec import SC_CORNER_HZ, ModelSpec, coefficient_table, parse_model
+from ..model.greybox_spec import COEFFICIENTS, SC_CORNER_HZ, ModelSpec, coefficient_table, parse_model
 from . import _greybox_frame as gf
 from .framing import Frames
 from .preemphasis import PREEMPHASIS_POLE
@@ -38,7 +39,7 @@ __all__ = ["greybox_fused_loss_grad_hess", "greybox_fused_loss", "COEFFICIENT_OF
 # Which coefficient (index into coefficient_table's columns) each parameter drives.
 COEFFICIENT_OF_PARAM = {"threshold_db": 0, "ratio": 1, "knee_db": 2, "attack_ms": 3, "release_ms": 4,
                         "release_slow_ms": 5, "slow_mix": 6, "rms_ms": 7, "sc_shelf_db": 8, "makeup_db": 9,
-                        "drive": 10, "bias": 11}
+                        "drive": 10, "bias": 11, "input_hp_hz": 12, "output_shelf_hz": 13, "output_shelf_db": 14}
 
 _frame_cpu = nb.njit(cache=True, nogil=True)(gf.greybox_frame)
 
@@ -62,7 +63,7 @@ def _cuda_kernel():
 
 
 def _positions(spec: ModelSpec) -> np.ndarray:
-    pos = np.full(12, -1, dtype=np.int64)
+    pos = np.full(len(COEFFICIENTS), -1, dtype=np.int64)
     for i, name in enumerate(spec.param_names):
         pos[COEFFICIENT_OF_PARAM[name]] = i
     return pos
@@ -74,7 +75,7 @@ def _highpass_coefficients(sample_rate: int) -> tuple[float, float]:
 
 
 def _coefficient_derivatives(theta: torch.Tensor, spec: ModelSpec, sample_rate: int):
-    """Coefficients C (12,), and for the active ones (P, in parameter order) their
+    """Coefficients C (15,), and for the active ones (P, in parameter order) their
     Jacobian (P, P) and second derivatives (P, P, P) with respect to theta."""
     th = theta.detach().double().cpu()
     coef = lambda t: coefficient_table(t.unsqueeze(0), spec, sample_rate)[0]  # noqa: E731
@@ -90,13 +91,13 @@ class _Scratch:
 
     def __init__(self, n: int, L: int, P: int, xp=np, **kw):
         new = (lambda *s: xp.zeros(s, **kw)) if xp is torch else (lambda *s: np.zeros(s))
-        self.sbuf, self.rbuf, self.hbuf, self.lbuf = new(n, L, 6), new(n, L), new(n, L), new(n, L, 3)
+        self.sbuf, self.rbuf, self.hbuf, self.lbuf = new(n, L, 7), new(n, L), new(n, L), new(n, L, 5)
         self.tan, self.hacc, self.racc = new(n, gf.N_TANGENTS, P), new(n, P, P), new(n, P, P)
         self.gacc, self.out_l = new(n, P), new(n)
 
 
 def _coefficients(theta: torch.Tensor, spec: ModelSpec, sample_rate: int) -> np.ndarray:
-    """Coefficients C (12,) float64 of theta (P,)."""
+    """Coefficients C (15,) float64 of theta (P,)."""
     return coefficient_table(theta.detach().double().cpu().unsqueeze(0), spec, sample_rate)[0].numpy()
 
 

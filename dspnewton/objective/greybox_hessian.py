@@ -39,7 +39,18 @@ __all__ = ["greybox_loss_grad_hess", "greybox_loss", "greybox_residual"]
 BLOCK = 1 << 17  # samples per block of the curvature Hessian (memory bound)
 
 
+def _core_only(spec: ModelSpec) -> None:
+    """ValueError for a model with signal-path stages: this reference covers the compressor core."""
+    from ..model.greybox_spec import SIGNAL_PATH_OPTIONS
+
+    stages = [o for o in SIGNAL_PATH_OPTIONS if spec.has(o)]
+    if stages:
+        raise ValueError(f"the vectorised reference covers the compressor core; model {spec.name} has the signal-path "
+                         f"stage(s) {', '.join(stages)}: use loss_grad_hess(..., strategy='fused' or 'revrev') for it")
+
+
 def _prep(theta, frames: Frames, spec: ModelSpec):
+    _core_only(spec)
     x = frames.x.double()
     th = theta.detach().double().to(x.device)
     return x, th
@@ -118,6 +129,7 @@ def _chunk(theta, frames: Frames, spec: ModelSpec):
 def greybox_loss_grad_hess(theta: torch.Tensor, frames: Frames, spec, chunk_frames: int = 1):
     """(loss, grad (P,), H (P, P)), float64, at theta (P,) over all frames of ``frames``."""
     spec = parse_model(spec)
+    _core_only(spec)
     P = spec.n_params
     L = torch.zeros((), dtype=torch.float64)
     g = torch.zeros(P, dtype=torch.float64)

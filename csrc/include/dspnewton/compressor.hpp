@@ -8,7 +8,10 @@
 //   g[n] = c gh[n] + (1 - c) g[n-1],  c = attack coefficient if gh[n] < g[n-1] else release
 //   c = 1 - exp(-2200 / (t_ms * sr));  y = x g 10^(gamma/20)
 // Grey-box models add options (see Model and process_greybox below): feedback
-// detector, soft knee, RMS detector, two-stage release, side-chain shelf, tube output.
+// detector, soft knee, RMS detector, two-stage release, side-chain shelf, tube output,
+// and the signal-path stages: an input high-pass before everything (``inhp``) and an
+// output high shelf after everything (``outshelf``), one-pole filters whose state lives
+// in a PathState per channel.
 // Used by the pybind11 extension (dspnewton._native) and by the plugin.
 #pragma once
 
@@ -36,8 +39,9 @@ struct Params {
 /// A model: topology and options, named like "ff5" or "fb+knee+2rel+sc".
 struct Model {
     bool feedback = false, knee = false, rms = false, two_rel = false, sc = false, tube = false;
+    bool inhp = false, outshelf = false;  // signal-path stages
 
-    bool is_ff5() const { return !feedback && !knee && !rms && !two_rel && !sc && !tube; }
+    bool is_ff5() const { return !feedback && !knee && !rms && !two_rel && !sc && !tube && !inhp && !outshelf; }
     std::string name() const {
         if (is_ff5()) return "ff5";
         std::string n = feedback ? "fb" : "ff";
@@ -46,12 +50,15 @@ struct Model {
         if (two_rel) n += "+2rel";
         if (sc) n += "+sc";
         if (tube) n += "+tube";
+        if (inhp) n += "+inhp";
+        if (outshelf) n += "+outshelf";
         return n;
     }
     /// Whether the model has an option ("" = every model has it).
     bool has(const std::string& option) const {
         return option.empty() || (option == "knee" && knee) || (option == "rms" && rms) ||
-               (option == "2rel" && two_rel) || (option == "sc" && sc) || (option == "tube" && tube);
+               (option == "2rel" && two_rel) || (option == "sc" && sc) || (option == "tube" && tube) ||
+               (option == "inhp" && inhp) || (option == "outshelf" && outshelf);
     }
     int n_params() const;
     bool operator==(const Model& o) const { return name() == o.name(); }
@@ -77,7 +84,12 @@ inline Model parse_model(const std::string& name) {
         else if (t == "2rel") flag = &m.two_rel;
         else if (t == "sc") flag = &m.sc;
         else if (t == "tube") flag = &m.tube;
-        else throw std::invalid_argument("unknown model option '" + t + "' in model '" + name + "'");
+        else if (t == "inhp") flag = &m.inhp;
+        else if (t == "outshelf") flag = &m.outshelf;
+        else
+            throw std::invalid_argument("unknown model option '" + t + "' in model '" + name +
+                                        "'; this dspnewton knows knee, rms, 2rel, sc, tube, inhp, outshelf "
+                                        "(upgrade dspnewton if the model comes from a newer one)");
         if (flag) {
             if (*flag) throw std::invalid_argument("model option '" + t + "' repeated in '" + name + "'");
             *flag = true;
@@ -169,6 +181,18 @@ inline std::string ranges_text(const Model& m) {
 /// One-pole coefficient of a time constant: 1 - exp(-2200 / (ms * sr)).
 inline double ms_to_coef(double ms, double sample_rate) { return -std::expm1(-2200.0 / (ms * sample_rate)); }
 
+/// One-pole coefficient of a corner frequency: 1 - exp(-2 pi hz / sr).
+inline double hz_to_coef(double hz, double sample_rate) {
+    return -std::expm1(-2.0 * 3.141592653589793 * hz / sample_rate);
+}
+
+/// The state of one channel's signal-path stages (the one-pole filters of ``inhp`` and ``outshelf``).
+struct PathState {
+    double in = 0.0, out = 0.0;
+    void reset() { in = out = 0.0; }
+    bool finite() const { return std::isfinite(in) && std::isfinite(out); }
+};
+
 /// A field's value from its unconstrained theta (the transforms of dspnewton/model/schema.py;
 /// ``coef`` time constants refer to ``sample_rate``, the rate the theta was fitted at).
 inline double theta_to_value(const Field& f, double theta, double sample_rate) {
@@ -212,13 +236,32 @@ public:
         gs_ = 1.0;
         p_ = 0.0;
         x_prev_ = hp_ = 0.0;
+        path_.reset();
     }
 
     /// The current smoothed gain (linear, before make-up; the two-stage mix for ``+2rel``).
     double gain() const { return model_.two_rel ? g_ + mix_ * (gs_ - g_) : g_; }
 
-    /// Process one sample: the detector driven by the sample itself, then the output stage.
-    inline double process_sample(double x) { return output(x, detect(x)); }
+    /// Process one sample: input stage, the detector driven by the sample itself, the output
+    /// stage, then the output shelf (the signal-path state of a mono unit lives here).
+    inline double process_sample(double x) {
+        const double xs = input_stage(x, path_);
+        return output_stage(output(xs, detect(xs)), path_);
+    }
+
+    /// The signal path's input high-pass (``inhp``) of one channel's sample; x itself otherwise.
+    inline double input_stage(double x, PathState& s) const {
+        if (!model_.inhp) return x;
+        s.in += in_a_ * (x - s.in);
+        return x - s.in;
+    }
+
+    /// The signal path's output high shelf (``outshelf``) of one channel's sample; y itself otherwise.
+    inline double output_stage(double y, PathState& s) const {
+        if (!model_.outshelf) return y;
+        s.out += out_a_ * (y - s.out);
+        return y + out_k_ * (y - s.out);
+    }
 
     /// Advance the detector by one sample of the detector signal ``d`` (the input for a
     /// mono unit; a stereo-linked unit feeds the channels' combined signal). Returns the
@@ -248,7 +291,7 @@ public:
     /// Whether the state is finite (a guard for callers that must never keep a poisoned state).
     bool state_finite() const {
         return std::isfinite(g_) && std::isfinite(gs_) && std::isfinite(p_) && std::isfinite(x_prev_) &&
-               std::isfinite(hp_);
+               std::isfinite(hp_) && path_.finite();
     }
 
     /// Process a block (in and out may alias). Block size does not change the result.
@@ -304,6 +347,9 @@ private:
         rms_ = ms_to_coef(params_.rms_ms, sample_rate_);
         shelf_k_ = std::expm1(kLn10Over20 * params_.sc_shelf_db);
         tanh_kb_ = std::tanh(params_.drive * params_.bias);
+        in_a_ = hz_to_coef(params_.input_hp_hz, sample_rate_);
+        out_a_ = hz_to_coef(params_.output_shelf_hz, sample_rate_);
+        out_k_ = std::expm1(kLn10Over20 * params_.output_shelf_db);
         const double w = std::tan(kPi * kShelfCornerHz / sample_rate_);
         hp_b_ = 1.0 / (1.0 + w);
         hp_a_ = (1.0 - w) / (1.0 + w);
@@ -314,7 +360,9 @@ private:
     double sample_rate_ = 44100.0;
     double slope_ = 0.75, attack_ = 0.0, release_ = 0.0, makeup_ = 1.0;
     double release_slow_ = 0.0, mix_ = 0.0, rms_ = 1.0, shelf_k_ = 0.0, tanh_kb_ = 0.0, hp_b_ = 1.0, hp_a_ = 0.0;
+    double in_a_ = 0.0, out_a_ = 1.0, out_k_ = 0.0;
     double g_ = 1.0, gs_ = 1.0, p_ = 0.0, x_prev_ = 0.0, hp_ = 0.0;
+    PathState path_{};
 };
 
 }  // namespace dspnewton

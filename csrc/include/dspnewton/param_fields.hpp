@@ -20,4 +20,7 @@
     X(slow_mix, "slow mix", "", 0.0, 1.0, 0.05, "2rel", 0.0, 1.0, "sigmoid") \
     X(sc_shelf_db, "side-chain shelf", "dB", -24.0, 24.0, 0.0, "sc", -24.0, 24.0, "sigmoid") \
     X(drive, "tube drive", "", 0.01, 4.0, 0.1, "tube", 0.01, 4.0, "logsigmoid") \
-    X(bias, "tube bias", "", -0.5, 0.5, 0.0, "tube", -0.5, 0.5, "sigmoid")
+    X(bias, "tube bias", "", -0.5, 0.5, 0.0, "tube", -0.5, 0.5, "sigmoid") \
+    X(input_hp_hz, "input high-pass", "Hz", 1.0, 1000.0, 5.0, "inhp", 1.0, 1000.0, "logsigmoid") \
+    X(output_shelf_hz, "output shelf corner", "Hz", 100.0, 40000.0, 8000.0, "outshelf", 100.0, 40000.0, "logsigmoid") \
+    X(output_shelf_db, "output shelf gain", "dB", -40.0, 12.0, 0.0, "outshelf", -40.0, 12.0, "sigmoid")

@@ -171,6 +171,7 @@ public:
     void reset() {
         for (Compressor& c : comp_) c.reset();
         for (ResidualState& r : res_) r.reset();
+        for (PathState& p : path_) p.reset();
         linked_comp_.reset();
         settle();
         last_gain_ = 1.0;
@@ -182,7 +183,7 @@ public:
     /// largest over the channels when they are independent).
     template <typename T>
     void process(const T* const* in, T* const* out, std::size_t n, double* gain_reduction_db = nullptr) {
-        double x[kMaxChannels], wet[kMaxChannels];
+        double x[kMaxChannels], xs[kMaxChannels], wet[kMaxChannels];
         double g = last_gain_;
         if (n > 0) fresh_ = false;
         for (std::size_t i = 0; i < n; ++i) {
@@ -196,23 +197,27 @@ public:
             if (ramps_[kGain].active()) gain_lin_ = db_to_lin(ramps_[kGain].next());
             const double bypass = ramps_[kBypass].next();
             const double link = ramps_[kLink].next();  // 1 linked, 0 independent, between: cross-fade
-            for (int c = 0; c < channels_; ++c) x[c] = sanitize(static_cast<double>(in[c][i]));
+            for (int c = 0; c < channels_; ++c) {
+                x[c] = sanitize(static_cast<double>(in[c][i]));
+                xs[c] = linked_comp_.input_stage(x[c], path_[c]);  // per channel, whatever the link
+            }
             double g_linked = 1.0, g_dual = 1.0;
             if (link > 0.0) {
-                double d = x[0];
+                double d = xs[0];
                 for (int c = 1; c < channels_; ++c)
-                    if (std::fabs(x[c]) > std::fabs(d)) d = x[c];
+                    if (std::fabs(xs[c]) > std::fabs(d)) d = xs[c];
                 g_linked = linked_comp_.detect(d);
-                for (int c = 0; c < channels_; ++c) wet[c] = linked_comp_.output(x[c], g_linked);
+                for (int c = 0; c < channels_; ++c) wet[c] = linked_comp_.output(xs[c], g_linked);
             }
             if (link < 1.0) {
                 for (int c = 0; c < channels_; ++c) {
-                    const double gc = comp_[c].detect(x[c]);
+                    const double gc = comp_[c].detect(xs[c]);
                     g_dual = std::min(g_dual, gc);
-                    const double y = comp_[c].output(x[c], gc);
+                    const double y = comp_[c].output(xs[c], gc);
                     wet[c] = link <= 0.0 ? y : y + link * (wet[c] - y);
                 }
             }
+            for (int c = 0; c < channels_; ++c) wet[c] = linked_comp_.output_stage(wet[c], path_[c]);
             if (table_.residual.present)
                 for (int c = 0; c < channels_; ++c) wet[c] = residual_step(res_kernel_, res_[c], wet[c]);
             g = link >= 1.0 ? g_linked : (link <= 0.0 ? g_dual : std::min(g_linked, g_dual));
@@ -221,10 +226,12 @@ public:
         }
         last_gain_ = g;
         bool finite = linked_comp_.state_finite();
-        for (int c = 0; c < channels_; ++c) finite = finite && comp_[c].state_finite() && res_[c].finite();
+        for (int c = 0; c < channels_; ++c)
+            finite = finite && comp_[c].state_finite() && res_[c].finite() && path_[c].finite();
         if (!finite) {  // unreachable with sanitised input; never keep a poisoned state
             for (Compressor& k : comp_) k.reset();
             for (ResidualState& r : res_) r.reset();
+            for (PathState& p : path_) p.reset();
             linked_comp_.reset();
             last_gain_ = 1.0;
         }
@@ -288,6 +295,7 @@ private:
     Compressor comp_[kMaxChannels];  // one detector per channel (independent)
     Compressor linked_comp_;          // the one detector of linked channels
     ResidualState res_[kMaxChannels];  // the GRU residual's state per channel
+    PathState path_[kMaxChannels];     // the signal-path stages' state per channel
     ResidualKernel res_kernel_{};      // its weights, laid out for the per-sample loop
     Ramp ramps_[kNumRamps];
     double sample_rate_ = 44100.0, gain_lin_ = 1.0, last_gain_ = 1.0;
