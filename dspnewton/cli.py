@@ -70,6 +70,14 @@ class _Progress:
     def __call__(self, entry: dict) -> None:
         if self.quiet:
             return
+        if "candidate" in entry:  # --model auto: one candidate fitted and scored
+            c = entry["candidate"]
+            self.close()
+            self.bar = None
+            print(f"candidate {c['model']}: ESR {100 * c['esr_fit']:.4g} % on the fitting part, "
+                  f"{100 * c['esr_held_out']:.4g} % held out ({c['iterations']} iterations, {c['seconds']:.1f} s)",
+                  file=sys.stderr)
+            return
         if "residual" in entry:  # the GRU residual's epochs, after the Newton fit
             e = entry["residual"]
             (self.bar.write if self.bar is not None else print)(
@@ -124,8 +132,33 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         print(f"{result.model}: {'converged' if result.converged else 'stopped'} after {result.iterations} "
               f"iterations ({result.message}) in {result.seconds:.2f} s; ESR {100 * result.esr:.4g} %")
         print(", ".join(f"{k} {v:.4g}" for k, v in result.all_params.items()))
+        _print_bounds(result.extra.get("at_bounds"))
+        _print_selection(result.extra.get("auto"))
         print(f"wrote {out / 'fit.json'}")
     return 0
+
+
+def _print_bounds(at_bounds: dict | None) -> None:
+    """A note per parameter that ended on a bound of its range (the fit could not move it further)."""
+    from .model.schema import format_value, param_spec
+
+    for name, side in (at_bounds or {}).items():
+        p = param_spec(name)
+        print(f"note: {name} ended on its {side} bound ({format_value(name, p.lo if side == 'lower' else p.hi)}); "
+              f"the data may want a value outside the model's range")
+
+
+def _print_selection(auto: dict | None) -> None:
+    """The candidates of a ``--model auto`` fit, best held-out ESR first."""
+    if not auto:
+        return
+    print(f"model selection: {100 * auto['validation_fraction']:g} % held out ({auto['validation_seconds']:.3g} s); "
+          f"chosen {auto['chosen']}, refitted on the whole pair")
+    width = max(len(r["model"]) for r in auto["candidates"])
+    for r in sorted(auto["candidates"], key=lambda r: r["esr_held_out"]):
+        mark = "*" if r["model"] == auto["chosen"] else " "
+        print(f" {mark} {r['model']:<{width}}  held out {100 * r['esr_held_out']:8.4g} %   fitting part "
+              f"{100 * r['esr_fit']:8.4g} %")
 
 
 def _newton_options(args: argparse.Namespace):
@@ -148,10 +181,26 @@ def _add_stop_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from .model.greybox_spec import list_models
+    from .model.greybox_spec import OPTION_PARAMS, RECOMMENDED_MODEL, list_models
+    from .selection import VALIDATION_FRACTION, short_list_text
 
-    for spec in list_models():
-        print(f"{spec.name}\t{spec.n_params}")
+    if args.all:
+        for spec in list_models():
+            print(f"{spec.name}\t{spec.n_params}")
+        return 0
+    print("A model is a topology, ff (the detector reads the input; 'ff5' alone) or fb (it reads the previous "
+          "output),\nplus any of these options, joined by '+' (e.g. fb+2rel+inhp):")
+    what = {"knee": "soft knee", "rms": "RMS detector", "2rel": "two-stage (fast and slow) release",
+            "sc": "side-chain high shelf (1 kHz)", "tube": "tube-style output saturation",
+            "inhp": "signal path: input high-pass (an input transformer's low-frequency roll-off)",
+            "outshelf": "signal path: output high shelf (an output transformer's high-frequency loss; "
+                        "its lowest gain is a low-pass)"}
+    for option, params in OPTION_PARAMS.items():
+        print(f"  {option:<9} {what[option]}: {', '.join(params)}")
+    print(f"{len(list_models())} models in all ('dspnewton models --all' lists them); recommended: {RECOMMENDED_MODEL}.")
+    print(f"\n--model auto (fit, sweep) fits each of this short list on the first {100 * (1 - VALIDATION_FRACTION):g} % "
+          f"of the pair,\nscores it on the held-out rest and keeps the best (refitted on the whole pair):")
+    print(short_list_text())
     return 0
 
 
@@ -193,6 +242,10 @@ class _SweepProgress:
             return
         from tqdm import tqdm
 
+        if kind == "select":  # --model auto: before the sweep's own fits
+            print(f"model selection on {info['mode']} {info['peak']} ({info['index'] + 1} of {info['total']}) ...",
+                  file=sys.stderr)
+            return
         if self.overall is None:
             self.overall = tqdm(total=info["total"], desc="sweep", unit="fit", position=0, file=sys.stderr,
                                 dynamic_ncols=True)
@@ -288,6 +341,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if not main_rank:
         return 0
     if not args.quiet:
+        sel = getattr(result, "selection", None)
+        if sel:
+            print(f"model selection: chose {sel['chosen']} (mean held-out ESR relative to ff5 over "
+                  f"{len(sel['settings'])} settings: " + ", ".join(f"{m} {v:.3f}" for m, v in
+                                                                    sorted(sel["score"].items(), key=lambda kv: kv[1]))
+                  + ")")
         _print_mapping(result.mapping())
         if result.residual:
             r = result.residual
@@ -413,7 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distributed", action="store_true",
                    help="data-parallel over torchrun workers (gloo on CPU, NCCL on CUDA); rank 0 writes")
     p.add_argument("--model", default="ff5",
-                   help="model name (default ff5; list: dspnewton models); '+gru' adds the GRU residual")
+                   help="model name (default ff5; list: dspnewton models), or auto (selection by held-out ESR); "
+                        "'+gru' adds the GRU residual")
     p.add_argument("--gru-epochs", type=int, default=50, metavar="N", help="at most N epochs for a '+gru' residual")
     _add_stop_flags(p)
     p.set_defaults(func=_cmd_fit)
@@ -450,7 +510,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the curves' polynomial degree (default 3; needs D+1 settings per mode)")
     p.add_argument("--gru-epochs", type=int, default=50, metavar="N",
                    help="with a '+gru' model: at most N epochs for the sweep's one GRU residual")
-    p.add_argument("--model", default="ff5", help="model name (default ff5; list: dspnewton models)")
+    p.add_argument("--model", default="ff5",
+                   help="model name (default ff5; list: dspnewton models), or auto (selected by held-out ESR on a "
+                        "few settings, selection.json)")
     _add_stop_flags(p)
     p.set_defaults(func=_cmd_sweep)
 
@@ -481,7 +543,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="require the source to hold this model")
     p.set_defaults(func=_cmd_export)
 
-    p = sub.add_parser("models", help="list the model names, recommended first, with parameter counts")
+    p = sub.add_parser("models", help="the model options, the recommended model and --model auto's short list")
+    p.add_argument("--all", action="store_true", help="list every model name with its parameter count, tab-separated")
     p.set_defaults(func=_cmd_models)
 
     p = sub.add_parser("version", help="print the Python and C++ core versions")

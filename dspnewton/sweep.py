@@ -80,6 +80,7 @@ class SweepResult:
     seconds: float = 0.0
     joint: dict = field(default_factory=dict)  # mode -> JointResult (joint sweeps)
     residual: dict = field(default_factory=dict)  # the GRU residual of a '+gru' sweep (residual.json)
+    selection: dict = field(default_factory=dict)  # a '--model auto' sweep's model selection (selection.json)
 
     def mapping(self) -> dict:
         """mode -> peak -> parameters, ESR, iterations, converged, model (and ``source: joint``
@@ -279,6 +280,34 @@ def load_joint(sweep_dir) -> dict:
         raise InputError(f"'{path}' is not a valid joint fit ({exc}); rerun the sweep with --joint") from None
 
 
+def _selection_stage(out: Path, manifest, unit, modes, peaks, hessian, device, dtype, frame_seconds, overlap_seconds,
+                     max_iter, options, on_event):
+    """(selection record, chosen ModelSpec) of a ``--model auto`` sweep: an earlier run's ``selection.json``
+    when there is one, else :func:`dspnewton.selection.select_for_sweep` on a few settings."""
+    import torch
+
+    from .model.greybox_spec import parse_model
+    from .selection import select_for_sweep, selection_settings
+
+    path = out / "selection.json"
+    if path.exists():
+        try:
+            sel = json.loads(path.read_text())
+            return sel, parse_model(sel["chosen"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"'{path}' is not a valid model selection ({exc}); delete it to select again") from None
+    chosen = _select_pairs(manifest, unit, modes, peaks, [])
+    if not chosen:
+        raise InputError(f"no {unit or ''} input/target pairs for modes {list(modes)} to select a model on in "
+                         f"'{manifest.root}'")
+    keys = selection_settings(list(chosen))
+    pairs = {k: (manifest.abspath(chosen[k].input), manifest.abspath(chosen[k].target)) for k in keys}
+    fit_kw = dict(hessian=hessian, device=device, dtype=dtype or torch.float64, max_iter=max_iter,
+                  frame_seconds=frame_seconds, overlap_seconds=overlap_seconds, options=options)
+    sel = select_for_sweep(pairs, fit_kw=fit_kw, on_event=on_event)
+    return sel, parse_model(sel["chosen"])
+
+
 def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str = "3c", hessian: str = "auto",
           device=None, dtype=None, frame_seconds: float | None = 12.0, overlap_seconds: float = 1.0,
           max_iter: int = 100, on_event: Callable[[str, dict], None] | None = None, dist=None,
@@ -296,7 +325,10 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
         on_event: called with ("start" | "iteration" | "done" | "resumed" | "failed", info).
         dist: a :class:`dspnewton.distributed.DistContext`: the independent chains (modes)
             are spread over the workers; rank 0 waits for the others and writes the mapping.
-        model: the model to fit (``dspnewton models``); a sweep folder holds one model.
+        model: the model to fit (``dspnewton models``); a sweep folder holds one model.  ``auto``:
+            select it first by validation on a few settings (per mode the lowest, a middle and
+            the highest peak; :func:`dspnewton.selection.select_for_sweep`), recorded in
+            ``selection.json`` (a rerun reuses it).
         options: :class:`dspnewton.optim.newton.NewtonOptions` for every fit (stopping rules).
         joint: then fit each mode's parameters jointly as curves in the knob (``joint.json``).
         joint_degree: the curves' polynomial degree (default 3: 4 coefficients per parameter);
@@ -319,8 +351,12 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
     from .model.residual import split_model_name
 
     model, with_residual = split_model_name(model)
+    auto = isinstance(model, str) and model.strip().lower() == "auto"
+    if auto and (with_residual or dist is not None):
+        raise InputError("a sweep with --model auto selects its model on one worker and without '+gru'; "
+                         "select first, then rerun with the chosen model")
     try:
-        spec = parse_model(model)
+        spec = parse_model("ff5" if auto else model)
     except ValueError as exc:
         raise InputError(str(exc)) from None
     if with_residual and dist is not None:
@@ -332,6 +368,10 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
         raise InputError(f"unknown mode(s) {bad_modes}; use compress and/or limit")
     manifest = load_sources(source)
     out = Path(out_dir)
+    selection = None
+    if auto:
+        selection, spec = _selection_stage(out, manifest, unit, modes, peaks, hessian, device, dtype, frame_seconds,
+                                           overlap_seconds, max_iter, options, on_event)
     if (out / "sweep.json").exists():
         try:
             before = json.loads((out / "sweep.json").read_text()).get("model", "ff5")
@@ -340,7 +380,7 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
         if before != spec.name:
             raise InputError(f"'{out}' holds a sweep of model {before!r}, not {spec.name!r}; "
                              f"choose another output folder or rerun with {{model}}", {"model": before})
-    result = SweepResult(str(out))
+    result = SweepResult(str(out), selection=selection or {})
     chosen = _select_pairs(manifest, unit, modes, peaks, result.skipped)
     if not chosen:
         raise InputError(
@@ -358,10 +398,13 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
                                  f"per mode; {mode} has {n} ({', '.join(str(p) for (m, p) in sorted(chosen) if m == mode) or 'none'}): "
                                  f"add peaks or lower {{joint_degree}}", {"joint_degree": max(n - 1, 0)})
     out.mkdir(parents=True, exist_ok=True)  # after every check: a refused sweep writes nothing
+    if selection is not None:
+        _write_json(out / "selection.json", selection)
     config = {"schema": SWEEP_SCHEMA, "model": spec.name, "dataset_root": manifest.root, "unit": unit, "modes": list(modes),
               "peaks": peaks, "hessian": hessian, "frame_seconds": frame_seconds, "overlap_seconds": overlap_seconds,
               "max_iter": max_iter, "joint": bool(joint), "joint_degree": joint_degree if joint else None,
               "residual": "gru" if with_residual else None,
+              "selected_by": "validation (selection.json)" if selection is not None else None,
               "pairs": {f"{m}/{p}": {"input": e.input, "target": e.target} for (m, p), e in sorted(chosen.items())},
               "manifest_problems": manifest.problems, "manifest_unpaired": manifest.unpaired}
     my_modes = list(modes) if dist is None else [m for i, m in enumerate(modes) if i % dist.world == dist.rank]

@@ -16,6 +16,7 @@ import torch
 from dspnewton import _native
 from dspnewton.audio import InputError
 from dspnewton.evaluate import interpolate_params
+from dspnewton.model.schema import COLUMN_ORDER
 from dspnewton.export import A2A_CLASS_ID, export_bundle, load_bundle, plugin_class_id
 from dspnewton.model import CompressorParams, compress
 from dspnewton.synth import music_like
@@ -76,7 +77,8 @@ def test_bundle_contents(bundle):
     assert [r["peak"] for r in d["table"]["compress"]] == [40.0, 70.0, 100.0]
     assert d["provenance"]["esr"]["limit"]["100"] == 0.1
     header = (bundle / "params.h").read_text()
-    assert "constexpr double kCompress[3][13]" in header and "constexpr double kLimit[2][13]" in header
+    n = len(COLUMN_ORDER) + 1  # every parameter column and the ESR
+    assert f"constexpr double kCompress[3][{n}]" in header and f"constexpr double kLimit[2][{n}]" in header
     assert "constexpr bool kHasCurves[2] = {false, false}" in header and "constexpr bool kHasResidual = false" in header
     presets = sorted(p.name for p in (bundle / "presets").glob("*.vstpreset"))
     assert presets == ["compress_peak040.vstpreset", "compress_peak070.vstpreset", "compress_peak100.vstpreset",

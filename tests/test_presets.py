@@ -15,7 +15,7 @@ from dspnewton.model.greybox_spec import RECOMMENDED_MODEL, parse_model
 from dspnewton.synth import music_like
 from test_greybox_export import _table
 
-MODELS = ["ff5", "fb+2rel", RECOMMENDED_MODEL]
+MODELS = ["ff5", "fb+2rel", RECOMMENDED_MODEL, "fb+2rel+inhp+outshelf"]
 
 
 def _sweep_folder(tmp_path, model):

@@ -16,6 +16,7 @@ Hessian strategies (autograd, ``torch.func``) work for every model through
 from __future__ import annotations
 
 import functools
+import math
 
 import torch
 
@@ -94,6 +95,27 @@ class Model:
         """dict of physical values -> theta (..., P); ValueError naming a value out of range."""
         return model_physical_to_theta(params, self.spec, sample_rate, dtype=dtype, device=device,
                                        fill_defaults=fill_defaults)
+
+    def at_bounds(self, params: dict, sample_rate: int, tolerance: float = 0.005) -> dict:
+        """The parameters of ``params`` that sit on a bound of their range: name -> ``"lower"`` / ``"upper"``.
+
+        "On a bound" means within ``tolerance`` of either end in the parameter's own transform
+        scale (the sigmoid of theta: linear, log or one-pole-coefficient scale), where a fit
+        can no longer move it.  Unbounded parameters (threshold, make-up) never are.
+        """
+        theta = self.physical_to_theta({n: params[n] for n in self.param_names}, sample_rate)
+        out = {}
+        for p, t in zip(self.params, theta.tolist()):
+            if not p.bounded:
+                continue
+            s = 1.0 / (1.0 + math.exp(-t)) if abs(t) < 700 else (1.0 if t > 0 else 0.0)
+            if p.transform == "coef":  # the coefficient falls as the time constant grows
+                s = 1.0 - s
+            if s <= tolerance:
+                out[p.name] = "lower"
+            elif s >= 1.0 - tolerance:
+                out[p.name] = "upper"
+        return out
 
     # -------------------------------------------------------------------------- audio
     def render(self, x: torch.Tensor, theta: torch.Tensor, sample_rate: int, backend: str = "auto") -> torch.Tensor:

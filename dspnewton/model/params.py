@@ -5,9 +5,11 @@ Physical parameters (``ff5``): ``threshold_db`` (CT, dB), ``ratio`` (R),
 
 The optimiser works on theta = (CT, u_R, u_at, u_rt, gamma): CT and gamma as
 they are, the others through a scaled sigmoid ``lo + (hi - lo) * sigmoid(u)``
-into R in [1, 20] and, as published, onto the *coefficients*
+into R in [1, 50] and, as published, onto the *coefficients*
 ``alpha = 1 - exp(-2200 / (t_ms * sr))`` of attack in [0.1, 100] ms and release
-in [10, 1000] ms.  Conversion both ways is exact up to rounding.
+in [5, 5000] ms (the published recipe's ranges, [1, 20] and [10, 1000] ms, are
+too narrow for levelling amplifiers; see :mod:`.schema`).  Conversion both ways
+is exact up to rounding.
 """
 
 from __future__ import annotations

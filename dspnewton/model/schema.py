@@ -60,15 +60,19 @@ class ParamSpec:
         return f"{self.label} ({self.unit})" if self.unit else self.label
 
 
+# Ranges: the published ff5 recipe bounds the ratio to [1, 20] and the release to [10, 1000] ms.  Levelling
+# amplifiers need more: limit modes with very high ratios, and program-dependent release from a few ms to
+# seconds (the slow component of an optical cell up to a minute); evaluation fits sat on the published bounds,
+# so the ratio reaches 50:1, the release 5..5000 ms and the slow release 60 s.
 PARAMETERS: tuple = (
     ParamSpec("threshold_db", "dB", None, None, "none", -36.0, "threshold", ui_range=(-80.0, 0.0)),
-    ParamSpec("ratio", "", 1.0, 20.0, "sigmoid", 4.0, "ratio"),
+    ParamSpec("ratio", "", 1.0, 50.0, "sigmoid", 4.0, "ratio"),
     ParamSpec("attack_ms", "ms", 0.1, 100.0, "coef", 1.0, "attack"),
-    ParamSpec("release_ms", "ms", 10.0, 1000.0, "coef", 200.0, "release"),
+    ParamSpec("release_ms", "ms", 5.0, 5000.0, "coef", 200.0, "release"),
     ParamSpec("makeup_db", "dB", None, None, "none", 0.0, "make-up", ui_range=(-24.0, 24.0)),
     ParamSpec("knee_db", "dB", 0.1, 24.0, "sigmoid", 1.0, "knee width", "knee"),
     ParamSpec("rms_ms", "ms", 0.01, 500.0, "logsigmoid", 0.05, "RMS time", "rms"),
-    ParamSpec("release_slow_ms", "ms", 100.0, 20000.0, "logsigmoid", 2000.0, "slow release", "2rel"),
+    ParamSpec("release_slow_ms", "ms", 100.0, 60000.0, "logsigmoid", 2000.0, "slow release", "2rel"),
     ParamSpec("slow_mix", "", 0.0, 1.0, "sigmoid", 0.05, "slow mix", "2rel"),
     ParamSpec("sc_shelf_db", "dB", -24.0, 24.0, "sigmoid", 0.0, "side-chain shelf", "sc"),
     ParamSpec("drive", "", 0.01, 4.0, "logsigmoid", 0.1, "tube drive", "tube"),

@@ -92,7 +92,7 @@ def one_input(data: bytes) -> None:
 
 STATS = {"built": 0, "processed": 0}  # how far fuzzed inputs get (for checking the target itself)
 MODELS = ("ff5", "fb+2rel", "fb+knee+rms+2rel+sc+tube", "ff+knee+sc")
-EXTRAS = {"knee_db": (0.0, 24.0), "rms_ms": (0.05, 100.0), "release_slow_ms": (100.0, 20000.0), "slow_mix": (0.0, 1.0),
+EXTRAS = {"knee_db": (0.0, 24.0), "rms_ms": (0.05, 100.0), "release_slow_ms": (100.0, 60000.0), "slow_mix": (0.0, 1.0),
           "sc_shelf_db": (0.0, 24.0), "drive": (0.05, 20.0), "bias": (-1.0, 1.0)}
 
 

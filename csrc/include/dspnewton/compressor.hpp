@@ -161,7 +161,7 @@ inline bool params_valid(const Params& p, const Model& m = Model{}) {
     return true;
 }
 
-/// A description of the ranges for error messages, e.g. "ratio 1..20, attack_ms 0.1..100 ms".
+/// A description of the ranges for error messages, e.g. "ratio 1..50, attack_ms 0.1..100 ms".
 inline std::string ranges_text(const Model& m) {
     std::string t;
     for (const Field& f : kFields) {

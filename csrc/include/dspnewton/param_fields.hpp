@@ -10,13 +10,13 @@
 
 #define DSPNEWTON_PARAM_FIELDS(X) \
     X(threshold_db, "threshold", "dB", -HUGE_VAL, HUGE_VAL, -36.0, "", -80.0, 0.0, "none") \
-    X(ratio, "ratio", "", 1.0, 20.0, 4.0, "", 1.0, 20.0, "sigmoid") \
+    X(ratio, "ratio", "", 1.0, 50.0, 4.0, "", 1.0, 50.0, "sigmoid") \
     X(attack_ms, "attack", "ms", 0.1, 100.0, 1.0, "", 0.1, 100.0, "coef") \
-    X(release_ms, "release", "ms", 10.0, 1000.0, 200.0, "", 10.0, 1000.0, "coef") \
+    X(release_ms, "release", "ms", 5.0, 5000.0, 200.0, "", 5.0, 5000.0, "coef") \
     X(makeup_db, "make-up", "dB", -HUGE_VAL, HUGE_VAL, 0.0, "", -24.0, 24.0, "none") \
     X(knee_db, "knee width", "dB", 0.1, 24.0, 1.0, "knee", 0.1, 24.0, "sigmoid") \
     X(rms_ms, "RMS time", "ms", 0.01, 500.0, 0.05, "rms", 0.01, 500.0, "logsigmoid") \
-    X(release_slow_ms, "slow release", "ms", 100.0, 20000.0, 2000.0, "2rel", 100.0, 20000.0, "logsigmoid") \
+    X(release_slow_ms, "slow release", "ms", 100.0, 60000.0, 2000.0, "2rel", 100.0, 60000.0, "logsigmoid") \
     X(slow_mix, "slow mix", "", 0.0, 1.0, 0.05, "2rel", 0.0, 1.0, "sigmoid") \
     X(sc_shelf_db, "side-chain shelf", "dB", -24.0, 24.0, 0.0, "sc", -24.0, 24.0, "sigmoid") \
     X(drive, "tube drive", "", 0.01, 4.0, 0.1, "tube", 0.01, 4.0, "logsigmoid") \

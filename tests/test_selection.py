@@ -1,0 +1,120 @@
+"""Model selection by validation (``--model auto``): fit, sweep, the short list, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import dspnewton
+from dspnewton.audio import InputError
+from dspnewton.data.virtual_unit_b import TransformerLeveler
+from dspnewton.model.models import get_model
+from dspnewton.result import FitResult
+from dspnewton.selection import SHORT_LIST, selection_settings, split_point
+from dspnewton.synth import program_material
+from conftest import run_cli
+
+SR = 8000
+FAST = ["--max-iter", "6", "--frame-seconds", "2", "--overlap-seconds", "0.5", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    d = tmp_path_factory.mktemp("auto")
+    x = program_material(6.0, SR, seed=3)
+    y = TransformerLeveler(70, "compress").process(x, SR)
+    for name, a in (("in.wav", x), ("tg.wav", y), ("short_in.wav", x[:2 * SR]), ("short_tg.wav", y[:2 * SR])):
+        sf.write(d / name, a, SR, subtype="FLOAT")
+    return d
+
+
+def test_fit_auto_records_every_candidate_and_keeps_the_best(pair, tmp_path, capsys):
+    out = tmp_path / "o"
+    code, text, err = run_cli(["fit", str(pair / "in.wav"), str(pair / "tg.wav"), "-o", str(out), "--model", "auto",
+                               *FAST[:-1]], capsys)
+    assert code == 0, err
+    d = json.loads((out / "fit.json").read_text())
+    auto = d["extra"]["auto"]
+    rows = auto["candidates"]
+    assert [r["model"] for r in rows] == [m for m, _ in SHORT_LIST]
+    for r in rows:
+        assert 0 < r["esr_fit"] < 1 and 0 < r["esr_held_out"] < 1 and r["iterations"] >= 1
+    best = min(rows, key=lambda r: r["esr_held_out"])
+    assert auto["chosen"] == best["model"] == d["model"]
+    assert auto["validation_fraction"] == 0.25 and auto["validation_seconds"] == pytest.approx(1.5)
+    assert auto["split_sample"] == 3 * SR * 3 // 2
+    # The refit is warm-started from the chosen candidate and fits the whole pair.
+    r = FitResult.load(out / "fit.json")
+    assert r.model == best["model"] and r.esr == pytest.approx(auto["refit_esr"])
+    assert "model selection" in text and "* " + best["model"] in text
+    # Held-out scores are really held out: the candidates' fitted ESR is on the first part only.
+    assert any(r["esr_held_out"] != pytest.approx(r["esr_fit"], rel=1e-3) for r in rows)
+
+
+def test_fit_auto_python_api_with_candidates(pair):
+    from dspnewton.selection import fit_auto
+
+    r = fit_auto(str(pair / "in.wav"), str(pair / "tg.wav"), candidates=["fb+2rel", "fb+2rel+inhp+outshelf"],
+                 max_iter=4, frame_seconds=2, overlap_seconds=0.5, validation=0.3)
+    names = [c["model"] for c in r.extra["auto"]["candidates"]]
+    assert names == ["ff5", "fb+2rel", "fb+2rel+inhp+outshelf"]  # ff5 always (the warm start and baseline)
+    assert r.extra["auto"]["chosen"] in ("fb+2rel", "fb+2rel+inhp+outshelf") and r.model == r.extra["auto"]["chosen"]
+
+
+def test_fit_auto_bad_input(pair, tmp_path, capsys):
+    out = tmp_path / "short"
+    code, _, err = run_cli(["fit", str(pair / "short_in.wav"), str(pair / "short_tg.wav"), "-o", str(out),
+                            "--model", "auto"], capsys)
+    assert code == 1 and "too short for model selection" in err and "at least 4 s" in err
+    assert "Traceback" not in err and not out.exists()
+    code, _, err = run_cli(["fit", str(pair / "in.wav"), str(pair / "tg.wav"), "-o", str(out), "--model", "auto+gru"], capsys)
+    assert code == 1 and "'auto+gru'" in err and not out.exists()
+    code, _, err = run_cli(["fit", str(pair / "in.wav"), str(pair / "tg.wav"), "-o", str(out), "--model", "auto",
+                            "--optimizer", "adam"], capsys)
+    assert code == 1 and "fits by Newton" in err and not out.exists()
+    code, _, err = run_cli(["render", str(pair / "in.wav"), str(tmp_path / "nofit.json"), "-o", str(tmp_path / "y.wav"),
+                            "--model", "auto"], capsys)
+    assert code == 1 and not (tmp_path / "y.wav").exists()
+    with pytest.raises(InputError, match="between 0 and 1"):
+        split_point(80000, SR, 1.5, 0.5)
+    with pytest.raises(ValueError, match="model selection by validation, not a model"):
+        get_model("auto")
+
+
+def test_selection_settings():
+    keys = [("compress", p) for p in (40, 50, 60, 70, 80, 90, 100)] + [("limit", 70), ("limit", 100)]
+    assert selection_settings(keys) == [("compress", 40), ("compress", 70), ("compress", 100), ("limit", 70),
+                                        ("limit", 100)]
+
+
+def test_sweep_auto_selects_once_and_reuses_the_selection(tmp_path):
+    from dspnewton.sweep import sweep
+
+    data = tmp_path / "data" / "Train"
+    data.mkdir(parents=True)
+    x = program_material(5.0, SR, seed=5)
+    for i, (switch, peak) in enumerate(((0, 60), (0, 100))):
+        y = TransformerLeveler(peak, "compress").process(x, SR)
+        sf.write(data / f"input_{100 + i}_.wav", x, SR, subtype="FLOAT")
+        sf.write(data / f"target_{100 + i}_LA2A_3c__{switch}__{peak}.wav", y, SR, subtype="FLOAT")
+    out = tmp_path / "sweep"
+    too_short = tmp_path / "short"
+    kw = dict(modes=("compress",), peaks=[60, 100], frame_seconds=2.0, overlap_seconds=0.5, max_iter=4)
+    r = sweep(tmp_path / "data", out, model="auto", **kw)
+    sel = json.loads((out / "selection.json").read_text())
+    assert set(sel["settings"]) == {"compress/60", "compress/100"}
+    assert sel["chosen"] == min(sel["score"], key=sel["score"].get) and sel["score"]["ff5"] == pytest.approx(1.0)
+    assert json.loads((out / "sweep.json").read_text())["model"] == sel["chosen"]
+    mapping = json.loads((out / "mapping.json").read_text())
+    assert {row["model"] for row in mapping["compress"].values()} == {sel["chosen"]}
+    assert r.selection["chosen"] == sel["chosen"]
+    # A rerun resumes: the selection is read back, no fit is repeated.
+    again = sweep(tmp_path / "data", out, model="auto", **kw)
+    assert again.selection == sel and sorted(again.resumed) == ["compress/100", "compress/60"]
+    # Bad input: pairs too short to hold out a validation part; nothing is written.
+    with pytest.raises(InputError, match="too short for model selection"):
+        sweep(tmp_path / "data", too_short, model="auto", **{**kw, "overlap_seconds": 3.0})
+    assert not too_short.exists()
