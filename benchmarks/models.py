@@ -1,11 +1,18 @@
-"""Grey-box model evaluation: ESR and delta-LDR per model against the ff5 baseline.
+"""Model evaluation on units and material the models were not built from.
 
-Targets: the embedded virtual levelling amplifier (compress and limit, peak
-reduction 40, 70, 100) and ``pedalboard.Compressor`` at two settings.  Each
-model is fitted (full-Hessian Newton, warm-started from the ff5 fit of the same
-clip) on one music-like clip and scored on it and on a *held-out* clip (another
-seed) that no fit has seen.  Results are written incrementally (rerunning
-resumes); ``--md`` writes the Markdown report (docs/models.md).
+Every model is fitted (full-Hessian Newton, warm-started from the ff5 fit of
+the same clip) on one clip of :func:`dspnewton.synth.program_material`
+(speech-like formant bursts, a bass-heavy mix, organ chords, long silences
+with sudden onsets; unlike ``music_like``) and scored on a *held-out* clip of
+the same generator with another seed.  ``auto`` is ``dspnewton.fit(model=
+"auto")``: model selection on the fitting clip alone (75 % fit, 25 %
+validation), then a refit.  Targets: two embedded virtual units built
+differently -- ``optical`` (:class:`~dspnewton.data.virtual_unit.OpticalLeveler`,
+the unit the options were developed against) and ``transformer``
+(:class:`~dspnewton.data.virtual_unit_b.TransformerLeveler`: feed-forward
+variable-mu, transformers, band-limited side chain) -- at compress/limit x
+peak 40/70/100, and ``pedalboard.Compressor`` at two settings.  Results are
+written incrementally (rerunning resumes); ``--md`` writes docs/models.md.
 
     python benchmarks/models.py --json docs/results/models.json --md docs/models.md
 """
@@ -26,20 +33,27 @@ from _common import machine_info, write_json  # noqa: E402
 
 import dspnewton  # noqa: E402
 from dspnewton.data.virtual_unit import OpticalLeveler  # noqa: E402
+from dspnewton.data.virtual_unit_b import TransformerLeveler  # noqa: E402
 from dspnewton.fitting import fit_ff5_multistart  # noqa: E402
+from dspnewton.model.greybox_spec import RECOMMENDED_MODEL  # noqa: E402
+from dspnewton.model.models import get_model  # noqa: E402
 from dspnewton.objective.metrics import delta_ldr, esr  # noqa: E402
 from dspnewton.optim.newton import NewtonOptions  # noqa: E402
-from dspnewton.synth import music_like  # noqa: E402
+from dspnewton.synth import music_like, program_material  # noqa: E402
 
-DEFAULT_MODELS = ["fb", "ff+knee+rms", "fb+2rel", "fb+2rel+tube", "fb+knee+rms+2rel+sc+tube"]
+STAGED = f"{RECOMMENDED_MODEL}+inhp+outshelf"
+DEFAULT_MODELS = ["ff+knee+rms+inhp+outshelf", "fb+2rel", RECOMMENDED_MODEL, "fb+2rel+inhp+outshelf", STAGED, "auto"]
 PEDALBOARD_SETTINGS = {"pb-4to1": (-30.0, 4.0, 5.0, 100.0), "pb-10to1": (-24.0, 10.0, 1.0, 50.0)}
+UNITS = {"optical": OpticalLeveler, "transformer": TransformerLeveler}
 
 
 def targets():
-    for mode in ("compress", "limit"):
-        for peak in (40, 70, 100):
-            unit = OpticalLeveler(float(peak), mode)
-            yield f"virtual-{mode}-{peak}", "virtual", lambda x, sr, u=unit: u.process(x, sr)
+    """(name, unit, render) for every target: the virtual units' settings, then pedalboard."""
+    for unit, cls in UNITS.items():
+        for mode in ("compress", "limit"):
+            for peak in (40, 70, 100):
+                u = cls(float(peak), mode)
+                yield f"{unit}-{mode}-{peak}", unit, lambda x, sr, u=u: u.process(x, sr)
     import pedalboard
 
     for name, (thr, ratio, att, rel) in PEDALBOARD_SETTINGS.items():
@@ -59,7 +73,8 @@ def score(result, x, y, sr, warmup):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=10.0, help="clip length (fit and held-out), s")
+    ap.add_argument("--seconds", type=float, default=8.0, help="clip length (fit and held-out), s")
+    ap.add_argument("--sample-rate", type=int, default=44100)
     ap.add_argument("--models", default=",".join(DEFAULT_MODELS))
     ap.add_argument("--max-iter", type=int, default=30)
     ap.add_argument("--only", default="", help="comma-separated target names (default all)")
@@ -67,21 +82,25 @@ def main(argv=None):
     ap.add_argument("--md", default="")
     ap.add_argument("--timing", action="store_true", help="also time one Hessian per strategy and model")
     args = ap.parse_args(argv)
-    sr, warm_s = 44100, 1.0
+    sr, warm_s = args.sample_rate, 1.0
     warmup = int(warm_s * sr)
-    x_fit = music_like(args.seconds, sr, seed=11)
-    x_test = music_like(args.seconds, sr, seed=12)
+    x_fit = program_material(args.seconds, sr, seed=21)
+    x_test = program_material(args.seconds, sr, seed=22)
     path = Path(args.json)
     payload = json.loads(path.read_text()) if path.exists() else {"rows": []}
+    if payload.get("setup", {}).get("material") != "program_material":
+        payload = {"rows": []}  # results of the earlier (music_like) evaluation are not comparable
     payload["machine"] = machine_info("cpu")
     payload["setup"] = {"seconds": args.seconds, "sample_rate": sr, "warmup_s": warm_s, "max_iter": args.max_iter,
-                        "fit_seed": 11, "held_out_seed": 12}
+                        "material": "program_material", "fit_seed": 21, "held_out_seed": 22}
     done = {(r["target"], r["model"]) for r in payload["rows"]}
     models = [m for m in args.models.split(",") if m]
     only = set(filter(None, args.only.split(",")))
     opts = NewtonOptions(max_iter=args.max_iter, loss_rtol=1e-7)
-    for name, family, render in targets():
+    for name, unit, render in targets():
         if only and name not in only:
+            continue
+        if all((name, m) in done for m in ["ff5"] + models):
             continue
         y_fit, y_test = render(x_fit, sr), render(x_test, sr)
         base = None
@@ -93,6 +112,8 @@ def main(argv=None):
             if model == "ff5":
                 xt, yt = torch.tensor(x_fit).unsqueeze(0), torch.tensor(y_fit).unsqueeze(0)
                 r = fit_ff5_multistart(xt, yt, sr, **common)
+            elif model == "auto":
+                r = dspnewton.fit(torch.tensor(x_fit), torch.tensor(y_fit), sr, model="auto", **common)
             else:
                 r = dspnewton.fit(torch.tensor(x_fit), torch.tensor(y_fit), sr, model=model, init=base, **common)
             if model == "ff5":
@@ -101,13 +122,17 @@ def main(argv=None):
                     continue
             e_fit, l_fit = score(r, x_fit, y_fit, sr, warmup)
             e_test, l_test = score(r, x_test, y_test, sr, warmup)
-            row = {"target": name, "family": family, "model": model, "params": r.all_params,
+            row = {"target": name, "unit": unit, "model": model, "fitted_model": r.model, "params": r.all_params,
                    "n_params": len(r.all_params), "esr_fit": e_fit, "dldr_fit": l_fit, "esr_held_out": e_test,
                    "dldr_held_out": l_test, "iterations": r.iterations, "converged": r.converged,
+                   "at_bounds": get_model(r.model).at_bounds(r.all_params, sr),
                    "seconds": time.perf_counter() - t0}
+            if model == "auto":
+                row["auto"] = r.extra["auto"]
             payload["rows"].append(row)
-            print(f"{name:22s} {model:28s} ESR fit {100 * e_fit:7.3f} %  held-out {100 * e_test:7.3f} %  "
-                  f"dLDR {l_test:6.3f} dB  it {r.iterations:3d}  {row['seconds']:6.1f} s", flush=True)
+            print(f"{name:24s} {model:40s} ESR fit {100 * e_fit:7.3f} %  held-out {100 * e_test:7.3f} %  "
+                  f"dLDR {l_test:6.3f} dB  it {r.iterations:3d}  {row['seconds']:6.1f} s"
+                  + (f"  -> {r.model}" if model == "auto" else ""), flush=True)
             write_json(str(path), payload)
     if args.timing:
         payload["hessian_timing"] = hessian_timing()
@@ -126,7 +151,7 @@ def hessian_timing(seconds: float = 3.0, sr: int = 44100):
     x = torch.from_numpy(music_like(seconds, sr, seed=3))
     base = dict(threshold_db=-30.0, ratio=4.0, attack_ms=3.0, release_ms=80.0, makeup_db=2.0)
     rows = []
-    for name in ["ff5", "fb", "ff+knee+rms", "fb+2rel", "fb+2rel+tube", "fb+knee+rms+2rel+sc+tube"]:
+    for name in ["ff5", "fb+2rel", RECOMMENDED_MODEL, "fb+2rel+inhp+outshelf", STAGED]:
         spec = parse_model(name)
         th = model_physical_to_theta(base, spec, sr, fill_defaults=True)
         y = render_model(x, th + 0.05, spec, sr).detach()
@@ -146,7 +171,8 @@ def hessian_timing(seconds: float = 3.0, sr: int = 44100):
 
 MODELS_TEXT = """## The models
 
-A model is named by its options (`dspnewton models` lists all 64, the recommended one first):
+A model is named by its options (`dspnewton models` explains them and `--model auto`'s short list;
+`dspnewton models --all` lists all 256):
 
 | option | parameters | what it adds |
 |---|---|---|
@@ -156,69 +182,118 @@ A model is named by its options (`dspnewton models` lists all 64, the recommende
 | `2rel` | release_slow_ms, slow_mix | a second (slow) ballistics state sharing the attack; the gain mixes fast and slow |
 | `sc` | sc_shelf_db | first-order high shelf (1 kHz) in the side chain |
 | `tube` | drive, bias | output saturation `(tanh(k(w+b)) - tanh(kb)) / (k sech^2(kb))` (unit slope at 0) |
+| `inhp` | input_hp_hz | signal path: first-order input high-pass before everything (an input transformer's low-frequency roll-off) |
+| `outshelf` | output_shelf_hz, output_shelf_db | signal path: first-order output high shelf after everything (an output transformer's high-frequency loss; -40 dB is a low-pass) |
 
-All options compose; at most 12 parameters.  Fitting uses the same damped Newton on the full
-Hessian as `ff5`.  Derivatives are exact: the states come from a sequential kernel; for autograd
-they pass through two Newton steps of the recursion's implicit equations, each a matrix linear
-recurrence (`dspnewton.filters.matrix_recurrence`), which leaves the values unchanged and makes
-first, second and third derivatives exact in reverse mode, forward mode and under `torch.func`
-(tested with gradcheck, gradgradcheck, forward-mode gradcheck and every Hessian route).  The
-`fused` strategy for grey-box models is a compiled pass (`dspnewton.objective.greybox_fused`,
-numba CPU and numba.cuda from one frame body): per frame a forward sweep of values, a backward
-sweep of adjoints and a forward sweep of the P tangents that adds each elementary operation's
-second-order term (second-order Lagrangian identity), with no autograd tape; it agrees with
-reverse-over-reverse and with the vectorised torch reference (`dspnewton.objective.greybox_hessian`)
-to rounding.  At 20 minutes of audio: [long_fits.md](long_fits.md).  The C++ real-time core runs every model (parity with PyTorch below 1e-12 relative in
-float64 for all 64 models and any block size), and the exported plugin runs the table's model.
+All options compose; at most 15 parameters.  The signal-path stages are one-pole filters from
+analogue corners (`alpha = 1 - exp(-2 pi f / sr)`), the same at every sample rate.  Fitting uses
+the same damped Newton on the full Hessian as `ff5`.  Derivatives are exact: the states come from
+a sequential kernel; for autograd they pass through two Newton steps of the recursion's implicit
+equations (matrix linear recurrences), and the signal-path stages are differentiable linear
+filters; gradcheck, gradgradcheck and forward-mode checks cover every option.  The `fused` strategy
+is a compiled pass (`dspnewton.objective.greybox_fused`, numba CPU and numba.cuda from one frame
+body): a forward sweep of values, a backward sweep of adjoints (through the output shelf's
+transposed recursion) and a forward sweep of the P tangents adding each elementary operation's
+second-order term; the input high-pass enters as scalar first and second derivative recursions.
+It agrees with reverse-over-reverse autograd to rounding for every option.  The C++ real-time
+core, the bundle and the plugin run every model (parity with PyTorch below 1e-12 relative in
+float64 for all 256 models and any block size).
 """
+
+
+def _fmt_bounds(b: dict) -> str:
+    return ", ".join(f"{k} ({v})" for k, v in sorted(b.items())) or "-"
 
 
 def write_markdown(payload: dict, out: Path) -> None:
     rows = payload["rows"]
+    setup = payload["setup"]
     tnames = list(dict.fromkeys(r["target"] for r in rows))
     models = list(dict.fromkeys(r["model"] for r in rows))
     by = {(r["target"], r["model"]): r for r in rows}
+    unit_of = {r["target"]: r["unit"] for r in rows}
+    units = list(dict.fromkeys(unit_of.values()))
     lines = [
-        "# Grey-box models: evaluation",
+        "# Models: evaluation on units and material they were not built from",
         "",
-        "Generated by `python benchmarks/models.py --md docs/models.md` (raw numbers: "
-        "`docs/results/models.json`).  Each model is fitted by full-Hessian Newton (the fused exact Hessian), "
-        "warm-started from the `ff5` fit of the same clip, on a "
-        f"{payload['setup']['seconds']:g} s music-like clip at 44.1 kHz (first {payload['setup']['warmup_s']:g} s "
-        "warm-up, not scored) and scored on that clip and on a held-out clip (another seed) no fit has seen. "
-        "ESR is pre-emphasised, in %; dLDR in dB (held-out clip).  Ratio = model ESR / ff5 ESR on the held-out clip.",
+        "Generated by `python benchmarks/models.py --md docs/models.md` (raw numbers: `docs/results/models.json`; "
+        "one run on this 2-core machine).  Every model is fitted by full-Hessian Newton (the fused exact Hessian, "
+        f"at most {setup['max_iter']} iterations), warm-started from the `ff5` fit of the same clip, on a "
+        f"{setup['seconds']:g} s clip of `dspnewton.synth.program_material` (speech-like formant bursts, a "
+        "bass-heavy mix, organ chords, long silences with sudden onsets: unlike the `music_like` material the "
+        f"options were developed on) at {setup['sample_rate']} Hz, and scored on a held-out clip of the same "
+        f"generator with another seed (first {setup['warmup_s']:g} s of each clip not scored).  `auto` is "
+        "`dspnewton fit --model auto`: the short list fitted on the first 75 % of the fitting clip, the best on "
+        "its last 25 % kept and refitted on the whole fitting clip; it never sees the held-out clip.  ESR is "
+        "pre-emphasised, in %; ratio = model ESR / ff5 ESR on the held-out clip.",
         "",
-        "Targets: the embedded virtual unit (`dspnewton.data.virtual_unit`, compress/limit, peak reduction "
-        "40/70/100) and `pedalboard.Compressor` (pb-4to1: -30 dB, 4:1, 5 ms, 100 ms; pb-10to1: -24 dB, 10:1, "
-        "1 ms, 50 ms).",
+        "Targets: two embedded virtual units built differently, `optical` (`dspnewton.data.virtual_unit`: the "
+        "optical feedback leveller the grey-box options were developed against) and `transformer` "
+        "(`dspnewton.data.virtual_unit_b`: feed-forward variable-mu with input/output transformers and a "
+        "band-limited side chain, written after the options; no option or range was tuned on it), each at "
+        "compress/limit x peak reduction 40/70/100; and `pedalboard.Compressor` (pb-4to1: -30 dB, 4:1, 5 ms, "
+        "100 ms; pb-10to1: -24 dB, 10:1, 1 ms, 50 ms).",
         "",
     ]
     lines += MODELS_TEXT.splitlines() + [""]
-    header = "| target | " + " | ".join(models) + " |"
-    for title, key, scale in (("ESR on the fitted clip (%)", "esr_fit", 100), ("ESR held out (%)", "esr_held_out", 100),
+    header = "| target | " + " | ".join(f"`{m}`" for m in models) + " |"
+    rule = "|---" * (len(models) + 1) + "|"
+    for title, key, scale in (("ESR held out (%)", "esr_held_out", 100), ("ESR on the fitted clip (%)", "esr_fit", 100),
                               ("dLDR held out (dB)", "dldr_held_out", 1)):
-        lines += [f"## {title}", "", header, "|---" * (len(models) + 1) + "|"]
+        lines += [f"## {title}", "", header, rule]
         for t in tnames:
-            cells = []
-            for m in models:
-                r = by.get((t, m))
-                cells.append("-" if r is None else f"{scale * r[key]:.3f}")
+            cells = ["-" if (t, m) not in by else f"{scale * by[(t, m)][key]:.3f}" for m in models]
             lines.append(f"| {t} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines += ["## Ratio to ff5 (held-out ESR) and Newton iterations", "", header, "|---" * (len(models) + 1) + "|"]
+    ratio = {(t, m): by[(t, m)]["esr_held_out"] / by[(t, "ff5")]["esr_held_out"]
+             for t in tnames for m in models if (t, m) in by and (t, "ff5") in by}
+    lines += ["## Ratio to ff5 (held-out ESR) and Newton iterations", "", header, rule]
     for t in tnames:
-        base = by.get((t, "ff5"))
+        cells = ["-" if (t, m) not in ratio else f"{ratio[(t, m)]:.2f} ({by[(t, m)]['iterations']} it)"
+                 for m in models]
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    lines += ["", "## Mean and worst held-out ratio to ff5 per unit", "",
+              "| unit | " + " | ".join(f"`{m}` mean / worst" for m in models) + " |", rule]
+    for u in units:
         cells = []
         for m in models:
-            r = by.get((t, m))
-            if r is None or base is None:
-                cells.append("-")
-            else:
-                cells.append(f"{r['esr_held_out'] / base['esr_held_out']:.2f} ({r['iterations']} it)")
+            v = [ratio[(t, m)] for t in tnames if unit_of[t] == u and (t, m) in ratio]
+            cells.append("-" if not v else f"{np.mean(v):.2f} / {max(v):.2f}")
+        lines.append(f"| {u} | " + " | ".join(cells) + " |")
+    lines.append("")
+    if "auto" in models:
+        lines += ["## What `auto` chose", "", "| target | chosen | held-out ESR (%) | candidates' validation ESR (%) |",
+                  "|---|---|---|---|"]
+        for t in tnames:
+            r = by.get((t, "auto"))
+            if r is None:
+                continue
+            cands = ", ".join(f"{c['model']} {100 * c['esr_held_out']:.3g}" for c in
+                              sorted(r["auto"]["candidates"], key=lambda c: c["esr_held_out"]))
+            lines.append(f"| {t} | `{r['fitted_model']}` | {100 * r['esr_held_out']:.3f} | {cands} |")
+        lines.append("")
+    lines += ["## Fits that end on a parameter bound", "",
+              "A parameter within 0.5 % of either end of its range (in its transform's scale) after the fit: the "
+              "data want a value the model's range does not allow.", "",
+              "| target | " + " | ".join(f"`{m}`" for m in models) + " |", rule]
+    for t in tnames:
+        cells = ["-" if (t, m) not in by else _fmt_bounds(by[(t, m)].get("at_bounds", {})) for m in models]
         lines.append(f"| {t} | " + " | ".join(cells) + " |")
     lines.append("")
-    mean = {m: np.mean([by[(t, m)]["esr_held_out"] for t in tnames if (t, m) in by and t.startswith("virtual")])
-            for m in models}
+    # Targets, per setting.
+    verdict = []
+    for m in [m for m in models if m in (RECOMMENDED_MODEL, STAGED, "auto")]:  # the targets' models
+        virt = [t for t in tnames if unit_of[t] in UNITS and (t, m) in ratio]
+        met_v = [t for t in virt if ratio[(t, m)] <= 0.5]
+        pb = [t for t in tnames if unit_of[t] == "pedalboard" and (t, m) in ratio]
+        met_p = [t for t in pb if ratio[(t, m)] <= 1.0]
+        verdict.append(f"- `{m}`: held-out ESR <= 0.5x ff5 in {len(met_v)} of {len(virt)} virtual-unit settings "
+                       f"({'met' if virt and len(met_v) == len(virt) else 'not met'}; per setting: "
+                       + ", ".join(f"{t} {ratio[(t, m)]:.2f} {'met' if t in met_v else 'NOT met'}" for t in virt)
+                       + f"); never worse than ff5 on pedalboard: {len(met_p)} of {len(pb)} "
+                       + f"({'met' if pb and len(met_p) == len(pb) else 'not met'}: "
+                       + ", ".join(f"{t} {ratio[(t, m)]:.2f}" for t in pb) + ").")
+    lines += ["## Targets (recommended or auto-selected model)", ""] + verdict + [""]
     timing = payload.get("hessian_timing")
     if timing:
         lines += [f"## Cost of one exact Hessian ({timing['seconds']:g} s clip, 44.1 kHz, CPU)", "",
@@ -230,12 +305,6 @@ def write_markdown(payload: dict, out: Path) -> None:
             lines.append(f"| {r['model']} | {r['n_params']} | {r['fused']:.2f} | {r['revrev']:.2f} | "
                          f"{r['fwdrev']:.2f} | {r['revrev_over_fused']:.1f}x |")
         lines.append("")
-    lines += ["## Mean held-out ESR on the virtual unit", "",
-              "| model | parameters | mean ESR (%) |", "|---|---|---|"]
-    for m in sorted(models, key=lambda k: mean[k]):
-        n = next(r["n_params"] for r in rows if r["model"] == m)
-        lines.append(f"| {m} | {n} | {100 * mean[m]:.3f} |")
-    lines.append("")
     tmp = out.with_suffix(".tmp")
     kept = ""  # the section benchmarks/knob_residual.py writes survives a regeneration
     old = out.read_text() if out.exists() else ""

@@ -54,7 +54,7 @@ def _resolve_init(init, sample_rate: int, spec: ModelSpec | None = None):
                 f"{source} is a fit of model {init.model!r}, which cannot start model {model.name!r}: "
                 f"{model.name} has no {', '.join(lost)}. Start from a fit of ff5 or of a model whose options "
                 f"{model.name} includes, or start without an init (a grey-box model then warm-starts from ff5).")
-        init = init.all_params
+        init = init.all_params if init.dsp_model == model.name else model.warm_start(init.all_params, sample_rate)
     if isinstance(init, CompressorParams):
         init = init.to_dict()
     if isinstance(init, torch.Tensor) and init.dim() == 1 and init.shape[0] in (5, spec.n_params):
@@ -252,7 +252,7 @@ def fit(
                                       _frames=(full_frames, notes, lag))
             warm = {"model": "ff5", "esr": base.esr, "iterations": base.iterations, "seconds": base.seconds,
                     "params": base.params.to_dict()}
-            theta0 = _resolve_init(base.params, sr, spec)
+            theta0 = _resolve_init(base, sr, spec)
 
     def enrich(entry: dict) -> dict:
         theta = torch.tensor(entry["theta"], dtype=torch.float64)

@@ -10,9 +10,10 @@ with the lowest held-out ESR wins and is refitted on the whole pair, warm-
 started from its fit of the fitting part.  ``FitResult.extra["auto"]`` (and so
 ``fit.json``) records every candidate's fitted and held-out ESR.
 
-The short list is the set of models that earned a place in the evaluation
-(``docs/models.md``): each covers a kind of device, and none was chosen for one
-test unit.  ``dspnewton models`` prints it with its reasons.
+The short list covers kinds of device, each with and without the signal
+path's transformer stages: feed-forward (VCA, digital), feedback with a
+two-stage release (optical levelling amplifiers) and the recommended model
+with every gain-shaping option; none was chosen for one test unit.  ``dspnewton models`` prints it with its reasons.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ AUTO = "auto"
 SHORT_LIST = (
     ("ff5", "the published five-parameter model: the baseline every other candidate has to beat"),
     ("ff+knee+rms", "feed-forward with a soft knee and an RMS detector: VCA and digital compressors"),
+    ("ff+knee+rms+inhp+outshelf", "ff+knee+rms with the signal path's transformer stages (input high-pass, "
+                                  "output high shelf)"),
     ("fb+2rel", "feedback detector with a two-stage release: the core of an optical levelling amplifier"),
     (RECOMMENDED_MODEL, "the recommended model: every gain-shaping option (knee, RMS, two-stage release, "
                         "side-chain shelf, tube output)"),

@@ -185,6 +185,40 @@ def test_stall_rule_stops_when_the_fit_stops_improving():
     assert "stopped improving" not in off.message and off.iterations > 10
 
 
+def test_newton_steps_back_from_points_with_non_finite_derivatives():
+    """A quadratic whose derivatives are NaN beyond t = 1.5 (a feedback loop driven unstable has a
+    finite loss there but no usable derivatives): Newton halves its step instead of stopping."""
+    def bad(t):
+        return bool(t[0] > 1.5)
+
+    def lgh(t):
+        L = torch.tensor(float(((t - 2.0) ** 2).sum()), dtype=torch.float64)
+        g, H = 2 * (t - 2.0), 2 * torch.eye(1, dtype=torch.float64)
+        return (L, g * float("nan"), H) if bad(t) else (L, g, H)
+
+    def lv(t):
+        return float(((t - 2.0) ** 2).sum())
+
+    r = newton(lgh, lv, torch.tensor([0.0], dtype=torch.float64), NewtonOptions(max_iter=20, stall_iters=0))
+    assert r.iterations > 1 and "along the Newton direction" in r.message
+    assert [h["step"] for h in r.history][:1] == [0.5]  # the full step to 2.0 had NaN derivatives
+    assert float(r.theta[0]) == 1.5 and r.loss == pytest.approx(0.25)  # the best point with derivatives
+
+
+def test_warm_start_moves_inside_the_ranges_and_keeps_feedback_stable():
+    from dspnewton.model.params import ms_to_coef
+
+    ff5 = {"threshold_db": -54.0, "ratio": 50.0, "attack_ms": 0.45, "release_ms": 5000.0, "makeup_db": 12.0}
+    fb = get_model("fb+2rel")
+    w = fb.warm_start(ff5, 44100)
+    assert w["ratio"] <= 1.0 / ms_to_coef(w["attack_ms"], 44100) + 1e-9  # (1 + slope) alpha <= 1: no oscillation
+    assert fb.at_bounds(w, 44100) == {} and w["threshold_db"] == -54.0
+    assert w["release_slow_ms"] == pytest.approx(fb.defaults()["release_slow_ms"])
+    ff = get_model("ff+knee")
+    wf = ff.warm_start(ff5, 44100)
+    assert ff.at_bounds(wf, 44100) == {} and wf["ratio"] < 50.0 and wf["ratio"] > 40.0  # feed-forward: no cap
+
+
 def test_frames_are_views_and_store_exact_float32():
     x = torch.randn(2000, dtype=torch.float64).float().double()  # float32 values
     y = 0.5 * x

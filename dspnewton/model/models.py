@@ -117,6 +117,30 @@ class Model:
                 out[p.name] = "upper"
         return out
 
+    def warm_start(self, params: dict, sample_rate: int, margin: float = 0.01) -> dict:
+        """A start for this model from another model's fit (its parameters a subset of ours).
+
+        Missing parameters take their defaults; every bounded parameter is moved at least
+        ``margin`` inside its range (in its transform's scale: on a bound the sigmoid is flat and
+        Newton cannot move it); and in the feedback topology the ratio is capped at
+        ``1 / alpha_attack`` so that the discrete loop starts stable (a feed-forward fit's high
+        ratio with a fast attack makes the feedback recursion oscillate, and its derivatives
+        grow without bound).
+        """
+        from .params import ms_to_coef
+
+        out = {**self.defaults(), **{k: float(v) for k, v in params.items() if k in self.param_names}}
+        theta = self.physical_to_theta(out, sample_rate)
+        lim = math.log(margin / (1.0 - margin))
+        for i, p in enumerate(self.params):
+            if p.bounded:
+                theta[i] = theta[i].clamp(lim, -lim)
+        out = {k: float(v) for k, v in self.theta_to_physical(theta, sample_rate).items()}
+        if self.spec.feedback:
+            cap = 1.0 / ms_to_coef(out["attack_ms"], sample_rate)
+            out["ratio"] = max(1.0 + margin, min(out["ratio"], cap))
+        return out
+
     # -------------------------------------------------------------------------- audio
     def render(self, x: torch.Tensor, theta: torch.Tensor, sample_rate: int, backend: str = "auto") -> torch.Tensor:
         """x (B, T) or (T,), theta (P,) or (B, P) -> y like x; differentiable."""

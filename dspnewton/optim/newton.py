@@ -58,6 +58,13 @@ class NewtonResult:
     evaluations: int = 0
 
 
+def _finite(lgh) -> bool:
+    """Whether a (loss, grad, H) triple is finite."""
+    L, g, H = lgh
+    L = float(L)
+    return L == L and abs(L) != float("inf") and bool(torch.isfinite(g).all()) and bool(torch.isfinite(H).all())
+
+
 def modified_newton_direction(g: torch.Tensor, H: torch.Tensor, eig_floor: float = 1e-10, mu: float = 0.0):
     """Descent direction ``-(H_mod + mu I)^{-1} g`` and whether H was modified.
 
@@ -151,26 +158,53 @@ def newton(
             else:
                 message = "line search found no decrease (after Levenberg-Marquardt damping)"
             break
+        rel_decrease = (L - L_new) / max(abs(L), 1e-300)
+        stalled_now = stalled + 1 if rel_decrease < opt.stall_rtol else 0
+        stop = rel_decrease <= opt.loss_rtol or (opt.stall_iters > 0 and stalled_now >= opt.stall_iters)
+        nxt = prefetched
+        if not stop:
+            if nxt is None:
+                nxt = loss_grad_hess(theta + step * p)
+                evaluations += 1
+            # A point with a finite loss can still have non-finite derivatives (e.g. a feedback loop
+            # driven unstable): step back along p until they are finite again.
+            halvings, t_try = 0, step
+            while not _finite(nxt) and halvings < opt.max_halvings:
+                halvings += 1
+                t_try *= 0.5
+                L_try = loss_only(theta + t_try * p)
+                evaluations += 1
+                if L_try == L_try and L_try <= L + opt.armijo_c * t_try * slope:
+                    step, L_new = t_try, L_try  # the point whose derivatives nxt holds
+                    nxt = loss_grad_hess(theta + step * p)
+                    evaluations += 1
+            if not _finite(nxt):  # nowhere along p with usable derivatives: stay here
+                entry["step"] = 0.0
+                history.append(entry)
+                if callback:
+                    callback(entry)
+                message = ("derivatives are not finite along the Newton direction (e.g. a feedback loop driven "
+                           "unstable); stopped at the last point where they are")
+                break
+            if halvings:
+                entry["step"] = step
+                rel_decrease = (L - L_new) / max(abs(L), 1e-300)
+                stalled_now = stalled + 1 if rel_decrease < opt.stall_rtol else 0
         theta = theta + step * p
         entry["loss_after"] = L_new
         entry["theta"] = theta.tolist()
         history.append(entry)
         if callback:
             callback(entry)
-        rel_decrease = (L - L_new) / max(abs(L), 1e-300)
         last_full_step = step == 1.0
-        stalled = stalled + 1 if rel_decrease < opt.stall_rtol else 0
+        stalled = stalled_now
         if rel_decrease <= opt.loss_rtol or (opt.stall_iters > 0 and stalled >= opt.stall_iters):
             L = L_new  # stop here: no derivatives needed at the last point
             converged = True
             message = ("relative loss decrease below tolerance" if rel_decrease <= opt.loss_rtol else
                        f"stopped improving: relative loss decrease below {opt.stall_rtol:g} for {stalled} steps")
             break
-        if prefetched is not None:
-            L, g, H = prefetched
-        else:
-            L, g, H = loss_grad_hess(theta)
-            evaluations += 1
+        L, g, H = nxt
         L = float(L)
     if L < best_loss:
         best_theta, best_loss = theta.clone(), L
