@@ -87,7 +87,7 @@ def _chunk(theta, frames: Frames, spec: ModelSpec):
         S = kernel_states_from_inputs(xd, hd, coefficient_table(thb, spec, sr), spec)
         S_prev = shift_in(initial_state(spec, x), S)
 
-    # Coefficients C (12,) as a function of theta: value, Jacobian (12, P).
+    # Coefficients C (15,) as a function of theta: value, Jacobian (15, P).
     dC_dth = torch.func.jacfwd(lambda t: coefficient_table(t.unsqueeze(0), spec, sr)[0])(th)
     with torch.no_grad():
         C = coefficient_table(thb, spec, sr)
