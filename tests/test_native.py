@@ -69,7 +69,7 @@ def test_multichannel_and_bad_input(music32):
     y = _native.process(st, p, SR)
     assert np.array_equal(y[0], _native.process(music32, p, SR))
     with pytest.raises(ValueError, match="parameters out of range"):
-        _native.process(music32, {**p, "ratio": 50.0}, SR)
+        _native.process(music32, {**p, "ratio": 80.0}, SR)
     with pytest.raises(ValueError, match="missing parameter 'makeup_db'"):
         _native.process(music32, {k: v for k, v in p.items() if k != "makeup_db"}, SR)
     with pytest.raises(ValueError, match="shape"):
@@ -89,7 +89,7 @@ def test_bundle_round_trip_and_validation():
         (text.replace('"schema_version": 1', '"schema_version": 3'), "newer than this dspnewton reads .2.; upgrade dspnewton"),
         (text.replace('"schema_version": 1', '"schema_version": 2'), "holds curves or a residual; this one has neither"),
         (text.replace('"ratio": 5.4400000000000004', '"ratio": 5.5'), "checksum mismatch"),
-        (text.replace('"ratio": 5.4400000000000004', '"ratio": 50'), "out of range"),
+        (text.replace('"ratio": 5.4400000000000004', '"ratio": 80'), "out of range"),
         (text.replace('"peak": 75', '"peak": 30'), "strictly increasing"),
         (text[:-10], "invalid JSON"),
         ("[1, 2]", "must hold a JSON object"),
