@@ -91,9 +91,10 @@ def one_input(data: bytes) -> None:
 
 
 STATS = {"built": 0, "processed": 0}  # how far fuzzed inputs get (for checking the target itself)
-MODELS = ("ff5", "fb+2rel", "fb+knee+rms+2rel+sc+tube", "ff+knee+sc")
+MODELS = ("ff5", "fb+2rel", "fb+knee+rms+2rel+sc+tube", "ff+knee+sc", "fb+2rel+inhp+outshelf")
 EXTRAS = {"knee_db": (0.0, 24.0), "rms_ms": (0.05, 100.0), "release_slow_ms": (100.0, 60000.0), "slow_mix": (0.0, 1.0),
-          "sc_shelf_db": (0.0, 24.0), "drive": (0.05, 20.0), "bias": (-1.0, 1.0)}
+          "sc_shelf_db": (0.0, 24.0), "drive": (0.05, 20.0), "bias": (-1.0, 1.0), "input_hp_hz": (0.5, 2000.0),
+          "output_shelf_hz": (50.0, 50000.0), "output_shelf_db": (-50.0, 20.0)}
 
 
 def _block(fdp, channels):
@@ -115,8 +116,8 @@ def fuzz_processor(fdp):
     rows, peak = [], -1.0
     for _ in range(fdp.ConsumeIntInRange(1, 3)):
         peak += fdp.ConsumeFloatInRange(0.5, 60.0)
-        row = {"peak": peak, "threshold_db": fdp.ConsumeFloatInRange(-80, 0), "ratio": fdp.ConsumeFloatInRange(1, 20),
-               "attack_ms": fdp.ConsumeFloatInRange(0.1, 100), "release_ms": fdp.ConsumeFloatInRange(10, 1000),
+        row = {"peak": peak, "threshold_db": fdp.ConsumeFloatInRange(-80, 0), "ratio": fdp.ConsumeFloatInRange(1, 60),
+               "attack_ms": fdp.ConsumeFloatInRange(0.1, 100), "release_ms": fdp.ConsumeFloatInRange(5, 5000),
                "makeup_db": fdp.ConsumeFloatInRange(-24, 24)}
         row.update({k: fdp.ConsumeFloatInRange(lo, hi) for k, (lo, hi) in EXTRAS.items()})
         rows.append(row)
