@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 
+import soundfile as sf
 import torch
 
 from .audio import InputError, prepare_pair
@@ -187,20 +188,27 @@ def select_for_sweep(pairs: dict, candidates=None, validation: float = VALIDATIO
     names = [m for m, _ in SHORT_LIST] if candidates is None else list(candidates)
     names = list(dict.fromkeys(parse_model(m).name for m in names))
     fit_kw = dict(fit_kw or {})
-    prepared = {}
-    for key, (inp, tgt) in sorted(pairs.items()):  # every length check before any fit
-        pair = prepare_pair(inp, tgt, trim=True)
+    overlap = float(fit_kw.get("overlap_seconds", 1.0))
+    for key, (inp, tgt) in sorted(pairs.items()):  # every length check before any fit (headers only)
         try:
-            split = split_point(pair.x.shape[-1], pair.sample_rate, validation,
-                                float(fit_kw.get("overlap_seconds", 1.0)))
+            infos = [sf.info(str(p)) for p in (inp, tgt)]
+        except RuntimeError:
+            continue  # unreadable: prepare_pair below names the problem
+        try:
+            split_point(min(i.frames for i in infos), infos[0].samplerate, validation, overlap)
         except InputError as exc:
             raise InputError(f"{key[0]} {key[1]} ('{tgt}'): {exc}") from None
-        prepared[key] = (pair, split)
     settings, ratios = {}, {n: [] for n in names}
-    for i, (key, (pair, split)) in enumerate(prepared.items()):
+    for i, (key, (inp, tgt)) in enumerate(sorted(pairs.items())):
         if on_event:
-            on_event("select", {"mode": key[0], "peak": key[1], "index": i, "total": len(prepared)})
+            on_event("select", {"mode": key[0], "peak": key[1], "index": i, "total": len(pairs)})
+        pair = prepare_pair(inp, tgt, trim=True)  # one pair in memory at a time
+        try:
+            split = split_point(pair.x.shape[-1], pair.sample_rate, validation, overlap)
+        except InputError as exc:
+            raise InputError(f"{key[0]} {key[1]} ('{tgt}'): {exc}") from None
         rows, _ = score_candidates(pair.x, pair.y, pair.sample_rate, split, names, fit_kw)
+        del pair
         settings[f"{key[0]}/{key[1]}"] = rows
         base = next(r["esr_held_out"] for r in rows if r["model"] == "ff5")
         for r in rows:
