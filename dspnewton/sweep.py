@@ -280,6 +280,20 @@ def load_joint(sweep_dir) -> dict:
         raise InputError(f"'{path}' is not a valid joint fit ({exc}); rerun the sweep with --joint") from None
 
 
+def _check_joint(chosen: dict, modes, joint_degree) -> int:
+    """The joint fit's degree (default 3); InputError when a mode has too few settings for it."""
+    from .joint import DEFAULT_DEGREE
+
+    joint_degree = DEFAULT_DEGREE if joint_degree is None else int(joint_degree)
+    for mode in modes:
+        n = len([1 for (m, _) in chosen if m == mode])
+        if n < joint_degree + 1:
+            raise InputError(f"a joint sweep of degree {joint_degree} needs at least {joint_degree + 1} settings "
+                             f"per mode; {mode} has {n} ({', '.join(str(p) for (m, p) in sorted(chosen) if m == mode) or 'none'}): "
+                             f"add peaks or lower {{joint_degree}}", {"joint_degree": max(n - 1, 0)})
+    return joint_degree
+
+
 def _selection_stage(out: Path, manifest, unit, modes, peaks, hessian, device, dtype, frame_seconds, overlap_seconds,
                      max_iter, options, on_event):
     """(selection record, chosen ModelSpec) of a ``--model auto`` sweep: an earlier run's ``selection.json``
@@ -369,7 +383,12 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
     manifest = load_sources(source)
     out = Path(out_dir)
     selection = None
-    if auto:
+    if auto:  # the cheap refusals first: the selection fits candidates on several settings
+        if (out / "sweep.json").exists() and not (out / "selection.json").exists():
+            raise InputError(f"'{out}' holds a sweep made without --model auto; choose another output folder "
+                             f"or rerun it with its own model")
+        if joint:
+            _check_joint(_select_pairs(manifest, unit, modes, peaks, []), modes, joint_degree)
         selection, spec = _selection_stage(out, manifest, unit, modes, peaks, hessian, device, dtype, frame_seconds,
                                            overlap_seconds, max_iter, options, on_event)
     if (out / "sweep.json").exists():
@@ -388,15 +407,7 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
             f"'{manifest.root}' ({len(manifest.pairs)} pairs in all, {len(manifest.unknown)} unknown files, "
             f"{len(manifest.problems)} unreadable); check the folder or build an index with 'dspnewton index'")
     if joint:
-        from .joint import DEFAULT_DEGREE
-
-        joint_degree = DEFAULT_DEGREE if joint_degree is None else int(joint_degree)
-        for mode in modes:
-            n = len([1 for (m, _) in chosen if m == mode])
-            if n < joint_degree + 1:
-                raise InputError(f"a joint sweep of degree {joint_degree} needs at least {joint_degree + 1} settings "
-                                 f"per mode; {mode} has {n} ({', '.join(str(p) for (m, p) in sorted(chosen) if m == mode) or 'none'}): "
-                                 f"add peaks or lower {{joint_degree}}", {"joint_degree": max(n - 1, 0)})
+        joint_degree = _check_joint(chosen, modes, joint_degree)
     out.mkdir(parents=True, exist_ok=True)  # after every check: a refused sweep writes nothing
     if selection is not None:
         _write_json(out / "selection.json", selection)

@@ -90,7 +90,7 @@ def test_selection_settings():
                                         ("limit", 100)]
 
 
-def test_sweep_auto_selects_once_and_reuses_the_selection(tmp_path):
+def test_sweep_auto_selects_once_and_reuses_the_selection(tmp_path, monkeypatch):
     from dspnewton.sweep import sweep
 
     data = tmp_path / "data" / "Train"
@@ -114,6 +114,22 @@ def test_sweep_auto_selects_once_and_reuses_the_selection(tmp_path):
     # A rerun resumes: the selection is read back, no fit is repeated.
     again = sweep(tmp_path / "data", out, model="auto", **kw)
     assert again.selection == sel and sorted(again.resumed) == ["compress/100", "compress/60"]
+    # Refused before any selection fit: a folder holding a sweep made without auto, a joint degree
+    # too high for the settings.
+    plain = tmp_path / "plain"
+    sweep(tmp_path / "data", plain, **{**kw, "peaks": [100]})
+    import dspnewton.selection as selection
+
+    def no_fits(*a, **k):
+        raise AssertionError("the selection ran before a cheap refusal")
+
+    monkeypatch.setattr(selection, "select_for_sweep", no_fits)
+    with pytest.raises(InputError, match="holds a sweep made without --model auto"):
+        sweep(tmp_path / "data", plain, model="auto", **kw)
+    with pytest.raises(InputError, match="joint sweep of degree 3 needs at least 4 settings"):
+        sweep(tmp_path / "data", tmp_path / "j", model="auto", joint=True, **kw)
+    assert not (tmp_path / "j").exists()
+    monkeypatch.undo()
     # Bad input: pairs too short to hold out a validation part; nothing is written.
     with pytest.raises(InputError, match="too short for model selection"):
         sweep(tmp_path / "data", too_short, model="auto", **{**kw, "overlap_seconds": 3.0})
