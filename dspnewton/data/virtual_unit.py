@@ -67,13 +67,8 @@ def _leveler(x, sr, sc_gain, law_k, law_p, el_attack_ms, el_release_ms, cell_att
 
 
 @dataclass(frozen=True)
-class OpticalLeveler:
-    """The virtual unit at one setting.
-
-    Args:
-        peak_reduction: 0..100 (side-chain gain from -6 dB to +44 dB).
-        mode: ``compress`` or ``limit``.
-    """
+class UnitSetting:
+    """A virtual unit's front panel: peak reduction 0..100 and the compress/limit switch (checked)."""
 
     peak_reduction: float
     mode: str = "compress"
@@ -83,6 +78,16 @@ class OpticalLeveler:
             raise ValueError(f"peak_reduction must be in [0, 100], got {self.peak_reduction}")
         if self.mode not in ("compress", "limit"):
             raise ValueError(f"mode must be 'compress' or 'limit', got {self.mode!r}")
+
+
+@dataclass(frozen=True)
+class OpticalLeveler(UnitSetting):
+    """The virtual unit at one setting.
+
+    Args:
+        peak_reduction: 0..100 (side-chain gain from -6 dB to +44 dB).
+        mode: ``compress`` or ``limit``.
+    """
 
     def process(self, x: np.ndarray, sample_rate: int) -> np.ndarray:
         """Process mono audio (T,) float64 -> (T,)."""

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+from .virtual_unit import UnitSetting, _coef
+
 __all__ = ["TransformerLeveler"]
 
 
@@ -44,11 +46,6 @@ def _biquad(kind: str, fc: float, q: float, sr: float) -> tuple:
     else:
         b = ((1.0 + c) / 2.0, -(1.0 + c), (1.0 + c) / 2.0)
     return b[0] / a0, b[1] / a0, b[2] / a0, -2.0 * c / a0, (1.0 - alpha) / a0
-
-
-@nb.njit(cache=True)
-def _coef(ms, sr):
-    return 1.0 - math.exp(-1.0 / (ms * 1e-3 * sr))
 
 
 @nb.njit(cache=True)
@@ -99,22 +96,13 @@ def _unit(x, sr, hp_in, hp_sc, lp_out, shelf_a, shelf_k, thr, slope, attack_ms, 
 
 
 @dataclass(frozen=True)
-class TransformerLeveler:
+class TransformerLeveler(UnitSetting):
     """The second virtual unit at one setting.
 
     Args:
         peak_reduction: 0..100 (threshold from -14 dB down to -44 dB).
         mode: ``compress`` or ``limit``.
     """
-
-    peak_reduction: float
-    mode: str = "compress"
-
-    def __post_init__(self):
-        if not 0 <= self.peak_reduction <= 100:
-            raise ValueError(f"peak_reduction must be in [0, 100], got {self.peak_reduction}")
-        if self.mode not in ("compress", "limit"):
-            raise ValueError(f"mode must be 'compress' or 'limit', got {self.mode!r}")
 
     def process(self, x: np.ndarray, sample_rate: int) -> np.ndarray:
         """Process mono audio (T,) float64 -> (T,)."""
