@@ -54,6 +54,15 @@ def short_list_text() -> str:
     return "\n".join(lines)
 
 
+def _candidate_names(candidates) -> list:
+    """Canonical, de-duplicated model names of ``candidates`` (default: the short list); InputError on a bad name."""
+    names = [m for m, _ in SHORT_LIST] if candidates is None else list(candidates)
+    try:
+        return list(dict.fromkeys(parse_model(m).name for m in names))
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
 def split_point(n_samples: int, sample_rate: int, validation: float, overlap_seconds: float) -> int:
     """First sample of the validation part; InputError when either part would be too short.
 
@@ -114,11 +123,7 @@ def fit_auto(input, target, sample_rate: int | None = None, *, candidates=None,
                          "or name a model", {"init": None})
     if optimizer != "newton":
         raise InputError("--model auto fits by Newton; drop {optimizer}", {"optimizer": "newton"})
-    names = [m for m, _ in SHORT_LIST] if candidates is None else list(candidates)
-    try:
-        names = list(dict.fromkeys(parse_model(m).name for m in names))
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    names = _candidate_names(candidates)
     t0 = time.perf_counter()
     pair = prepare_pair(input, target, sample_rate, resample=resample, trim=trim, channels=channels, align=align)
     x, y, sr = pair.x, pair.y, pair.sample_rate
@@ -185,8 +190,7 @@ def select_for_sweep(pairs: dict, candidates=None, validation: float = VALIDATIO
     Returns ``{"chosen", "candidates": [names], "score": {model: mean ratio}, "settings":
     {"mode/peak": rows}, "validation_fraction"}`` (the sweep writes it to ``selection.json``).
     """
-    names = [m for m, _ in SHORT_LIST] if candidates is None else list(candidates)
-    names = list(dict.fromkeys(parse_model(m).name for m in names))
+    names = _candidate_names(candidates)
     fit_kw = dict(fit_kw or {})
     overlap = float(fit_kw.get("overlap_seconds", 1.0))
     for key, (inp, tgt) in sorted(pairs.items()):  # every length check before any fit (headers only)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import soundfile as sf
 
-import dspnewton
 from dspnewton.audio import InputError
 from dspnewton.data.virtual_unit_b import TransformerLeveler
 from dspnewton.model.models import get_model
