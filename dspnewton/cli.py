@@ -74,9 +74,9 @@ class _Progress:
             c = entry["candidate"]
             self.close()
             self.bar = None
-            print(f"candidate {c['model']}: ESR {100 * c['esr_fit']:.4g} % on the fitting part, "
-                  f"{100 * c['esr_held_out']:.4g} % held out ({c['iterations']} iterations, {c['seconds']:.1f} s)",
-                  file=sys.stderr)
+            print(f"candidate {c['model']}: ESR {100 * c['esr_fit']:.4g} % on the fitting part, held-out folds "
+                  + " / ".join("skipped" if v is None else f"{100 * v:.4g} %" for v in c["esr_folds"])
+                  + f" (the first from rest) ({c['iterations']} iterations, {c['seconds']:.1f} s)", file=sys.stderr)
             return
         if "residual" in entry:  # the GRU residual's epochs, after the Newton fit
             e = entry["residual"]
@@ -115,7 +115,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                 args.input, args.target, hessian=args.hessian, optimizer=args.optimizer, device=args.device,
                 dtype=getattr(torch, args.dtype), init=args.init, max_iter=max_iter,
                 frame_seconds=None if args.whole_signal else args.frame_seconds,
-                overlap_seconds=args.overlap_seconds, resample=args.resample, trim=args.trim,
+                overlap_seconds=args.overlap_seconds, initial_state=args.initial_state, resample=args.resample,
+                trim=args.trim,
                 channels=args.channels, align=args.align, callback=progress, dist=dist, model=args.model,
                 gru_epochs=args.gru_epochs,
                 options=_newton_options(args),
@@ -132,6 +133,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         print(f"{result.model}: {'converged' if result.converged else 'stopped'} after {result.iterations} "
               f"iterations ({result.message}) in {result.seconds:.2f} s; ESR {100 * result.esr:.4g} %")
         print(", ".join(f"{k} {v:.4g}" for k, v in result.all_params.items()))
+        _print_from_rest(result.extra.get("from_rest"))
         _print_bounds(result.extra.get("at_bounds"))
         _print_selection(result.extra.get("auto"))
         print(f"wrote {out / 'fit.json'}")
@@ -149,16 +151,33 @@ def _print_bounds(at_bounds: dict | None) -> None:
 
 
 def _print_selection(auto: dict | None) -> None:
-    """The candidates of a ``--model auto`` fit, best held-out ESR first."""
+    """The candidates of a ``--model auto`` fit, lowest score (held-out ESR ratio to ff5) first."""
     if not auto:
         return
-    print(f"model selection: {100 * auto['validation_fraction']:g} % held out ({auto['validation_seconds']:.3g} s); "
-          f"chosen {auto['chosen']}, refitted on the whole pair")
+    print(f"model selection: {len(auto['folds']['folds'])} held-out folds ({100 * auto['validation_fraction']:g} %, "
+          f"{auto['validation_seconds']:.3g} s; the first from rest); chosen {auto['chosen']}, refitted on the "
+          f"whole pair")
+    for skip in auto.get("skipped_folds", []):
+        print(f"note: fold {skip['fold']} skipped: {skip['why']}")
     width = max(len(r["model"]) for r in auto["candidates"])
-    for r in sorted(auto["candidates"], key=lambda r: r["esr_held_out"]):
+    pct = lambda v: "     -  " if v is None else f"{100 * v:7.4g}%"  # noqa: E731
+    print(f"   {'model':<{width}}  from rest  continuing  start-up dB  x ff5   fitting part")
+    for r in sorted(auto["candidates"], key=lambda r: r["score"]):
         mark = "*" if r["model"] == auto["chosen"] else " "
-        print(f" {mark} {r['model']:<{width}}  held out {100 * r['esr_held_out']:8.4g} %   fitting part "
-              f"{100 * r['esr_fit']:8.4g} %")
+        up = "   -  " if r["startup_db"] is None else f"{r['startup_db']:6.2f}"
+        print(f" {mark} {r['model']:<{width}}  {pct(r['esr_from_rest'])}   {pct(r['esr_continuing'])}     {up}    "
+              f"{r['score']:6.3f}  {pct(r['esr_fit'])}" + ("" if r["eligible"] else f"   not eligible: {r['why']}"))
+
+
+def _print_from_rest(scores: dict | None) -> None:
+    """The whole pair scored from sample 0 with the model starting from rest."""
+    if not scores or scores.get("esr") is None:
+        return
+    first = scores.get("esr_first_second")
+    up = scores.get("startup_db")
+    print(f"from sample 0 (from rest): ESR {100 * scores['esr']:.4g} %"
+          + ("" if first is None else f", first second {100 * first:.4g} %")
+          + ("" if up is None else f", start-up level error {up:.2f} dB (largest over 50 ms windows)"))
 
 
 def _newton_options(args: argparse.Namespace):
@@ -344,9 +363,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         sel = getattr(result, "selection", None)
         if sel:
             print(f"model selection: chose {sel['chosen']} (mean held-out ESR relative to ff5 over "
-                  f"{len(sel['settings'])} settings: " + ", ".join(f"{m} {v:.3f}" for m, v in
-                                                                    sorted(sel["score"].items(), key=lambda kv: kv[1]))
-                  + ")")
+                  f"{len(sel['settings'])} settings: " + ", ".join(
+                      f"{m} {v:.3f}" + ("" if sel.get("eligible", {}).get(m, True) else " (not eligible)")
+                      for m, v in sorted(sel["score"].items(), key=lambda kv: kv[1])) + ")")
         _print_mapping(result.mapping())
         if result.residual:
             r = result.residual
@@ -462,8 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", metavar="FIT_JSON", help="warm start from an earlier fit.json")
     p.add_argument("--max-iter", type=int, default=None, metavar="N")
     p.add_argument("--frame-seconds", type=float, default=12.0, metavar="S")
-    p.add_argument("--overlap-seconds", type=float, default=1.0, metavar="S", help="warm-up per frame, not in the loss")
+    p.add_argument("--overlap-seconds", type=float, default=1.0, metavar="S", help="warm-up of every frame after the first, not in the loss")
     p.add_argument("--whole-signal", action="store_true", help="one frame over the whole signal")
+    p.add_argument("--initial-state", default="auto", choices=("auto", "carried", "rest"),
+                   help="where frames after the first start: carried (the whole-signal state; default with the "
+                        "fused Hessian) or rest (as published; the autograd strategies)")
     p.add_argument("--align", action="store_true", help="estimate and remove a constant target latency")
     p.add_argument("--resample", action="store_true", help="resample the target to the input's sample rate")
     p.add_argument("--trim", action="store_true", help="trim both files to the shorter length")

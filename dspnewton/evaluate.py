@@ -4,8 +4,10 @@ For each mode, every other peak setting of the sweep (40, 50, ..., 100 for a
 step of 5) is an anchor; the settings in between are held out.  Their
 parameters are interpolated from the anchors linearly and with a natural cubic
 spline (attack and release in ms, as published) and evaluated on the held-out
-recordings beside the directly fitted ("fitted") parameters: ESR (pre-emphasised,
-same framing as the fit) and delta-LDR.  Every fit is scored with its own model
+recordings beside the directly fitted ("fitted") parameters: ESR (pre-emphasised) of the
+whole clip rendered from rest and scored from its first sample (as a listener hears a
+plugin start), the first second's ESR on its own, the start-up level error (the largest
+level difference over 50 ms windows in the first second, dB), and delta-LDR.  Every fit is scored with its own model
 (the sweep's), and every parameter of that model is interpolated and written.  For a
 joint sweep (``sweep --joint``) a fourth method, ``joint``, fits the knob curves on the
 anchor settings only (warm-started from the anchors' per-setting fits, same degree as
@@ -31,8 +33,7 @@ from .audio import InputError, atomic_write_bytes, prepare_pair
 from .model.models import Model, get_model
 from .model.params import CompressorParams
 from .model.schema import param_spec
-from .objective.framing import make_frames
-from .objective.metrics import delta_ldr
+from .objective.metrics import clip_scores, delta_ldr
 from .result import FitResult
 from .sweep import fit_path
 
@@ -82,25 +83,29 @@ def interpolate_params(anchors: dict, peak: float, method: str):
     return out
 
 
-def _score(model: Model, params: dict, frames, x, y, sr, residual: dict | None = None) -> tuple[float, float]:
-    """ESR (the fit's loss over the target energy) and mean delta-LDR of ``model`` at ``params``
-    (with a GRU residual's weights when given)."""
+def _score(model: Model, params: dict, x, y, sr, residual: dict | None = None) -> dict:
+    """How ``model`` at ``params`` (with a GRU residual's weights when given) sounds on the pair x, y
+    (C, T): rendered from rest and scored from sample 0 (:func:`~dspnewton.objective.metrics.clip_scores`:
+    ``esr``, ``esr_first_second``, ``esr_after_first_second``, ``startup_db``) and the mean delta-LDR."""
     theta = model.physical_to_theta(params, sr)
-    if residual is None:
-        esr = model.loss(theta, frames) / frames.target_energy
-    else:
-        from .model.residual import apply_residual
-        from .objective.preemphasis import preemphasis
-
-        with torch.no_grad():
-            y_frames = apply_residual(model.render(frames.x.double(), theta, sr), residual)
-        err = (preemphasis(y_frames) - frames.target_pe.double()) ** 2 * frames.mask.double()
-        esr = float(err.sum()) / frames.target_energy
     with torch.no_grad():
         pred = model.render(x.double(), theta, sr)
         if residual is not None:
+            from .model.residual import apply_residual
+
             pred = apply_residual(pred, residual)
-    return esr, float(delta_ldr(pred, y, sr).mean())
+    scores = clip_scores(pred, y.double(), sr)
+    return {**scores, "delta_ldr_db": float(delta_ldr(pred, y, sr).mean())}
+
+
+def _mean(values) -> float | None:
+    vals = [v for v in values if v is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def _max(values) -> float | None:
+    vals = [v for v in values if v is not None]
+    return float(max(vals)) if vals else None
 
 
 def _sweep_model(cfg: dict, fits: dict, out: Path) -> Model:
@@ -177,7 +182,6 @@ def evaluate(sweep_dir, progress=None, joint: bool | None = None) -> dict:
             pair_cfg = cfg["pairs"].get(f"{mode}/{peak}")
             pair = prepare_pair(root / pair_cfg["input"], root / pair_cfg["target"], trim=True)
             sr = pair.sample_rate
-            frames = make_frames(pair.x, pair.y, sr, cfg.get("frame_seconds", 12.0), cfg.get("overlap_seconds", 1.0))
             for method in methods:
                 if method in ("fitted", RESIDUAL_METHOD):
                     params = fits[peak].all_params
@@ -185,10 +189,9 @@ def evaluate(sweep_dir, progress=None, joint: bool | None = None) -> dict:
                     params = curves.params(peak)
                 else:
                     params = interpolate_params(anchor_params, peak, method)
-                esr, dldr = _score(model, params, frames, pair.x, pair.y, sr,
-                                   residual["weights"] if method == RESIDUAL_METHOD else None)
-                rows.append({"mode": mode, "peak": peak, "method": method, "model": model.name, "esr": esr,
-                             "delta_ldr_db": dldr, **params})
+                sc = _score(model, params, pair.x, pair.y, sr,
+                            residual["weights"] if method == RESIDUAL_METHOD else None)
+                rows.append({"mode": mode, "peak": peak, "method": method, "model": model.name, **sc, **params})
             if progress:
                 progress(mode, peak)
         mode_rows = [r for r in rows if r["mode"] == mode]
@@ -197,11 +200,15 @@ def evaluate(sweep_dir, progress=None, joint: bool | None = None) -> dict:
             **{f"mean_esr_{m}": float(np.mean([r["esr"] for r in mode_rows if r["method"] == m])) for m in methods},
             **{f"mean_abs_delta_ldr_{m}": float(np.mean([abs(r["delta_ldr_db"]) for r in mode_rows if r["method"] == m]))
                for m in methods},
+            **{f"mean_esr_first_second_{m}": _mean([r["esr_first_second"] for r in mode_rows if r["method"] == m])
+               for m in methods},
+            **{f"max_startup_db_{m}": _max([r["startup_db"] for r in mode_rows if r["method"] == m]) for m in methods},
         }
         if notes:
             summary[mode]["notes"] = notes
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=["mode", "peak", "method", "model", "esr", "delta_ldr_db", *model.param_names])
+    w = csv.DictWriter(buf, fieldnames=["mode", "peak", "method", "model", "esr", "esr_first_second",
+                                        "esr_after_first_second", "startup_db", "delta_ldr_db", *model.param_names])
     w.writeheader()
     for r in rows:
         w.writerow({k: (f"{v:.8g}" if isinstance(v, float) else v) for k, v in r.items()})

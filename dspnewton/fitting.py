@@ -138,6 +138,7 @@ def fit(
     max_iter: int | None = None,
     frame_seconds: float | None = 12.0,
     overlap_seconds: float = 1.0,
+    initial_state: str = "auto",
     backend: str = "auto",
     resample: bool = False,
     trim: bool = False,
@@ -165,7 +166,12 @@ def fit(
         init: None (published initialisation with RMS-matched make-up), a fit
             JSON path, a FitResult, CompressorParams, a dict, or a (5,) theta (warm start).
         max_iter: iteration limit (default 100 for Newton/L-BFGS, 500 for Adam).
-        frame_seconds, overlap_seconds: framing (12 s, 1 s warm-up); None = whole signal.
+        frame_seconds, overlap_seconds: framing (12 s, 1 s warm-up); None = whole signal.  The
+            first frame is scored from sample 0 with the model starting from rest.
+        initial_state: where later frames start: ``carried`` (the whole-signal state there:
+            the loss is the exact whole-signal loss), ``rest`` (as published: from rest, the
+            warm-up rebuilds the state), or ``auto`` (``carried`` with the fused strategy,
+            ``rest`` with the autograd strategies, which support only that).
         backend: filter backend of the autograd strategies.
         resample, trim, channels, align: input handling (see :func:`dspnewton.audio.prepare_pair`).
         lr: Adam's learning rate.
@@ -197,7 +203,8 @@ def fit(
 
         return fit_auto(input, target, sample_rate, hessian=hessian, optimizer=optimizer, device=device,
                         dtype=dtype, init=init, max_iter=max_iter, frame_seconds=frame_seconds,
-                        overlap_seconds=overlap_seconds, backend=backend, resample=resample, trim=trim,
+                        overlap_seconds=overlap_seconds, initial_state=initial_state, backend=backend,
+                        resample=resample, trim=trim,
                         channels=channels, align=align, lr=lr, options=options, callback=callback, dist=dist)
     try:
         spec = parse_model(model)
@@ -214,26 +221,29 @@ def fit(
         raise InputError(str(exc)) from None
     if dtype not in (torch.float32, torch.float64):
         raise InputError(f"dtype must be float32 or float64, got {dtype}")
+    initial_state = _resolve_initial_state(initial_state, strategy)
     if device is not None and str(device).startswith("cuda") and not torch.cuda.is_available():
         raise InputError("device 'cuda' was requested but no CUDA GPU is available; use {device}",
                          {"device": "cpu"})
     if _frames is None:
         pair = prepare_pair(input, target, sample_rate, resample=resample, trim=trim, channels=channels, align=align)
         try:
-            frames = make_frames(pair.x, pair.y, pair.sample_rate, frame_seconds, overlap_seconds)
+            frames = make_frames(pair.x, pair.y, pair.sample_rate, frame_seconds, overlap_seconds, initial_state)
         except ValueError as exc:
             raise InputError(str(exc)) from None
         notes, lag = pair.notes, pair.lag
         del pair  # the frames hold the only copy of the audio from here on
-    else:  # an internal call on frames already made (the ff5 warm start)
+    else:  # an internal call on frames already made (the ff5 warm start, model selection)
         frames, notes, lag = _frames
+        frames = frames.with_initial_state(initial_state)
     sr = frames.sample_rate
     full_frames = frames
     n_frames_total = frames.n_frames
     screened = None
     if _frame_subset is not None and dist is None and frames.n_frames > _frame_subset:
         idx = torch.linspace(0, frames.n_frames - 1, _frame_subset).round().long().unique()
-        frames, screened = frames.subset(idx), int(idx.numel())
+        # Screening ranks starts on a few frames: from rest (carried states need a pass over the whole file).
+        frames, screened = frames.subset(idx).with_initial_state("rest"), int(idx.numel())
     if dist is not None:
         frames = frames.subset(dist.shard(frames.n_frames))
     if strategy != "fused" or optimizer != "newton" or dtype == torch.float32:
@@ -242,7 +252,7 @@ def fit(
         frames = frames.to(device=device)  # fused: float64 arithmetic whatever the (exact) storage
     energy = frames.target_energy if dist is None else dist.reduce_scalar(frames.target_energy)
     if energy <= 0:
-        raise InputError("the target is silent over the loss region (after the warm-up); nothing to fit")
+        raise InputError("the target is silent over the loss region; nothing to fit")
     theta0 = _resolve_init(init, sr, spec)
     warm = None
     if theta0 is None:
@@ -302,14 +312,40 @@ def fit(
         optimizer=optimizer, history=res.history, model=spec.name, extra_params=extra_params,
         extra={**extra, "notes": notes, "lag_samples": lag, "frames": n_frames_total, "screened_frames": screened,
                "workers": 1 if dist is None else dist.world,
-               "frame_seconds": frame_seconds, "overlap_seconds": overlap_seconds, "evaluations": res.evaluations,
+               "frame_seconds": frame_seconds, "overlap_seconds": overlap_seconds, "initial_state": initial_state,
+               "evaluations": res.evaluations,
                "device": str(frames.x.device), "dtype": str(dtype).replace("torch.", ""),
                "at_bounds": get_model(spec).at_bounds(phys, sr)},
     )
     if with_residual:
         _add_residual(result, full_frames, spec, gru_epochs, callback)
-        result.seconds = time.perf_counter() - t0
+    if _frames is None:  # what a listener hears: the whole pair rendered from rest, scored from sample 0
+        result.extra["from_rest"] = from_rest_scores(result, *full_frames.signals())
+    result.seconds = time.perf_counter() - t0
     return result
+
+
+def from_rest_scores(result: FitResult, x: torch.Tensor, target: torch.Tensor) -> dict:
+    """:func:`~dspnewton.objective.metrics.clip_scores` of ``result`` (with its residual) rendered from rest
+    over the whole pair x, target (C, T)."""
+    from .objective.metrics import clip_scores
+
+    with torch.no_grad():
+        pred = result.render(x.double())
+    return clip_scores(pred, target.double(), result.sample_rate)
+
+
+def _resolve_initial_state(initial_state: str, strategy: str) -> str:
+    """``carried`` or ``rest`` for a fit with Hessian ``strategy``; InputError for a combination that cannot work."""
+    if initial_state == "auto":
+        return "carried" if strategy == "fused" else "rest"
+    if initial_state not in ("carried", "rest"):
+        raise InputError(f"initial_state must be auto, carried or rest; got {initial_state!r}")
+    if initial_state == "carried" and strategy != "fused":
+        raise InputError(f"the {strategy} Hessian strategy renders every frame from rest; carried initial states "
+                         "need the fused strategy: use {hessian} or {initial_state}",
+                         {"hessian": "fused", "initial_state": "rest"})
+    return initial_state
 
 
 def _add_residual(result: FitResult, frames, spec: ModelSpec, epochs: int, callback) -> None:
@@ -321,15 +357,14 @@ def _add_residual(result: FitResult, frames, spec: ModelSpec, epochs: int, callb
     model = get_model(spec)
     x, target = frames.signals()
     with torch.no_grad():
-        y_full = model.render(x.double(), result.theta, result.sample_rate)  # (C, T), continuous
-        y_dsp = model.render(frames.x.double(), result.theta, result.sample_rate)  # the fit's frames
+        y_full = model.render(x.double(), result.theta, result.sample_rate)  # (C, T), continuous from rest
     weights, info = train_residual(y_full, target, result.sample_rate, epochs=epochs,
                                    callback=(lambda e: callback({"residual": e})) if callback else None)
-    y = apply_residual(y_dsp, weights)
-    err = (preemphasis(y) - frames.target_pe.double()) ** 2 * frames.mask.double()
-    energy = float(frames.target_energy)
-    result.esr = float(err.sum()) / energy
-    result.loss = result.esr * energy
+    # The whole pair from sample 0, rendered continuously from rest (= the fit's loss region with carried states).
+    pe_t = preemphasis(target.double())
+    err = (preemphasis(apply_residual(y_full, weights)) - pe_t).pow(2).sum()
+    result.esr = float(err) / float(pe_t.pow(2).sum())
+    result.loss = result.esr * float(frames.target_energy)
     result.model = f"{spec.name}+gru"
     result.residual = {"type": "gru", "hidden": 8, "weights": weights, "esr_dsp": info["esr_dsp"],
                        "epochs": info["epochs"], "history": info["history"]}

@@ -1,14 +1,34 @@
 """Model selection by validation: ``dspnewton fit ... --model auto``.
 
-The pair is split in time: the first part (by default 75 %) is the fitting
-part, the rest the validation part that no candidate is fitted on.  Every
-candidate of :data:`SHORT_LIST` is fitted on the fitting part (the grey-box
-ones warm-started from the ``ff5`` fit of that part), then rendered over the
-whole pair (so the validation part starts from the state the fitting part
-left) and scored by its pre-emphasised ESR on the validation part.  The one
-with the lowest held-out ESR wins and is refitted on the whole pair, warm-
-started from its fit of the fitting part.  ``FitResult.extra["auto"]`` (and so
-``fit.json``) records every candidate's fitted and held-out ESR.
+**Folds.** The pair is cut into ``folds / validation`` equal blocks (16 by default:
+4 folds x 25 %).  Four blocks are held out: the **first** block, scored from the
+pair's first sample with the model starting from rest (what a listener hears when
+playback starts; the unit too starts from rest), and three more spread evenly over
+the pair, scored **continuing** from the state the model has there.  No candidate
+is fitted on a held-out block: each is fitted on the other blocks (frames of one
+block each; the model runs continuously over the whole pair, carried initial
+states, so the held-out audio shapes the state but never the loss).  Every
+candidate is then rendered once over the whole pair from rest and scored per fold.
+
+**Rule.** A fold whose target is nearly silent (pre-emphasised energy per sample
+60 dB below the pair's) is skipped and said so.  If no candidate can match the
+first second from rest (every candidate's first-second ESR is more than 4x its
+continuing ESR and above 0.5 %), the target is taken to start mid-compression: it
+is reported and the from-rest fold is not used.  A candidate is *eligible* when it
+is no worse than ``ff5`` on every used fold (held-out ESR ratio <= 1), its
+start-up level error (largest level difference over 50 ms windows in the first
+second) is at most ``max(1 dB, ff5's)`` where the start is used, and no time
+constant of it is longer than the audio it was fitted on (unidentifiable there).
+Among the eligible candidates (``ff5`` always is) the lowest mean ratio to ``ff5``
+over the used folds wins; the winner is refitted on the whole pair, warm-started
+from its fit.  So ``auto`` is never worse than ``ff5`` on any held-out fold.
+
+Each grey-box candidate starts from the best fit (lowest fitting-part ESR) among
+the already fitted candidates whose options it includes (``ff5`` at least): a
+second start where the short list nests.  ``FitResult.extra["auto"]`` (and so
+``fit.json``) records every candidate's fitted ESR, its ESR per fold from rest and
+continuing, the start-up level error, parameters on bounds and the reason it was
+or was not eligible.
 
 The short list covers kinds of device, each with and without the signal
 path's transformer stages: feed-forward (VCA, digital), feedback with a
@@ -19,6 +39,7 @@ with every gain-shaping option; none was chosen for one test unit.  ``dspnewton 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import soundfile as sf
 import torch
@@ -26,8 +47,9 @@ import torch
 from .audio import InputError, prepare_pair
 from .model.greybox_spec import RECOMMENDED_MODEL, parse_model
 
-__all__ = ["AUTO", "SHORT_LIST", "VALIDATION_FRACTION", "MIN_VALIDATION_SECONDS", "fit_auto", "split_point",
-           "held_out_esr", "short_list_text", "score_candidates", "selection_settings", "select_for_sweep"]
+__all__ = ["AUTO", "SHORT_LIST", "VALIDATION_FRACTION", "FOLDS", "MIN_FOLD_SECONDS", "FoldLayout", "fit_auto",
+           "fold_layout", "fold_scores", "decide", "short_list_text", "score_candidates", "selection_settings",
+           "select_for_sweep"]
 
 AUTO = "auto"
 SHORT_LIST = (
@@ -44,7 +66,12 @@ SHORT_LIST = (
                                            "flexible candidate"),
 )
 VALIDATION_FRACTION = 0.25
-MIN_VALIDATION_SECONDS = 1.0
+FOLDS = 4
+MIN_FOLD_SECONDS = 0.25
+SILENT_FOLD_DB = -60.0  # a fold this far below the pair's mean pre-emphasised energy per sample is skipped
+START_FACTOR, START_FLOOR = 4.0, 0.005  # the start is "unmatched" when every candidate's first second is worse
+STARTUP_DB_LIMIT = 1.0  # eligible start-up level error: at most max(this, ff5's)
+TIME_CONSTANTS = ("attack_ms", "release_ms", "release_slow_ms", "rms_ms")
 
 
 def short_list_text() -> str:
@@ -63,55 +90,131 @@ def _candidate_names(candidates) -> list:
         raise InputError(str(exc)) from None
 
 
-def split_point(n_samples: int, sample_rate: int, validation: float, overlap_seconds: float) -> int:
-    """First sample of the validation part; InputError when either part would be too short.
+@dataclass
+class FoldLayout:
+    """How a pair of ``n_samples`` is cut for selection (all in samples).
 
-    The validation part needs at least :data:`MIN_VALIDATION_SECONDS`; the fitting part at least that
-    much after its warm-up (``overlap_seconds``).
+    The pair is framed into ``blocks`` frames of ``hop + warmup`` samples starting every ``hop``;
+    frame b scores ``ranges[b]`` (frame 0 from sample 0).  ``held_out`` are the frames of the folds
+    (the first is the from-rest fold), the others are fitted on.
+    """
+
+    n_samples: int
+    sample_rate: int
+    hop: int
+    warmup: int
+    blocks: int
+    held_out: list
+
+    @property
+    def frame_seconds(self) -> float:
+        return (self.hop + self.warmup) / self.sample_rate
+
+    @property
+    def overlap_seconds(self) -> float:
+        return self.warmup / self.sample_rate
+
+    def scored_range(self, b: int) -> tuple[int, int]:
+        """[start, stop) samples scored by frame b."""
+        lo = 0 if b == 0 else b * self.hop + self.warmup
+        return lo, min(self.n_samples, (b + 1) * self.hop + self.warmup)
+
+    @property
+    def fitted(self) -> list:
+        return [b for b in range(self.blocks) if b not in self.held_out]
+
+    def to_dict(self) -> dict:
+        return {"folds": [{"kind": "from rest" if i == 0 else "continuing",
+                           "samples": list(self.scored_range(b))} for i, b in enumerate(self.held_out)],
+                "blocks": self.blocks, "block_samples": self.hop, "warmup_samples": self.warmup}
+
+
+def fold_layout(n_samples: int, sample_rate: int, validation: float = VALIDATION_FRACTION, folds: int = FOLDS,
+                overlap_seconds: float = 1.0) -> FoldLayout:
+    """The :class:`FoldLayout` of a pair; InputError when the pair is too short for the folds.
+
+    Each block needs at least :data:`MIN_FOLD_SECONDS`, so the pair at least
+    ``folds / validation`` blocks of it plus the warm-up (``overlap_seconds``).
     """
     if not 0.0 < validation < 1.0:
         raise InputError(f"the validation fraction must lie strictly between 0 and 1, got {validation}")
-    split = int(round(n_samples * (1.0 - validation)))
-    need_val = MIN_VALIDATION_SECONDS * sample_rate
-    need_fit = (MIN_VALIDATION_SECONDS + max(0.0, overlap_seconds)) * sample_rate
-    if n_samples - split < need_val or split < need_fit:
-        have = n_samples / sample_rate
-        need = max(need_val / validation, need_fit / (1.0 - validation)) / sample_rate
+    if not isinstance(folds, int) or folds < 2:
+        raise InputError(f"model selection needs at least 2 folds (one from rest, one continuing), got {folds}")
+    blocks = max(folds + 1, int(round(folds / validation)))
+    warmup = int(round(max(0.0, overlap_seconds) * sample_rate))
+    hop = -(-(n_samples - warmup) // blocks)  # ceil: the blocks cover the pair
+    need = blocks * MIN_FOLD_SECONDS + max(0.0, overlap_seconds)
+    if hop < MIN_FOLD_SECONDS * sample_rate:
         raise InputError(
-            f"the pair is {have:.3g} s long, too short for model selection: --model auto holds out the last "
-            f"{100 * validation:g} % for validation and needs at least {MIN_VALIDATION_SECONDS:g} s there and "
-            f"{MIN_VALIDATION_SECONDS:g} s after the {overlap_seconds:g} s warm-up in the fitting part "
-            f"(at least {need:.3g} s in all). Use a longer pair, or name a model (e.g. --model ff5)")
-    return split
+            f"the pair is {n_samples / sample_rate:.3g} s long, too short for model selection: --model auto holds "
+            f"out {folds} folds ({100 * validation:g} %: the first block, scored from rest, and {folds - 1} "
+            f"spread over the pair) of {blocks} blocks of at least {MIN_FOLD_SECONDS:g} s after a "
+            f"{overlap_seconds:g} s warm-up (at least {need:.3g} s in all). Use a longer pair, or name a model "
+            f"(e.g. --model ff5)")
+    held = sorted({round(i * (blocks - 1) / (folds - 1)) for i in range(folds)})
+    return FoldLayout(n_samples, sample_rate, hop, warmup, blocks, held)
 
 
-def held_out_esr(result, x: torch.Tensor, y: torch.Tensor, split: int) -> float:
-    """Pre-emphasised ESR of ``result`` on samples ``split:`` of the pair x, y (C, T), rendering the whole pair."""
-    from .objective.metrics import esr
+def _selection_frames(x: torch.Tensor, y: torch.Tensor, layout: FoldLayout):
+    """(root frames over the whole pair, the fitted blocks' subset), carried initial states."""
+    from .objective.framing import make_frames
 
-    with torch.no_grad():
-        pred = result.render(x.double())
-    return float(esr(pred[..., split:], y.double()[..., split:]))
+    frames = make_frames(x, y, layout.sample_rate, layout.frame_seconds, layout.overlap_seconds, "carried")
+    if frames.n_frames != layout.blocks or frames.channels[0] != 1:
+        raise InputError(f"model selection needs a mono pair cut into {layout.blocks} blocks; got "
+                         f"{frames.channels[0]} channels and {frames.n_frames} frames: mix the channels "
+                         f"({{channels}})", {"channels": "mix"})
+    return frames, frames.subset(torch.tensor(layout.fitted))
+
+
+def fold_scores(pred: torch.Tensor, y: torch.Tensor, layout: FoldLayout) -> dict:
+    """Per fold pre-emphasised ESR (None for a nearly silent fold) of the whole-pair render ``pred`` (1, T) or (T,),
+    the from-rest fold's first-second ESR and the start-up level error."""
+    from .objective.metrics import STARTUP_SECONDS, startup_level_error_db
+    from .objective.preemphasis import preemphasis
+
+    p, t = preemphasis(pred.double().reshape(-1)), preemphasis(y.double().reshape(-1))
+    err, ref = (t - p).pow(2), t.pow(2)
+    mean_ref = float(ref.mean())
+    out = []
+    for b in layout.held_out:
+        lo, hi = layout.scored_range(b)
+        e = float(ref[lo:hi].sum())
+        silent = e <= (hi - lo) * mean_ref * 10.0 ** (SILENT_FOLD_DB / 10.0)
+        out.append(None if silent else float(err[lo:hi].sum()) / e)
+    n1 = min(round(STARTUP_SECONDS * layout.sample_rate), layout.scored_range(0)[1])
+    e1 = float(ref[:n1].sum())
+    first = None if e1 <= n1 * mean_ref * 10.0 ** (SILENT_FOLD_DB / 10.0) else float(err[:n1].sum()) / e1
+    return {"esr_folds": out, "esr_first_second": first,
+            "startup_db": startup_level_error_db(pred.double().reshape(-1), y.double().reshape(-1),
+                                                 layout.sample_rate)}
+
+
+def _unidentifiable(result, fitted_seconds: float) -> list:
+    """Time constants of ``result`` longer than the audio it was fitted on (seconds)."""
+    return [n for n in TIME_CONSTANTS if n in result.all_params and result.all_params[n] / 1000.0 > fitted_seconds]
 
 
 def fit_auto(input, target, sample_rate: int | None = None, *, candidates=None,
-             validation: float = VALIDATION_FRACTION, resample: bool = False, trim: bool = False,
+             validation: float = VALIDATION_FRACTION, folds: int = FOLDS, resample: bool = False, trim: bool = False,
              channels: str | None = None, align: bool = False, callback=None, dist=None, init=None,
              optimizer: str = "newton", **fit_kw):
-    """Fit every candidate on the first part of the pair, keep the best on the held-out rest, refit it on all.
+    """Fit every candidate on the fitted blocks, score each on the held-out folds, refit the chosen one on all.
 
     Args:
         input, target, sample_rate, resample, trim, channels, align: as :func:`dspnewton.fit`.
-        candidates: model names (default: :data:`SHORT_LIST`); ``ff5`` is always fitted (the warm start).
-        validation: the held-out fraction at the end of the pair (default 0.25).
+        candidates: model names (default: :data:`SHORT_LIST`); ``ff5`` is always fitted (the warm start
+            and the baseline no choice may be worse than).
+        validation: the held-out fraction (default 0.25); folds: how many held-out blocks (default 4,
+            the first of them scored from rest).
         callback: called with each Newton history entry, and with ``{"candidate": row}`` after each
             candidate is scored.
-        fit_kw: passed to every :func:`dspnewton.fit` (framing, Hessian strategy, options, ...).
+        fit_kw: passed to every :func:`dspnewton.fit` (framing of the final refit, Hessian strategy, options, ...).
 
     Returns:
-        the winner's :class:`~dspnewton.result.FitResult` on the whole pair, with
-        ``extra["auto"]``: ``{"candidates": [{"model", "esr_fit", "esr_held_out", "iterations",
-        "converged", "seconds"}], "chosen", "validation_fraction", "validation_seconds", "split_sample"}``.
+        the chosen model's :class:`~dspnewton.result.FitResult` on the whole pair, with ``extra["auto"]``:
+        ``{"candidates": rows (see :func:`score_candidates`), "chosen", "rule", "folds", "skipped_folds",
+        "start_matched", "validation_fraction", "validation_seconds", "refit_esr"}``.
     """
     from .fitting import fit
 
@@ -127,14 +230,14 @@ def fit_auto(input, target, sample_rate: int | None = None, *, candidates=None,
     t0 = time.perf_counter()
     pair = prepare_pair(input, target, sample_rate, resample=resample, trim=trim, channels=channels, align=align)
     x, y, sr = pair.x, pair.y, pair.sample_rate
-    split = split_point(x.shape[-1], sr, validation, float(fit_kw.get("overlap_seconds", 1.0)))
+    layout = fold_layout(x.shape[-1], sr, validation, folds, float(fit_kw.get("overlap_seconds", 1.0)))
     fit_kw = dict(fit_kw, channels=channels)
-    rows, fits = score_candidates(x, y, sr, split, names, fit_kw, callback)
-    best = min((r for r in rows if r["model"] in names), key=lambda r: r["esr_held_out"])
-    final = fit(x, y, sr, model=best["model"], init=fits[best["model"]], callback=callback, **fit_kw)
+    rows, fits, decision = score_candidates(x, y, sr, layout, names, fit_kw, callback)
+    chosen = decision["chosen"]
+    final = fit(x, y, sr, model=chosen, init=fits[chosen], callback=callback, **fit_kw)
     final.extra["auto"] = {
-        "candidates": rows, "chosen": best["model"], "validation_fraction": validation,
-        "validation_seconds": (x.shape[-1] - split) / sr, "split_sample": split,
+        "candidates": rows, **decision, "validation_fraction": validation,
+        "validation_seconds": sum(hi - lo for lo, hi in (layout.scored_range(b) for b in layout.held_out)) / sr,
         "refit_esr": float(final.esr),
     }
     final.extra["notes"] = list(pair.notes) + list(final.extra.get("notes", []))
@@ -143,26 +246,103 @@ def fit_auto(input, target, sample_rate: int | None = None, *, candidates=None,
     return final
 
 
-def score_candidates(x: torch.Tensor, y: torch.Tensor, sr: int, split: int, names, fit_kw: dict, callback=None):
-    """Fit ``ff5`` and every model of ``names`` on samples ``:split`` of x, y (C, T); score each on ``split:``.
+def score_candidates(x: torch.Tensor, y: torch.Tensor, sr: int, layout: FoldLayout, names, fit_kw: dict,
+                     callback=None):
+    """Fit ``ff5`` and every model of ``names`` on the fitted blocks of x, y (1, T); score each per fold.
 
-    Returns (rows, fits): one row per model (ff5 first) with ``model``, ``esr_fit``, ``esr_held_out``,
-    ``iterations``, ``converged``, ``seconds``; and model -> FitResult.
+    Returns (rows, fits, decision): one row per model (ff5 first) with ``model``, ``start`` (the fit it
+    started from), ``esr_fit``, ``esr_folds`` (per fold, None where skipped), ``esr_from_rest`` (the
+    first fold), ``esr_continuing`` (the other folds pooled), ``esr_held_out`` (every used fold pooled),
+    ``esr_first_second``, ``startup_db``, ``ratio_folds`` (to ff5), ``score``, ``eligible``, ``why``,
+    ``at_bounds``, ``unidentifiable``, ``iterations``, ``converged``, ``seconds``; model -> FitResult;
+    and the decision (:func:`decide`).
     """
     from .fitting import fit
+    from .model.models import get_model
 
-    xf, yf = x[..., :split], y[..., :split]
-    base = fit(xf, yf, sr, model="ff5", callback=callback, **fit_kw)
+    root, part = _selection_frames(x, y, layout)
+    kw = {k: v for k, v in fit_kw.items() if k not in ("frame_seconds", "overlap_seconds", "channels")}
+    frames = (part, [], 0)
+    fitted_seconds = len(layout.fitted) * layout.hop / sr
     rows, fits = [], {}
     for name in ["ff5"] + [n for n in names if n != "ff5"]:
-        r = base if name == "ff5" else fit(xf, yf, sr, model=name, init=base, callback=callback, **fit_kw)
+        if name == "ff5":
+            r, start = fit(None, None, sr, model="ff5", callback=callback, _frames=frames, **kw), None
+        else:  # start from the best nested fit (ff5 at least)
+            model = get_model(name)
+            nested = [m for m in fits if model.can_warm_start_from(m)]
+            start = min(nested, key=lambda m: fits[m].esr)
+            r = fit(None, None, sr, model=name, init=fits[start], callback=callback, _frames=frames, **kw)
         fits[name] = r
-        row = {"model": name, "esr_fit": float(r.esr), "esr_held_out": held_out_esr(r, x, y, split),
+        with torch.no_grad():
+            pred = r.render(x.double())
+        row = {"model": name, "start": start, "esr_fit": float(r.esr), **fold_scores(pred, y, layout),
+               "at_bounds": get_model(r.dsp_model).at_bounds(r.all_params, sr),
+               "unidentifiable": _unidentifiable(r, fitted_seconds),
                "iterations": int(r.iterations), "converged": bool(r.converged), "seconds": float(r.seconds)}
         rows.append(row)
         if callback:
             callback({"candidate": row})
-    return rows, fits
+    del root
+    decision = decide(rows, names)
+    return rows, fits, {**decision, "folds": layout.to_dict()}
+
+
+def _pooled(values, weights) -> float | None:
+    pairs = [(v, w) for v, w in zip(values, weights) if v is not None]
+    return sum(v * w for v, w in pairs) / sum(w for _, w in pairs) if pairs else None
+
+
+def decide(rows: list, names=None) -> dict:
+    """Apply the selection rule (module docstring) to scored rows (ff5's among them); fills each row's
+    ``esr_from_rest``, ``esr_continuing``, ``esr_held_out``, ``ratio_folds``, ``score``, ``eligible`` and
+    ``why``, and returns ``{"chosen", "rule", "start_matched", "skipped_folds"}``."""
+    base = next(r for r in rows if r["model"] == "ff5")
+    k = len(base["esr_folds"])
+    skipped = [{"fold": i, "why": "the target is nearly silent there"} for i in range(k)
+               if base["esr_folds"][i] is None]
+    for r in rows:
+        cont = [r["esr_folds"][i] for i in range(1, k)]
+        r["esr_from_rest"] = r["esr_folds"][0]
+        r["esr_continuing"] = None if all(v is None for v in cont) else             sum(v for v in cont if v is not None) / sum(1 for v in cont if v is not None)
+    # Can any candidate match the first second from rest?  If not, the target starts mid-compression.
+    start_matched = any(r["esr_first_second"] is not None and r["esr_continuing"] is not None
+                        and r["esr_first_second"] <= max(START_FACTOR * r["esr_continuing"], START_FLOOR)
+                        for r in rows)
+    if base["esr_folds"][0] is not None and not start_matched:
+        skipped.append({"fold": 0, "why": "no candidate matches the first second from rest (the target seems to "
+                                          "start mid-compression): the from-rest fold does not decide"})
+    used = [i for i in range(k) if base["esr_folds"][i] is not None and (i > 0 or start_matched)]
+    if not used:
+        raise InputError("every held-out fold of the pair is nearly silent; model selection has nothing to score. "
+                         "Use a pair with signal throughout, or name a model (e.g. --model ff5)")
+    startup_cap = max(STARTUP_DB_LIMIT, base["startup_db"] or 0.0)
+    for r in rows:
+        ratios = []
+        for i in used:
+            b, c = base["esr_folds"][i], r["esr_folds"][i]
+            ratios.append(float("inf") if c is None else (c / b if b > 0 else (1.0 if c <= b else float("inf"))))
+        r["ratio_folds"] = {str(i): v for i, v in zip(used, ratios)}
+        r["esr_held_out"] = sum(r["esr_folds"][i] for i in used) / len(used)
+        r["score"] = sum(ratios) / len(ratios)
+        why = []
+        worse = [i for i, v in zip(used, ratios) if v > 1.0]
+        if r["model"] != "ff5":
+            if worse:
+                why.append("worse than ff5 on fold " + ", ".join(
+                    f"{i} ({'from rest' if i == 0 else 'continuing'}, x{r['ratio_folds'][str(i)]:.3g})" for i in worse))
+            if start_matched and 0 in used and (r["startup_db"] or 0.0) > startup_cap:
+                why.append(f"start-up level error {r['startup_db']:.3g} dB > {startup_cap:.3g} dB")
+            if r["unidentifiable"]:
+                why.append("time constants longer than the audio it was fitted on: " + ", ".join(r["unidentifiable"]))
+        r["eligible"] = not why
+        r["why"] = "; ".join(why) if why else "eligible"
+    pool = [r for r in rows if r["eligible"] and (names is None or r["model"] in names or r["model"] == "ff5")]
+    chosen = min(pool, key=lambda r: r["score"])["model"]
+    return {"chosen": chosen, "rule": "lowest mean held-out ESR ratio to ff5 among candidates no worse than ff5 on "
+                                      "any used fold, with a start-up level error within max(1 dB, ff5's) and no "
+                                      "unidentifiable time constant",
+            "start_matched": start_matched, "skipped_folds": skipped}
 
 
 def selection_settings(keys, per_mode: int = 3) -> list:
@@ -179,16 +359,18 @@ def selection_settings(keys, per_mode: int = 3) -> list:
 
 
 def select_for_sweep(pairs: dict, candidates=None, validation: float = VALIDATION_FRACTION, fit_kw=None,
-                     on_event=None) -> dict:
+                     on_event=None, folds: int = FOLDS) -> dict:
     """Choose one model for a whole sweep on a few of its settings.
 
     pairs: (mode, peak) -> (input path, target path) of the settings to select on
-    (:func:`selection_settings`).  Each setting's pair is split as in :func:`fit_auto`;
-    every candidate is scored by its held-out ESR relative to ``ff5``'s on that setting
-    (each setting weighs the same whatever its level), and the lowest mean ratio wins.
+    (:func:`selection_settings`).  Each setting's pair is cut into folds and every candidate scored
+    as in :func:`fit_auto` (each setting weighs the same whatever its level).  The chosen model is
+    the one with the lowest mean score (held-out ESR ratio to ``ff5``) among the candidates eligible
+    in every setting (``ff5`` always is): never worse than ``ff5`` on any used fold of any setting.
 
-    Returns ``{"chosen", "candidates": [names], "score": {model: mean ratio}, "settings":
-    {"mode/peak": rows}, "validation_fraction"}`` (the sweep writes it to ``selection.json``).
+    Returns ``{"chosen", "candidates": [names], "score": {model: mean ratio}, "eligible": {model: bool},
+    "settings": {"mode/peak": {"rows", "start_matched", "skipped_folds", "folds"}}, "validation_fraction",
+    "rule"}`` (the sweep writes it to ``selection.json``).
     """
     names = _candidate_names(candidates)
     fit_kw = dict(fit_kw or {})
@@ -199,26 +381,28 @@ def select_for_sweep(pairs: dict, candidates=None, validation: float = VALIDATIO
         except RuntimeError:
             continue  # unreadable: prepare_pair below names the problem
         try:
-            split_point(min(i.frames for i in infos), infos[0].samplerate, validation, overlap)
+            fold_layout(min(i.frames for i in infos), infos[0].samplerate, validation, folds, overlap)
         except InputError as exc:
             raise InputError(f"{key[0]} {key[1]} ('{tgt}'): {exc}") from None
-    settings, ratios = {}, {n: [] for n in names}
+    pool = list(dict.fromkeys(["ff5"] + names))
+    settings, ratios, eligible, rule = {}, {n: [] for n in pool}, {n: True for n in pool}, ""
     for i, (key, (inp, tgt)) in enumerate(sorted(pairs.items())):
         if on_event:
             on_event("select", {"mode": key[0], "peak": key[1], "index": i, "total": len(pairs)})
         pair = prepare_pair(inp, tgt, trim=True)  # one pair in memory at a time
         try:
-            split = split_point(pair.x.shape[-1], pair.sample_rate, validation, overlap)
+            layout = fold_layout(pair.x.shape[-1], pair.sample_rate, validation, folds, overlap)
+            rows, _, decision = score_candidates(pair.x, pair.y, pair.sample_rate, layout, names, fit_kw)
         except InputError as exc:
             raise InputError(f"{key[0]} {key[1]} ('{tgt}'): {exc}") from None
-        rows, _ = score_candidates(pair.x, pair.y, pair.sample_rate, split, names, fit_kw)
         del pair
-        settings[f"{key[0]}/{key[1]}"] = rows
-        base = next(r["esr_held_out"] for r in rows if r["model"] == "ff5")
+        rule = decision.pop("rule")
+        decision.pop("chosen")
+        settings[f"{key[0]}/{key[1]}"] = {"rows": rows, **decision}
         for r in rows:
-            if r["model"] in ratios:
-                ratios[r["model"]].append(r["esr_held_out"] / max(base, 1e-300))
+            ratios[r["model"]].append(r["score"])
+            eligible[r["model"]] = eligible[r["model"]] and r["eligible"]
     score = {n: float(sum(v) / len(v)) for n, v in ratios.items()}
-    chosen = min(names, key=lambda n: score[n])
-    return {"chosen": chosen, "candidates": names, "score": score, "settings": settings,
-            "validation_fraction": validation}
+    chosen = min((n for n in pool if eligible[n]), key=lambda n: score[n])
+    return {"chosen": chosen, "candidates": names, "score": score, "eligible": eligible, "settings": settings,
+            "validation_fraction": validation, "rule": rule + ", in every selection setting"}

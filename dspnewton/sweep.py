@@ -166,7 +166,7 @@ def settings_frames(pairs: dict, frame_seconds, overlap_seconds, what: str) -> t
     for key, (inp, tgt) in pairs.items():
         pair = prepare_pair(inp, tgt, trim=True)
         rates.add(pair.sample_rate)
-        frames[key] = make_frames(pair.x, pair.y, pair.sample_rate, frame_seconds, overlap_seconds)
+        frames[key] = make_frames(pair.x, pair.y, pair.sample_rate, frame_seconds, overlap_seconds, "carried")
     if len(rates) > 1:
         raise InputError(f"the {what} pairs have different sample rates {sorted(rates)}; a joint fit needs one")
     return frames, rates.pop()
@@ -205,8 +205,7 @@ def _residual_stage(out: Path, manifest, chosen: dict, result: SweepResult, spec
     from .audio import prepare_pair
     from .model.models import get_model
     from .model.residual import HIDDEN, apply_residual, train_residual
-    from .objective.framing import make_frames
-    from .objective.preemphasis import preemphasis
+    from .objective.metrics import esr
 
     model = get_model(spec)
     mapping = result.mapping()
@@ -230,14 +229,12 @@ def _residual_stage(out: Path, manifest, chosen: dict, result: SweepResult, spec
         on_event("residual", {"settings": len(keys), "total": len(chosen)})
     weights, info = train_residual(outputs, targets, sr, epochs=epochs)
     settings = {}
-    for mode, peak, pair, theta in keys:  # each setting's ESR with the residual, on the fit's frames
-        frames = make_frames(pair.x, pair.y, sr, frame_seconds, overlap_seconds)
+    for mode, peak, pair, theta in keys:  # each setting's ESR with the residual: whole pair from sample 0, from rest
         with torch.no_grad():
-            y_dsp = model.render(frames.x.double(), theta, sr)
-        err = lambda y: float(((preemphasis(y) - frames.target_pe.double()) ** 2 * frames.mask.double()).sum())  # noqa: E731
-        energy = float(frames.target_energy)
-        settings.setdefault(mode, {})[peak] = {"esr_dsp": err(y_dsp) / energy,
-                                               "esr": err(apply_residual(y_dsp, weights)) / energy}
+            y_dsp = model.render(pair.x.double(), theta, sr)
+        target = pair.y.double()
+        settings.setdefault(mode, {})[peak] = {"esr_dsp": float(esr(y_dsp, target).mean()),
+                                               "esr": float(esr(apply_residual(y_dsp, weights), target).mean())}
     residual = {"type": "gru", "hidden": HIDDEN, "weights": weights, "esr_dsp": info["esr_dsp"], "esr": info["esr"],
                 "epochs": info["epochs"], "history": info["history"], "sample_rate": sr, "settings": settings,
                 "trained_on": "joint curves" if result.joint else "per-setting fits"}

@@ -11,7 +11,7 @@ from dspnewton.audio import InputError
 from dspnewton.data.virtual_unit_b import TransformerLeveler
 from dspnewton.model.models import get_model
 from dspnewton.result import FitResult
-from dspnewton.selection import SHORT_LIST, selection_settings, split_point
+from dspnewton.selection import SHORT_LIST, fold_layout, selection_settings
 from dspnewton.synth import program_material
 from conftest import run_cli
 
@@ -40,15 +40,29 @@ def test_fit_auto_records_every_candidate_and_keeps_the_best(pair, tmp_path, cap
     assert [r["model"] for r in rows] == [m for m, _ in SHORT_LIST]
     for r in rows:
         assert 0 < r["esr_fit"] < 1 and 0 < r["esr_held_out"] < 1 and r["iterations"] >= 1
-    best = min(rows, key=lambda r: r["esr_held_out"])
+        assert len(r["esr_folds"]) == 4 and r["esr_from_rest"] == r["esr_folds"][0]
+        assert r["esr_first_second"] is not None and r["startup_db"] is not None and "at_bounds" in r
+    # The rule: the lowest mean ratio to ff5 among the eligible candidates; ff5 is the floor.
+    base = rows[0]
+    assert base["model"] == "ff5" and base["eligible"] and base["score"] == pytest.approx(1.0)
+    best = min((r for r in rows if r["eligible"]), key=lambda r: r["score"])
     assert auto["chosen"] == best["model"] == d["model"]
-    assert auto["validation_fraction"] == 0.25 and auto["validation_seconds"] == pytest.approx(1.5)
-    assert auto["split_sample"] == 3 * SR * 3 // 2
+    for r in rows:  # an eligible candidate is never worse than ff5 on a used fold
+        assert r["eligible"] == (r["why"] == "eligible")
+        if r["eligible"]:
+            assert all(v <= 1.0 for v in r["ratio_folds"].values())
+        else:
+            assert r["why"] != "eligible"
+    assert auto["validation_fraction"] == 0.25
+    folds = auto["folds"]["folds"]
+    assert [f["kind"] for f in folds] == ["from rest", "continuing", "continuing", "continuing"]
+    assert folds[0]["samples"][0] == 0 and folds[-1]["samples"][1] == 6 * SR  # the first and the last block
+    assert auto["validation_seconds"] == pytest.approx(sum(f["samples"][1] - f["samples"][0] for f in folds) / SR)
     # The refit is warm-started from the chosen candidate and fits the whole pair.
     r = FitResult.load(out / "fit.json")
     assert r.model == best["model"] and r.esr == pytest.approx(auto["refit_esr"])
     assert "model selection" in text and "* " + best["model"] in text
-    # Held-out scores are really held out: the candidates' fitted ESR is on the first part only.
+    # Held-out scores are really held out: the candidates' fitted ESR is on the fitted blocks only.
     assert any(r["esr_held_out"] != pytest.approx(r["esr_fit"], rel=1e-3) for r in rows)
 
 
@@ -59,14 +73,16 @@ def test_fit_auto_python_api_with_candidates(pair):
                  max_iter=4, frame_seconds=2, overlap_seconds=0.5, validation=0.3)
     names = [c["model"] for c in r.extra["auto"]["candidates"]]
     assert names == ["ff5", "fb+2rel", "fb+2rel+inhp+outshelf"]  # ff5 always (the warm start and baseline)
-    assert r.extra["auto"]["chosen"] in ("fb+2rel", "fb+2rel+inhp+outshelf") and r.model == r.extra["auto"]["chosen"]
+    # ff5 is always the fallback: the choice is never worse than it on a held-out fold.
+    assert r.extra["auto"]["chosen"] in ("ff5", "fb+2rel", "fb+2rel+inhp+outshelf")
+    assert r.model == r.extra["auto"]["chosen"]
 
 
 def test_fit_auto_bad_input(pair, tmp_path, capsys):
     out = tmp_path / "short"
     code, _, err = run_cli(["fit", str(pair / "short_in.wav"), str(pair / "short_tg.wav"), "-o", str(out),
                             "--model", "auto"], capsys)
-    assert code == 1 and "too short for model selection" in err and "at least 4 s" in err
+    assert code == 1 and "too short for model selection" in err and "at least 5 s" in err
     assert "Traceback" not in err and not out.exists()
     code, _, err = run_cli(["fit", str(pair / "in.wav"), str(pair / "tg.wav"), "-o", str(out), "--model", "auto+gru"], capsys)
     assert code == 1 and "'auto+gru'" in err and not out.exists()
@@ -77,7 +93,7 @@ def test_fit_auto_bad_input(pair, tmp_path, capsys):
                             "--model", "auto"], capsys)
     assert code == 1 and not (tmp_path / "y.wav").exists()
     with pytest.raises(InputError, match="between 0 and 1"):
-        split_point(80000, SR, 1.5, 0.5)
+        fold_layout(80000, SR, 1.5)
     with pytest.raises(ValueError, match="model selection by validation, not a model"):
         get_model("auto")
 
@@ -104,7 +120,13 @@ def test_sweep_auto_selects_once_and_reuses_the_selection(tmp_path, monkeypatch)
     r = sweep(tmp_path / "data", out, model="auto", **kw)
     sel = json.loads((out / "selection.json").read_text())
     assert set(sel["settings"]) == {"compress/60", "compress/100"}
-    assert sel["chosen"] == min(sel["score"], key=sel["score"].get) and sel["score"]["ff5"] == pytest.approx(1.0)
+    eligible = [m for m in sel["score"] if sel["eligible"][m]]
+    assert "ff5" in eligible and sel["score"]["ff5"] == pytest.approx(1.0)
+    assert sel["chosen"] == min(eligible, key=sel["score"].get)
+    for setting in sel["settings"].values():  # an eligible model is no worse than ff5 on any used fold anywhere
+        for row in setting["rows"]:
+            if sel["eligible"][row["model"]]:
+                assert row["eligible"] and all(v <= 1.0 for v in row["ratio_folds"].values())
     assert json.loads((out / "sweep.json").read_text())["model"] == sel["chosen"]
     mapping = json.loads((out / "mapping.json").read_text())
     assert {row["model"] for row in mapping["compress"].values()} == {sel["chosen"]}

@@ -14,21 +14,21 @@ _frame = cuda.jit(device=True)(ff.fused_frame)
 
 
 @cuda.jit
-def fused_kernel(xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, sc, ub, gb, out_l, out_g, out_h,
-                 derivatives):  # pragma: no cover
+def fused_kernel(xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat, art, gm, pole, sc, ub, gb, out_l, out_g,
+                 out_h, derivatives):  # pragma: no cover
     f = cuda.grid(1)
     if f < off.shape[0]:
-        _frame(f, xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, sc, ub, gb, out_l, out_g, out_h,
-               derivatives)
+        _frame(f, xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat, art, gm, pole, sc, ub, gb, out_l, out_g,
+               out_h, derivatives)
 
 
 _greybox_frame = cuda.jit(device=True)(gb.greybox_frame)
 
 
 @cuda.jit
-def greybox_kernel(xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf, hbuf, lbuf, tan,
-                   hacc, racc, gacc, out_l, derivatives):  # pragma: no cover
+def greybox_kernel(xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf, hbuf,
+                   lbuf, tan, hacc, racc, gacc, out_l, derivatives):  # pragma: no cover
     f = cuda.grid(1)
     if f < off.shape[0]:
-        _greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf, hbuf, lbuf,
-                       tan, hacc, racc, gacc, out_l, derivatives)
+        _greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf,
+                       hbuf, lbuf, tan, hacc, racc, gacc, out_l, derivatives)

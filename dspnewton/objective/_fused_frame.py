@@ -20,20 +20,29 @@ r = release coefficient, gamma = make-up (dB).  Three sweeps over the frame:
    to go through the pre-emphasis filter.
 
 Everything is in scalars (registers); memory is one frame-sized buffer.
+
+Each frame starts from ``init[f]`` = (g, y[-1], pe(y)[-1], t[-1], pe(t)[-1]): rest
+(1, 0, 0, 0, 0) or the state a pass over the whole signal has there (carried,
+:mod:`.frame_state`).  The sensitivities start at zero at the frame's first
+sample (derivatives of the initial state are truncated there).  With
+``snap_at[f] > 0`` the first sweep writes the state after ``snap_at[f]`` samples
+to ``init[f + 1]`` (the sequential pass that carries the state from frame to frame).
 """
 
 import math
 
 K_DB = math.log(10.0) / 20.0
+N_STATE = 5  # g, y[-1], pe(y)[-1], t[-1], pe(t)[-1]
 
 
-def fused_frame(f, xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, buf, ubuf, gbuf, out_l, out_g, out_h,
-                derivatives):
+def fused_frame(f, xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat, art, gm, pole, buf, ubuf, gbuf, out_l,
+                out_g, out_h, derivatives):
     """Loss, gradient (5: CT, s, a, r, gamma) and Hessian (15, row-major upper) of frame ``f``.
 
     xbuf, tbuf: flat input and target; frame f is ``buf[off[f] : off[f] + valid[f]]`` (the
     level and the pre-emphasised target are computed here, restarted per frame).
-    start: first sample in the loss; valid: (F,) samples before padding.
+    starts: (F,) first sample in the loss; valid: (F,) samples before padding.
+    init: (F, 5) initial states (see above); snap_at: (F,) int, > 0 to write the state there.
     buf, ubuf, gbuf: (F, L) scratch (residual/adjoint, threshold minus level, static gain);
     out_l (F,), out_g (F, 5), out_h (F, 15).
     derivatives: False computes the loss only (sweep 1), for line searches.
@@ -41,14 +50,24 @@ def fused_frame(f, xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, buf
     m = math.exp(K_DB * gm)
     n_end = valid[f]
     o0 = off[f]
+    start = starts[f]
+    snap = snap_at[f]
     # 1. forward: residual.
-    g = 1.0
-    y_prev = 0.0
-    p0 = 0.0
-    t_prev = 0.0
-    tpe = 0.0
+    g = init[f, 0]
+    y_prev = init[f, 1]
+    p0 = init[f, 2]
+    t_prev = init[f, 3]
+    tpe = init[f, 4]
     loss = 0.0
-    for n in range(n_end):
+    for n in range(n_end + 1):
+        if n == snap:
+            init[f + 1, 0] = g
+            init[f + 1, 1] = y_prev
+            init[f + 1, 2] = p0
+            init[f + 1, 3] = t_prev
+            init[f + 1, 4] = tpe
+        if n == n_end:
+            break
         xv = xbuf[o0 + n]
         u = ct - 20.0 * math.log10(max(abs(xv), 1e-8))  # threshold minus the level in dB (level_db)
         v = s * u
@@ -81,7 +100,7 @@ def fused_frame(f, xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, buf
         buf[f, n] = u - u_next
         u_next = u
     # 3. forward: sensitivities.
-    g = 1.0
+    g = init[f, 0]
     gc = 0.0
     gs = 0.0
     ga = 0.0
@@ -96,12 +115,12 @@ def fused_frame(f, xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, buf
     gaa = 0.0
     gar = 0.0
     grr = 0.0
-    y_prev = 0.0
     yc_prev = 0.0
     ys_prev = 0.0
     ya_prev = 0.0
     yr_prev = 0.0
-    p0 = 0.0
+    y_prev = init[f, 1]
+    p0 = init[f, 2]
     pc = 0.0
     ps = 0.0
     pa = 0.0

@@ -28,6 +28,14 @@ or -1.  Three sweeps over the frame:
    and rho.
 
 Loss = out_l; gradient = 2 gacc; Hessian = 2 hacc (the caller scales).
+
+Each frame starts from ``init[f]`` (:data:`N_STATE` values, :data:`REST` at rest): the
+ballistics states, the previous (high-passed) input, side-chain high-pass, output
+and target with their pre-emphasis, and the two signal-path stages' states; rest or
+the whole-signal state there (carried, :mod:`.frame_state`).  Tangents start at zero
+at the frame's first sample (derivatives of the initial state are truncated there).
+With ``snap_at[f] > 0`` the first sweep writes the state after ``snap_at[f]`` samples
+to ``init[f + 1]``.
 """
 
 import math
@@ -37,15 +45,19 @@ from ._greybox_steps import K_DB, output_adjoints, output_forward, step_adjoints
 # Tangent slots of ``tan`` (F, NT, P).
 GF, GS, PP, GP, V, PV, A, G, W, Z1, Y, YP, PJ, LO, Z = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
 N_TANGENTS = 15
+# Initial-state slots of ``init`` (F, N_STATE).
+S_GF, S_GS, S_PP, S_XP, S_H, S_HP, S_YP, S_PE, S_TP, S_TPE, S_LI, S_LO = range(12)
+N_STATE = 12
+REST = (1.0, 1.0) + (0.0,) * 10
 
 
-def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, pole,
+def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole,
                   sbuf, rbuf, hbuf, lbuf, tan, hacc, racc, gacc, out_l, derivatives):
     """Loss (out_l[f]) and, with ``derivatives``, gradient/2 (gacc[f], (P,)) and
     Hessian/2 (hacc[f], (P, P)) w.r.t. phi of frame f.
 
     xbuf, tbuf: flat input and target audio; frame f is xbuf[off[f] : off[f] + valid[f]].
-    start: first sample in the loss.  C (15,) coefficients, pos (15,) int, flags (8,) int.
+    starts: (F,) first sample in the loss.  init: (F, N_STATE) initial states; snap_at: (F,) int.  C (15,) coefficients, pos (15,) int, flags (8,) int.
     hp_g, hp_a1: the side-chain high-pass ``h[n] = hp_g (x[n] - x[n-1]) + hp_a1 h[n-1]``.
     Scratch: sbuf (F, L, 7), rbuf (F, L), hbuf (F, L), lbuf (F, L, 5), tan (F, 15, P), racc (F, P, P).
     """
@@ -56,23 +68,40 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
     a_in, a_out, k_out = C[12], C[13], C[14]
     o0 = off[f]
     nv = valid[f]
+    start = starts[f]
+    snap = snap_at[f]
     t2c = math.tanh(kd * bd)
     P = tan.shape[2]
     # ---------------------------------------------------------------- 1. forward: values and residual
-    gf = 1.0
-    gs = 1.0
-    pp = 0.0
-    x_prev = 0.0
-    h = 0.0
-    h_prev = 0.0
-    y_prev = 0.0
-    pe = 0.0
-    t_prev = 0.0
-    tpe = 0.0
+    gf = init[f, S_GF]
+    gs = init[f, S_GS]
+    pp = init[f, S_PP]
+    x_prev = init[f, S_XP]
+    h = init[f, S_H]
+    h_prev = init[f, S_HP]
+    y_prev = init[f, S_YP]
+    pe = init[f, S_PE]
+    t_prev = init[f, S_TP]
+    tpe = init[f, S_TPE]
     loss = 0.0
-    li = 0.0
-    lo = 0.0
-    for n in range(nv):
+    li = init[f, S_LI]
+    lo = init[f, S_LO]
+    for n in range(nv + 1):
+        if n == snap:
+            init[f + 1, S_GF] = gf
+            init[f + 1, S_GS] = gs
+            init[f + 1, S_PP] = pp
+            init[f + 1, S_XP] = x_prev
+            init[f + 1, S_H] = h
+            init[f + 1, S_HP] = h_prev
+            init[f + 1, S_YP] = y_prev
+            init[f + 1, S_PE] = pe
+            init[f + 1, S_TP] = t_prev
+            init[f + 1, S_TPE] = tpe
+            init[f + 1, S_LI] = li
+            init[f + 1, S_LO] = lo
+        if n == nv:
+            break
         xn = xbuf[o0 + n]
         if inhp:
             li = li + a_in * (xn - li)
@@ -172,12 +201,12 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
             R[i, j] = 0.0
     k0, k1, k2, k6, k7, k8, k9, k10, k11 = pos[0], pos[1], pos[2], pos[6], pos[7], pos[8], pos[9], pos[10], pos[11]
     kin, kao, kko = pos[12], pos[13], pos[14]
-    gf = 1.0
-    gs = 1.0
-    pp = 0.0
+    gf = init[f, S_GF]
+    gs = init[f, S_GS]
+    pp = init[f, S_PP]
     # Input high-pass: its low-pass state li and, with respect to a_in, the first (t) and
     # second (tt) derivatives of li, of the high-passed input x and of its side-chain high-pass h.
-    li = 0.0
+    li = init[f, S_LI]
     tli = 0.0
     ttli = 0.0
     tx = 0.0
@@ -192,11 +221,11 @@ def greybox_frame(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, 
     ttxd = 0.0
     thd = 0.0
     tthd = 0.0
-    lo = 0.0
+    lo = init[f, S_LO]
     for n in range(nv):
         xn = sbuf[f, n, 6]
         hd = hbuf[f, n]
-        xd = (sbuf[f, n - 1, 6] if n > 0 else 0.0) if fb else xn
+        xd = (sbuf[f, n - 1, 6] if n > 0 else init[f, S_XP]) if fb else xn
         if inhp:
             xr = xbuf[o0 + n]
             ttli = (1.0 - a_in) * ttli - 2.0 * tli

@@ -1,11 +1,27 @@
-"""Framing of long input/target pairs for the loss, as published.
+"""Framing of long input/target pairs for the loss.
 
 Frames of ``frame_seconds`` (12 s) start every ``frame_seconds - overlap_seconds``
-(11 s); the first ``overlap_seconds`` (1 s) of each frame is warm-up: the model
-runs over it (from its initial gain of 1) but it is not in the loss.  The loss
-regions of consecutive frames therefore tile the signal from the first second
-on.  The last frame is zero-padded to full length; its padding is not in the
-loss.  ``frame_seconds=None`` gives one frame over the whole signal.
+(11 s).  The first frame of each channel is scored from its first sample, with
+the model starting from rest, as a listener hears a plugin when playback starts;
+every later frame scores from ``overlap_seconds`` (1 s) on, so the loss regions
+tile the whole signal exactly once.  The last frame is zero-padded to full
+length; its padding is not in the loss.  ``frame_seconds=None`` gives one frame
+over the whole signal (exact: no frame boundary at all).
+
+Where a later frame starts from is ``initial_state``:
+
+- ``"carried"``: from the state a pass over the whole signal has at the frame's
+  first sample (the compiled fused passes compute it with one cheap sequential
+  forward pass over the file, :mod:`.frame_state`).  The loss then equals the
+  whole-signal loss exactly; derivatives of a frame's initial state with respect
+  to the parameters are truncated at the frame's first sample (its sensitivities
+  start at zero there), ``overlap_seconds`` before its loss region, so gradient
+  and Hessian are exact up to how much of the state's sensitivity survives the
+  warm-up (measured in ``docs/long_fits.md``).  Time constants longer than the
+  warm-up are fitted against the right state.
+- ``"rest"``: from rest (gain 1, filters empty), as published: the first
+  ``overlap_seconds`` of the frame is warm-up that rebuilds the state.  The
+  autograd Hessian strategies support this one only.
 
 Memory: the frames are views into one zero-padded copy of each signal (the
 flat buffers the compiled kernels read by frame offset); the (F, L) level,
@@ -33,6 +49,9 @@ class Frames:
             ``buf[offsets[f] : offsets[f] + L]``.
         offsets: (F,) int64 frame starts; valid: (F,) real (unpadded) samples per frame.
         frame_length: L; warmup: warm-up samples at the start of each frame; sample_rate: Hz.
+        first: (F,) bool, the frame begins its channel (starts from rest, scored from sample 0).
+        initial_state: ``"carried"`` or ``"rest"`` (see the module docstring).
+        starts: (F,) int64 first scored sample of each frame (0 for first frames, else ``warmup``).
 
     Views (computed on first use, then cached): ``x``, ``target`` (F, L);
     ``x_db`` (F, L) level in dB; ``target_pe`` (F, L) pre-emphasised target
@@ -40,12 +59,29 @@ class Frames:
     """
 
     def __init__(self, xbuf, tbuf, offsets, valid, frame_length: int, warmup: int, sample_rate: int,
-                 channels: tuple = (1, 0, 0)):
+                 channels: tuple = (1, 0, 0), first=None, initial_state: str = "rest", root=None, index=None):
         self.xbuf, self.tbuf = xbuf, tbuf
         self.channels = channels  # (C, T, stride): channel c of the signals is buf[c * stride : c * stride + T]
         self.offsets, self.valid = offsets, valid
         self.frame_length, self.warmup, self.sample_rate = int(frame_length), int(warmup), int(sample_rate)
+        if first is None:
+            first = torch.zeros(offsets.shape[0], dtype=torch.bool)
+        self.first = first
+        self.initial_state = check_initial_state(initial_state)
+        # The whole framing this is a subset of (carried states are computed over it) and our frames' indices in it.
+        self.root = self if root is None else root
+        self.index = torch.arange(offsets.shape[0]) if index is None else index
         self._cache: dict = {}
+
+    @property
+    def carried(self) -> bool:
+        """Whether frames start from the whole-signal state (and more than the first frames exist)."""
+        return self.initial_state == "carried" and not bool(self.root.first.all())
+
+    @property
+    def starts(self) -> torch.Tensor:
+        """(F,) int64 first scored sample of each frame: 0 for the first frame of a channel, else the warm-up."""
+        return torch.where(self.first, 0, self.warmup).to(torch.int64)
 
     @property
     def n_frames(self) -> int:
@@ -86,7 +122,8 @@ class Frames:
         def make():
             idx = torch.arange(self.frame_length, device=self.xbuf.device)
             valid = self.valid.to(self.xbuf.device).unsqueeze(-1)
-            return ((idx >= self.warmup) & (idx < valid)).to(self.xbuf.dtype)
+            starts = self.starts.to(self.xbuf.device).unsqueeze(-1)
+            return ((idx >= starts) & (idx < valid)).to(self.xbuf.dtype)
         return self._cached("mask", make)
 
     @property
@@ -120,21 +157,48 @@ class Frames:
         return tuple(b.as_strided((C, T), (stride, 1), b.storage_offset()) for b in (self.xbuf, self.tbuf))
 
     def subset(self, index) -> "Frames":
-        """The frames selected by ``index`` (a slice or index tensor); shares the buffers."""
-        return Frames(self.xbuf, self.tbuf, self.offsets[index], self.valid[index], self.frame_length,
-                      self.warmup, self.sample_rate, self.channels)
+        """The frames selected by ``index`` (a slice or index tensor); shares the buffers.
+
+        Carried initial states of the subset are those of the whole framing (``root``)."""
+        idx = self.index[index]
+        if idx.dim() == 0:
+            idx = idx.unsqueeze(0)
+        return Frames(self.xbuf, self.tbuf, self.root.offsets[idx], self.root.valid[idx], self.frame_length,
+                      self.warmup, self.sample_rate, self.channels, self.root.first[idx], self.initial_state,
+                      self.root, idx)
+
+    def with_initial_state(self, initial_state: str) -> "Frames":
+        """The same frames starting from ``"carried"`` states or from ``"rest"`` (shares the buffers)."""
+        if check_initial_state(initial_state) == self.initial_state:
+            return self
+        root = self.root
+        new_root = Frames(root.xbuf, root.tbuf, root.offsets, root.valid, root.frame_length, root.warmup,
+                          root.sample_rate, root.channels, root.first, initial_state)
+        return new_root if root is self else new_root.subset(self.index)
 
     def to(self, device=None, dtype=None) -> "Frames":
         """Frames with buffers on ``device`` / of ``dtype`` (no copy when nothing changes)."""
         xb, tb = (t.to(device=device, dtype=dtype) for t in (self.xbuf, self.tbuf))
         if xb is self.xbuf and tb is self.tbuf:
             return self
-        return Frames(xb, tb, self.offsets, self.valid, self.frame_length, self.warmup, self.sample_rate,
-                      self.channels)
+        root = self.root
+        new_root = Frames(xb, tb, root.offsets, root.valid, root.frame_length, root.warmup, root.sample_rate,
+                          root.channels, root.first, root.initial_state)
+        return new_root if root is self else new_root.subset(self.index)
+
+
+INITIAL_STATES = ("carried", "rest")
+
+
+def check_initial_state(name: str) -> str:
+    """``name`` if it is one of :data:`INITIAL_STATES`; ValueError otherwise."""
+    if name not in INITIAL_STATES:
+        raise ValueError(f"initial_state must be one of {', '.join(INITIAL_STATES)}; got {name!r}")
+    return name
 
 
 def make_frames(x: torch.Tensor, target: torch.Tensor, sample_rate: int, frame_seconds: float | None = 12.0,
-                overlap_seconds: float = 1.0) -> Frames:
+                overlap_seconds: float = 1.0, initial_state: str = "rest") -> Frames:
     """Cut a pair of signals (T,) or (C, T) into frames.
 
     Args:
@@ -142,7 +206,10 @@ def make_frames(x: torch.Tensor, target: torch.Tensor, sample_rate: int, frame_s
             channels every channel is framed (frames of all channels stacked).
         sample_rate: Hz.
         frame_seconds: frame length in s; None for one frame per channel.
-        overlap_seconds: overlap = warm-up length in s (not in the loss).
+        overlap_seconds: overlap = warm-up length in s (not in the loss, except in a channel's first frame).
+        initial_state: ``"rest"`` (default here, every frame from rest) or ``"carried"`` (later
+            frames from the whole-signal state; the compiled fused passes only).  ``dspnewton.fit``
+            uses ``"carried"`` with the fused strategy.
 
     Returns:
         :class:`Frames` (one zero-padded copy of each signal; the frames are views).  float64
@@ -157,18 +224,21 @@ def make_frames(x: torch.Tensor, target: torch.Tensor, sample_rate: int, frame_s
     warmup = int(round(overlap_seconds * sample_rate))
     if overlap_seconds < 0:
         raise ValueError(f"overlap_seconds must be >= 0, got {overlap_seconds}")
+    check_initial_state(initial_state)
     if frame_seconds is None:
         L = T
     else:
         L = int(round(frame_seconds * sample_rate))
         if frame_seconds <= overlap_seconds:
             raise ValueError(f"frame_seconds ({frame_seconds}) must exceed overlap_seconds ({overlap_seconds})")
-    if T <= warmup:
+    if T <= warmup and frame_seconds is not None:
         raise ValueError(
             f"the signal ({T / sample_rate:.3g} s) is not longer than the warm-up of {overlap_seconds} s; "
             f"use a longer signal or a smaller overlap"
         )
     L = min(L, T)
+    if frame_seconds is None:
+        warmup = min(warmup, L - 1)  # one frame per channel: scored from its first sample anyway
     hop = L - warmup
     n = 1 if T <= L else 1 + math.ceil((T - L) / hop)
     span = (n - 1) * hop + L  # padded length of one channel
@@ -187,7 +257,8 @@ def make_frames(x: torch.Tensor, target: torch.Tensor, sample_rate: int, frame_s
     valid = torch.tensor([min(L, T - k * hop) for _ in range(C) for k in range(n)], dtype=torch.int64)
     if bufs[0].dtype != bufs[1].dtype:
         bufs = [b.double() for b in bufs]
-    return Frames(bufs[0], bufs[1], offsets, valid, L, warmup, sample_rate, (C, T, stride))
+    first = torch.tensor([k == 0 for _ in range(C) for k in range(n)], dtype=torch.bool)
+    return Frames(bufs[0], bufs[1], offsets, valid, L, warmup, sample_rate, (C, T, stride), first, initial_state)
 
 
 def _float32_exact(sig: torch.Tensor, chunk: int = 1 << 22) -> bool:

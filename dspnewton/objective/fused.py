@@ -23,6 +23,7 @@ import torch
 
 from ..model.params import RANGES, _coef_bounds
 from . import _fused_frame as ff
+from .frame_state import frame_states
 from .framing import Frames
 from .preemphasis import PREEMPHASIS_POLE
 
@@ -32,11 +33,21 @@ _frame_cpu = nb.njit(cache=True, nogil=True)(ff.fused_frame)
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def _fused_cpu(xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, sc, ub, gb, out_l, out_g, out_h,
-               derivatives):  # pragma: no cover
+def _fused_cpu(xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat, art, gm, pole, sc, ub, gb, out_l, out_g,
+               out_h, derivatives):  # pragma: no cover
     for f in nb.prange(off.shape[0]):
-        _frame_cpu(f, xbuf, tbuf, off, start, valid, ct, s, aat, art, gm, pole, sc, ub, gb, out_l, out_g, out_h,
-                   derivatives)
+        _frame_cpu(f, xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat, art, gm, pole, sc, ub, gb, out_l,
+                   out_g, out_h, derivatives)
+
+
+@nb.njit(cache=True, nogil=True)
+def _fused_sequential(xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat, art, gm, pole, sc, ub, gb, out_l,
+                      out_g, out_h):  # pragma: no cover
+    for f in range(off.shape[0]):  # in order: frame f writes frame f + 1's initial state
+        _frame_cpu(f, xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat, art, gm, pole, sc, ub, gb, out_l,
+                   out_g, out_h, False)
+
+REST = (1.0, 0.0, 0.0, 0.0, 0.0)  # g, y[-1], pe(y)[-1], t[-1], pe(t)[-1]
 
 
 @functools.lru_cache(maxsize=None)
@@ -96,17 +107,37 @@ def _use_cuda_kernel(frames: Frames, kernel: str) -> bool:
     return kernel == "cuda" or (kernel == "auto" and frames.xbuf.device.type == "cuda")
 
 
+def _states(phi: np.ndarray, frames: Frames, pole: float):
+    """Initial states (F, 5) and, when carried, the sequential pass's per-frame losses (see :mod:`.frame_state`)."""
+    def run(init, snap_at, out_l):
+        root = frames.root
+        xbuf, tbuf, off, valid = root.flat_arrays()
+        z = np.zeros((1, 1))
+        _fused_sequential(xbuf, tbuf, off, root.starts.numpy(), valid, init, snap_at, *phi.tolist(), pole, z, z, z,
+                          out_l, z, z)
+
+    return frame_states(frames, b"ff5" + phi.tobytes() + np.float64(pole).tobytes(), REST, run)
+
+
 def _run(theta: torch.Tensor, frames: Frames, pole: float, kernel: str, derivatives: bool, chunk: int | None = None):
     """Run the fused kernel; returns (loss, grad_phi (5,), H_phi upper (15,)) as floats/numpy.
 
     Frames go through in chunks of ``chunk`` (default: the numba threads on CPU, all on GPU),
-    so the scratch buffer is O(frame) per frame in flight.
+    so the scratch buffer is O(frame) per frame in flight.  With carried initial states a
+    loss-only call is the sequential pass that carries them (the exact whole-signal loss).
     """
     phi, _, _ = theta_to_phi(theta, frames.sample_rate)
     F, L = frames.n_frames, frames.frame_length
-    start = int(frames.warmup)
+    init, seq_loss = _states(phi, frames, pole)
+    if seq_loss is not None and not derivatives:
+        return float(seq_loss.sum()), np.zeros(5), np.zeros(15)
     gpu = _use_cuda_kernel(frames, kernel)
     xbuf, tbuf, off, valid = frames.flat_arrays(torch_device=frames.xbuf.device if gpu else None)
+    starts = frames.starts.numpy()
+    snap_at = np.full(F, -1, dtype=np.int64)
+    if gpu:
+        dev = frames.xbuf.device
+        init, starts, snap_at = (torch.from_numpy(a).to(dev) for a in (init, starts, snap_at))
     if chunk is None:
         chunk = F if gpu else max(1, nb.get_num_threads())
     loss, g, h = 0.0, np.zeros(5), np.zeros(15)
@@ -122,8 +153,8 @@ def _run(theta: torch.Tensor, frames: Frames, pole: float, kernel: str, derivati
     out_l, out_g, out_h = new(chunk), new(chunk, 5), new(chunk, 15)
     for s in range(0, F, chunk):
         n = min(chunk, F - s)
-        args = (xbuf, tbuf, off[s:s + n], start, valid[s:s + n], *phi.tolist(), pole, buf, ub, gb, out_l, out_g,
-                out_h, derivatives)
+        args = (xbuf, tbuf, off[s:s + n], starts[s:s + n], valid[s:s + n], init[s:s + n], snap_at[s:s + n],
+                *phi.tolist(), pole, buf, ub, gb, out_l, out_g, out_h, derivatives)
         if gpu:
             _launch(_cuda_kernels()[1], n, *args)
         else:

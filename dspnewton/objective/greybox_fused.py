@@ -31,6 +31,7 @@ import torch
 from ..model.greybox import _flags
 from ..model.greybox_spec import COEFFICIENTS, SC_CORNER_HZ, ModelSpec, coefficient_table, parse_model
 from . import _greybox_frame as gf
+from .frame_state import frame_states
 from .framing import Frames
 from .preemphasis import PREEMPHASIS_POLE
 
@@ -45,11 +46,19 @@ _frame_cpu = nb.njit(cache=True, nogil=True)(gf.greybox_frame)
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def _greybox_cpu(xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf, hbuf, lbuf, tan,
-                 hacc, racc, gacc, out_l, derivatives):  # pragma: no cover - compiled
+def _greybox_cpu(xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf, hbuf,
+                 lbuf, tan, hacc, racc, gacc, out_l, derivatives):  # pragma: no cover - compiled
     for f in nb.prange(off.shape[0]):
-        _frame_cpu(f, xbuf, tbuf, off, valid, start, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf, hbuf, lbuf, tan,
-                   hacc, racc, gacc, out_l, derivatives)
+        _frame_cpu(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf,
+                   hbuf, lbuf, tan, hacc, racc, gacc, out_l, derivatives)
+
+
+@nb.njit(cache=True, nogil=True)
+def _greybox_sequential(xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf,
+                        hbuf, lbuf, tan, hacc, racc, gacc, out_l):  # pragma: no cover - compiled
+    for f in range(off.shape[0]):  # in order: frame f writes frame f + 1's initial state
+        _frame_cpu(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf,
+                   hbuf, lbuf, tan, hacc, racc, gacc, out_l, False)
 
 
 @functools.lru_cache(maxsize=None)
@@ -101,15 +110,34 @@ def _coefficients(theta: torch.Tensor, spec: ModelSpec, sample_rate: int) -> np.
     return coefficient_table(theta.detach().double().cpu().unsqueeze(0), spec, sample_rate)[0].numpy()
 
 
+def _states(C: np.ndarray, pos, flags, hp: tuple, frames: Frames, spec: ModelSpec, pole: float):
+    """Initial states (F, N_STATE) and, when carried, the sequential pass's per-frame losses (:mod:`.frame_state`)."""
+    def run(init, snap_at, out_l):
+        root = frames.root
+        xbuf, tbuf, off, valid = root.flat_arrays()
+        sc = _Scratch(1, 1, spec.n_params)
+        _greybox_sequential(xbuf, tbuf, off, valid, root.starts.numpy(), init, snap_at, C, pos, flags, *hp, pole,
+                            sc.sbuf, sc.rbuf, sc.hbuf, sc.lbuf, sc.tan, sc.hacc, sc.racc, sc.gacc, out_l)
+
+    key = spec.name.encode() + C.tobytes() + np.float64(pole).tobytes()
+    return frame_states(frames, key, gf.REST, run)
+
+
 def _run(C: np.ndarray, frames: Frames, spec: ModelSpec, pole: float, derivatives: bool, kernel: str,
          chunk: int | None):
-    """(loss, grad_phi (P,), H_phi (P, P)) at coefficients C, summed over frames (halves: the caller doubles)."""
+    """(loss, grad_phi (P,), H_phi (P, P)) at coefficients C, summed over frames (halves: the caller doubles).
+
+    With carried initial states a loss-only call is the sequential pass that carries them."""
     from .fused import _host, _launch, _use_cuda_kernel
 
     pos, flags = _positions(spec), _flags(spec)
     hp_g, hp_a1 = _highpass_coefficients(frames.sample_rate)
     P, L, F = spec.n_params, frames.frame_length, frames.n_frames
-    start = int(frames.warmup)
+    init, seq_loss = _states(C, pos, flags, (hp_g, hp_a1), frames, spec, pole)
+    if seq_loss is not None and not derivatives:
+        return float(seq_loss.sum()), np.zeros(P), np.zeros((P, P))
+    starts = frames.starts.numpy()
+    snap_at = np.full(F, -1, dtype=np.int64)
     gpu = _use_cuda_kernel(frames, kernel)
     xbuf, tbuf, off, valid = frames.flat_arrays(torch_device=frames.xbuf.device if gpu else None)
     if chunk is None:
@@ -120,13 +148,15 @@ def _run(C: np.ndarray, frames: Frames, spec: ModelSpec, pole: float, derivative
     if gpu:
         dev = frames.xbuf.device
         sc = _Scratch(chunk, width, P, xp=torch, dtype=torch.float64, device=dev)
-        C, pos, flags = (torch.from_numpy(a).to(dev) for a in (C, pos, flags))
+        C, pos, flags, init, starts, snap_at = (torch.from_numpy(a).to(dev)
+                                                for a in (C, pos, flags, init, starts, snap_at))
     else:
         sc = _Scratch(chunk, width, P)  # reused by every chunk: each frame overwrites what it reads
     for s in range(0, F, chunk):
         n = min(chunk, F - s)
-        args = (xbuf, tbuf, off[s:s + n], valid[s:s + n], start, C, pos, flags, hp_g, hp_a1, pole, sc.sbuf, sc.rbuf,
-                sc.hbuf, sc.lbuf, sc.tan, sc.hacc, sc.racc, sc.gacc, sc.out_l, derivatives)
+        args = (xbuf, tbuf, off[s:s + n], valid[s:s + n], starts[s:s + n], init[s:s + n], snap_at[s:s + n], C, pos,
+                flags, hp_g, hp_a1, pole, sc.sbuf, sc.rbuf, sc.hbuf, sc.lbuf, sc.tan, sc.hacc, sc.racc, sc.gacc,
+                sc.out_l, derivatives)
         if gpu:
             _launch(_cuda_kernel(), n, *args)
         else:

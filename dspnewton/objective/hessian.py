@@ -27,7 +27,7 @@ from ..model.greybox_spec import parse_model
 from ..model.models import get_model
 from .loss import frame_loss, residual
 
-__all__ = ["STRATEGIES", "loss_grad_hess", "loss_value", "resolve_strategy"]
+__all__ = ["STRATEGIES", "loss_grad_hess", "loss_value", "require_rest", "resolve_strategy"]
 
 STRATEGIES = ("fused", "revrev", "fwdrev", "revfwd", "fwdfwd", "gauss-newton")
 
@@ -38,6 +38,14 @@ def resolve_strategy(name: str) -> str:
     if name not in STRATEGIES:
         raise ValueError(f"unknown Hessian strategy {name!r}; choose one of auto, {', '.join(STRATEGIES)}")
     return name
+
+
+def require_rest(frames: Frames, strategy: str) -> None:
+    """ValueError unless ``frames`` start from rest: the autograd strategies render every frame from rest."""
+    if frames.carried:
+        raise ValueError(f"the {strategy} Hessian strategy renders every frame from rest; carried initial states "
+                         f"are computed by the fused strategy only: use hessian 'fused', or frames with "
+                         f"initial_state 'rest'")
 
 
 def _revrev(theta, frames, backend, model):
@@ -91,6 +99,7 @@ def loss_grad_hess(theta: torch.Tensor, frames: Frames, strategy: str = "auto", 
     spec = parse_model(model)
     if strategy == "fused":
         return get_model(spec).loss_grad_hess(theta, frames)
+    require_rest(frames, strategy)
     theta = theta.detach().to(device=frames.x.device, dtype=frames.x.dtype)
     L = torch.zeros((), dtype=torch.float64)
     g = torch.zeros(theta.numel(), dtype=torch.float64)
@@ -116,6 +125,7 @@ def loss_value(theta: torch.Tensor, frames: Frames, strategy: str = "auto", back
     spec = parse_model(model)
     if resolve_strategy(strategy) == "fused":
         return get_model(spec).loss(theta, frames)
+    require_rest(frames, resolve_strategy(strategy))
     theta = theta.detach().to(device=frames.x.device, dtype=frames.x.dtype)
     total = 0.0
     with torch.no_grad():

@@ -9,7 +9,12 @@ import torch
 
 from .preemphasis import preemphasis
 
-__all__ = ["esr", "mse", "ldr", "delta_ldr", "integrated_loudness"]
+__all__ = ["esr", "mse", "ldr", "delta_ldr", "integrated_loudness", "clip_scores", "startup_level_error_db",
+           "STARTUP_SECONDS", "STARTUP_WINDOW_MS"]
+
+STARTUP_SECONDS = 1.0  # the start of a clip, reported on its own
+STARTUP_WINDOW_MS = 50.0  # windows of the start-up level error
+SILENT_DBFS = -60.0  # a window whose target and prediction are both below this RMS level does not count
 
 
 def _check_pair(pred: torch.Tensor, target: torch.Tensor) -> None:
@@ -77,3 +82,54 @@ def integrated_loudness(x: torch.Tensor, sample_rate: int) -> torch.Tensor:
     if x.shape[-1] < round(0.4 * sample_rate):
         raise ValueError(f"loudness needs at least 400 ms of audio, got {x.shape[-1]} samples at {sample_rate} Hz")
     return torchaudio.functional.loudness(x.unsqueeze(-2), sample_rate)
+
+
+def startup_level_error_db(pred: torch.Tensor, target: torch.Tensor, sample_rate: int,
+                           seconds: float = STARTUP_SECONDS, window_ms: float = STARTUP_WINDOW_MS) -> float | None:
+    """The largest level difference ``|10 log10(mean pred^2 / mean target^2)|`` in dB over the
+    consecutive ``window_ms`` windows of the first ``seconds`` (all channels together).
+
+    pred, target: (T,) or (C, T).  Windows where both are below -60 dBFS RMS are skipped (a
+    silent start has no level to match); None when every window is.
+    """
+    _check_pair(pred, target)
+    w = max(1, round(window_ms * sample_rate / 1000))
+    n = min(pred.shape[-1], max(w, round(seconds * sample_rate))) // w * w
+    if n == 0:
+        return None
+    p = pred[..., :n].double().reshape(-1, n).reshape(-1, n // w, w).pow(2).mean(-1).mean(0)
+    t = target[..., :n].double().reshape(-1, n).reshape(-1, n // w, w).pow(2).mean(-1).mean(0)
+    floor = 10.0 ** (SILENT_DBFS / 10.0)
+    keep = (p > floor) | (t > floor)
+    if not bool(keep.any()):
+        return None
+    tiny = 1e-30
+    diff = 10.0 * torch.log10((p[keep] + tiny) / (t[keep] + tiny))
+    return float(diff.abs().max())
+
+
+def clip_scores(pred: torch.Tensor, target: torch.Tensor, sample_rate: int,
+                seconds: float = STARTUP_SECONDS) -> dict:
+    """How a whole clip sounds, scored from its first sample (the model started from rest).
+
+    Args:
+        pred, target: (T,) or (C, T) prediction and target of the whole clip.
+
+    Returns:
+        ``{"esr": whole clip, "esr_first_second": the first ``seconds``, "esr_after_first_second":
+        the rest, "startup_db": :func:`startup_level_error_db`}``; pre-emphasised ESRs as fractions
+        (pre-emphasis run over the whole clip); a part whose target is silent gives None.
+    """
+    _check_pair(pred, target)
+    pe_p, pe_t = preemphasis(pred.double()), preemphasis(target.double())
+    err, ref = (pe_t - pe_p).pow(2), pe_t.pow(2)
+    n = min(pred.shape[-1], round(seconds * sample_rate))
+    tiny = 1e-20 * max(float(ref.sum()), 1e-300)
+
+    def part(sl):
+        den = float(ref[..., sl].sum())
+        return float(err[..., sl].sum()) / den if den > tiny and den > 0 else None
+
+    return {"esr": part(slice(None)), "esr_first_second": part(slice(0, n)),
+            "esr_after_first_second": part(slice(n, None)) if n < pred.shape[-1] else None,
+            "startup_db": startup_level_error_db(pred, target, sample_rate, seconds)}
