@@ -258,12 +258,15 @@ def test_every_command_end_to_end(model, virtual, tmp_path, capsys):
     code, out, err = _run(["eval", str(sweep)], capsys)
     assert code == 0, err
     rows = (sweep / "eval.csv").read_text().splitlines()
-    assert rows[0] == ",".join(["mode", "peak", "method", "model", "esr", "delta_ldr_db", *m.param_names])
+    assert rows[0] == ",".join(["mode", "peak", "method", "model", "esr", "esr_first_second",
+                                "esr_after_first_second", "startup_db", "delta_ldr_db", *m.param_names])
     fitted = [r.split(",") for r in rows[1:] if r.split(",")[2] == "fitted"]
     assert fitted and all(r[3] == m.name for r in fitted)
-    for r in fitted:
-        own = FitResult.load(sweep / "fits" / "compress" / f"peak_{int(r[1]):03d}" / "fit.json").esr
-        assert float(r[4]) == pytest.approx(own, rel=1e-6), "eval must score a fit with its own model"
+    for r in fitted:  # the whole clip from sample 0, from rest: the fit's own loss with carried frame states
+        own = FitResult.load(sweep / "fits" / "compress" / f"peak_{int(r[1]):03d}" / "fit.json")
+        assert float(r[4]) == pytest.approx(own.esr, rel=1e-6), "eval must score a fit with its own model"
+        assert float(r[5]) == pytest.approx(own.extra["from_rest"]["esr_first_second"], rel=1e-6)
+        assert float(r[7]) == pytest.approx(own.extra["from_rest"]["startup_db"], abs=1e-6)
     # plot draws every parameter and names the model.
     code, out, err = _run(["plot", str(sweep)], capsys)
     assert code == 0, err

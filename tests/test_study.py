@@ -124,11 +124,13 @@ def test_sweep_evaluate_and_plot(virtual, tmp_path):
     # Anchors: every other setting from the top; the ones in between are held out.
     assert summary["compress"]["anchors"] == [60, 100] and summary["compress"]["held_out"] == [80]
     rows = (out / "eval.csv").read_text().splitlines()
-    assert rows[0] == "mode,peak,method,model,esr,delta_ldr_db,threshold_db,ratio,attack_ms,release_ms,makeup_db"
+    assert rows[0] == ("mode,peak,method,model,esr,esr_first_second,esr_after_first_second,startup_db,delta_ldr_db,"
+                       "threshold_db,ratio,attack_ms,release_ms,makeup_db")
     assert len(rows) == 1 + 2 * 3 * len(summary["compress"]["held_out"])
     for mode in ("compress", "limit"):
         s = summary[mode]
         assert 0 < s["mean_esr_fitted"] <= s["mean_esr_linear"] * 1.0001
+        assert s["mean_esr_first_second_fitted"] > 0 and s["max_startup_db_fitted"] >= 0  # from sample 0
     from dspnewton.plots import plot_sweep
 
     paths = plot_sweep(out)
