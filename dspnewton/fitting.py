@@ -21,7 +21,7 @@ from .model.compressor import compress
 from .model.models import get_model
 from .model.greybox_spec import ModelSpec, model_theta_to_physical, parse_model
 from .model.params import PARAM_NAMES, CompressorParams, theta_to_physical
-from .objective.framing import make_frames
+from .objective.framing import INITIAL_STATES, make_frames
 from .objective.hessian import loss_grad_hess, loss_value, resolve_strategy
 from .optim.first_order import adam, lbfgs
 from .optim.newton import NewtonOptions, newton
@@ -339,8 +339,8 @@ def _resolve_initial_state(initial_state: str, strategy: str) -> str:
     """``carried`` or ``rest`` for a fit with Hessian ``strategy``; InputError for a combination that cannot work."""
     if initial_state == "auto":
         return "carried" if strategy == "fused" else "rest"
-    if initial_state not in ("carried", "rest"):
-        raise InputError(f"initial_state must be auto, carried or rest; got {initial_state!r}")
+    if initial_state not in INITIAL_STATES:
+        raise InputError(f"initial_state must be auto, {', '.join(INITIAL_STATES)}; got {initial_state!r}")
     if initial_state == "carried" and strategy != "fused":
         raise InputError(f"the {strategy} Hessian strategy renders every frame from rest; carried initial states "
                          "need the fused strategy: use {hessian} or {initial_state}",

@@ -170,24 +170,14 @@ def _selection_frames(x: torch.Tensor, y: torch.Tensor, layout: FoldLayout):
 def fold_scores(pred: torch.Tensor, y: torch.Tensor, layout: FoldLayout) -> dict:
     """Per fold pre-emphasised ESR (None for a nearly silent fold) of the whole-pair render ``pred`` (1, T) or (T,),
     the from-rest fold's first-second ESR and the start-up level error."""
-    from .objective.metrics import STARTUP_SECONDS, startup_level_error_db
-    from .objective.preemphasis import preemphasis
+    from .objective.metrics import STARTUP_SECONDS, segment_esrs, startup_level_error_db
 
-    p, t = preemphasis(pred.double().reshape(-1)), preemphasis(y.double().reshape(-1))
-    err, ref = (t - p).pow(2), t.pow(2)
-    mean_ref = float(ref.mean())
-    out = []
-    for b in layout.held_out:
-        lo, hi = layout.scored_range(b)
-        e = float(ref[lo:hi].sum())
-        silent = e <= (hi - lo) * mean_ref * 10.0 ** (SILENT_FOLD_DB / 10.0)
-        out.append(None if silent else float(err[lo:hi].sum()) / e)
+    pred, y = pred.double().reshape(-1), y.double().reshape(-1)
     n1 = min(round(STARTUP_SECONDS * layout.sample_rate), layout.scored_range(0)[1])
-    e1 = float(ref[:n1].sum())
-    first = None if e1 <= n1 * mean_ref * 10.0 ** (SILENT_FOLD_DB / 10.0) else float(err[:n1].sum()) / e1
-    return {"esr_folds": out, "esr_first_second": first,
-            "startup_db": startup_level_error_db(pred.double().reshape(-1), y.double().reshape(-1),
-                                                 layout.sample_rate)}
+    ranges = [layout.scored_range(b) for b in layout.held_out] + [(0, n1)]
+    *folds, first = segment_esrs(pred, y, ranges, SILENT_FOLD_DB)
+    return {"esr_folds": folds, "esr_first_second": first,
+            "startup_db": startup_level_error_db(pred, y, layout.sample_rate)}
 
 
 def _unidentifiable(result, fitted_seconds: float) -> list:

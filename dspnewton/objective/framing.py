@@ -171,19 +171,20 @@ class Frames:
         """The same frames starting from ``"carried"`` states or from ``"rest"`` (shares the buffers)."""
         if check_initial_state(initial_state) == self.initial_state:
             return self
-        root = self.root
-        new_root = Frames(root.xbuf, root.tbuf, root.offsets, root.valid, root.frame_length, root.warmup,
-                          root.sample_rate, root.channels, root.first, initial_state)
-        return new_root if root is self else new_root.subset(self.index)
+        return self._rebuilt(self.xbuf, self.tbuf, initial_state)
 
     def to(self, device=None, dtype=None) -> "Frames":
         """Frames with buffers on ``device`` / of ``dtype`` (no copy when nothing changes)."""
         xb, tb = (t.to(device=device, dtype=dtype) for t in (self.xbuf, self.tbuf))
         if xb is self.xbuf and tb is self.tbuf:
             return self
+        return self._rebuilt(xb, tb, self.initial_state)
+
+    def _rebuilt(self, xbuf, tbuf, initial_state: str) -> "Frames":
+        """These frames over other buffers or initial states: a new root (no cached states), then our subset."""
         root = self.root
-        new_root = Frames(xb, tb, root.offsets, root.valid, root.frame_length, root.warmup, root.sample_rate,
-                          root.channels, root.first, root.initial_state)
+        new_root = Frames(xbuf, tbuf, root.offsets, root.valid, root.frame_length, root.warmup, root.sample_rate,
+                          root.channels, root.first, initial_state)
         return new_root if root is self else new_root.subset(self.index)
 
 

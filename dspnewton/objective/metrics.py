@@ -9,7 +9,8 @@ import torch
 
 from .preemphasis import preemphasis
 
-__all__ = ["esr", "mse", "ldr", "delta_ldr", "integrated_loudness", "clip_scores", "startup_level_error_db",
+__all__ = ["esr", "mse", "ldr", "delta_ldr", "integrated_loudness", "clip_scores", "segment_esrs",
+           "startup_level_error_db",
            "STARTUP_SECONDS", "STARTUP_WINDOW_MS"]
 
 STARTUP_SECONDS = 1.0  # the start of a clip, reported on its own
@@ -108,6 +109,33 @@ def startup_level_error_db(pred: torch.Tensor, target: torch.Tensor, sample_rate
     return float(diff.abs().max())
 
 
+def segment_esrs(pred: torch.Tensor, target: torch.Tensor, ranges, silent_db: float | None = None) -> list:
+    """Pre-emphasised ESR of each ``[lo, hi)`` sample range of a whole clip (pre-emphasis run over the whole clip,
+    all channels together).
+
+    Args:
+        pred, target: (T,) or (C, T).
+        ranges: (lo, hi) pairs of samples.
+        silent_db: a range whose target energy per sample is this many dB below the clip's mean
+            gives None (nearly silent: its ESR would divide by ~0); None: only an (almost) exactly
+            silent range does.
+
+    Returns:
+        one float or None per range.
+    """
+    _check_pair(pred, target)
+    pe_t = preemphasis(target.double())
+    err, ref = (pe_t - preemphasis(pred.double())).pow(2), pe_t.pow(2)
+    total = float(ref.sum())
+    mean = total / max(1, ref.shape[-1])
+    out = []
+    for lo, hi in ranges:
+        den = float(ref[..., lo:hi].sum())
+        floor = 1e-20 * total if silent_db is None else (hi - lo) * mean * 10.0 ** (silent_db / 10.0)
+        out.append(float(err[..., lo:hi].sum()) / den if den > 0 and den > floor else None)
+    return out
+
+
 def clip_scores(pred: torch.Tensor, target: torch.Tensor, sample_rate: int,
                 seconds: float = STARTUP_SECONDS) -> dict:
     """How a whole clip sounds, scored from its first sample (the model started from rest).
@@ -118,18 +146,10 @@ def clip_scores(pred: torch.Tensor, target: torch.Tensor, sample_rate: int,
     Returns:
         ``{"esr": whole clip, "esr_first_second": the first ``seconds``, "esr_after_first_second":
         the rest, "startup_db": :func:`startup_level_error_db`}``; pre-emphasised ESRs as fractions
-        (pre-emphasis run over the whole clip); a part whose target is silent gives None.
+        (:func:`segment_esrs`); a part whose target is silent gives None.
     """
-    _check_pair(pred, target)
-    pe_p, pe_t = preemphasis(pred.double()), preemphasis(target.double())
-    err, ref = (pe_t - pe_p).pow(2), pe_t.pow(2)
-    n = min(pred.shape[-1], round(seconds * sample_rate))
-    tiny = 1e-20 * max(float(ref.sum()), 1e-300)
-
-    def part(sl):
-        den = float(ref[..., sl].sum())
-        return float(err[..., sl].sum()) / den if den > tiny and den > 0 else None
-
-    return {"esr": part(slice(None)), "esr_first_second": part(slice(0, n)),
-            "esr_after_first_second": part(slice(n, None)) if n < pred.shape[-1] else None,
+    T = pred.shape[-1]
+    n = min(T, round(seconds * sample_rate))
+    whole, first, rest = segment_esrs(pred, target, [(0, T), (0, n), (n, T)])
+    return {"esr": whole, "esr_first_second": first, "esr_after_first_second": rest if n < T else None,
             "startup_db": startup_level_error_db(pred, target, sample_rate, seconds)}
