@@ -236,3 +236,38 @@ def test_processor_starts_from_the_rest_state_the_fit_assumed(tmp_path, name):
     assert np.array_equal(again, out)
     saved = json.loads((tmp_path / "fit.json").read_text())["extra"]
     assert saved["initial_state"] == "carried" and set(saved["from_rest"]) >= {"esr", "esr_first_second", "startup_db"}
+
+
+def test_parallel_state_pass_is_bit_identical_to_the_sequential_one():
+    """The chunks run at once from guessed states, then are rerun from the exact state until they merge."""
+    from dspnewton.objective import frame_state as fs
+
+    x = _signal(8.0, seed=6)
+    for name in MODELS:
+        m, theta, y = _target(name, x)
+        fr = make_frames(x, y, SR, 1.0, 0.25, "carried")
+        states = {}
+        for threads in (1, 2, 3):
+            root = make_frames(x, y, SR, 1.0, 0.25, "carried")
+            orig = fs._carry
+            fs._carry = lambda r, rest, guess, run, t, _n=threads: orig(r, rest, guess, run, _n)
+            try:
+                losses = [m.loss(theta + d, root) for d in (0.0, 1e-3, -2e-3)]  # later calls guess from earlier
+            finally:
+                fs._carry = orig
+            states[threads] = (losses, [v[0] for v in root._cache["frame_states"].values()])
+        for t in (2, 3):
+            assert states[t][0] == states[1][0]
+            assert all(np.array_equal(a, b) for a, b in zip(states[t][1], states[1][1]))
+        assert fr.n_frames > 3
+
+    # A state that never forgets its start (a counter): every chunk is rerun, still exact.
+    fr = make_frames(x, x, SR, 1.0, 0.25, "carried")
+
+    def counter(lo, hi, init, out_l):
+        for j in range(hi - lo):
+            out_l[j] = init[j, 0]
+            init[j + 1, 0] = init[j, 0] + 1.0
+
+    init, out_l = fs._carry(fr, np.zeros(1), np.full((fr.n_frames, 1), 7.0), counter, 3)
+    assert init[:, 0].tolist() == list(range(fr.n_frames)) and out_l.tolist() == list(range(fr.n_frames))

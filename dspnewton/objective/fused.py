@@ -23,7 +23,7 @@ import torch
 
 from ..model.params import RANGES, _coef_bounds
 from . import _fused_frame as ff
-from .frame_state import frame_states
+from .frame_state import frame_states, snap_offsets
 from .framing import Frames
 from .preemphasis import PREEMPHASIS_POLE
 
@@ -109,12 +109,14 @@ def _use_cuda_kernel(frames: Frames, kernel: str) -> bool:
 
 def _states(phi: np.ndarray, frames: Frames, pole: float):
     """Initial states (F, 5) and, when carried, the sequential pass's per-frame losses (see :mod:`.frame_state`)."""
-    def run(init, snap_at, out_l):
-        root = frames.root
-        xbuf, tbuf, off, valid = root.flat_arrays()
+    root = frames.root
+    xbuf, tbuf, off, valid = root.flat_arrays()
+    starts, snap_at = root.starts.numpy(), snap_offsets(root)
+
+    def run(lo, hi, init, out_l):
         z = np.zeros((1, 1))
-        _fused_sequential(xbuf, tbuf, off, root.starts.numpy(), valid, init, snap_at, *phi.tolist(), pole, z, z, z,
-                          out_l, z, z)
+        _fused_sequential(xbuf, tbuf, off[lo:hi], starts[lo:hi], valid[lo:hi], init, snap_at[lo:hi], *phi.tolist(),
+                          pole, z, z, z, out_l, z, z)
 
     return frame_states(frames, b"ff5" + phi.tobytes() + np.float64(pole).tobytes(), REST, run)
 

@@ -31,7 +31,7 @@ import torch
 from ..model.greybox import _flags
 from ..model.greybox_spec import COEFFICIENTS, SC_CORNER_HZ, ModelSpec, coefficient_table, parse_model
 from . import _greybox_frame as gf
-from .frame_state import frame_states
+from .frame_state import frame_states, snap_offsets
 from .framing import Frames
 from .preemphasis import PREEMPHASIS_POLE
 
@@ -112,12 +112,14 @@ def _coefficients(theta: torch.Tensor, spec: ModelSpec, sample_rate: int) -> np.
 
 def _states(C: np.ndarray, pos, flags, hp: tuple, frames: Frames, spec: ModelSpec, pole: float):
     """Initial states (F, N_STATE) and, when carried, the sequential pass's per-frame losses (:mod:`.frame_state`)."""
-    def run(init, snap_at, out_l):
-        root = frames.root
-        xbuf, tbuf, off, valid = root.flat_arrays()
+    root = frames.root
+    xbuf, tbuf, off, valid = root.flat_arrays()
+    starts, snap_at = root.starts.numpy(), snap_offsets(root)
+
+    def run(lo, hi, init, out_l):
         sc = _Scratch(1, 1, spec.n_params)
-        _greybox_sequential(xbuf, tbuf, off, valid, root.starts.numpy(), init, snap_at, C, pos, flags, *hp, pole,
-                            sc.sbuf, sc.rbuf, sc.hbuf, sc.lbuf, sc.tan, sc.hacc, sc.racc, sc.gacc, out_l)
+        _greybox_sequential(xbuf, tbuf, off[lo:hi], valid[lo:hi], starts[lo:hi], init, snap_at[lo:hi], C, pos, flags,
+                            *hp, pole, sc.sbuf, sc.rbuf, sc.hbuf, sc.lbuf, sc.tan, sc.hacc, sc.racc, sc.gacc, out_l)
 
     key = spec.name.encode() + C.tobytes() + np.float64(pole).tobytes()
     return frame_states(frames, key, gf.REST, run)
