@@ -242,11 +242,16 @@ def write_markdown(payload: dict, out: Path) -> None:
     lines += MODELS_TEXT.splitlines() + [""]
     header = "| target | " + " | ".join(f"`{m}`" for m in models) + " |"
     rule = "|---" * (len(models) + 1) + "|"
-    for title, key, scale in (("ESR held out (%)", "esr_held_out", 100), ("ESR on the fitted clip (%)", "esr_fit", 100),
+    for title, key, scale in (("ESR held out, whole clip from sample 0 (%)", "esr_held_out", 100),
+                              ("ESR held out, first second only (%)", "esr_first_second_held_out", 100),
+                              ("Start-up level error held out (dB, largest over 50 ms windows in the first second)",
+                               "startup_db_held_out", 1),
+                              ("ESR on the fitted clip, from sample 0 (%)", "esr_fit", 100),
                               ("dLDR held out (dB)", "dldr_held_out", 1)):
         lines += [f"## {title}", "", header, rule]
         for t in tnames:
-            cells = ["-" if (t, m) not in by else f"{scale * by[(t, m)][key]:.3f}" for m in models]
+            cells = ["-" if (t, m) not in by or by[(t, m)].get(key) is None else f"{scale * by[(t, m)][key]:.3f}"
+                     for m in models]
             lines.append(f"| {t} | " + " | ".join(cells) + " |")
         lines.append("")
     ratio = {(t, m): by[(t, m)]["esr_held_out"] / by[(t, "ff5")]["esr_held_out"]
@@ -266,15 +271,19 @@ def write_markdown(payload: dict, out: Path) -> None:
         lines.append(f"| {u} | " + " | ".join(cells) + " |")
     lines.append("")
     if "auto" in models:
-        lines += ["## What `auto` chose", "", "| target | chosen | held-out ESR (%) | candidates' validation ESR (%) |",
-                  "|---|---|---|---|"]
+        lines += ["## What `auto` chose", "",
+                  "Per candidate: mean validation ESR ratio to ff5 over the used folds (x), and why it was not "
+                  "eligible (worse than ff5 on a fold, start-up error, unidentifiable time constant).", "",
+                  "| target | chosen | held-out ESR (%) | start matched | candidates (ratio to ff5 on the folds) |",
+                  "|---|---|---|---|---|"]
         for t in tnames:
             r = by.get((t, "auto"))
             if r is None:
                 continue
-            cands = ", ".join(f"{c['model']} {100 * c['esr_held_out']:.3g}" for c in
-                              sorted(r["auto"]["candidates"], key=lambda c: c["esr_held_out"]))
-            lines.append(f"| {t} | `{r['fitted_model']}` | {100 * r['esr_held_out']:.3f} | {cands} |")
+            cands = "; ".join(f"{c['model']} x{c['score']:.3g}" + ("" if c["eligible"] else f" ({c['why']})")
+                              for c in sorted(r["auto"]["candidates"], key=lambda c: c["score"]))
+            lines.append(f"| {t} | `{r['fitted_model']}` | {100 * r['esr_held_out']:.3f} | "
+                         f"{'yes' if r['auto'].get('start_matched') else 'no'} | {cands} |")
         lines.append("")
     lines += ["## Fits that end on a parameter bound", "",
               "A parameter within 0.5 % of either end of its range (in its transform's scale) after the fit: the "
@@ -297,6 +306,22 @@ def write_markdown(payload: dict, out: Path) -> None:
                        + f"); never worse than ff5 on pedalboard: {len(met_p)} of {len(pb)} "
                        + f"({'met' if pb and len(met_p) == len(pb) else 'not met'}: "
                        + ", ".join(f"{t} {ratio[(t, m)]:.2f}" for t in pb) + ").")
+    if "auto" in models:  # issue 21: never worse than ff5, 0.5x in 10 of 12, start-up within 1 dB
+        allt = [t for t in tnames if (t, "auto") in ratio]
+        worse = [t for t in allt if ratio[(t, "auto")] > 1.0]
+        virt = [t for t in allt if unit_of[t] in UNITS]
+        half = [t for t in virt if ratio[(t, "auto")] <= 0.5]
+        ups = {t: by[(t, "auto")].get("startup_db_held_out") for t in allt}
+        loud = [t for t in allt if ups[t] is not None and ups[t] > 1.0]
+        worse_text = ", ".join(f"{t} {ratio[(t, 'auto')]:.2f}" for t in worse)
+        verdict += [
+            f"- `auto` never worse than ff5 (held-out clip from sample 0): {len(allt) - len(worse)} of {len(allt)} "
+            f"settings ({'met' if not worse else 'not met: ' + worse_text}).",
+            f"- `auto` <= 0.5x ff5 in {len(half)} of {len(virt)} virtual-unit settings (target 10): "
+            f"{'met' if len(half) >= 10 else 'not met'}.",
+            f"- start-up level error of the chosen model <= 1 dB: {len(allt) - len(loud)} of {len(allt)} settings "
+            f"({'met' if not loud else 'not met: ' + ', '.join(f'{t} {ups[t]:.2f} dB' for t in loud)}).",
+        ]
     lines += ["## Targets (recommended or auto-selected model)", ""] + verdict + [""]
     timing = payload.get("hessian_timing")
     if timing:

@@ -271,3 +271,16 @@ def test_parallel_state_pass_is_bit_identical_to_the_sequential_one():
 
     init, out_l = fs._carry(fr, np.zeros(1), np.full((fr.n_frames, 1), 7.0), counter, 3)
     assert init[:, 0].tolist() == list(range(fr.n_frames)) and out_l.tolist() == list(range(fr.n_frames))
+
+
+def test_state_cache_is_shared_by_models_of_different_state_sizes():
+    """An ff5 warm start and a grey-box fit use the same frames: guesses never mix state sizes."""
+    x = _signal(8.0, seed=7)
+    _, _, y = _target("fb+2rel", x)
+    fr = make_frames(x, y, SR, 1.0, 0.25, "carried")
+    alone = make_frames(x, y, SR, 1.0, 0.25, "carried")
+    m5, mg = get_model("ff5"), get_model("fb+2rel")
+    t5 = m5.physical_to_theta(m5.defaults(), SR)
+    tg = mg.physical_to_theta(mg.defaults(), SR)
+    m5.loss(t5, fr)
+    assert mg.loss(tg, fr) == mg.loss(tg, alone)

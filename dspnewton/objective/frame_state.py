@@ -73,7 +73,8 @@ def frame_states(frames, key: bytes, rest: tuple, run_sequential: Callable) -> t
     root = frames.root
     cache = root._cache.setdefault("frame_states", OrderedDict())
     if key not in cache:
-        guess = next(reversed(cache.values()))[0] if cache else None
+        # Guess from the latest states of the same shape (any model's: a guess only needs to be close).
+        guess = next((v[0] for v in reversed(cache.values()) if v[0].shape[1] == rest.shape[0]), None)
         cache[key] = _carry(root, rest, guess, run_sequential, max(1, nb.get_num_threads()))
         while len(cache) > _CACHE_SIZE:
             cache.popitem(last=False)
