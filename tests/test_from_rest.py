@@ -166,9 +166,16 @@ def test_auto_falls_back_to_ff5_when_a_candidate_loses_from_rest():
     # Worse than ff5 on one continuing fold only: refused.
     rows = _rows([0.02, 0.02, 0.02, 0.02], [0.01, 0.002, 0.03, 0.002])
     assert decide(rows)["chosen"] == "ff5" and "fold 2 (continuing" in rows[1]["why"]
-    # A time constant longer than the audio it was fitted on: refused.
+    # A time constant on a bound and longer than the audio it was fitted on: refused.
     rows = _rows([0.02] * 4, [0.01] * 4, unidentifiable=["release_slow_ms"])
     assert decide(rows)["chosen"] == "ff5" and "release_slow_ms" in rows[1]["why"]
+    # Long but inside its range: only reported (score_candidates sets unidentifiable = long and on a bound).
+    from types import SimpleNamespace
+
+    from dspnewton.selection import _long_time_constants
+
+    fit = SimpleNamespace(all_params={"attack_ms": 10.0, "release_ms": 200.0, "release_slow_ms": 13000.0})
+    assert _long_time_constants(fit, 6.0) == ["release_slow_ms"] and _long_time_constants(fit, 20.0) == []
 
 
 def test_silent_folds_and_a_target_starting_mid_compression():
