@@ -313,7 +313,7 @@ def write_markdown(payload: dict, out: Path) -> None:
         half = [t for t in virt if ratio[(t, "auto")] <= 0.5]
         ups = {t: by[(t, "auto")].get("startup_db_held_out") for t in allt}
         loud = [t for t in allt if ups[t] is not None and ups[t] > 1.0]
-        worse_text = ", ".join(f"{t} {ratio[(t, 'auto')]:.2f}" for t in worse)
+        worse_text = ", ".join(f"{t} {ratio[(t, 'auto')]:.4f}" for t in worse)
         verdict += [
             f"- `auto` never worse than ff5 (held-out clip from sample 0): {len(allt) - len(worse)} of {len(allt)} "
             f"settings ({'met' if not worse else 'not met: ' + worse_text}).",
