@@ -8,56 +8,14 @@ shows one for unexpected errors).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from . import __version__
-
-
-class UserError(Exception):
-    """An error caused by the user's input; printed without a traceback."""
-
-
-def _check_out_dir(path: str) -> Path:
-    """Check that OUTDIR can be written (it is created only when results are saved)."""
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise UserError(f"output '{p}' exists and is not a directory; choose another -o")
-    existing = p
-    while not existing.exists():
-        existing = existing.parent if existing.parent != existing else Path(".")
-    _probe_writable(existing, f"output directory '{p}'")
-    return p
-
-
-def _probe_writable(directory: Path, what: str) -> None:
-    """Create and remove a file in ``directory`` (permission bits do not bind root)."""
-    import tempfile
-
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".dspnewton-probe-", dir=directory)
-        os.close(fd)
-        os.unlink(tmp)
-    except OSError as exc:
-        raise UserError(f"{what} is not writable ({exc.strerror} in '{directory}'); choose another -o") from None
-
-
-def _make_out_dir(p: Path) -> Path:
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create output directory '{p}': {exc.strerror}") from None
-    return p
-
-
-def _check_out_file(path: str) -> Path:
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise UserError(f"the directory of output '{p}' does not exist")
-    _probe_writable(parent, f"output '{p}'")
-    return p
+from .cli_common import (SweepProgress as _SweepProgress, UserError, add_stop_flags as _add_stop_flags,
+                         check_out_dir as _check_out_dir, check_out_file as _check_out_file,
+                         make_out_dir as _make_out_dir, newton_options as _newton_options,
+                         probe_writable as _probe_writable)
 
 
 class _Progress:
@@ -180,25 +138,6 @@ def _print_from_rest(scores: dict | None) -> None:
           + ("" if up is None else f", start-up level error {up:.2f} dB (largest over 50 ms windows)"))
 
 
-def _newton_options(args: argparse.Namespace):
-    """Newton settings from --stop-rtol / --stop-iters."""
-    from .optim.newton import NewtonOptions
-
-    if args.stop_rtol < 0 or args.stop_iters < 0:
-        raise UserError(f"--stop-rtol and --stop-iters must be >= 0, got {args.stop_rtol} and {args.stop_iters}")
-    return NewtonOptions(stall_rtol=args.stop_rtol, stall_iters=args.stop_iters)
-
-
-def _add_stop_flags(p: argparse.ArgumentParser) -> None:
-    from .optim.newton import NewtonOptions
-
-    d = NewtonOptions()
-    p.add_argument("--stop-rtol", type=float, default=d.stall_rtol, metavar="R",
-                   help=f"stop when the relative loss decrease stays below R (default {d.stall_rtol:g}) ...")
-    p.add_argument("--stop-iters", type=int, default=d.stall_iters, metavar="N",
-                   help=f"... for N consecutive Newton steps (default {d.stall_iters}; 0 turns the rule off)")
-
-
 def _cmd_models(args: argparse.Namespace) -> int:
     from .model.greybox_spec import OPTION_PARAMS, RECOMMENDED_MODEL, list_models
     from .selection import VALIDATION_FRACTION, short_list_text
@@ -244,59 +183,6 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"wrote {out} ({audio.data.shape[1] / audio.sample_rate:.2f} s, {audio.subtype}, {audio.sample_rate} Hz)")
     return 0
-
-
-class _SweepProgress:
-    """Two progress bars: overall (fits) and the current fit (iterations)."""
-
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.overall = None
-        self.current = None
-
-    def __call__(self, kind: str, info: dict) -> None:
-        if self.quiet:
-            if kind == "failed":
-                print(f"failed: {info['mode']} peak {info['peak']}: {info['error']}", file=sys.stderr)
-            return
-        from tqdm import tqdm
-
-        if kind == "select":  # --model auto: before the sweep's own fits
-            print(f"model selection on {info['mode']} {info['peak']} ({info['index'] + 1} of {info['total']}) ...",
-                  file=sys.stderr)
-            return
-        if self.overall is None:
-            self.overall = tqdm(total=info["total"], desc="sweep", unit="fit", position=0, file=sys.stderr,
-                                dynamic_ncols=True)
-        if kind == "start":
-            self.current = tqdm(total=100, desc=f"{info['mode']} {info['peak']:>3}", unit="it", position=1,
-                                leave=False, file=sys.stderr, dynamic_ncols=True)
-        elif kind == "iteration" and self.current is not None:
-            self.current.update(1)
-            self.current.set_postfix({"ESR": f"{100 * info['esr']:.4g}%", "step": f"{info.get('step', 0):.3g}"})
-        elif kind == "residual":
-            self.overall.write(f"GRU residual over {info['settings']} settings ...")
-        elif kind == "joint":
-            self.overall.write(f"{info['mode']:>8}: joint knob fit over {info['settings']} settings ...")
-        elif kind in ("done", "resumed", "failed"):
-            if self.current is not None:
-                self.current.close()
-                self.current = None
-            self.overall.update(1)
-            if kind == "done":
-                self.overall.write(f"{info['mode']:>8} peak {info['peak']:>3}: ESR {100 * info['esr']:.3f} % "
-                                   f"({info['iterations']} iterations, {info['seconds']:.1f} s)")
-            elif kind == "resumed":
-                self.overall.write(f"{info['mode']:>8} peak {info['peak']:>3}: already done (resumed)")
-            else:
-                self.overall.write(f"{info['mode']:>8} peak {info['peak']:>3}: FAILED: {info['error']}")
-            if self.overall.n >= self.overall.total:
-                self.overall.close()
-
-    def close(self) -> None:
-        for bar in (self.current, self.overall):
-            if bar is not None:
-                bar.close()
 
 
 def _print_mapping(mapping: dict) -> None:
@@ -564,6 +450,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-4a2a", action="store_true", help="skip presets for the open-source 4A2A plugin")
     p.add_argument("--model", help="require the source to hold this model")
     p.set_defaults(func=_cmd_export)
+
+    from .cli_capture import add_capture_parser
+
+    add_capture_parser(sub)
 
     p = sub.add_parser("models", help="the model options, the recommended model and --model auto's short list")
     p.add_argument("--all", action="store_true", help="list every model name with its parameter count, tab-separated")

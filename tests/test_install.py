@@ -50,7 +50,8 @@ def test_every_runtime_import_is_a_declared_dependency():
     assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"
     for mod, extra in EXTRA_MODULES.items():
         assert mod in extras[extra] and mod not in required
-        assert set(by_module.get(mod, [])) <= {"dspnewton/plots.py"}, "optional imports stay behind require_*()"
+        assert set(by_module.get(mod, [])) <= {"dspnewton/plots.py", "dspnewton/capture/report.py"}, \
+            "optional imports stay behind require_*() (the capture report writes no figures without them)"
 
 
 def test_missing_plots_extra_is_a_clear_error(monkeypatch, capsys, tmp_path):
@@ -110,8 +111,20 @@ def test_wheel_in_a_clean_venv_runs_every_cli_command(clean_venv):
     _run(cli + ["eval", "sweep"], work, env)
     _run(cli + ["plot", "sweep"], work, env)
     _run(cli + ["export", "sweep", "-o", "unit.bundle"], work, env)
+    # The capture workflow: signal, one simulated take, check, fit.
+    _run(cli + ["capture", "signal", "-o", "cap", "--rate", "8000", "--minutes", "0.05"], work, env)
+    take = ("import dspnewton.capture as c, soundfile as sf\n"
+            "from dspnewton.capture.simulate import simulate_recording\n"
+            "from dspnewton.data.virtual_unit import OpticalLeveler\n"
+            "s = c.stimulus.load_signal('cap')\n"
+            "r, _ = simulate_recording(OpticalLeveler(100.0, 'compress').process(s.audio, 8000), 8000, latency=99.5)\n"
+            "sf.write('cap/compress_100.wav', r, 8000, subtype='PCM_24')\n")
+    _run([str(bin_ / "python"), "-c", take], work, env)
+    assert '"ok": true' in _run(cli + ["capture", "check", "cap/compress_100.wav", "--json"], work, env).stdout
+    _run(cli + ["capture", "fit", "cap", "-o", "cap.bundle", "--max-iter", "4", "--quiet"], work, env)
     for f in ("fit/fit.json", "rendered.wav", "sweep/mapping.json", "sweep/eval.csv", "sweep/plots/params_vs_peak.png",
-              "unit.bundle/bundle.json", "unit.bundle/presets/compress_peak100.vstpreset"):
+              "unit.bundle/bundle.json", "unit.bundle/presets/compress_peak100.vstpreset", "cap/capture.wav",
+              "cap/RECORDING.md", "cap.bundle/bundle.json", "cap_capture/report.md", "cap_capture/report/summary.png"):
         assert (work / f).exists(), f
     # The Python API of the installed package: streaming from the bundle and from a preset.
     script = ("import numpy as np, dspnewton\n"
@@ -127,6 +140,9 @@ def test_wheel_in_a_clean_venv_runs_every_cli_command(clean_venv):
     proc = subprocess.run(cli + ["plot", "sweep"], cwd=work, env=env, capture_output=True, text=True)
     assert proc.returncode == 1 and "pip install 'dspnewton[plots]'" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+    # ... and the capture report is written without figures, saying so.
+    _run(cli + ["capture", "fit", "cap", "-o", "cap.bundle", "--force", "--quiet"], work, env)
+    assert "matplotlib is not installed" in (work / "cap_capture" / "report.md").read_text()
 
 
 def _stub_signatures() -> dict[str, list[str]]:
