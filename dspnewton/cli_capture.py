@@ -93,7 +93,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     try:
         r = fit(args.folder, out, signal=args.signal, work=args.work, model=args.model, joint=args.joint,
                 joint_degree=args.joint_degree, plugin=args.plugin, force=args.force, max_iter=args.max_iter,
-                options=newton_options(args), on_event=progress)
+                options=newton_options(args), gru_epochs=args.gru_epochs, on_event=progress)
     finally:
         progress.close()
     if not args.quiet:
@@ -139,6 +139,8 @@ def add_capture_parser(sub) -> None:
     p.add_argument("--plugin", action="store_true", help="also build the plug-ins (VST3, LV2, CLAP) into the bundle")
     p.add_argument("--force", action="store_true", help="replace an existing bundle")
     p.add_argument("--max-iter", type=int, default=100, metavar="N")
+    p.add_argument("--gru-epochs", type=int, default=50, metavar="N",
+                   help="with a '+gru' model: at most N epochs for the residual (trained on the training parts)")
     p.add_argument("--quiet", action="store_true")
     add_stop_flags(p)
     p.set_defaults(func=_cmd_fit)

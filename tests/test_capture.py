@@ -18,6 +18,7 @@ from dspnewton.capture.simulate import simulate_recording
 from dspnewton.capture.stimulus import (SEGMENT_ORDER, SETTINGS_GRID, STEP_LEVELS_DBFS, load_signal, make_signal,
                                         parse_recording_name, recording_name)
 from dspnewton.data.virtual_unit import OpticalLeveler
+from dspnewton.model.greybox_spec import RECOMMENDED_MODEL
 from conftest import require_module, run_cli
 
 SR = 8000
@@ -228,7 +229,8 @@ def test_capture_fit_matches_a_perfectly_aligned_fit(tmp_path, sig_dir, sig, uni
     """Impaired recordings (latency with a fraction, drift, polarity, DC, noise, a late start) reach the
     validation ESR of the same fit on the unit's output itself, within 10 %."""
     impaired, perfect = {}, {}
-    for i, ((mode, peak), y) in enumerate(sorted(unit_out.items())):
+    devices = {**unit_out, ("compress", 50): _pedalboard_out(sig)}  # pedalboard.Compressor as a third 'setting'
+    for i, ((mode, peak), y) in enumerate(sorted(devices.items())):
         rec, _ = simulate_recording(y, SR, latency=311.6 + 7 * i, drift_ppm=45.0 - 90 * i, polarity=(-1) ** i,
                                     dc=0.002, noise_dbfs=-80.0, start_late_s=0.2 * i, seed=i)
         impaired[recording_name(mode, peak)] = rec
@@ -237,26 +239,27 @@ def test_capture_fit_matches_a_perfectly_aligned_fit(tmp_path, sig_dir, sig, uni
     r = capture.fit(_folder(tmp_path / "a", sig_dir, impaired), tmp_path / "a.bundle",
                     on_event=lambda k, i: events.append(k))
     p = capture.fit(_folder(tmp_path / "b", sig_dir, perfect), tmp_path / "b.bundle")
-    assert set(r.scores) == {"compress/100", "limit/60"}
+    assert set(r.scores) == {"compress/50", "compress/100", "limit/60"}
     for key, s in r.scores.items():
         ref = p.scores[key]["esr_validation"]
         assert s["esr_validation"] <= 1.1 * ref + 1e-4, (key, s["esr_validation"], ref)
         assert s["esr_validation"] > 0 and np.isfinite(s["delta_ldr_db_validation"])
-    assert events.count("check") == 2 and events.count("done") == 2 and events.count("scored") == 2
+    assert events.count("check") == 3 and events.count("done") == 3 and events.count("scored") == 3
     assert "compress/70" in r.missing and "limit/60" not in r.missing
     # the work folder: checks, sweep, validation, report; the bundle holds the two settings
     work = tmp_path / "a_capture"
     checks = json.loads((work / "checks.json").read_text())
-    assert checks["limit/60"]["polarity"] == -1 and "sha256" in checks["limit/60"]
+    assert checks["compress/100"]["polarity"] == -1 and checks["limit/60"]["polarity"] == 1
+    assert "sha256" in checks["limit/60"]
     assert json.loads((work / "sweep.json").read_text())["unit"] == "capture"
     from dspnewton.export import load_bundle
 
     b = load_bundle(r.bundle)
-    assert [row["peak"] for row in b["table"]["compress"]] == [100.0] and [row["peak"] for row in b["table"]["limit"]] == [60.0]
+    assert [row["peak"] for row in b["table"]["compress"]] == [50.0, 100.0] and [row["peak"] for row in b["table"]["limit"]] == [60.0]
     # the report: figures exist, open, have the expected axes; no NaN in its numbers
     mpimg = require_module("matplotlib.image")
     rep = json.loads((work / "report.json").read_text())
-    assert len(rep["figures"]) == 3
+    assert len(rep["figures"]) == 4
     for fig in rep["figures"]:
         img = mpimg.imread(work / fig["file"])
         assert img.shape[0] > 200 and img.shape[1] > 400 and img.std() > 0.01
@@ -279,12 +282,38 @@ def test_capture_fit_matches_a_perfectly_aligned_fit(tmp_path, sig_dir, sig, uni
         capture.fit(tmp_path / "a" / "rec", tmp_path / "a.bundle")
     events.clear()
     again = capture.fit(tmp_path / "a" / "rec", tmp_path / "a.bundle", force=True, on_event=lambda k, i: events.append(k))
-    assert events.count("resumed") == 2 and "done" not in events
+    assert events.count("resumed") == 3 and "done" not in events
     assert again.scores == r.scores
     # a recording that changed since the fits is refused, naming the work folder
     write_audio(tmp_path / "a" / "rec" / "compress_100.wav", impaired["compress_100.wav"] * 0.9, SR, subtype="PCM_24")
     with pytest.raises(InputError, match="changed since the fits"):
         capture.fit(tmp_path / "a" / "rec", tmp_path / "a.bundle", force=True)
+
+
+@pytest.mark.parametrize("model, kw", [("fb+2rel", dict(joint=True, joint_degree=1)),
+                                       (RECOMMENDED_MODEL, {}), ("ff5+gru", dict(gru_epochs=2, residual_seconds=4.0))])
+def test_capture_fit_every_model(tmp_path, sig_dir, unit_out, model, kw):
+    """Every model goes through the chain: fit, validation render (joint curves, GRU residual), report, bundle."""
+    from dspnewton.export import load_bundle
+
+    recs = {}
+    for i, peak in enumerate((60, 100)):
+        y = OpticalLeveler(float(peak), "compress").process(load_signal(sig_dir).audio, SR)
+        recs[recording_name("compress", peak)] = simulate_recording(y, SR, latency=150.25 + i, drift_ppm=30.0)[0]
+    r = capture.fit(_folder(tmp_path, sig_dir, recs), tmp_path / "m.bundle", model=model, max_iter=6, **kw)
+    assert r.model == model and set(r.scores) == {"compress/60", "compress/100"}
+    assert all(0 < s["esr_validation"] < 1 for s in r.scores.values())
+    b = load_bundle(r.bundle)
+    assert b["model"] + ("+gru" if b["residual"] else "") == model
+    assert bool(b["curves"]) == bool(kw.get("joint"))
+    work = tmp_path / "m_capture"
+    mapping = json.loads((work / "mapping.json").read_text())
+    if kw.get("joint"):
+        assert mapping["compress"]["60"]["source"] == "joint"
+    if model.endswith("+gru"):
+        res = json.loads((work / "residual.json").read_text())
+        assert res["type"] == "gru"
+    assert f"**{model.removesuffix('+gru')}**" in (work / "report.md").read_text()
 
 
 def test_capture_fit_refusals_write_nothing(tmp_path, sig_dir, unit_out):

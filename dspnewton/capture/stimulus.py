@@ -21,7 +21,9 @@ The signal is mono, at the user's interface rate, and holds these segments in or
 ``tail``           1 s of silence
 =================  ==========================================================================
 
-Levels are sine peak levels (AES17: a full-scale sine is 0 dBFS).
+Levels are sine peak levels (AES17: a full-scale sine is 0 dBFS).  Program and validation are
+low-passed at 0.42 sr (20 kHz at 48 kHz): above it converters filter, and a band-limited recording can
+be moved by a fraction of a sample exactly.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ MARKER_DBFS = -20.0
 MARKER_SPACING_S = 0.5
 MIN_VALIDATION_S = 10.0
 DEFAULT_MINUTES = 2.0
+BAND_LIMIT = 0.42  # program and validation are low-passed here (fraction of the sample rate)
 DEFAULT_RATE = 48000
 # (seconds at level dBFS; None = silence): jumps of 24 dB, then gaps of several lengths
 BURSTS = ((1.0, -30.0), (1.0, -6.0), (2.0, -30.0), (3.0, -6.0), (3.0, -30.0), (0.5, -6.0), (0.1, None),
@@ -136,6 +139,14 @@ def _tone(levels_db, seconds, sample_rate: int, start_phase: float = 0.0) -> np.
     return amp * np.sin(2 * np.pi * TONE_HZ * t + start_phase)
 
 
+def _band_limit(x: np.ndarray) -> np.ndarray:
+    """Zero-phase low-pass at 0.42 sr (a 255-tap FIR, forwards and backwards): the signal holds nothing
+    where converters filter, so a recording can be moved by a fraction of a sample without loss."""
+    from scipy.signal import filtfilt, firwin
+
+    return filtfilt(firwin(255, BAND_LIMIT * 2), [1.0], x)
+
+
 def _checksum(audio: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(audio, dtype="<f4").tobytes()).hexdigest()
 
@@ -173,12 +184,13 @@ def make_signal(sample_rate: int = DEFAULT_RATE, minutes: float = DEFAULT_MINUTE
     parts.append(("calibration", _tone([CALIBRATION_DBFS], [2.0], sr)))
     parts.append(("steps", _tone(STEP_LEVELS_DBFS, [STEP_SECONDS] * len(STEP_LEVELS_DBFS), sr)))
     parts.append(("bursts", _tone([lv for _, lv in BURSTS], [s for s, _ in BURSTS], sr)))
-    prog = program_material(program_s, sr, seed=_SEEDS["program"], kind="mixed")
+    prog = _band_limit(program_material(program_s, sr, seed=_SEEDS["program"], kind="mixed"))
     parts.append(("program", 0.7 * prog / max(1e-12, np.abs(prog).max())))
     parts.append(("gap", silence(2.0)))
     half = validation_s / 2
-    val = np.concatenate([music_like(half, sr, seed=_SEEDS["validation"]),
-                          program_material(validation_s - half, sr, seed=_SEEDS["validation"] + 1, kind="mixed")])
+    val = _band_limit(np.concatenate([music_like(half, sr, seed=_SEEDS["validation"]),
+                                      program_material(validation_s - half, sr, seed=_SEEDS["validation"] + 1,
+                                                       kind="mixed")]))
     parts.append(("validation", 0.7 * val / max(1e-12, np.abs(val).max())))
     parts.append(("close_markers", marker_pair(MARKER_SPACING_S)))
     parts.append(("tail", silence(1.0)))
