@@ -23,15 +23,15 @@ model -> objective -> Newton optimiser -> fit / sweep / evaluation -> CLI.
 
 __version__ = "0.1.0"
 
-from . import filters  # noqa: E402
-from .fitting import fit  # noqa: E402
-from .model import Compressor, CompressorParams  # noqa: E402
-from .presets import Preset, bundle_presets, load_preset  # noqa: E402
-from .processing import Processor, render  # noqa: E402
-from .result import FitResult  # noqa: E402
+from ._lazy import lazy_package  # noqa: E402
 
-__all__ = ["__version__", "Compressor", "CompressorParams", "FitResult", "Preset", "Processor", "bundle_presets",
-           "filters", "fit", "load_preset", "native_version", "render"]
+__all__ = ["__version__", "native_version"]
+
+# Public names resolve on first use, so ``import dspnewton`` and the CLI's help import neither torch nor numba.
+lazy_package(__name__, {"filters": (".filters", None), "fit": ".fitting", "Compressor": ".model",
+                        "CompressorParams": ".model", "Preset": ".presets", "bundle_presets": ".presets",
+                        "load_preset": ".presets", "Processor": ".processing", "render": ".processing",
+                        "FitResult": ".result"})
 
 
 def native_version() -> str:

@@ -139,8 +139,8 @@ def _print_from_rest(scores: dict | None) -> None:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from .model.greybox_spec import OPTION_PARAMS, RECOMMENDED_MODEL, list_models
-    from .selection import VALIDATION_FRACTION, short_list_text
+    from .candidates import auto_text, short_list_text
+    from .model.names import OPTION_PARAMS, RECOMMENDED_MODEL, list_models
 
     if args.all:
         for spec in list_models():
@@ -156,8 +156,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
     for option, params in OPTION_PARAMS.items():
         print(f"  {option:<9} {what[option]}: {', '.join(params)}")
     print(f"{len(list_models())} models in all ('dspnewton models --all' lists them); recommended: {RECOMMENDED_MODEL}.")
-    print(f"\n--model auto (fit, sweep) fits each of this short list on the first {100 * (1 - VALIDATION_FRACTION):g} % "
-          f"of the pair,\nscores it on the held-out rest and keeps the best (refitted on the whole pair):")
+    print("\n" + auto_text())
     print(short_list_text())
     return 0
 
@@ -349,7 +348,7 @@ def _cmd_version(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .objective.hessian import STRATEGIES
+    from .objective.strategies import STRATEGIES
 
     parser = argparse.ArgumentParser(prog="dspnewton", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"dspnewton {__version__}")
@@ -465,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .audio import InputError
+    from .errors import InputError
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -60,7 +60,7 @@ def check_out_file(path: str) -> Path:
 
 def newton_options(args: argparse.Namespace):
     """Newton settings from --stop-rtol / --stop-iters."""
-    from .optim.newton import NewtonOptions
+    from .optim.options import NewtonOptions
 
     if args.stop_rtol < 0 or args.stop_iters < 0:
         raise UserError(f"--stop-rtol and --stop-iters must be >= 0, got {args.stop_rtol} and {args.stop_iters}")
@@ -68,7 +68,7 @@ def newton_options(args: argparse.Namespace):
 
 
 def add_stop_flags(p: argparse.ArgumentParser) -> None:
-    from .optim.newton import NewtonOptions
+    from .optim.options import NewtonOptions
 
     d = NewtonOptions()
     p.add_argument("--stop-rtol", type=float, default=d.stall_rtol, metavar="R",

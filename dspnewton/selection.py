@@ -48,40 +48,18 @@ import soundfile as sf
 import torch
 
 from .audio import InputError, prepare_pair
-from .model.greybox_spec import RECOMMENDED_MODEL, parse_model
+from .candidates import FOLDS, SHORT_LIST, VALIDATION_FRACTION, short_list_text
+from .model.greybox_spec import parse_model
 
-__all__ = ["AUTO", "SHORT_LIST", "VALIDATION_FRACTION", "FOLDS", "MIN_FOLD_SECONDS", "FoldLayout", "fit_auto",
+__all__ = ["SHORT_LIST", "VALIDATION_FRACTION", "FOLDS", "MIN_FOLD_SECONDS", "FoldLayout", "fit_auto",
            "fold_layout", "fold_scores", "decide", "short_list_text", "score_candidates", "selection_settings",
            "select_for_sweep"]
 
-AUTO = "auto"
-SHORT_LIST = (
-    ("ff5", "the published five-parameter model: the baseline every other candidate has to beat"),
-    ("ff+knee+rms", "feed-forward with a soft knee and an RMS detector: VCA and digital compressors"),
-    ("ff+knee+rms+inhp+outshelf", "ff+knee+rms with the signal path's transformer stages (input high-pass, "
-                                  "output high shelf)"),
-    ("fb+2rel", "feedback detector with a two-stage release: the core of an optical levelling amplifier"),
-    (RECOMMENDED_MODEL, "the recommended model: every gain-shaping option (knee, RMS, two-stage release, "
-                        "side-chain shelf, tube output)"),
-    ("fb+2rel+inhp+outshelf", "fb+2rel with the signal path's transformer stages (input high-pass, output "
-                              "high shelf): colouring that is there whether the unit compresses or not"),
-    (f"{RECOMMENDED_MODEL}+inhp+outshelf", "the recommended model with both signal-path stages: the most "
-                                           "flexible candidate"),
-)
-VALIDATION_FRACTION = 0.25
-FOLDS = 4
 MIN_FOLD_SECONDS = 0.25
 SILENT_FOLD_DB = -60.0  # a fold this far below the pair's mean pre-emphasised energy per sample is skipped
 START_FACTOR, START_FLOOR = 4.0, 0.005  # the start is "unmatched" when every candidate's first second is worse
 STARTUP_DB_LIMIT = 1.0  # eligible start-up level error: at most max(this, ff5's)
 TIME_CONSTANTS = ("attack_ms", "release_ms", "release_slow_ms", "rms_ms")
-
-
-def short_list_text() -> str:
-    """The short list with one line of reasons per candidate (``dspnewton models``)."""
-    width = max(len(m) for m, _ in SHORT_LIST)
-    lines = [f"  {m:<{width}}  {parse_model(m).n_params:2d} parameters: {why}" for m, why in SHORT_LIST]
-    return "\n".join(lines)
 
 
 def _candidate_names(candidates) -> list:

@@ -6,7 +6,7 @@ automatically, and one call from a folder of recordings to a bundle.
 >>> c = capture.check("capture/compress_070.wav")            # CaptureCheck: latency, drift, polarity, ...
 >>> r = capture.fit("capture/", "unit.bundle", model="auto") # CaptureFitResult: scores, report, bundle
 
-Modules: :mod:`.stimulus` (the signal and its layout), :mod:`.check` (markers, latency,
+Modules: :mod:`.stimulus` (the signal and its layout), :mod:`.checks` (markers, latency,
 drift, polarity, clipping, DC, noise floor, calibration; alignment), :mod:`.resample`
 (band-limited interpolation), :mod:`.pipeline` (folder -> sweep -> scores -> bundle),
 :mod:`.report` (report.md and figures), :mod:`.simulate` (what an interface does, for tests).
@@ -16,11 +16,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .check import CaptureCheck
-from .pipeline import CaptureFitResult
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_package
 from .stimulus import DEFAULT_MINUTES, DEFAULT_RATE, CaptureSignal
 
-__all__ = ["signal", "check", "fit", "CaptureSignal", "CaptureCheck", "CaptureFitResult"]
+if TYPE_CHECKING:
+    from .checks import CaptureCheck
+    from .pipeline import CaptureFitResult
+
+__all__ = ["signal", "check", "fit", "CaptureSignal"]
+lazy_package(__name__, {"CaptureCheck": ".checks", "CaptureFitResult": ".pipeline"})  # no numba until used
 
 
 def signal(out_dir, sample_rate: int = DEFAULT_RATE, minutes: float = DEFAULT_MINUTES,
@@ -32,7 +38,7 @@ def signal(out_dir, sample_rate: int = DEFAULT_RATE, minutes: float = DEFAULT_MI
     return write_signal(out_dir, sample_rate, minutes, subtype)
 
 
-def check(recording, signal=None) -> CaptureCheck:
+def check(recording, signal=None) -> "CaptureCheck":
     """Check one recording against the capture signal in ``signal`` (a folder; default: the recording's).
 
     Returns:
@@ -46,7 +52,7 @@ def check(recording, signal=None) -> CaptureCheck:
     return check_file(rec, load_signal(rec.parent if signal is None else signal))
 
 
-def fit(folder, out, **kw) -> CaptureFitResult:
+def fit(folder, out, **kw) -> "CaptureFitResult":
     """Check, align and fit every recording in ``folder``, write the report and the bundle ``out``
     (:func:`dspnewton.capture.pipeline.capture_fit` for the keywords)."""
     from .pipeline import capture_fit

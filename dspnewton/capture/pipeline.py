@@ -4,7 +4,7 @@
 
 1. reads ``capture.json``/``capture.wav`` (the folder's own, or ``signal=``) and every
    recording named ``<mode>_<peak>.wav`` (``recordings.json`` may name others);
-2. checks and aligns each (:func:`~dspnewton.capture.check.check_recording`); one refused
+2. checks and aligns each (:func:`~dspnewton.capture.checks.check_recording`); one refused
    recording refuses the whole run before anything is written, naming what to re-record;
 3. writes the aligned training parts (everything before the validation segment) and a
    manifest under the work folder (``<bundle stem>_capture/`` beside the bundle) and runs
@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 
 from ..audio import InputError, atomic_write_bytes, read_audio, write_audio
-from .check import CaptureCheck, check_recording
+from .checks import CaptureCheck, check_recording
 from .stimulus import SETTINGS_GRID, CaptureSignal, load_signal, parse_recording_name
 
 __all__ = ["CaptureFitResult", "find_recordings", "check_file", "capture_fit", "validation_scores", "UNIT"]

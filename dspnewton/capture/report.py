@@ -132,7 +132,7 @@ def write_report(work, sig: CaptureSignal, checks: dict, renders: dict, scores: 
     """Write ``work/report.md``, ``work/report.json`` and ``work/report/*.png``; returns the report's path.
 
     Args:
-        checks: (mode, peak) -> :class:`~dspnewton.capture.check.CaptureCheck` (aligned recordings).
+        checks: (mode, peak) -> :class:`~dspnewton.capture.checks.CaptureCheck` (aligned recordings).
         renders: (mode, peak) -> (T,) the fitted model's output on the whole capture signal, from rest.
         scores: ``"mode/peak"`` -> :func:`~dspnewton.capture.pipeline.validation_scores` (+ ``esr_fit``).
     """

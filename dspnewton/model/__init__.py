@@ -1,23 +1,13 @@
-"""The compressor model: ballistics, gain computer, parameter transforms."""
+"""The compressor model: ballistics, gain computer, parameter transforms (names resolve on first use)."""
 
-from .ballistics import ballistics, ballistics_parallel_forward
-from .greybox import GreyBoxCompressor, render_model
-from .greybox_spec import ModelSpec, list_models, parse_model
-from .compressor import Compressor, check_audio, compress, compressor_gain, level_db, static_gain
-from .params import (
-    PARAM_NAMES,
-    RANGES,
-    CompressorParams,
-    coef_to_ms,
-    ms_to_coef,
-    physical_to_theta,
-    theta_to_coefficients,
-    theta_to_physical,
-)
+from .._lazy import lazy_package
 
-__all__ = [
-    "GreyBoxCompressor", "ModelSpec", "list_models", "parse_model", "render_model",
-    "PARAM_NAMES", "RANGES", "Compressor", "CompressorParams", "ballistics", "ballistics_parallel_forward",
-    "check_audio", "coef_to_ms", "compress", "compressor_gain", "level_db", "ms_to_coef",
-    "physical_to_theta", "static_gain", "theta_to_coefficients", "theta_to_physical",
-]
+lazy_package(__name__, {
+    "ballistics": ".ballistics", "ballistics_parallel_forward": ".ballistics", "GreyBoxCompressor": ".greybox",
+    "render_model": ".greybox", "ModelSpec": ".names", "list_models": ".names", "parse_model": ".names",
+    "Compressor": ".compressor", "check_audio": ".compressor", "compress": ".compressor",
+    "compressor_gain": ".compressor", "level_db": ".compressor", "static_gain": ".compressor",
+    "PARAM_NAMES": ".params", "RANGES": ".params", "CompressorParams": ".params", "coef_to_ms": ".params",
+    "ms_to_coef": ".params", "physical_to_theta": ".params", "theta_to_coefficients": ".params",
+    "theta_to_physical": ".params",
+})

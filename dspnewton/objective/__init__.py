@@ -1,6 +1,8 @@
-"""Objective: pre-emphasis, metrics (and, later, framing, loss and Hessian strategies)."""
+"""Objective: pre-emphasis, metrics, framing, loss and Hessian strategies (names resolve on first use)."""
 
-from .metrics import delta_ldr, esr, integrated_loudness, ldr, mse
-from .preemphasis import PREEMPHASIS_POLE, preemphasis
+from .._lazy import lazy_package
 
-__all__ = ["PREEMPHASIS_POLE", "delta_ldr", "esr", "integrated_loudness", "ldr", "mse", "preemphasis"]
+lazy_package(__name__, {
+    "delta_ldr": ".metrics", "esr": ".metrics", "integrated_loudness": ".metrics", "ldr": ".metrics",
+    "mse": ".metrics", "PREEMPHASIS_POLE": ".preemphasis", "preemphasis": ".preemphasis",
+})

@@ -26,10 +26,10 @@ from .framing import Frames
 from ..model.greybox_spec import parse_model
 from ..model.models import get_model
 from .loss import frame_loss, residual
+from .strategies import STRATEGIES
 
 __all__ = ["STRATEGIES", "loss_grad_hess", "loss_value", "require_rest", "resolve_strategy"]
 
-STRATEGIES = ("fused", "revrev", "fwdrev", "revfwd", "fwdfwd", "gauss-newton")
 
 
 def resolve_strategy(name: str) -> str:

@@ -1,5 +1,8 @@
-"""Optimisers: damped Newton over full Hessians, and first-order baselines."""
+"""Optimisers: damped Newton over full Hessians, and first-order baselines (names resolve on first use)."""
 
-from .newton import NewtonOptions, NewtonResult, modified_newton_direction, newton
+from .._lazy import lazy_package
 
-__all__ = ["NewtonOptions", "NewtonResult", "modified_newton_direction", "newton"]
+lazy_package(__name__, {
+    "NewtonOptions": ".options", "NewtonResult": ".newton", "modified_newton_direction": ".newton",
+    "newton": ".newton",
+})

@@ -1,0 +1,39 @@
+"""``--model auto``'s candidates and fold counts (no torch: ``dspnewton models`` prints them at
+once; the selection itself is :mod:`dspnewton.selection`)."""
+
+from __future__ import annotations
+
+from .model.names import RECOMMENDED_MODEL, parse_model
+
+__all__ = ["SHORT_LIST", "VALIDATION_FRACTION", "FOLDS", "short_list_text", "auto_text"]
+
+SHORT_LIST = (
+    ("ff5", "the published five-parameter model: the baseline every other candidate has to beat"),
+    ("ff+knee+rms", "feed-forward with a soft knee and an RMS detector: VCA and digital compressors"),
+    ("ff+knee+rms+inhp+outshelf", "ff+knee+rms with the signal path's transformer stages (input high-pass, "
+                                  "output high shelf)"),
+    ("fb+2rel", "feedback detector with a two-stage release: the core of an optical levelling amplifier"),
+    (RECOMMENDED_MODEL, "the recommended model: every gain-shaping option (knee, RMS, two-stage release, "
+                        "side-chain shelf, tube output)"),
+    ("fb+2rel+inhp+outshelf", "fb+2rel with the signal path's transformer stages (input high-pass, output "
+                              "high shelf): colouring that is there whether the unit compresses or not"),
+    (f"{RECOMMENDED_MODEL}+inhp+outshelf", "the recommended model with both signal-path stages: the most "
+                                           "flexible candidate"),
+)
+VALIDATION_FRACTION = 0.25
+FOLDS = 4
+
+
+def short_list_text() -> str:
+    """The short list with one line of reasons per candidate (``dspnewton models``)."""
+    width = max(len(m) for m, _ in SHORT_LIST)
+    lines = [f"  {m:<{width}}  {parse_model(m).n_params:2d} parameters: {why}" for m, why in SHORT_LIST]
+    return "\n".join(lines)
+
+
+def auto_text() -> str:
+    """How ``--model auto`` chooses (``dspnewton models``)."""
+    return (f"--model auto (fit, sweep, capture fit) fits each of this short list on "
+            f"{100 * (1 - VALIDATION_FRACTION):g} % of the pair,\nscores it on {FOLDS} held-out folds (the first "
+            f"from rest, from sample 0), keeps the best that is never\nworse than ff5 on a fold, and refits it on "
+            f"the whole pair:")

@@ -1,0 +1,114 @@
+"""Model names: the options, :class:`ModelSpec` and :func:`parse_model` (no torch, so the CLI
+can list and check models at once; the transforms are in :mod:`.greybox_spec`)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from .schema import PARAMETERS
+
+__all__ = ["OPTIONS", "SIGNAL_PATH_OPTIONS", "OPTION_PARAMS", "RECOMMENDED_MODEL", "FF5_NAMES", "ModelSpec",
+           "parse_model", "list_models"]
+
+OPTIONS = ("knee", "rms", "2rel", "sc", "tube", "inhp", "outshelf")
+# Options that add a linear stage to the signal path (the rest shape the gain).
+SIGNAL_PATH_OPTIONS = ("inhp", "outshelf")
+# Views of the one parameter table (:mod:`.schema`).
+OPTION_PARAMS = {o: tuple(p.name for p in PARAMETERS if p.option == o) for o in OPTIONS}
+RECOMMENDED_MODEL = "fb+knee+rms+2rel+sc+tube"
+# The five ff5 parameters every model starts with.
+FF5_NAMES = tuple(p.name for p in PARAMETERS if p.option is None)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A grey-box model: topology and options."""
+
+    feedback: bool = False
+    options: tuple = ()
+
+    @property
+    def name(self) -> str:
+        if not self.feedback and not self.options:
+            return "ff5"
+        return "+".join(["fb" if self.feedback else "ff", *self.options])
+
+    def has(self, option: str) -> bool:
+        return option in self.options
+
+    @property
+    def is_ff5(self) -> bool:
+        return not self.feedback and not self.options
+
+    @property
+    def param_names(self) -> tuple:
+        names = list(FF5_NAMES)
+        for o in self.options:
+            names += OPTION_PARAMS[o]
+        return tuple(names)
+
+    @property
+    def n_params(self) -> int:
+        return len(self.param_names)
+
+    @property
+    def state_names(self) -> tuple:
+        """Components of the recursion state s (d,): fast gain, [slow gain], [mean square]."""
+        return ("gain_fast",) + (("gain_slow",) if self.has("2rel") else ()) + (("mean_square",) if self.has("rms") else ())
+
+    @property
+    def state_dim(self) -> int:
+        return len(self.state_names)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def parse_model(name) -> ModelSpec:
+    """ModelSpec from a name such as ``ff5``, ``fb+knee+2rel+sc`` or ``knee+rms`` (= ``ff+knee+rms``).
+
+    Raises ValueError naming the unknown or repeated option and listing the valid ones.
+    """
+    if isinstance(name, ModelSpec):
+        return name
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"model name must be a non-empty string such as 'ff5' or 'fb+knee+2rel', got {name!r}")
+    tokens = [t.strip() for t in name.strip().lower().split("+")]
+    feedback, seen = False, []
+    topo = [t for t in tokens if t in ("ff", "ff5", "fb")]
+    if len(topo) > 1:
+        raise ValueError(f"model {name!r} names more than one topology ({', '.join(topo)}); use one of ff, fb")
+    if topo and topo[0] == "fb":
+        feedback = True
+    for t in tokens:
+        if t in ("ff", "ff5", "fb"):
+            continue
+        if t == "gru":
+            raise ValueError(f"'gru' in {name!r} is the GRU residual on top of a model, not a DSP option; it is not "
+                             f"available here (fit, render, export and the processor take it): use the model "
+                             f"without '+gru'")
+        if t == "auto":
+            raise ValueError(f"'auto' in {name!r} is model selection by validation, not a model: 'dspnewton fit' "
+                             f"and 'dspnewton sweep' take --model auto alone; here name a model "
+                             f"(run 'dspnewton models')")
+        if t not in OPTIONS:
+            raise ValueError(
+                f"unknown model option {t!r} in {name!r}; options are {', '.join(OPTIONS)} after a topology "
+                f"ff or fb (e.g. 'fb+knee+2rel'); run 'dspnewton models' for the list"
+            )
+        if t in seen:
+            raise ValueError(f"model option {t!r} appears twice in {name!r}")
+        seen.append(t)
+    if "ff5" in tokens and seen:
+        raise ValueError(f"'ff5' is the plain feed-forward model; write 'ff+{'+'.join(seen)}' instead of {name!r}")
+    return ModelSpec(feedback, tuple(o for o in OPTIONS if o in seen))
+
+
+def list_models() -> list[ModelSpec]:
+    """Every model, the recommended one first, then by parameter count and name."""
+    specs = [ModelSpec(fb, tuple(o for o, on in zip(OPTIONS, mask) if on))
+             for fb in (False, True) for mask in itertools.product((False, True), repeat=len(OPTIONS))]
+    rec = parse_model(RECOMMENDED_MODEL)
+    rest = sorted((s for s in specs if s != rec), key=lambda s: (s.n_params, s.feedback, s.name))
+    return [rec] + rest
