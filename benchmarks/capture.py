@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 
 import dspnewton.capture as capture  # noqa: E402
 from dspnewton.audio import write_audio  # noqa: E402
-from dspnewton.capture.check import check_recording  # noqa: E402
+from dspnewton.capture.checks import check_recording  # noqa: E402
 from dspnewton.capture.simulate import simulate_recording  # noqa: E402
 from dspnewton.capture.stimulus import SETTINGS_GRID, recording_name  # noqa: E402
 from dspnewton.data.virtual_unit import OpticalLeveler  # noqa: E402

@@ -12,7 +12,7 @@ import pytest
 
 import dspnewton.capture as capture
 from dspnewton.audio import InputError, write_audio
-from dspnewton.capture.check import check_recording
+from dspnewton.capture.checks import check_recording
 from dspnewton.capture.resample import interpolate
 from dspnewton.capture.simulate import simulate_recording
 from dspnewton.capture.stimulus import (SEGMENT_ORDER, SETTINGS_GRID, STEP_LEVELS_DBFS, load_signal, make_signal,
