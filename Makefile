@@ -35,7 +35,7 @@ system-deps:
 	fi
 
 test: install system-deps
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra --durations=30
 
 demo: install system-deps
 	$(VENV)/bin/dspnewton demo -o $(DEMO_OUT)

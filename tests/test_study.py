@@ -4,11 +4,9 @@ sweeps (resume after a killed run, bad input), the interpolation evaluation, plo
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +18,7 @@ from dspnewton.data import OpticalLeveler, build_manifest, generate_dataset, par
 from dspnewton.data.signaltrain import load_manifest
 from dspnewton.evaluate import evaluate, interpolate_params, split_anchors
 from dspnewton.model import CompressorParams
-from dspnewton.sweep import fit_path, parse_peaks, sweep
+from dspnewton.sweep import parse_peaks, sweep
 
 SR = 8000
 
@@ -152,25 +150,26 @@ def test_interpolation():
 
 
 def test_sweep_resumes_after_being_killed(virtual, tmp_path):
+    """Deterministic: the sweep process kills itself (SIGKILL, no clean-up) the moment its first fit is
+    written, so the test knows it was interrupted after the first fit and before the last."""
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "dspnewton", "sweep", str(virtual), "-o", str(out), "--modes", "compress",
-           "--peaks", "40,60,80,100", "--quiet"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    first = fit_path(out, "compress", 100)
-    deadline = time.time() + 300
-    while not first.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    assert first.exists(), "the sweep wrote no fit"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    script = ("import os, signal, sys\n"
+              "from dspnewton.sweep import sweep\n"
+              "def on_event(kind, info):\n"
+              "    if kind == 'done':\n"
+              "        os.kill(os.getpid(), signal.SIGKILL)\n"
+              f"sweep({str(virtual)!r}, {str(out)!r}, modes=['compress'], peaks=[40, 60, 80, 100], on_event=on_event)\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
     done_before = {p.parent.name for p in (out / "fits" / "compress").glob("*/fit.json")}
-    assert "peak_100" in done_before
+    assert done_before == {"peak_100"}, done_before  # interrupted after the first fit, before the last
+    assert not (out / "mapping.json").exists()
     before = {name: (out / "fits" / "compress" / name / "fit.json").read_text() for name in done_before}
     # No half-written files were left behind.
-    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp") or p.name.startswith(".")]
     res = sweep(virtual, out, modes=["compress"], peaks=[40, 60, 80, 100])
-    assert {f"compress/{int(n[5:])}" for n in done_before} <= set(res.resumed)
-    assert sorted(res.fits["compress"]) == [40, 60, 80, 100]
+    assert res.resumed == ["compress/100"]
+    assert sorted(res.fits["compress"]) == [40, 60, 80, 100] and (out / "mapping.json").exists()
     for name, text in before.items():  # completed fits were kept, not redone
         assert (out / "fits" / "compress" / name / "fit.json").read_text() == text
 
