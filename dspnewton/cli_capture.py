@@ -93,7 +93,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     try:
         r = fit(args.folder, out, signal=args.signal, work=args.work, model=args.model, joint=args.joint,
                 joint_degree=args.joint_degree, plugin=args.plugin, force=args.force, max_iter=args.max_iter,
-                options=newton_options(args), gru_epochs=args.gru_epochs, on_event=progress)
+                options=newton_options(args), gru_epochs=args.gru_epochs, restart=not args.no_restart,
+                on_event=progress)
     finally:
         progress.close()
     if not args.quiet:
@@ -138,6 +139,9 @@ def add_capture_parser(sub) -> None:
     p.add_argument("--joint-degree", type=int, default=None, metavar="D")
     p.add_argument("--plugin", action="store_true", help="also build the plug-ins (VST3, LV2, CLAP) into the bundle")
     p.add_argument("--force", action="store_true", help="replace an existing bundle")
+    p.add_argument("--no-restart", action="store_true",
+                   help="fit each setting from its neighbour's fit only (default: also from the published start, "
+                        "keeping the better; twice the fits)")
     p.add_argument("--max-iter", type=int, default=100, metavar="N")
     p.add_argument("--gru-epochs", type=int, default=50, metavar="N",
                    help="with a '+gru' model: at most N epochs for the residual (trained on the training parts)")

@@ -323,7 +323,7 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
           device=None, dtype=None, frame_seconds: float | None = 12.0, overlap_seconds: float = 1.0,
           max_iter: int = 100, on_event: Callable[[str, dict], None] | None = None, dist=None,
           model: str = "ff5", options=None, joint: bool = False, joint_degree: int | None = None,
-          gru_epochs: int = 50, residual_seconds: float | None = 60.0) -> SweepResult:
+          gru_epochs: int = 50, residual_seconds: float | None = 60.0, restart: bool = False) -> SweepResult:
     """Fit every (mode, peak) of a dataset as warm-started chains from peak 100 down.
 
     Args:
@@ -348,6 +348,9 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
             for the whole sweep (every mode and setting, as published: it has no knob input) on
             the DSP output the mapping gives (the joint curves' with ``joint``), using the first
             ``residual_seconds`` of each pair (None: all); ``residual.json``.
+        restart: also fit every warm-started setting from the published start and keep the fit with the
+            lower loss (twice the fits; a chain can carry a neighbour's local optimum into a setting where
+            the published start finds a better one).  ``fit.json`` records both ESRs (``extra.restart``).
 
     Returns:
         :class:`SweepResult`.
@@ -410,7 +413,7 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
         _write_json(out / "selection.json", selection)
     config = {"schema": SWEEP_SCHEMA, "model": spec.name, "dataset_root": manifest.root, "unit": unit, "modes": list(modes),
               "peaks": peaks, "hessian": hessian, "frame_seconds": frame_seconds, "overlap_seconds": overlap_seconds,
-              "max_iter": max_iter, "joint": bool(joint), "joint_degree": joint_degree if joint else None,
+              "max_iter": max_iter, "restart": bool(restart), "joint": bool(joint), "joint_degree": joint_degree if joint else None,
               "residual": "gru" if with_residual else None,
               "selected_by": "validation (selection.json)" if selection is not None else None,
               "pairs": {f"{m}/{p}": {"input": e.input, "target": e.target} for (m, p), e in sorted(chosen.items())},
@@ -441,10 +444,19 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
             if on_event:
                 on_event("start", info)
             try:
-                r = fit(manifest.abspath(entry.input), manifest.abspath(entry.target), hessian=hessian, device=device,
-                        dtype=dtype or torch.float64, init=previous, max_iter=max_iter, frame_seconds=frame_seconds,
-                        overlap_seconds=overlap_seconds, trim=True, model=spec.name, options=options,
-                        callback=(lambda e, i=info: on_event("iteration", {**i, **e})) if on_event else None)
+                fit_kw = dict(hessian=hessian, device=device, dtype=dtype or torch.float64, max_iter=max_iter,
+                              frame_seconds=frame_seconds, overlap_seconds=overlap_seconds, trim=True, model=spec.name,
+                              options=options,
+                              callback=(lambda e, i=info: on_event("iteration", {**i, **e})) if on_event else None)
+                pair = (manifest.abspath(entry.input), manifest.abspath(entry.target))
+                r = fit(*pair, init=previous, **fit_kw)
+                start = None if previous is None else f"{mode}/{previous.extra.get('peak')}"
+                if restart and previous is not None:  # the published start too; keep the lower loss
+                    other = fit(*pair, init=None, **fit_kw)
+                    restarted = {"warm_start_esr": r.esr, "published_start_esr": other.esr}
+                    if other.loss < r.loss:
+                        r, start = other, None
+                    r.extra["restart"] = {**restarted, "kept": "warm start" if start else "published start"}
             except (InputError, ValueError) as exc:
                 result.failed.append({"mode": mode, "peak": peak, "target": entry.target, "error": str(exc)})
                 done += 1
@@ -452,7 +464,7 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
                     on_event("failed", {**info, "error": str(exc)})
                 continue
             r.extra.update({"mode": mode, "peak": peak, "input": entry.input, "target": entry.target,
-                            "warm_start": None if previous is None else f"{mode}/{previous.extra.get('peak')}"})
+                            "warm_start": start})
             r.extra.setdefault("peak", peak)
             path.parent.mkdir(parents=True, exist_ok=True)
             r.save(path)

@@ -58,3 +58,87 @@ def random_poles(shape, rng, max_abs=0.95, dtype=torch.float64):
     u = torch.rand(shape, generator=rng, dtype=dtype)
     sign = torch.where(torch.rand(shape, generator=rng, dtype=dtype) < 0.8, 1.0, -1.0).to(dtype)
     return sign * max_abs * u.sqrt()
+
+
+# --- shared helpers (tests import these from here, never from other test files) ---------------------------------------
+
+SR_PLUGIN = 44100
+# A two-mode ff5 table as a sweep's mapping.json: the plugin tests' bundle.
+FF5_MAPPING = {
+    "compress": {"40": dict(threshold_db=-13.1, ratio=5.44, attack_ms=30.5, release_ms=470.0, makeup_db=0.7, esr=0.08),
+                 "70": dict(threshold_db=-20.0, ratio=4.5, attack_ms=4.0, release_ms=260.0, makeup_db=0.4, esr=0.07),
+                 "100": dict(threshold_db=-35.3, ratio=3.71, attack_ms=0.98, release_ms=244.0, makeup_db=0.3, esr=0.075)},
+    "limit": {"40": dict(threshold_db=-15.0, ratio=12.0, attack_ms=10.0, release_ms=300.0, makeup_db=1.0, esr=0.09),
+              "100": dict(threshold_db=-38.0, ratio=19.0, attack_ms=0.5, release_ms=200.0, makeup_db=0.0, esr=0.1)},
+}
+# Grey-box parameter values every test model starts from (each model takes the ones it has).
+GB_BASE = dict(threshold_db=-30.0, ratio=4.0, attack_ms=3.0, release_ms=80.0, makeup_db=2.0)
+GB_EXTRAS = dict(knee_db=6.0, rms_ms=2.0, release_slow_ms=1500.0, slow_mix=0.4, sc_shelf_db=6.0, drive=1.0, bias=0.2,
+                 input_hp_hz=40.0, output_shelf_hz=3000.0, output_shelf_db=-4.0)
+
+
+def require_dpf():
+    """DPF and a C++ toolchain, to build plugins; skip locally (fail in CI) when missing."""
+    if not os.path.exists("/usr/share/dpf/Makefile.plugins.mk"):
+        msg = "DPF (Debian package dpf-source) is not installed"
+        if IN_CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
+    require_tool("make")
+    require_tool("g++")
+
+
+def set_param(plugin, name, value):
+    """Set a pedalboard plugin parameter to ``value`` in its own units (through raw_value)."""
+    param = plugin.parameters[name]
+    param.raw_value = (value - param.min_value) / (param.max_value - param.min_value)
+
+
+def greybox_params(spec, sample_rate=SR_PLUGIN, **over):
+    """(theta, physical dict) of ``spec`` at GB_BASE/GB_EXTRAS with ``over`` applied."""
+    from dspnewton.model.greybox_spec import model_physical_to_theta, model_theta_to_physical
+
+    th = model_physical_to_theta({**GB_BASE, **GB_EXTRAS, **over}, spec, sample_rate, fill_defaults=True)
+    return th, {k: float(v) for k, v in model_theta_to_physical(th, spec, sample_rate).items()}
+
+
+def greybox_table(spec):
+    """A two-mode table of the model: rows at peaks 40, 70, 100."""
+    table = {}
+    for mode, shift in (("compress", 0.0), ("limit", 6.0)):
+        rows = []
+        for peak, thr in ((40, -20.0), (70, -28.0), (100, -36.0)):
+            _, p = greybox_params(spec, threshold_db=thr - shift, ratio=3.0 + shift + peak / 50,
+                                  slow_mix=0.2 + peak / 500, release_slow_ms=800.0 + 10 * peak)
+            rows.append({"peak": float(peak), **p, "esr": 0.01})
+        table[mode] = rows
+    return table
+
+
+def sweep_folder(tmp_path, model):
+    """A sweep folder (mapping.json only) of the model's two-mode table; (folder, spec)."""
+    import json
+
+    from dspnewton.model.greybox_spec import parse_model
+
+    spec = parse_model(model)
+    src = tmp_path / "sweep"
+    src.mkdir()
+    mapping = {mode: {str(int(r["peak"])): {**{k: v for k, v in r.items() if k != "peak"}, "model": spec.name}
+                      for r in rows} for mode, rows in greybox_table(spec).items()}
+    (src / "mapping.json").write_text(json.dumps(mapping))
+    return src, spec
+
+
+@pytest.fixture(scope="session")
+def ff5_bundle(tmp_path_factory):
+    """The FF5_MAPPING bundle with its plugins, built once per test session (read-only for tests)."""
+    import json
+
+    from dspnewton.export import export_bundle
+
+    require_dpf()
+    d = tmp_path_factory.mktemp("ff5_bundle")
+    (d / "sweep").mkdir()
+    (d / "sweep" / "mapping.json").write_text(json.dumps(FF5_MAPPING))
+    return export_bundle(d / "sweep", d / "la2a.bundle", plugin=True)

@@ -251,7 +251,15 @@ def test_capture_fit_matches_a_perfectly_aligned_fit(tmp_path, sig_dir, sig, uni
     checks = json.loads((work / "checks.json").read_text())
     assert checks["compress/100"]["polarity"] == -1 and checks["limit/60"]["polarity"] == 1
     assert "sha256" in checks["limit/60"]
-    assert json.loads((work / "sweep.json").read_text())["unit"] == "capture"
+    cfg = json.loads((work / "sweep.json").read_text())
+    assert cfg["unit"] == "capture" and cfg["restart"] is True
+    # each warm-started setting was also fitted from the published start; the lower loss was kept
+    warm = json.loads((work / "fits" / "compress" / "peak_050" / "fit.json").read_text())["extra"]
+    both = warm["restart"]
+    assert set(both) == {"warm_start_esr", "published_start_esr", "kept"}
+    assert r.scores["compress/50"]["esr_fit"] == pytest.approx(min(both["warm_start_esr"], both["published_start_esr"]))
+    assert (warm["warm_start"] is None) == (both["kept"] == "published start")
+    assert "restart" not in json.loads((work / "fits" / "compress" / "peak_100" / "fit.json").read_text())["extra"]
     from dspnewton.export import load_bundle
 
     b = load_bundle(r.bundle)
@@ -346,7 +354,7 @@ def test_capture_fit_refusals_write_nothing(tmp_path, sig_dir, unit_out):
 def test_capture_cli_end_to_end_plugin_in_pedalboard(tmp_path, unit_out, capsys):
     """signal -> recordings (simulated) -> capture fit --plugin -> the VST3 in pedalboard equals the C++ processor."""
     pedalboard = require_module("pedalboard")
-    from test_plugin import _require_dpf
+    from conftest import require_dpf as _require_dpf
 
     _require_dpf()
     cap = tmp_path / "cap"

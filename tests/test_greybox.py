@@ -50,9 +50,13 @@ def test_model_names_and_list():
     assert parse_model("FB+SC").name == "fb+sc"
     assert parse_model("rms+knee").name == "ff+knee+rms"
     models = list_models()
-    assert models[0].name == RECOMMENDED_MODEL and len(models) == 256
-    assert len({m.name for m in models}) == 256
-    assert max(m.n_params for m in models) == 15 and parse_model("ff5").n_params == 5
+    from dspnewton.model.names import FF5_NAMES, OPTIONS
+    from dspnewton.model.schema import PARAMETERS
+
+    n_models = 2 * 2 ** len(OPTIONS)  # two topologies, any subset of the options
+    assert models[0].name == RECOMMENDED_MODEL and len(models) == n_models
+    assert len({m.name for m in models}) == n_models
+    assert max(m.n_params for m in models) == len(PARAMETERS) and parse_model("ff5").n_params == len(FF5_NAMES) == 5
     assert parse_model("fb+knee+2rel+sc").param_names == (
         "threshold_db", "ratio", "attack_ms", "release_ms", "makeup_db", "knee_db", "release_slow_ms", "slow_mix",
         "sc_shelf_db")

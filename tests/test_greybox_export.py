@@ -18,34 +18,12 @@ from dspnewton.model.schema import COLUMN_ORDER
 from dspnewton.export import export_bundle, load_bundle
 from dspnewton.model.greybox import render_model
 from dspnewton.model.greybox_spec import (
-    RECOMMENDED_MODEL, list_models, model_physical_to_theta, model_theta_to_physical, parse_model,
+    RECOMMENDED_MODEL, list_models, model_physical_to_theta, parse_model,
 )
 from dspnewton.synth import music_like
 from conftest import require_module
-from test_plugin import _require_dpf, _set
-
-SR = 44100
-BASE = dict(threshold_db=-30.0, ratio=4.0, attack_ms=3.0, release_ms=80.0, makeup_db=2.0)
-EXTRAS = dict(knee_db=6.0, rms_ms=2.0, release_slow_ms=1500.0, slow_mix=0.4, sc_shelf_db=6.0, drive=1.0, bias=0.2,
-              input_hp_hz=40.0, output_shelf_hz=3000.0, output_shelf_db=-4.0)
-
-
-def _params(spec, **over):
-    th = model_physical_to_theta({**BASE, **EXTRAS, **over}, spec, SR, fill_defaults=True)
-    return th, {k: float(v) for k, v in model_theta_to_physical(th, spec, SR).items()}
-
-
-def _table(spec):
-    """A two-mode table of the model: rows at peaks 40, 70, 100."""
-    table = {}
-    for mode, shift in (("compress", 0.0), ("limit", 6.0)):
-        rows = []
-        for peak, thr in ((40, -20.0), (70, -28.0), (100, -36.0)):
-            _, p = _params(spec, threshold_db=thr - shift, ratio=3.0 + shift + peak / 50,
-                           slow_mix=0.2 + peak / 500, release_slow_ms=800.0 + 10 * peak)
-            rows.append({"peak": float(peak), **p, "esr": 0.01})
-        table[mode] = rows
-    return table
+from conftest import GB_BASE as BASE, SR_PLUGIN as SR, greybox_params as _params, greybox_table as _table, require_dpf as _require_dpf
+from conftest import set_param as _set
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +42,13 @@ def test_cpp_core_matches_pytorch_for_every_model(spec, music):
         assert np.array_equal(y, outs[0])  # block size does not change the result
     y32 = _native.process(music.astype(np.float32), p, SR, 512, spec.name)
     assert y32.dtype == np.float32 and np.abs(y32 - ref).max() <= 1e-6 * scale
+    # The real-time processor the plugin runs (dspnewton.Processor), float64 and float32 in: same agreement.
+    from dspnewton import Processor
+
+    for dtype in (np.float64, np.float32):
+        y = Processor.from_params(p, spec.name, SR).process(music.astype(dtype))
+        assert y.dtype == dtype and y.shape == music.shape
+        assert np.abs(y - ref).max() / scale <= 1e-5, spec.name
 
 
 def test_cpp_model_errors(music):
@@ -131,7 +116,7 @@ def test_cli_models_and_model_errors(tmp_path, capsys):
     assert "--model auto" in text and "held-out" in text and RECOMMENDED_MODEL in text
     assert main(["models", "--all"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"{RECOMMENDED_MODEL}\t{parse_model(RECOMMENDED_MODEL).n_params}" and len(lines) == 256
+    assert lines[0] == f"{RECOMMENDED_MODEL}\t{parse_model(RECOMMENDED_MODEL).n_params}" and len(lines) == len(list_models())
     assert all(int(line.split("\t")[1]) <= 15 for line in lines)
     x = music_like(2.0, 8000, seed=1)
     sf.write(tmp_path / "in.wav", x, 8000, subtype="FLOAT")

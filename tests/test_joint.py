@@ -150,7 +150,7 @@ def test_joint_sweep_end_to_end(model, virtual, tmp_path, capsys):
 
 def test_joint_bundle_in_the_plugin_between_settings(virtual, tmp_path, capsys):
     """pedalboard: the plugin at knob positions between the fitted settings follows the curves."""
-    from test_plugin import _require_dpf, _set
+    from conftest import require_dpf as _require_dpf, set_param as _set
 
     _require_dpf()
     pedalboard = require_module("pedalboard")

@@ -20,36 +20,15 @@ from dspnewton.model.schema import COLUMN_ORDER
 from dspnewton.export import A2A_CLASS_ID, export_bundle, load_bundle, plugin_class_id
 from dspnewton.model import CompressorParams, compress
 from dspnewton.synth import music_like
-from conftest import IN_CI, require_module, require_tool
+from conftest import FF5_MAPPING, require_module, require_tool, set_param as _set
 
 SR = 44100
-MAPPING = {
-    "compress": {"40": dict(threshold_db=-13.1, ratio=5.44, attack_ms=30.5, release_ms=470.0, makeup_db=0.7, esr=0.08),
-                 "70": dict(threshold_db=-20.0, ratio=4.5, attack_ms=4.0, release_ms=260.0, makeup_db=0.4, esr=0.07),
-                 "100": dict(threshold_db=-35.3, ratio=3.71, attack_ms=0.98, release_ms=244.0, makeup_db=0.3, esr=0.075)},
-    "limit": {"40": dict(threshold_db=-15.0, ratio=12.0, attack_ms=10.0, release_ms=300.0, makeup_db=1.0, esr=0.09),
-              "100": dict(threshold_db=-38.0, ratio=19.0, attack_ms=0.5, release_ms=200.0, makeup_db=0.0, esr=0.1)},
-}
-
-
-def _require_dpf():
-    if not os.path.exists("/usr/share/dpf/Makefile.plugins.mk"):
-        msg = "DPF (Debian package dpf-source) is not installed"
-        if IN_CI:
-            pytest.fail(msg)
-        pytest.skip(msg)
-    require_tool("make")
-    require_tool("g++")
+MAPPING = FF5_MAPPING
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    _require_dpf()
-    d = tmp_path_factory.mktemp("export")
-    sweep = d / "sweep"
-    sweep.mkdir()
-    (sweep / "mapping.json").write_text(json.dumps(MAPPING))
-    return export_bundle(sweep, d / "la2a.bundle", plugin=True)
+def bundle(ff5_bundle):
+    return ff5_bundle
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +43,6 @@ def _anchors(mode):
 def _render(x: np.ndarray, params: CompressorParams) -> np.ndarray:
     with torch.no_grad():
         return compress(torch.from_numpy(x.astype(np.float64))[None], params.to_theta(SR), SR)[0].numpy()
-
-
-def _set(plugin, name, value):
-    param = plugin.parameters[name]
-    param.raw_value = (value - param.min_value) / (param.max_value - param.min_value)
 
 
 def test_bundle_contents(bundle):

@@ -21,7 +21,7 @@ from dspnewton.audio import InputError
 from dspnewton.export import export_bundle
 from dspnewton.synth import music_like
 from conftest import require_module, require_tool
-from test_plugin import MAPPING, _require_dpf, _set
+from conftest import FF5_MAPPING as MAPPING, require_dpf as _require_dpf, set_param as _set
 
 SR = 44100
 NAMES = ["current_program", "peak_reduction", "gain_db", "limit_mode", "bypass"]
@@ -30,12 +30,8 @@ METER = ["gain_reduction_db"]
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    _require_dpf()
-    d = tmp_path_factory.mktemp("session")
-    (d / "sweep").mkdir()
-    (d / "sweep" / "mapping.json").write_text(json.dumps(MAPPING))
-    return export_bundle(d / "sweep", d / "la2a.bundle", plugin=True)
+def bundle(ff5_bundle):
+    return ff5_bundle
 
 
 @pytest.fixture(scope="module")
@@ -332,7 +328,7 @@ def test_greybox_plugins_in_a_session(model, pedalboard, music, tmp_path):
     identical channels, linked stereo = the processor, programs, click-free automation,
     state round trip."""
     from dspnewton.model.greybox_spec import RECOMMENDED_MODEL, parse_model
-    from test_presets import _sweep_folder
+    from conftest import sweep_folder as _sweep_folder
 
     _require_dpf()
     spec = parse_model(RECOMMENDED_MODEL if model == "recommended" else model)

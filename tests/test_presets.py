@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np
@@ -11,22 +10,11 @@ import pytest
 from dspnewton import Processor, bundle_presets, load_preset
 from dspnewton.audio import InputError
 from dspnewton.export import export_bundle
-from dspnewton.model.greybox_spec import RECOMMENDED_MODEL, parse_model
+from dspnewton.model.greybox_spec import RECOMMENDED_MODEL
 from dspnewton.synth import music_like
-from test_greybox_export import _table
+from conftest import greybox_table as _table, sweep_folder as _sweep_folder
 
 MODELS = ["ff5", "fb+2rel", RECOMMENDED_MODEL, "fb+2rel+inhp+outshelf"]
-
-
-def _sweep_folder(tmp_path, model):
-    """A sweep folder (mapping.json only) of the model's two-mode table."""
-    spec = parse_model(model)
-    src = tmp_path / "sweep"
-    src.mkdir()
-    mapping = {mode: {str(int(r["peak"])): {**{k: v for k, v in r.items() if k != "peak"}, "model": spec.name}
-                      for r in rows} for mode, rows in _table(spec).items()}
-    (src / "mapping.json").write_text(json.dumps(mapping))
-    return src, spec
 
 
 @pytest.mark.parametrize("model", MODELS)

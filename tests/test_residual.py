@@ -88,7 +88,7 @@ def test_fit_with_residual_end_to_end(model, pair, tmp_path):
 
 
 def test_plugin_runs_the_residual(pair, tmp_path):
-    from test_plugin import _require_dpf
+    from conftest import require_dpf as _require_dpf
 
     _require_dpf()
     pedalboard = require_module("pedalboard")
@@ -126,7 +126,7 @@ def test_joint_sweep_with_residual_end_to_end(tmp_path, capsys):
     rows), plot, export with the plugin, and the plugin between settings."""
     from dspnewton.data.virtual_unit import generate_dataset
     from dspnewton.sweep import load_joint, load_residual
-    from test_plugin import _require_dpf, _set
+    from conftest import require_dpf as _require_dpf, set_param as _set
 
     generate_dataset(tmp_path / "data", seconds=3.0, peaks=(40, 55, 70, 85, 100), modes=("compress",),
                      sample_rate=SR)

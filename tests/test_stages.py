@@ -83,7 +83,7 @@ def test_at_bounds_reports_parameters_the_fit_cannot_move():
 
 
 def test_bundle_of_an_unknown_option_is_refused(tmp_path):
-    from test_greybox_export import _table
+    from conftest import greybox_table as _table
     from dspnewton.model.greybox_spec import parse_model
 
     spec = parse_model("fb+2rel+inhp+outshelf")

@@ -203,11 +203,19 @@ def test_sweep_bad_input(tmp_path, virtual):
     assert cfg["manifest_problems"] and "input_102_" in cfg["manifest_problems"][0]["file"]
 
 
-def test_demo_smoke(tmp_path):
+def test_demo_end_to_end(tmp_path):
+    """The demo once, with a grey-box model (ff5 and every model run the same chain through the CLI in
+    test_models.py::test_every_command_end_to_end): the model reaches the mapping, eval and the bundle."""
     from dspnewton.demo import run_demo
+    from dspnewton.model.models import get_model
 
-    summary = run_demo(tmp_path / "demo", seconds=3.0, peaks=range(40, 101, 30), say=lambda s: None, plugin=False)
-    assert set(summary["mapping"]) == {"compress", "limit"}
+    model = get_model("fb+2rel").name
+    summary = run_demo(tmp_path / "demo", seconds=3.0, peaks=(60, 80, 100), say=lambda s: None, plugin=False,
+                       model=model)
+    assert not summary["failed"] and set(summary["mapping"]) == {"compress", "limit"}
+    rows = [r for by_peak in summary["mapping"].values() for r in by_peak.values()]
+    assert len(rows) == 6 and all(r["model"] == model for r in rows)
+    assert all(summary["eval"][mode]["model"] == model for mode in ("compress", "limit"))
     assert all(Path(p).exists() for p in summary["plots"])
     assert (tmp_path / "demo" / "sweep" / "eval.csv").exists()
-    assert (tmp_path / "demo" / "la2a.bundle" / "bundle.json").exists()
+    assert json.loads((tmp_path / "demo" / "la2a.bundle" / "bundle.json").read_text())["model"] == model

@@ -189,7 +189,8 @@ def _check_work(work: Path, recordings: dict) -> dict:
 def capture_fit(folder, out, *, signal=None, work=None, model: str = "ff5", joint: bool = False,
                 joint_degree: int | None = None, plugin: bool = False, force: bool = False, max_iter: int = 100,
                 hessian: str = "auto", frame_seconds: float | None = 12.0, overlap_seconds: float = 1.0,
-                options=None, gru_epochs: int = 50, residual_seconds: float | None = None, on_event: Callable[[str, dict], None] | None = None) -> CaptureFitResult:
+                options=None, gru_epochs: int = 50, residual_seconds: float | None = None, restart: bool = True,
+                on_event: Callable[[str, dict], None] | None = None) -> CaptureFitResult:
     """Check, align and fit every recording in ``folder``; write the work folder, the report and the bundle.
 
     Args:
@@ -202,6 +203,8 @@ def capture_fit(folder, out, *, signal=None, work=None, model: str = "ff5", join
             :func:`dspnewton.sweep.sweep` (``model="auto"`` selects by held-out ESR; ``"X+gru"`` trains the
             GRU residual on the training parts only (all of each, by default), so the validation
             scores stay held out).
+        restart: fit every warm-started setting from the published start too and keep the better fit
+            (:func:`dspnewton.sweep.sweep`; on by default here: a capture is fitted once, fidelity first).
         plugin: also build the plug-ins into the bundle. force: replace an existing bundle.
         on_event: called with ("check", {"setting", "check"}) per recording, then the sweep's events,
             then ("scored", {"setting", ...scores}).
@@ -249,7 +252,7 @@ def capture_fit(folder, out, *, signal=None, work=None, model: str = "ff5", join
     sres = sweep(manifest, work, modes=modes, peaks=peaks, unit=UNIT, hessian=hessian, max_iter=max_iter,
                  frame_seconds=frame_seconds, overlap_seconds=overlap_seconds, on_event=on_event, model=model,
                  options=options, joint=joint, joint_degree=joint_degree, gru_epochs=gru_epochs,
-                 residual_seconds=residual_seconds)
+                 residual_seconds=residual_seconds, restart=restart)
     cfg = json.loads((work / "sweep.json").read_text())
     mapping = json.loads((work / "mapping.json").read_text())
     residual = load_residual(work)
