@@ -219,3 +219,19 @@ def test_demo_end_to_end(tmp_path):
     assert all(Path(p).exists() for p in summary["plots"])
     assert (tmp_path / "demo" / "sweep" / "eval.csv").exists()
     assert json.loads((tmp_path / "demo" / "la2a.bundle" / "bundle.json").read_text())["model"] == model
+
+
+def test_sweep_restart_keeps_the_lower_loss(virtual, tmp_path, capsys):
+    from conftest import run_cli
+
+    out = tmp_path / "restart"
+    code, _, err = run_cli(["sweep", str(virtual), "-o", str(out), "--modes", "compress", "--peaks", "80,100",
+                            "--restart", "--quiet"], capsys)
+    assert code == 0, err
+    assert json.loads((out / "sweep.json").read_text())["restart"] is True
+    first = json.loads((out / "fits" / "compress" / "peak_100" / "fit.json").read_text())
+    second = json.loads((out / "fits" / "compress" / "peak_080" / "fit.json").read_text())
+    assert "restart" not in first["extra"]  # the chain's first fit starts from the published start anyway
+    both = second["extra"]["restart"]
+    assert second["esr"] == pytest.approx(min(both["warm_start_esr"], both["published_start_esr"]))
+    assert both["kept"] == ("warm start" if second["extra"]["warm_start"] == "compress/100" else "published start")
