@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import __version__
 from .cli_common import (SweepProgress as _SweepProgress, UserError, add_stop_flags as _add_stop_flags,
+                         check_out_bundle as _check_out_bundle,
                          check_out_dir as _check_out_dir, check_out_file as _check_out_file,
                          make_out_dir as _make_out_dir, newton_options as _newton_options,
                          probe_writable as _probe_writable)
@@ -323,11 +324,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from .export import export_bundle, load_bundle
 
-    out = Path(args.output)
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise UserError(f"the folder of '{out}' does not exist")
-    _probe_writable(parent, f"bundle '{out}'")
+    out = _check_out_bundle(args.output)
     path = export_bundle(args.source, out, force=args.force, plugin=args.plugin, a2a_presets=not args.no_4a2a,
                          model=args.model)
     d = load_bundle(path)

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from .cli_common import SweepProgress, UserError, add_stop_flags, check_out_dir, newton_options, probe_writable
+from .cli_common import SweepProgress, UserError, add_stop_flags, check_out_bundle, check_out_dir, newton_options
 
 __all__ = ["add_capture_parser"]
 
@@ -82,11 +82,7 @@ class _CaptureProgress:
 def _cmd_fit(args: argparse.Namespace) -> int:
     from .capture import fit
 
-    out = Path(args.output)
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise UserError(f"the folder of '{out}' does not exist")
-    probe_writable(parent, f"bundle '{out}'")
+    out = check_out_bundle(args.output)
     if not Path(args.folder).is_dir():
         raise UserError(f"recordings folder '{args.folder}' does not exist")
     progress = _CaptureProgress(args.quiet)

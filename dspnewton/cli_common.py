@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["UserError", "check_out_dir", "check_out_file", "make_out_dir", "probe_writable", "newton_options",
+__all__ = ["UserError", "check_out_dir", "check_out_file", "check_out_bundle", "make_out_dir", "probe_writable", "newton_options",
            "add_stop_flags", "SweepProgress"]
 
 
@@ -48,12 +48,13 @@ def make_out_dir(p: Path) -> Path:
     return p
 
 
-def check_out_file(path: str) -> Path:
+def check_out_file(path: str, what: str = "output") -> Path:
+    """Check that the file (or bundle folder) ``path`` can be written: its folder exists and is writable."""
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
-        raise UserError(f"the directory of output '{p}' does not exist")
-    probe_writable(parent, f"output '{p}'")
+        raise UserError(f"the folder of {what} '{p}' does not exist")
+    probe_writable(parent, f"{what} '{p}'")
     return p
 
 
@@ -129,3 +130,8 @@ class SweepProgress:
         for bar in (self.current, self.overall):
             if bar is not None:
                 bar.close()
+
+
+def check_out_bundle(path: str) -> Path:
+    """Check that the bundle folder ``path`` can be written (its parent exists and is writable)."""
+    return check_out_file(path, "bundle")
