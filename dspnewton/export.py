@@ -27,13 +27,9 @@ from . import __version__
 from .audio import InputError
 from .result import FitResult
 
-__all__ = ["export_bundle", "load_bundle", "plugin_class_id", "PLUGIN_SYMBOLS", "build_plugin", "A2A_CLASS_ID"]
+__all__ = ["export_bundle", "load_bundle", "plugin_class_id", "build_plugin", "A2A_CLASS_ID"]
 
 A2A_CLASS_ID = "ABCDEF019182FAEB4D616E755A6E7275"
-# The plugin's controls (DPF symbols), in its order; "link" only in the stereo variant; the
-# expert controls follow "follow_table"; "gain_reduction" (last) is an output (meter).
-PLUGIN_SYMBOLS = ("peak", "gain_db", "mode", "dpf_bypass", "link", "follow_table", "threshold_db", "ratio", "attack_ms",
-                  "release_ms", "makeup_db", "gain_reduction")
 PLUGIN_SOURCE = Path(__file__).resolve().parents[1] / "plugin_export" / "dspnewton_la2a"
 # Plugin variants built from one source: name -> (Makefile VARIANT, DPF unique id, presets sub-folder).
 PLUGIN_VARIANTS = {"dspnewton_la2a": ("mono", "dNla", ""), "dspnewton_la2a_stereo": ("stereo", "dNls", "stereo")}

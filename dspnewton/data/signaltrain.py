@@ -20,7 +20,6 @@ from ..audio import InputError, atomic_write_bytes
 __all__ = ["MODES", "SPLITS", "PairEntry", "Manifest", "parse_name", "build_manifest", "load_manifest"]
 
 MODES = {0: "compress", 1: "limit"}
-MODE_SWITCH = {v: k for k, v in MODES.items()}
 SPLITS = ("Train", "Val", "Test")
 _INPUT = re.compile(r"^input_(\d+)_\.wav$", re.IGNORECASE)
 _TARGET = re.compile(r"^target_(\d+)_LA2A_(2c|3c)__([01])__(\d{1,3})\.wav$", re.IGNORECASE)

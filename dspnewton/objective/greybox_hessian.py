@@ -34,7 +34,7 @@ from ..model.greybox_spec import ModelSpec, coefficient_table, parse_model
 from .framing import Frames
 from .preemphasis import preemphasis
 
-__all__ = ["greybox_loss_grad_hess", "greybox_loss", "greybox_residual"]
+__all__ = ["greybox_loss_grad_hess", "greybox_residual"]
 
 BLOCK = 1 << 17  # samples per block of the curvature Hessian (memory bound)
 
@@ -66,20 +66,11 @@ def greybox_residual(theta: torch.Tensor, frames: Frames, spec) -> torch.Tensor:
     return (preemphasis(y) - frames.target_pe.double()) * frames.mask.double()
 
 
-def greybox_loss(theta: torch.Tensor, frames: Frames, spec, chunk_frames: int = 8) -> float:
-    """The loss alone (line searches)."""
-    total = 0.0
-    with torch.no_grad():
-        for s in range(0, frames.n_frames, chunk_frames):
-            total += float(greybox_residual(theta, frames.subset(slice(s, s + chunk_frames)), spec).pow(2).sum())
-    return total
-
-
 def _chunk(theta, frames: Frames, spec: ModelSpec):
     sr = frames.sample_rate
     x, th = _prep(theta, frames, spec)
     Fn, L = x.shape
-    P, d = spec.n_params, spec.state_dim
+    P = spec.n_params
     xd, hd = detector_inputs(x, spec, sr)
     mask = frames.mask.double()
     thb = th.unsqueeze(0).expand(Fn, -1)
