@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .modes import MODES
 from .cli_common import (SweepProgress as _SweepProgress, UserError, add_stop_flags as _add_stop_flags,
                          check_out_bundle as _check_out_bundle,
                          check_out_dir as _check_out_dir, check_out_file as _check_out_file,
@@ -399,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="fit every (mode, peak) as warm-started chains; resumable")
     p.add_argument("source", metavar="DATASET_OR_MANIFEST")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR")
-    p.add_argument("--modes", nargs="+", default=["compress", "limit"], choices=["compress", "limit"])
+    p.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     p.add_argument("--peaks", default="40:100:5", help="start:stop:step or a comma list (default 40:100:5)")
     p.add_argument("--unit", default="3c", help="SignalTrain unit: 3c (default) or 2c")
     p.add_argument("--hessian", default="auto", choices=("auto",) + STRATEGIES)
@@ -429,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plot", help="figures of a sweep (PNG)")
     p.add_argument("sweep_dir", metavar="SWEEP_DIR")
     p.add_argument("-o", "--output", metavar="DIR", help="default: SWEEP_DIR/plots")
-    p.add_argument("--mode", choices=["compress", "limit"])
+    p.add_argument("--mode", choices=list(MODES))
     p.add_argument("--peak", type=int)
     p.set_defaults(func=_cmd_plot)
 

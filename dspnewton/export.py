@@ -25,6 +25,7 @@ from pathlib import Path
 
 from . import __version__
 from .audio import InputError
+from .modes import MODES
 from .result import FitResult
 
 __all__ = ["export_bundle", "load_bundle", "plugin_class_id", "build_plugin", "A2A_CLASS_ID"]
@@ -82,7 +83,7 @@ def _table_from_source(source: Path):
         except ValueError as exc:
             raise InputError(f"mapping.json: {exc}") from None
         for mode, by_peak in mapping.items():
-            if mode not in ("compress", "limit"):
+            if mode not in MODES:
                 raise InputError(f"mapping.json has an unknown mode {mode!r}")
             if not isinstance(by_peak, dict):
                 raise InputError(f"mapping.json: mode {mode!r} must map peaks to parameter rows")

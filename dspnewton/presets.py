@@ -25,6 +25,7 @@ from pathlib import Path
 
 from .audio import InputError
 from .model.params import PARAM_NAMES
+from .modes import MODES
 
 __all__ = ["Preset", "load_preset", "bundle_presets"]
 
@@ -190,7 +191,7 @@ def bundle_presets(bundle) -> list[Preset]:
     f = b / "bundle.json" if b.is_dir() else b
     d = load_bundle(f)
     out = []
-    for mode in ("compress", "limit"):
+    for mode in MODES:
         for row in d["table"].get(mode, []):
             name = f"{mode}_peak{int(round(row['peak'])):03d}"
             params = {k: v for k, v in row.items() if k not in ("peak", "esr")}

@@ -28,6 +28,7 @@ from typing import Callable
 from .audio import InputError, atomic_write_bytes
 from .data.signaltrain import Manifest, build_manifest, load_manifest
 from .model.params import PARAM_NAMES
+from .modes import MODES
 from .result import FitResult
 
 __all__ = ["SweepResult", "sweep", "load_sources", "load_joint", "load_residual", "parse_peaks", "fit_path"]
@@ -319,7 +320,7 @@ def _selection_stage(out: Path, manifest, unit, modes, peaks, hessian, device, d
     return sel, parse_model(sel["chosen"])
 
 
-def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str = "3c", hessian: str = "auto",
+def sweep(source, out_dir, *, modes=MODES, peaks=None, unit: str = "3c", hessian: str = "auto",
           device=None, dtype=None, frame_seconds: float | None = 12.0, overlap_seconds: float = 1.0,
           max_iter: int = 100, on_event: Callable[[str, dict], None] | None = None, dist=None,
           model: str = "ff5", options=None, joint: bool = False, joint_degree: int | None = None,
@@ -377,7 +378,7 @@ def sweep(source, out_dir, *, modes=("compress", "limit"), peaks=None, unit: str
         raise InputError("a '+gru' sweep trains its residual on one worker; run it without {distributed}",
                          {"distributed": True})
     peaks = list(range(40, 101, 5)) if peaks is None else sorted(set(peaks))
-    bad_modes = [m for m in modes if m not in ("compress", "limit")]
+    bad_modes = [m for m in modes if m not in MODES]
     if bad_modes:
         raise InputError(f"unknown mode(s) {bad_modes}; use compress and/or limit")
     manifest = load_sources(source)

@@ -30,6 +30,7 @@ from typing import Callable
 import numpy as np
 
 from ..audio import InputError, atomic_write_bytes, read_audio, write_audio
+from ..modes import MODES, switch_of
 from .checks import CaptureCheck, check_recording
 from .stimulus import SETTINGS_GRID, CaptureSignal, load_signal, parse_recording_name
 
@@ -72,7 +73,7 @@ def find_recordings(folder) -> tuple[dict, list]:
             raw = json.loads(mpath.read_text())
             for name, e in raw.items():
                 mode, peak = e["mode"], int(e["peak"])
-                if mode not in ("compress", "limit") or not 0 <= peak <= 100:
+                if mode not in MODES or not 0 <= peak <= 100:
                     raise ValueError(f"{name}: mode must be compress or limit and peak 0..100")
                 overrides[name] = (mode, peak)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -135,7 +136,7 @@ def _write_pairs(work: Path, sig: CaptureSignal, checks: dict) -> Path:
     for i, ((mode, peak), c) in enumerate(sorted(checks.items())):
         name = f"{mode}_{peak:03d}.wav"
         write_audio(folder / name, c.aligned[:end], sr, subtype="FLOAT")
-        man.pairs.append(PairEntry(i, "Train", "input.wav", name, UNIT, mode, 0 if mode == "compress" else 1, peak,
+        man.pairs.append(PairEntry(i, "Train", "input.wav", name, UNIT, mode, switch_of(mode), peak,
                                    sr, end, end, sr, "FLOAT", end / sr))
     man.save(folder / "manifest.json")
     return folder / "manifest.json"
@@ -247,7 +248,7 @@ def capture_fit(folder, out, *, signal=None, work=None, model: str = "ff5", join
     _write_json(work / "checks.json", {f"{m}/{p}": {**c.to_json(), "sha256": sums[f"{m}/{p}"]}
                                        for (m, p), c in checks.items()})
     manifest = _write_pairs(work, sig, checks)
-    modes = [m for m in ("compress", "limit") if any(k[0] == m for k in checks)]
+    modes = [m for m in MODES if any(k[0] == m for k in checks)]
     peaks = sorted({p for _, p in checks})
     sres = sweep(manifest, work, modes=modes, peaks=peaks, unit=UNIT, hessian=hessian, max_iter=max_iter,
                  frame_seconds=frame_seconds, overlap_seconds=overlap_seconds, on_event=on_event, model=model,

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..audio import atomic_write_bytes
+from ..modes import MODES
 from .stimulus import STEP_LEVELS_DBFS, CaptureSignal
 
 __all__ = ["static_curve", "gain_envelope", "write_report"]
@@ -95,7 +96,7 @@ def _figure_summary(path: Path, scores: dict, model: str):
     from ..plots import _save
 
     fig, ax = plt.subplots(figsize=(6, 3.8))
-    for mode in ("compress", "limit"):
+    for mode in MODES:
         pts = sorted((int(k.split("/")[1]), v["esr_validation"]) for k, v in scores.items()
                      if k.startswith(mode + "/") and v.get("esr_validation") is not None)
         if pts:

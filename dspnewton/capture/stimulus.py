@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..modes import MODES
+
 __all__ = ["CAPTURE_SCHEMA", "SEGMENT_ORDER", "CaptureSignal", "make_signal", "write_signal", "load_signal",
            "recording_name", "parse_recording_name", "SETTINGS_GRID", "CALIBRATION_DBFS", "TONE_HZ",
            "STEP_LEVELS_DBFS", "MARKER_SPACING_S"]
@@ -56,7 +58,7 @@ DEFAULT_RATE = 48000
 # (seconds at level dBFS; None = silence): jumps of 24 dB, then gaps of several lengths
 BURSTS = ((1.0, -30.0), (1.0, -6.0), (2.0, -30.0), (3.0, -6.0), (3.0, -30.0), (0.5, -6.0), (0.1, None),
           (0.5, -6.0), (0.5, None), (0.5, -6.0), (2.0, None), (0.5, -6.0), (1.0, None))
-SETTINGS_GRID = tuple((mode, peak) for mode in ("compress", "limit") for peak in range(0, 101, 10))
+SETTINGS_GRID = tuple((mode, peak) for mode in MODES for peak in range(0, 101, 10))
 _SEEDS = {"program": 11, "validation": 23}
 
 
@@ -71,7 +73,7 @@ def parse_recording_name(name: str):
     if not dot or ext.lower() != "wav":
         return None
     mode, _, peak = stem.lower().partition("_")
-    if mode not in ("compress", "limit") or not peak.isdigit() or int(peak) > 100:
+    if mode not in MODES or not peak.isdigit() or int(peak) > 100:
         return None
     return mode, int(peak)
 

@@ -16,10 +16,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..audio import InputError, atomic_write_bytes
+from ..modes import MODES as UNIT_MODES
 
 __all__ = ["MODES", "SPLITS", "PairEntry", "Manifest", "parse_name", "build_manifest", "load_manifest"]
 
-MODES = {0: "compress", 1: "limit"}
+MODES = dict(enumerate(UNIT_MODES))  # switch -> mode
 SPLITS = ("Train", "Val", "Test")
 _INPUT = re.compile(r"^input_(\d+)_\.wav$", re.IGNORECASE)
 _TARGET = re.compile(r"^target_(\d+)_LA2A_(2c|3c)__([01])__(\d{1,3})\.wav$", re.IGNORECASE)

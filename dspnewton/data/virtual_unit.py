@@ -26,6 +26,7 @@ import numba as nb
 import numpy as np
 
 from ..synth import music_like
+from ..modes import MODES
 
 __all__ = ["OpticalLeveler", "generate_dataset"]
 
@@ -76,7 +77,7 @@ class UnitSetting:
     def __post_init__(self):
         if not 0 <= self.peak_reduction <= 100:
             raise ValueError(f"peak_reduction must be in [0, 100], got {self.peak_reduction}")
-        if self.mode not in ("compress", "limit"):
+        if self.mode not in MODES:
             raise ValueError(f"mode must be 'compress' or 'limit', got {self.mode!r}")
 
 
@@ -100,7 +101,7 @@ class OpticalLeveler(UnitSetting):
         return out
 
 
-def generate_dataset(out_dir, seconds: float = 30.0, peaks=range(40, 101, 10), modes=("compress", "limit"),
+def generate_dataset(out_dir, seconds: float = 30.0, peaks=range(40, 101, 10), modes=MODES,
                      sample_rate: int = 44100, seed: int = 0, split: str = "Train", first_id: int = 100,
                      progress=None) -> list[Path]:
     """Write a SignalTrain-layout dataset rendered by the virtual unit.
@@ -121,7 +122,7 @@ def generate_dataset(out_dir, seconds: float = 30.0, peaks=range(40, 101, 10), m
     x = music_like(seconds, sample_rate, seed=seed)
     written = []
     ident = first_id
-    for switch, mode in enumerate(("compress", "limit")):
+    for switch, mode in enumerate(MODES):
         if mode not in modes:
             continue
         for peak in peaks:
