@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import __version__
 from .modes import MODES
+from .objective.frame_lengths import FRAME_SECONDS, OVERLAP_SECONDS
 from .cli_common import (SweepProgress as _SweepProgress, UserError, add_stop_flags as _add_stop_flags,
                          check_out_bundle as _check_out_bundle,
                          check_out_dir as _check_out_dir, check_out_file as _check_out_file,
@@ -363,8 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="float64", choices=("float32", "float64"))
     p.add_argument("--init", metavar="FIT_JSON", help="warm start from an earlier fit.json")
     p.add_argument("--max-iter", type=int, default=None, metavar="N")
-    p.add_argument("--frame-seconds", type=float, default=12.0, metavar="S")
-    p.add_argument("--overlap-seconds", type=float, default=1.0, metavar="S", help="warm-up of every frame after the first, not in the loss")
+    p.add_argument("--frame-seconds", type=float, default=FRAME_SECONDS, metavar="S")
+    p.add_argument("--overlap-seconds", type=float, default=OVERLAP_SECONDS, metavar="S", help="warm-up of every frame after the first, not in the loss")
     p.add_argument("--whole-signal", action="store_true", help="one frame over the whole signal")
     p.add_argument("--initial-state", default="auto", choices=("auto", "carried", "rest"),
                    help="where frames after the first start: carried (the whole-signal state; default with the "

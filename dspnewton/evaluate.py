@@ -33,6 +33,7 @@ from .audio import InputError, atomic_write_bytes, prepare_pair
 from .model.models import Model, get_model
 from .model.params import CompressorParams
 from .model.schema import param_spec
+from .objective.frame_lengths import FRAME_SECONDS, OVERLAP_SECONDS
 from .objective.metrics import clip_scores, delta_ldr
 from .result import FitResult
 from .sweep import fit_path
@@ -135,7 +136,7 @@ def _anchor_curves(model: Model, cfg: dict, root: Path, mode: str, anchors: list
 
     paths = {p: (root / cfg["pairs"][f"{mode}/{p}"]["input"], root / cfg["pairs"][f"{mode}/{p}"]["target"])
              for p in anchors}
-    settings, rate = settings_frames(paths, cfg.get("frame_seconds", 12.0), cfg.get("overlap_seconds", 1.0),
+    settings, rate = settings_frames(paths, cfg.get("frame_seconds", FRAME_SECONDS), cfg.get("overlap_seconds", OVERLAP_SECONDS),
                                      f"{mode} anchor")
     jr = joint_fit(settings, model.name, rate, {p: fits[p].all_params for p in anchors}, degree=degree)
     return jr.curves, None

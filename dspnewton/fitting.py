@@ -19,6 +19,7 @@ import torch
 from .audio import InputError, prepare_pair
 from .model.compressor import compress
 from .model.models import get_model
+from .objective.frame_lengths import FRAME_SECONDS, OVERLAP_SECONDS
 from .model.greybox_spec import ModelSpec, model_theta_to_physical, parse_model
 from .model.params import PARAM_NAMES, CompressorParams, theta_to_physical
 from .objective.framing import INITIAL_STATES, make_frames
@@ -136,8 +137,8 @@ def fit(
     dtype: torch.dtype = torch.float64,
     init=None,
     max_iter: int | None = None,
-    frame_seconds: float | None = 12.0,
-    overlap_seconds: float = 1.0,
+    frame_seconds: float | None = FRAME_SECONDS,
+    overlap_seconds: float = OVERLAP_SECONDS,
     initial_state: str = "auto",
     backend: str = "auto",
     resample: bool = False,

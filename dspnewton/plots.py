@@ -13,6 +13,7 @@ import torch
 from .audio import InputError, atomic_write_bytes, prepare_pair
 from .model.models import get_model
 from .model.schema import param_spec
+from .objective.frame_lengths import FRAME_SECONDS, OVERLAP_SECONDS
 from .result import FitResult
 from .sweep import fit_path
 
@@ -208,7 +209,7 @@ def plot_sweep(sweep_dir, out_dir=None, mode: str | None = None, peak: int | Non
     title = f"{mode}, peak reduction {peak}"
     warm = fit_result.extra.get("ff5_warm_start")
     init = warm["params"] if (warm and not model.spec.is_ff5) else None
-    _convergence(pair, pair.sample_rate, cfg.get("frame_seconds", 12.0), cfg.get("overlap_seconds", 1.0), title,
+    _convergence(pair, pair.sample_rate, cfg.get("frame_seconds", FRAME_SECONDS), cfg.get("overlap_seconds", OVERLAP_SECONDS), title,
                  paths[1], model, init)
     _excerpt(fit_result, pair, pair.sample_rate, title, paths[2])
     return paths

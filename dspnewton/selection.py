@@ -50,6 +50,7 @@ import torch
 from .audio import InputError, prepare_pair
 from .candidates import FOLDS, SHORT_LIST, VALIDATION_FRACTION, short_list_text
 from .model.greybox_spec import parse_model
+from .objective.frame_lengths import OVERLAP_SECONDS
 
 __all__ = ["SHORT_LIST", "VALIDATION_FRACTION", "FOLDS", "MIN_FOLD_SECONDS", "FoldLayout", "fit_auto",
            "fold_layout", "fold_scores", "decide", "short_list_text", "score_candidates", "selection_settings",
@@ -111,7 +112,7 @@ class FoldLayout:
 
 
 def fold_layout(n_samples: int, sample_rate: int, validation: float = VALIDATION_FRACTION, folds: int = FOLDS,
-                overlap_seconds: float = 1.0) -> FoldLayout:
+                overlap_seconds: float = OVERLAP_SECONDS) -> FoldLayout:
     """The :class:`FoldLayout` of a pair; InputError when the pair is too short for the folds.
 
     Each block needs at least :data:`MIN_FOLD_SECONDS`, so the pair at least

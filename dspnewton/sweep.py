@@ -29,6 +29,7 @@ from .audio import InputError, atomic_write_bytes
 from .data.signaltrain import Manifest, build_manifest, load_manifest
 from .model.params import PARAM_NAMES
 from .modes import MODES
+from .objective.frame_lengths import FRAME_SECONDS, OVERLAP_SECONDS
 from .result import FitResult
 
 __all__ = ["SweepResult", "sweep", "load_sources", "load_joint", "load_residual", "parse_peaks", "fit_path"]
@@ -321,7 +322,8 @@ def _selection_stage(out: Path, manifest, unit, modes, peaks, hessian, device, d
 
 
 def sweep(source, out_dir, *, modes=MODES, peaks=None, unit: str = "3c", hessian: str = "auto",
-          device=None, dtype=None, frame_seconds: float | None = 12.0, overlap_seconds: float = 1.0,
+          device=None, dtype=None, frame_seconds: float | None = FRAME_SECONDS,
+          overlap_seconds: float = OVERLAP_SECONDS,
           max_iter: int = 100, on_event: Callable[[str, dict], None] | None = None, dist=None,
           model: str = "ff5", options=None, joint: bool = False, joint_degree: int | None = None,
           gru_epochs: int = 50, residual_seconds: float | None = 60.0, restart: bool = False) -> SweepResult:

@@ -31,6 +31,7 @@ import numpy as np
 
 from ..audio import InputError, atomic_write_bytes, read_audio, write_audio
 from ..modes import MODES, switch_of
+from ..objective.frame_lengths import FRAME_SECONDS, OVERLAP_SECONDS
 from .checks import CaptureCheck, check_recording
 from .stimulus import SETTINGS_GRID, CaptureSignal, load_signal, parse_recording_name
 
@@ -189,7 +190,8 @@ def _check_work(work: Path, recordings: dict) -> dict:
 
 def capture_fit(folder, out, *, signal=None, work=None, model: str = "ff5", joint: bool = False,
                 joint_degree: int | None = None, plugin: bool = False, force: bool = False, max_iter: int = 100,
-                hessian: str = "auto", frame_seconds: float | None = 12.0, overlap_seconds: float = 1.0,
+                hessian: str = "auto", frame_seconds: float | None = FRAME_SECONDS,
+                overlap_seconds: float = OVERLAP_SECONDS,
                 options=None, gru_epochs: int = 50, residual_seconds: float | None = None, restart: bool = True,
                 on_event: Callable[[str, dict], None] | None = None) -> CaptureFitResult:
     """Check, align and fit every recording in ``folder``; write the work folder, the report and the bundle.

@@ -35,6 +35,8 @@ import math
 
 import torch
 
+from .frame_lengths import FRAME_SECONDS, OVERLAP_SECONDS
+
 from ..model.compressor import level_db
 from .preemphasis import preemphasis
 
@@ -198,8 +200,8 @@ def check_initial_state(name: str) -> str:
     return name
 
 
-def make_frames(x: torch.Tensor, target: torch.Tensor, sample_rate: int, frame_seconds: float | None = 12.0,
-                overlap_seconds: float = 1.0, initial_state: str = "rest") -> Frames:
+def make_frames(x: torch.Tensor, target: torch.Tensor, sample_rate: int, frame_seconds: float | None = FRAME_SECONDS,
+                overlap_seconds: float = OVERLAP_SECONDS, initial_state: str = "rest") -> Frames:
     """Cut a pair of signals (T,) or (C, T) into frames.
 
     Args:
