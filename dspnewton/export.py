@@ -175,7 +175,8 @@ def build_plugin(params_dir: Path, out_dir: Path, jobs: int = 2) -> list[Path]:
     for name, (variant, _, _) in PLUGIN_VARIANTS.items():
         obj = out_dir.parent / f".plugin-obj-{variant}"  # one object folder per variant (different flags)
         cmd = ["make", "-C", str(PLUGIN_SOURCE), f"-j{jobs}", f"DPF_PATH={dpf}", f"PARAMS_DIR={params_dir.resolve()}",
-               f"OUT_DIR={out_dir.resolve()}", f"DPF_BUILD_DIR={obj.resolve()}", f"VARIANT={variant}"]
+               f"OUT_DIR={out_dir.resolve()}", f"DPF_BUILD_DIR={obj.resolve()}", f"VARIANT={variant}",
+               f"DSPNEWTON_VERSION={__version__}"]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         shutil.rmtree(obj, ignore_errors=True)
         if proc.returncode != 0:

@@ -66,8 +66,11 @@ def test_bundle_contents(bundle):
 
 
 def test_vst3_in_pedalboard_matches_render(bundle, music):
+    import dspnewton
+
     pedalboard = require_module("pedalboard")
     plugin = pedalboard.load_plugin(str(bundle / "plugins" / "dspnewton_la2a.vst3"))
+    assert plugin.version == dspnewton.__version__ == dspnewton.native_version()  # one version everywhere
     for mode in ("compress", "limit"):
         for peak in (40.0, 55.0, 70.0, 85.0, 100.0):
             _set(plugin, "peak_reduction", peak)

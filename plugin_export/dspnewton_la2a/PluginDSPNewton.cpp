@@ -126,7 +126,9 @@ protected:
     const char* getMaker() const override { return "dspnewton"; }
     const char* getHomePage() const override { return "https://github.com/dspnewton/dspnewton"; }
     const char* getLicense() const override { return "MIT"; }
-    uint32_t getVersion() const override { return d_version(0, 2, 0); }
+    uint32_t getVersion() const override {
+        return d_version(DSPNEWTON_VERSION_MAJOR, DSPNEWTON_VERSION_MINOR, DSPNEWTON_VERSION_PATCH);
+    }
     int64_t getUniqueId() const override {
         return DSPNEWTON_STEREO ? d_cconst('d', 'N', 'l', 's') : d_cconst('d', 'N', 'l', 'a');
     }
