@@ -474,9 +474,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (UserError, InputError) as exc:
-        message = exc.cli_message() if isinstance(exc, InputError) else str(exc)
-        print(f"dspnewton {args.command}: error: {message}", file=sys.stderr)
+    except InputError as exc:
+        print(f"dspnewton {args.command}: error: {exc.cli_message()}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("dspnewton: interrupted; nothing was written", file=sys.stderr)

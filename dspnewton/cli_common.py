@@ -8,12 +8,14 @@ import os
 import sys
 from pathlib import Path
 
+from .errors import InputError
+
 __all__ = ["UserError", "check_out_dir", "check_out_file", "check_out_bundle", "make_out_dir", "probe_writable", "newton_options",
            "add_stop_flags", "SweepProgress"]
 
 
-class UserError(Exception):
-    """An error caused by the user's input; printed without a traceback."""
+# The CLI's user errors are the library's: one type, printed without a traceback.
+UserError = InputError
 
 
 def check_out_dir(path: str) -> Path:
