@@ -62,7 +62,7 @@ class _Progress:
 def _cmd_fit(args: argparse.Namespace) -> int:
     import torch
 
-    from .fitting import fit
+    from .fit_dispatch import fit
 
     out = _check_out_dir(args.output)
     max_iter = args.max_iter or (500 if args.optimizer == "adam" else 100)

@@ -180,8 +180,8 @@ def fit(
         callback: called with each history entry (dict with loss, esr, params, ...).
         dist: a :class:`dspnewton.distributed.DistContext`: this worker fits its shard
             of frames and all sums are all-reduced (data-parallel Newton).
-        model: ``ff5``, a grey-box model name (``dspnewton models``) or ``auto``
-            (model selection by validation, :func:`dspnewton.selection.fit_auto`).  Without
+        model: ``ff5`` or a grey-box model name (``dspnewton models``); ``auto`` (model selection by
+            validation) is :func:`dspnewton.fit`'s, which calls :func:`dspnewton.selection.fit_auto`.  Without
             ``init`` a grey-box model warm-starts from an ``ff5`` fit of the same
             pair (reported in ``extra["ff5_warm_start"]``).  ``+gru`` on a name (e.g.
             ``fb+2rel+gru``) then trains the published GRU residual on the fitted DSP
@@ -196,17 +196,9 @@ def fit(
     from .model.residual import split_model_name
 
     model, with_residual = split_model_name(model)
-    if isinstance(model, str) and model.strip().lower() == "auto":
-        if with_residual:
-            raise InputError("'auto+gru': model selection picks among the DSP models; fit with --model auto, then "
-                             "with the chosen model and '+gru' (the residual is trained on a fixed DSP model)")
-        from .selection import fit_auto
-
-        return fit_auto(input, target, sample_rate, hessian=hessian, optimizer=optimizer, device=device,
-                        dtype=dtype, init=init, max_iter=max_iter, frame_seconds=frame_seconds,
-                        overlap_seconds=overlap_seconds, initial_state=initial_state, backend=backend,
-                        resample=resample, trim=trim,
-                        channels=channels, align=align, lr=lr, options=options, callback=callback, dist=dist)
+    if isinstance(model, str) and model.strip().lower() in ("auto", "auto+gru"):
+        raise InputError("model 'auto' is model selection: call dspnewton.fit (dspnewton.fit_dispatch.fit), which "
+                         "selects with dspnewton.selection.fit_auto; dspnewton.fitting.fit fits one named model")
     try:
         spec = parse_model(model)
     except ValueError as exc:

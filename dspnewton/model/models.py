@@ -210,7 +210,7 @@ def get_model(name) -> Model:
 
 def require_model(requested, actual: str, source: str) -> None:
     """InputError unless ``requested`` (a model name, or None for any) is the model ``source`` holds."""
-    from ..audio import InputError
+    from ..errors import InputError
 
     if requested is None:
         return

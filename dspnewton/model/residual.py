@@ -22,7 +22,7 @@ import math
 
 import torch
 
-from ..audio import InputError
+from ..errors import InputError
 
 __all__ = ["HIDDEN", "RESIDUAL_OPTION", "GRUResidual", "split_model_name", "apply_residual", "train_residual",
            "check_weights", "WEIGHT_SHAPES"]

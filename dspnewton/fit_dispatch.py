@@ -1,0 +1,45 @@
+"""``dspnewton.fit``: one entry for fitting a named model or selecting one (``model="auto"``).
+
+It sits above both :mod:`dspnewton.fitting` (one model, by Newton) and :mod:`dspnewton.selection`
+(which fits each candidate with :func:`dspnewton.fitting.fit`), so neither imports the other's
+caller: the layers run one way.
+"""
+
+from __future__ import annotations
+
+from .errors import InputError
+from .fitting import fit as fit_model
+
+__all__ = ["fit"]
+
+
+def _is_auto(model) -> tuple[bool, bool]:
+    """(the name is ``auto``, it has ``+gru``)."""
+    if not isinstance(model, str):
+        return False, False
+    tokens = [t.strip().lower() for t in model.split("+")]
+    return "auto" in tokens, "gru" in tokens
+
+
+def fit(input, target, sample_rate: int | None = None, *, model="ff5", **kw):
+    """Fit ``model`` to an input/target pair, or with ``model="auto"`` select one by held-out ESR.
+
+    Every keyword is :func:`dspnewton.fitting.fit`'s (documented there); ``auto`` goes to
+    :func:`dspnewton.selection.fit_auto` with the same keywords.
+
+    Returns:
+        :class:`dspnewton.FitResult`.
+    """
+    auto, with_residual = _is_auto(model)
+    if auto:
+        if with_residual or model.strip().lower() != "auto":
+            raise InputError(f"{model!r}: model selection picks among the DSP models and takes 'auto' alone; fit "
+                             f"with --model auto, then with the chosen model (and '+gru': the residual is trained "
+                             f"on a fixed DSP model)")
+        from .selection import fit_auto
+
+        return fit_auto(input, target, sample_rate, **kw)
+    return fit_model(input, target, sample_rate, model=model, **kw)
+
+
+fit.__doc__ = (fit.__doc__ or "") + "\n\n" + (fit_model.__doc__ or "")
