@@ -18,7 +18,6 @@ trained in), about 1e-7 relative from this module's float64 evaluation.
 
 from __future__ import annotations
 
-import math
 
 import torch
 
