@@ -343,7 +343,8 @@ def _resolve_initial_state(initial_state: str, strategy: str) -> str:
 
 def _add_residual(result: FitResult, frames, spec: ModelSpec, epochs: int, callback) -> None:
     """Train the GRU residual on the fitted DSP model's output; the result's ESR includes it."""
-    from .model.residual import apply_residual, train_residual
+    from .model.residual import apply_residual
+    from .residual_training import train_residual
     from .objective.preemphasis import preemphasis
 
     frames = frames.to(device="cpu")

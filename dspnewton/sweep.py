@@ -206,7 +206,8 @@ def _residual_stage(out: Path, manifest, chosen: dict, result: SweepResult, spec
 
     from .audio import prepare_pair
     from .model.models import get_model
-    from .model.residual import HIDDEN, apply_residual, train_residual
+    from .model.residual import HIDDEN, apply_residual
+    from .residual_training import train_residual
     from .objective.metrics import esr
 
     model = get_model(spec)
