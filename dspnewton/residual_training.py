@@ -17,7 +17,7 @@ __all__ = ["train_residual"]
 
 def _pe_chunk(r: torch.Tensor, prev_r: torch.Tensor, prev_pe: torch.Tensor, pole: float) -> tuple:
     """Pre-emphasis of a chunk continuing from the previous chunk's last input and output."""
-    from ..filters import lfilter
+    from .filters import lfilter
 
     e = r - torch.cat([prev_r[:, None], r[:, :-1]], dim=1)
     a = torch.tensor([1.0, -pole], dtype=r.dtype)
