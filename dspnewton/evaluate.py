@@ -36,7 +36,7 @@ from .model.schema import param_spec
 from .objective.frame_lengths import FRAME_SECONDS, OVERLAP_SECONDS
 from .objective.metrics import clip_scores, delta_ldr
 from .result import FitResult
-from .sweep import fit_path
+from .sweep_folder import fit_path
 
 __all__ = ["interpolate_params", "evaluate", "split_anchors"]
 
@@ -132,7 +132,7 @@ def _anchor_curves(model: Model, cfg: dict, root: Path, mode: str, anchors: list
     degree = cfg.get("joint_degree") or DEFAULT_DEGREE
     if len(anchors) < degree + 1:
         return None, f"joint: {len(anchors)} anchors, degree {degree} needs {degree + 1}"
-    from .sweep import settings_frames
+    from .sweep_folder import settings_frames
 
     paths = {p: (root / cfg["pairs"][f"{mode}/{p}"]["input"], root / cfg["pairs"][f"{mode}/{p}"]["target"])
              for p in anchors}
@@ -159,7 +159,7 @@ def evaluate(sweep_dir, progress=None, joint: bool | None = None) -> dict:
                        if fit_path(out, mode, peak).exists()} for mode in cfg["modes"]}
     model = _sweep_model(cfg, all_fits, out)
     joint = (out / "joint.json").exists() if joint is None else joint
-    from .sweep import load_residual
+    from .sweep_folder import load_residual
 
     residual = load_residual(out)
     for mode in cfg["modes"]:

@@ -105,7 +105,7 @@ def _table_from_source(source: Path):
         sources.append({"file": "mapping.json", "sha256": _sha256(mapping_path)})
         if len(rates) > 1:
             raise InputError(f"the sweep's fits use different sample rates {sorted(rates)}; export them separately")
-        from .sweep import load_joint
+        from .sweep_folder import load_joint
 
         joint = load_joint(source)
         curves = None
@@ -116,7 +116,7 @@ def _table_from_source(source: Path):
                                  f"{sorted(table)}): {wrong}; rerun the sweep with --joint")
             curves = {m: c.to_dict() for m, c in joint.items()}
             sources.append({"file": "joint.json", "sha256": _sha256(source / "joint.json")})
-        from .sweep import load_residual
+        from .sweep_folder import load_residual
 
         res = load_residual(source)
         residual = None

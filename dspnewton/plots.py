@@ -15,7 +15,7 @@ from .model.models import get_model
 from .model.schema import param_spec
 from .objective.frame_lengths import FRAME_SECONDS, OVERLAP_SECONDS
 from .result import FitResult
-from .sweep import fit_path
+from .sweep_folder import fit_path
 
 __all__ = ["plot_sweep"]
 
@@ -193,7 +193,7 @@ def plot_sweep(sweep_dir, out_dir=None, mode: str | None = None, peak: int | Non
     out = Path(out_dir) if out_dir else sweep / "plots"
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "params_vs_peak.png", out / "convergence.png", out / "excerpt.png"]
-    from .sweep import load_joint
+    from .sweep_folder import load_joint
 
     joint = load_joint(sweep)
     fits = {m: {int(p): FitResult.load(fit_path(sweep, m, int(p))).all_params for p in by_peak

@@ -17,20 +17,19 @@ and ``mapping.json`` the values the curves give at each setting (``"source": "jo
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .audio import InputError, atomic_write_bytes
+from .audio import InputError
 from .data.signaltrain import Manifest, build_manifest, load_manifest
-from .model.params import PARAM_NAMES
 from .modes import MODES
 from .objective.frame_lengths import FRAME_SECONDS, OVERLAP_SECONDS
 from .result import FitResult
+from .sweep_folder import fit_path, load_joint, load_residual, settings_frames, write_json as _write_json
+from .sweep_folder import write_mapping as _write_mapping
 
 __all__ = ["SweepResult", "sweep", "load_sources", "load_joint", "load_residual", "parse_peaks", "fit_path"]
 
@@ -64,10 +63,6 @@ def load_sources(source) -> Manifest:
     if p.is_file():
         return load_manifest(p)
     raise InputError(f"'{p}' is neither a dataset folder nor a manifest file")
-
-
-def fit_path(out_dir, mode: str, peak: int) -> Path:
-    return Path(out_dir) / "fits" / mode / f"peak_{peak:03d}" / "fit.json"
 
 
 @dataclass
@@ -114,24 +109,6 @@ def _select_pairs(manifest: Manifest, unit: str, modes, peaks, report: list) -> 
     return chosen
 
 
-def _write_json(path: Path, obj) -> None:
-    text = json.dumps(obj, indent=2)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text))
-
-
-def _write_mapping(out: Path, mapping: dict, names=PARAM_NAMES) -> None:
-    _write_json(out / "mapping.json", mapping)
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["mode", "peak", *names, "esr", "iterations", "converged"])
-    for mode, by_peak in mapping.items():
-        for peak, row in sorted(by_peak.items(), key=lambda kv: int(kv[0])):
-            w.writerow([mode, peak, *(f"{row[n]:.10g}" for n in names), f"{row['esr']:.8g}",
-                        row["iterations"], row["converged"]])
-    atomic_write_bytes(out / "mapping.csv", lambda tmp: Path(tmp).write_text(buf.getvalue()))
-
-
 def _gather_chains(dist, out: Path, result: SweepResult, modes, chosen) -> SweepResult:
     """Mark this worker done; rank 0 waits for every worker's marker and collects all fits."""
     marker = out / f".done-rank{dist.rank}.json"
@@ -156,22 +133,6 @@ def _gather_chains(dist, out: Path, result: SweepResult, modes, chosen) -> Sweep
             if m == mode and fit_path(out, mode, peak).exists():
                 merged.fits[mode][peak] = FitResult.load(fit_path(out, mode, peak))
     return merged
-
-
-def settings_frames(pairs: dict, frame_seconds, overlap_seconds, what: str) -> tuple[dict, int]:
-    """key -> Frames of each (input path, target path) in ``pairs``, and their one sample rate;
-    InputError naming ``what`` when the rates differ."""
-    from .audio import prepare_pair
-    from .objective.framing import make_frames
-
-    frames, rates = {}, set()
-    for key, (inp, tgt) in pairs.items():
-        pair = prepare_pair(inp, tgt, trim=True)
-        rates.add(pair.sample_rate)
-        frames[key] = make_frames(pair.x, pair.y, pair.sample_rate, frame_seconds, overlap_seconds, "carried")
-    if len(rates) > 1:
-        raise InputError(f"the {what} pairs have different sample rates {sorted(rates)}; a joint fit needs one")
-    return frames, rates.pop()
 
 
 def _joint_stage(out: Path, manifest, chosen: dict, result: SweepResult, spec, degree: int, frame_seconds,
@@ -243,41 +204,6 @@ def _residual_stage(out: Path, manifest, chosen: dict, result: SweepResult, spec
                 "trained_on": "joint curves" if result.joint else "per-setting fits"}
     _write_json(out / "residual.json", residual)
     return residual
-
-
-def load_residual(sweep_dir) -> dict:
-    """The GRU residual of a '+gru' sweep (residual.json; {} when it has none)."""
-    from .model.residual import check_weights
-
-    path = Path(sweep_dir) / "residual.json"
-    if not path.exists():
-        return {}
-    try:
-        d = json.loads(path.read_text())
-        if d.get("type") != "gru":
-            raise ValueError("not a GRU residual")
-        d["weights"] = check_weights(d["weights"], f"'{path}'")
-        return d
-    except (ValueError, KeyError, TypeError) as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(f"'{path}' is not a valid residual ({exc}); rerun the sweep with a '+gru' model") from None
-
-
-def load_joint(sweep_dir) -> dict:
-    """mode -> :class:`dspnewton.joint.KnobCurves` of a joint sweep ({} when it has none)."""
-    from .joint import KnobCurves
-
-    path = Path(sweep_dir) / "joint.json"
-    if not path.exists():
-        return {}
-    try:
-        d = json.loads(path.read_text())
-        return {m: KnobCurves.from_dict(j["curves"], f"'{path}' ({m})") for m, j in d["modes"].items()}
-    except (ValueError, KeyError, TypeError) as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(f"'{path}' is not a valid joint fit ({exc}); rerun the sweep with --joint") from None
 
 
 def _check_joint(chosen: dict, modes, joint_degree) -> int:

@@ -217,7 +217,8 @@ def capture_fit(folder, out, *, signal=None, work=None, model: str = "ff5", join
     """
     from ..export import export_bundle
     from ..model.models import get_model
-    from ..sweep import load_residual, sweep
+    from ..sweep import sweep
+    from ..sweep_folder import load_residual
     from .report import write_report
 
     t0 = time.perf_counter()
