@@ -59,36 +59,37 @@ def settings_frames(pairs: dict, frame_seconds, overlap_seconds, what: str) -> t
     return frames, rates.pop()
 
 
+def _read_optional(path: Path, parse, what: str, fix: str):
+    """``parse(json of path, path)``, or ``{}`` when ``path`` does not exist; an InputError naming the
+    file, ``what`` it should be and how to ``fix`` it when it cannot be read or parsed."""
+    if not path.exists():
+        return {}
+    try:
+        return parse(json.loads(path.read_text()), path)
+    except (ValueError, KeyError, TypeError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"'{path}' is not a valid {what} ({exc}); {fix}") from None
+
+
 def load_residual(sweep_dir) -> dict:
     """The GRU residual of a '+gru' sweep (residual.json; {} when it has none)."""
     from .model.residual import check_weights
 
-    path = Path(sweep_dir) / "residual.json"
-    if not path.exists():
-        return {}
-    try:
-        d = json.loads(path.read_text())
+    def parse(d, path):
         if d.get("type") != "gru":
             raise ValueError("not a GRU residual")
         d["weights"] = check_weights(d["weights"], f"'{path}'")
         return d
-    except (ValueError, KeyError, TypeError) as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(f"'{path}' is not a valid residual ({exc}); rerun the sweep with a '+gru' model") from None
+
+    return _read_optional(Path(sweep_dir) / "residual.json", parse, "residual", "rerun the sweep with a '+gru' model")
 
 
 def load_joint(sweep_dir) -> dict:
     """mode -> :class:`dspnewton.joint.KnobCurves` of a joint sweep ({} when it has none)."""
     from .joint import KnobCurves
 
-    path = Path(sweep_dir) / "joint.json"
-    if not path.exists():
-        return {}
-    try:
-        d = json.loads(path.read_text())
+    def parse(d, path):
         return {m: KnobCurves.from_dict(j["curves"], f"'{path}' ({m})") for m, j in d["modes"].items()}
-    except (ValueError, KeyError, TypeError) as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(f"'{path}' is not a valid joint fit ({exc}); rerun the sweep with --joint") from None
+
+    return _read_optional(Path(sweep_dir) / "joint.json", parse, "joint fit", "rerun the sweep with --joint")
