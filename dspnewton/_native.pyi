@@ -11,38 +11,38 @@ from typing import Literal, overload
 import numpy as np
 import numpy.typing as npt
 
-Mode = Literal["compress", "limit"]
-Table = dict[str, list[dict[str, float]]]
-FloatArray = npt.NDArray[np.float32] | npt.NDArray[np.float64]
+_Mode = Literal["compress", "limit"]
+_Table = dict[str, list[dict[str, float]]]
+_FloatArray = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 
 def version() -> str:
     """Version string compiled into the C++ core."""
 
 def process(x: npt.ArrayLike, params: dict[str, float], sample_rate: float, block_size: int = 0,
-            model: str = "ff5") -> FloatArray:
+            model: str = "ff5") -> _FloatArray:
     """Run a model on (T,) or (C, T) audio, each channel from the initial state, in blocks."""
 
-Curves = dict[str, dict[str, object]]
-Residual = dict[str, object]
+_Curves = dict[str, dict[str, object]]
+_Residual = dict[str, object]
 
-def interpolate(table: Table, mode: Mode, peak: float, model: str = "ff5", curves: Curves | None = None
+def interpolate(table: _Table, mode: _Mode, peak: float, model: str = "ff5", curves: _Curves | None = None
                 ) -> dict[str, float]:
     """Parameters at a peak-reduction setting: the mode's joint-fit curves, else linear interpolation."""
 
-def process_table(x: npt.ArrayLike, table: Table, mode: Mode, peak: float, sample_rate: float, block_size: int = 0,
-                  model: str = "ff5") -> FloatArray:
+def process_table(x: npt.ArrayLike, table: _Table, mode: _Mode, peak: float, sample_rate: float, block_size: int = 0,
+                  model: str = "ff5") -> _FloatArray:
     """Process with the table's parameters at (mode, peak)."""
 
-def bundle_json(table: Table, sample_rate: int, provenance_json: str = "{}", model: str = "ff5",
-                curves: Curves | None = None, residual: Residual | None = None) -> str:
+def bundle_json(table: _Table, sample_rate: int, provenance_json: str = "{}", model: str = "ff5",
+                curves: _Curves | None = None, residual: _Residual | None = None) -> str:
     """Text of bundle.json (schema 2 with joint-fit curves or a GRU residual, else 1)."""
 
-def params_header(table: Table, sample_rate: int, model: str = "ff5", curves: Curves | None = None,
-                  residual: Residual | None = None) -> str:
+def params_header(table: _Table, sample_rate: int, model: str = "ff5", curves: _Curves | None = None,
+                  residual: _Residual | None = None) -> str:
     """Text of params.h (constexpr tables for plugin builds)."""
 
-def write_bundle_files(dir: str, table: Table, sample_rate: int, provenance_json: str = "{}",
-                       model: str = "ff5", curves: Curves | None = None, residual: Residual | None = None) -> None:
+def write_bundle_files(dir: str, table: _Table, sample_rate: int, provenance_json: str = "{}",
+                       model: str = "ff5", curves: _Curves | None = None, residual: _Residual | None = None) -> None:
     """Write bundle.json and params.h into an existing directory."""
 
 def parse_bundle(text: str) -> dict[str, object]:
@@ -63,32 +63,32 @@ def juce_4a2a_state(values: Iterable[tuple[str, float]]) -> bytes:
 class Processor:
     """The plugin's real-time processor, block by block (see dspnewton.processing)."""
 
-    def __init__(self, table: Table, model: str = "ff5", sample_rate: float = 44100.0, mode: Mode = "compress",
+    def __init__(self, table: _Table, model: str = "ff5", sample_rate: float = 44100.0, mode: _Mode = "compress",
                  peak: float = 70.0, gain_db: float = 0.0, channels: int = 1, link: bool = True,
-                 curves: Curves | None = None, residual: Residual | None = None) -> None: ...
+                 curves: _Curves | None = None, residual: _Residual | None = None) -> None: ...
     @staticmethod
     def from_params(params: dict[str, float], model: str = "ff5", sample_rate: float = 44100.0, gain_db: float = 0.0,
-                    channels: int = 1, link: bool = True, residual: Residual | None = None) -> Processor: ...
+                    channels: int = 1, link: bool = True, residual: _Residual | None = None) -> Processor: ...
     @staticmethod
-    def from_bundle(path: str | os.PathLike[str], mode: Mode = "compress", peak: float = 70.0, *,
+    def from_bundle(path: str | os.PathLike[str], mode: _Mode = "compress", peak: float = 70.0, *,
                     sample_rate: float | None = None, gain_db: float = 0.0, channels: int = 1,
                     link: bool = True) -> Processor: ...
     @staticmethod
     def from_fit(path: str | os.PathLike[str], *, sample_rate: float | None = None, gain_db: float = 0.0,
                  channels: int = 1, link: bool = True) -> Processor: ...
     @overload
-    def process(self, block: npt.NDArray[np.float32], return_gain_reduction: Literal[False] = False
-                ) -> npt.NDArray[np.float32]: ...
+    def process(self, block: npt.NDArray[np.float32],  # type: ignore[overload-overlap]
+                return_gain_reduction: Literal[False] = False) -> npt.NDArray[np.float32]: ...
     @overload
     def process(self, block: npt.NDArray[np.float64], return_gain_reduction: Literal[False] = False
                 ) -> npt.NDArray[np.float64]: ...
     @overload
-    def process(self, block: FloatArray, return_gain_reduction: Literal[True]
-                ) -> tuple[FloatArray, npt.NDArray[np.float64]]: ...
+    def process(self, block: _FloatArray, return_gain_reduction: Literal[True]
+                ) -> tuple[_FloatArray, npt.NDArray[np.float64]]: ...
     def reset(self) -> None: ...
     def settle(self) -> None: ...
     peak: float
-    mode: Mode
+    mode: _Mode
     gain_db: float
     bypass: bool
     link: bool
@@ -107,10 +107,10 @@ class Processor:
     @property
     def params(self) -> dict[str, float]: ...
     @property
-    def table(self) -> Table: ...
+    def table(self) -> _Table: ...
     @property
-    def curves(self) -> Curves: ...
+    def curves(self) -> _Curves: ...
     @property
-    def residual(self) -> Residual | None: ...
+    def residual(self) -> _Residual | None: ...
     @property
     def gain_reduction_db(self) -> float: ...
