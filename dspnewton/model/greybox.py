@@ -46,7 +46,7 @@ from ..filters._vmap import fold_vmap
 from ..filters._time import shift_in
 from ..filters.matrix_recurrence import matrix_recurrence
 from .compressor import check_audio
-from .greybox_spec import SC_CORNER_HZ, ModelSpec, coefficient_table, parse_model
+from .greybox_spec import COLUMN, SC_CORNER_HZ, ModelSpec, coefficient_table, parse_model
 from .params import check_sample_rate
 
 __all__ = ["greybox_states", "greybox_output", "render_model", "detector_inputs", "step", "kernel_states",
@@ -76,14 +76,14 @@ def input_stage(x: torch.Tensor, C: torch.Tensor, spec: ModelSpec) -> torch.Tens
     """The signal path's input high-pass (``inhp``) of x (B, T) with coefficients C (B, 15); x itself otherwise."""
     if not spec.has("inhp"):
         return x
-    return x - _one_pole(x, _col(C, 12))
+    return x - _one_pole(x, _col(C, "alpha_input_hp"))
 
 
 def output_stage(y: torch.Tensor, C: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
     """The signal path's output high shelf (``outshelf``) of y (B, T); y itself otherwise."""
     if not spec.has("outshelf"):
         return y
-    return y + _col(C, 14) * (y - _one_pole(y, _col(C, 13)))
+    return y + _col(C, "output_shelf_k") * (y - _one_pole(y, _col(C, "alpha_output_shelf")))
 
 
 def detector_inputs(x: torch.Tensor, spec: ModelSpec, sample_rate: int):
@@ -186,8 +186,9 @@ def kernel_states(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int) 
     return kernel_states_from_inputs(xd, hd, coefficient_table(theta.detach(), spec, sample_rate), spec)
 
 
-def _col(C: torch.Tensor, i: int) -> torch.Tensor:
-    return C[..., i].unsqueeze(-1)
+def _col(C: torch.Tensor, name: str) -> torch.Tensor:
+    """Column ``name`` of the coefficient table C (..., 15) (:data:`~.greybox_spec.COEFFICIENTS`), as (..., 1)."""
+    return C[..., COLUMN[name]].unsqueeze(-1)
 
 
 def step(s_prev: torch.Tensor, xd: torch.Tensor, hd: torch.Tensor, C: torch.Tensor, spec: ModelSpec,
@@ -205,8 +206,8 @@ def step(s_prev: torch.Tensor, xd: torch.Tensor, hd: torch.Tensor, C: torch.Tens
     gs_prev = s_prev[..., 1] if two else None
     p_prev = s_prev[..., d - 1] if rms else None
     zero = torch.zeros_like(gf_prev)
-    m = _col(C, 6)
-    v0 = xd + _col(C, 8) * hd if spec.has("sc") else xd
+    m = _col(C, "slow_mix")
+    v0 = xd + _col(C, "shelf_k") * hd if spec.has("sc") else xd
     # dv/ds_prev per state column (feedback only).
     if spec.feedback:
         g_prev = gf_prev + m * (gs_prev - gf_prev) if two else gf_prev
@@ -218,7 +219,7 @@ def step(s_prev: torch.Tensor, xd: torch.Tensor, hd: torch.Tensor, C: torch.Tens
     e = v * v
     de = [2 * v * dvk for dvk in dv]
     if rms:
-        a_p = _col(C, 7)
+        a_p = _col(C, "alpha_rms")
         p = p_prev + a_p * (e - p_prev)
         dp = [a_p * dek for dek in de[:-1]] + [1 - a_p + a_p * de[-1]]
     else:
@@ -226,9 +227,9 @@ def step(s_prev: torch.Tensor, xd: torch.Tensor, hd: torch.Tensor, C: torch.Tens
     above = p > P_FLOOR
     u = (10.0 / LN10) * torch.log(p.clamp_min(P_FLOOR))
     du_dp = torch.where(above, (10.0 / LN10) / p.clamp_min(P_FLOOR), zero)
-    o = u - _col(C, 0)
+    o = u - _col(C, "threshold_db")
     if spec.has("knee"):
-        W = _col(C, 2)
+        W = _col(C, "knee_db")
         h = 0.5 * W
         lower, upper = o <= -h, o >= h
         kv = torch.where(lower, zero, torch.where(upper, o, (o + h) ** 2 / (2.0 * W)))
@@ -236,13 +237,13 @@ def step(s_prev: torch.Tensor, xd: torch.Tensor, hd: torch.Tensor, C: torch.Tens
     else:
         kv = o.clamp_min(0.0)
         dk = (o > 0).to(o.dtype)
-    gh = torch.exp(-(LN10 / 20.0) * _col(C, 1) * kv)
-    a_at = _col(C, 3)
-    alpha_f = torch.where(gh < gf_prev, a_at, _col(C, 4))
+    gh = torch.exp(-(LN10 / 20.0) * _col(C, "slope") * kv)
+    a_at = _col(C, "alpha_attack")
+    alpha_f = torch.where(gh < gf_prev, a_at, _col(C, "alpha_release"))
     out = [gf_prev + alpha_f * (gh - gf_prev)]
     alphas = [alpha_f]
     if two:
-        alpha_s = torch.where(gh < gs_prev, a_at, _col(C, 5))
+        alpha_s = torch.where(gh < gs_prev, a_at, _col(C, "alpha_release_slow"))
         out.append(gs_prev + alpha_s * (gh - gs_prev))
         alphas.append(alpha_s)
     if rms:
@@ -250,7 +251,7 @@ def step(s_prev: torch.Tensor, xd: torch.Tensor, hd: torch.Tensor, C: torch.Tens
     s = torch.stack(out, dim=-1)
     if not jacobian:
         return s
-    chain = -(LN10 / 20.0) * _col(C, 1) * gh * dk * du_dp  # dgh/dp
+    chain = -(LN10 / 20.0) * _col(C, "slope") * gh * dk * du_dp  # dgh/dp
     dgh = [chain * dpk for dpk in dp]
     rows = []
     for r, alpha in enumerate(alphas):
@@ -273,12 +274,12 @@ def step(s_prev: torch.Tensor, xd: torch.Tensor, hd: torch.Tensor, C: torch.Tens
         dpc[7] = e - p_prev
     dghc = [chain * q for q in dpc]
     g_scale = -(LN10 / 20.0) * gh
-    dghc[0] = -g_scale * _col(C, 1) * dk
+    dghc[0] = -g_scale * _col(C, "slope") * dk
     dghc[1] = g_scale * kv
     if spec.has("knee"):
         mid = ~(lower | upper)
         q = (o + h) / (2.0 * W)
-        dghc[2] = g_scale * _col(C, 1) * torch.where(mid, q - 2.0 * q * q, zero)
+        dghc[2] = g_scale * _col(C, "slope") * torch.where(mid, q - 2.0 * q * q, zero)
     att_f = gh < gf_prev
     rows_c = [[alpha_f * dghc[c] for c in range(N_COEF)]]
     rows_c[0][3] = rows_c[0][3] + torch.where(att_f, gh - gf_prev, zero)
@@ -345,11 +346,11 @@ def greybox_output(S: torch.Tensor, x: torch.Tensor, C: torch.Tensor, spec: Mode
     """
     g = S[..., 0]
     if spec.has("2rel"):
-        g = g + _col(C, 6) * (S[..., 1] - g)
-    gain = _col(C, 9)
+        g = g + _col(C, "slow_mix") * (S[..., 1] - g)
+    gain = _col(C, "makeup_gain")
     w = x * g * gain
     if spec.has("tube"):
-        k, b = _col(C, 10), _col(C, 11)
+        k, b = _col(C, "drive"), _col(C, "bias")
         tb = torch.tanh(k * b)
         sech_b = 1.0 - tb * tb
         t1 = torch.tanh(k * (w + b))
@@ -362,9 +363,9 @@ def greybox_output(S: torch.Tensor, x: torch.Tensor, C: torch.Tensor, spec: Mode
     zero = torch.zeros_like(w)
     dy_dw = (1.0 - t1 * t1) / sech_b if spec.has("tube") else torch.ones_like(w)
     dy_dg = dy_dw * x * gain
-    cols_s = [dy_dg * (1 - _col(C, 6)) if spec.has("2rel") else dy_dg]
+    cols_s = [dy_dg * (1 - _col(C, "slow_mix")) if spec.has("2rel") else dy_dg]
     if spec.has("2rel"):
-        cols_s.append(dy_dg * _col(C, 6))
+        cols_s.append(dy_dg * _col(C, "slow_mix"))
     if spec.has("rms"):
         cols_s.append(zero)
     cols_c = [zero] * N_COEF
@@ -397,7 +398,7 @@ def model_gain(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int) -> 
         S = kernel_states(input_stage(x, C, spec), th, spec, sample_rate)
         g = S[..., 0]
         if spec.has("2rel"):
-            g = g + C[:, 6:7] * (S[..., 1] - g)
+            g = g + _col(C, "slow_mix") * (S[..., 1] - g)
     return g[0] if squeeze else g
 
 

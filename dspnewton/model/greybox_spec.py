@@ -158,3 +158,4 @@ def coefficient_table(theta: torch.Tensor, spec: ModelSpec, sample_rate: int) ->
 COEFFICIENTS = ("threshold_db", "slope", "knee_db", "alpha_attack", "alpha_release", "alpha_release_slow",
                 "slow_mix", "alpha_rms", "shelf_k", "makeup_gain", "drive", "bias", "alpha_input_hp",
                 "alpha_output_shelf", "output_shelf_k")
+COLUMN = {name: i for i, name in enumerate(COEFFICIENTS)}  # coefficient name -> column of the table
