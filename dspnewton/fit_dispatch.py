@@ -9,16 +9,9 @@ from __future__ import annotations
 
 from .errors import InputError
 from .fitting import fit as fit_model
+from .model.residual import split_model_name
 
 __all__ = ["fit"]
-
-
-def _is_auto(model) -> tuple[bool, bool]:
-    """(the name is ``auto``, it has ``+gru``)."""
-    if not isinstance(model, str):
-        return False, False
-    tokens = [t.strip().lower() for t in model.split("+")]
-    return "auto" in tokens, "gru" in tokens
 
 
 def fit(input, target, sample_rate: int | None = None, *, model="ff5", **kw):
@@ -30,9 +23,9 @@ def fit(input, target, sample_rate: int | None = None, *, model="ff5", **kw):
     Returns:
         :class:`dspnewton.FitResult`.
     """
-    auto, with_residual = _is_auto(model)
-    if auto:
-        if with_residual or model.strip().lower() != "auto":
+    name, with_residual = split_model_name(model)
+    if isinstance(name, str) and name.strip().lower() == "auto":
+        if with_residual:
             raise InputError(f"{model!r}: model selection picks among the DSP models and takes 'auto' alone; fit "
                              f"with --model auto, then with the chosen model (and '+gru': the residual is trained "
                              f"on a fixed DSP model)")

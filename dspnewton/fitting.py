@@ -196,7 +196,7 @@ def fit(
     from .model.residual import split_model_name
 
     model, with_residual = split_model_name(model)
-    if isinstance(model, str) and model.strip().lower() in ("auto", "auto+gru"):
+    if isinstance(model, str) and model.strip().lower() == "auto":
         raise InputError("model 'auto' is model selection: call dspnewton.fit (dspnewton.fit_dispatch.fit), which "
                          "selects with dspnewton.selection.fit_auto; dspnewton.fitting.fit fits one named model")
     try:
