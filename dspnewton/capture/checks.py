@@ -189,15 +189,14 @@ def check_recording(data: np.ndarray, sample_rate: int, sig: CaptureSignal, path
         return res
     # the opening markers: where the recording holds the signal's start (searched with a rough DC removed:
     # an offset over the marker's guard of silence would drown a quiet marker)
-    full = rec
-    rec = rec - np.median(rec)
+    search = rec - np.median(rec)
     up, down = marker("a", sr), marker("b", sr)
     ou_ref, od_ref, cu_ref, cd_ref = (sig.markers[k] for k in ("open_a", "open_b", "close_a", "close_b"))
     hi = ou_ref + int(MAX_LATENCY_S * sr) + len(up)
     guard = int(MARKER_GUARD_S * sr)
-    ou, m_ou = _find_marker(rec, up, 0, hi, guard)
+    ou, m_ou = _find_marker(search, up, 0, hi, guard)
     if ou is None or abs(m_ou) < MARKER_MATCH:
-        floor = _quietest_dbfs(rec[:hi], int(0.05 * sr))
+        floor = _quietest_dbfs(search[:hi], int(0.05 * sr))
         if floor > NOISE_REFUSE_DBFS:
             res.noise_floor_dbfs = floor
             res.problems.append(f"its opening markers are not found, and its first {hi / sr:.1f} s hold no silence "
@@ -211,7 +210,7 @@ def check_recording(data: np.ndarray, sample_rate: int, sig: CaptureSignal, path
                             f"recording before playback, and play the capture.wav of this folder.")
         return res
     spacing = od_ref - ou_ref
-    od, m_od = _find_marker(rec, down, int(ou) + spacing - 200, int(ou) + spacing + len(down) + 200, guard)
+    od, m_od = _find_marker(search, down, int(ou) + spacing - 200, int(ou) + spacing + len(down) + 200, guard)
     if od is not None and abs(m_od) >= MARKER_MATCH and abs(od - ou - spacing) > 2 + spacing * MAX_DRIFT_PPM * 1e-6:
         res.problems.append(f"its clock runs about {100 * ((od - ou) / spacing - 1):+.2f} % against the signal's "
                             f"(the opening markers are {od - ou:.1f} samples apart, not {spacing}); it was resampled "
@@ -230,8 +229,8 @@ def check_recording(data: np.ndarray, sample_rate: int, sig: CaptureSignal, path
                             f"(about {(expect + spacing + len(down)) / sr:.2f} s into the recording); record the "
                             f"whole capture signal ({len(sig.audio) / sr:.1f} s) and stop after it ends.")
         return res
-    cu, m_cu = _find_marker(rec, up, expect - slack, expect + slack + len(up), guard)
-    cd, m_cd = _find_marker(rec, down, expect + spacing - slack, expect + spacing + slack + len(down), guard)
+    cu, m_cu = _find_marker(search, up, expect - slack, expect + slack + len(up), guard)
+    cd, m_cd = _find_marker(search, down, expect + spacing - slack, expect + spacing + slack + len(down), guard)
     if cu is None or cd is None or min(abs(m_cu), abs(m_cd)) < MARKER_MATCH:
         res.problems.append("its closing markers are missing; it was cut, or the playback stopped early, or it is "
                             "of another signal; record the whole capture signal again.")
@@ -255,10 +254,13 @@ def check_recording(data: np.ndarray, sample_rate: int, sig: CaptureSignal, path
     if quiet_hi - quiet_lo < int(0.1 * sr):
         quiet_lo = int(cd) + len(down) + int(0.3 * sr)
         quiet_hi = len(rec)
-    rec = full
     quiet = rec[quiet_lo:quiet_hi]
     res.dc = float(quiet.mean()) if len(quiet) else 0.0
     res.noise_floor_dbfs = _rms_dbfs(quiet - res.dc) if len(quiet) else None
+    if res.noise_floor_dbfs is not None and res.noise_floor_dbfs > NOISE_REFUSE_DBFS:  # before resampling it
+        res.problems.append(f"its noise floor is {res.noise_floor_dbfs:.1f} dBFS (over {NOISE_REFUSE_DBFS:g}); "
+                            f"check cables, earthing and gain staging and record again.")
+        return res
     rec = rec - res.dc
     if res.polarity < 0:
         res.messages.append("polarity inverted: flipped")
@@ -275,10 +277,6 @@ def check_recording(data: np.ndarray, sample_rate: int, sig: CaptureSignal, path
     if last < len(sig.audio) - 1:
         res.messages.append(f"the recording ends {(len(sig.audio) - 1 - last) / sr:.2f} s before the signal "
                             f"(in its closing silence): padded with zeros")
-    if res.noise_floor_dbfs is not None and res.noise_floor_dbfs > NOISE_REFUSE_DBFS:
-        res.problems.append(f"its noise floor is {res.noise_floor_dbfs:.1f} dBFS (over {NOISE_REFUSE_DBFS:g}); "
-                            f"check cables, earthing and gain staging and record again.")
-        return res
     if res.noise_floor_dbfs is not None and res.noise_floor_dbfs > NOISE_WARN_DBFS:
         res.messages.append(f"warning: noise floor {res.noise_floor_dbfs:.1f} dBFS is high; the fit models it as "
                             f"part of the unit")
