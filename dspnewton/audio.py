@@ -6,6 +6,7 @@ the file, says what is wrong and what to do.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ import torch
 
 from .errors import InputError
 
-__all__ = ["InputError", "AudioFile", "read_audio", "write_audio", "atomic_write_bytes", "prepare_pair",
+__all__ = ["InputError", "AudioFile", "read_audio", "write_audio", "atomic_write_bytes", "sha256_file", "prepare_pair",
            "PreparedPair", "estimate_lag"]
 
 
@@ -79,6 +80,15 @@ def atomic_write_bytes(path: str | os.PathLike, writer) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def write_audio(path: str | os.PathLike, data: np.ndarray, sample_rate: int, subtype: str | None = None) -> None:

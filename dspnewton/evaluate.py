@@ -84,10 +84,9 @@ def interpolate_params(anchors: dict, peak: float, method: str):
     return out
 
 
-def _score(model: Model, params: dict, x, y, sr, residual: dict | None = None) -> dict:
-    """How ``model`` at ``params`` (with a GRU residual's weights when given) sounds on the pair x, y
-    (C, T): rendered from rest and scored from sample 0 (:func:`~dspnewton.objective.metrics.clip_scores`:
-    ``esr``, ``esr_first_second``, ``esr_after_first_second``, ``startup_db``) and the mean delta-LDR."""
+def predict(model: Model, params: dict, x: torch.Tensor, sr: int, residual: dict | None = None) -> torch.Tensor:
+    """``model`` at physical ``params`` (plus a GRU residual's weights when given) on x (C, T), rendered
+    from rest in float64, no gradients; (C, T)."""
     theta = model.physical_to_theta(params, sr)
     with torch.no_grad():
         pred = model.render(x.double(), theta, sr)
@@ -95,6 +94,14 @@ def _score(model: Model, params: dict, x, y, sr, residual: dict | None = None) -
             from .model.residual import apply_residual
 
             pred = apply_residual(pred, residual)
+    return pred
+
+
+def _score(model: Model, params: dict, x, y, sr, residual: dict | None = None) -> dict:
+    """How ``model`` at ``params`` (with a GRU residual's weights when given) sounds on the pair x, y
+    (C, T): rendered from rest and scored from sample 0 (:func:`~dspnewton.objective.metrics.clip_scores`:
+    ``esr``, ``esr_first_second``, ``esr_after_first_second``, ``startup_db``) and the mean delta-LDR."""
+    pred = predict(model, params, x, sr, residual)
     scores = clip_scores(pred, y.double(), sr)
     return {**scores, "delta_ldr_db": float(delta_ldr(pred, y, sr).mean())}
 

@@ -14,7 +14,6 @@ only with ``force=True``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -24,7 +23,7 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .audio import InputError
+from .audio import InputError, sha256_file
 from .modes import MODES
 from .result import FitResult
 
@@ -46,10 +45,6 @@ def plugin_class_id(variant: str = "dspnewton_la2a") -> str:
     in hex (the form .vstpreset files carry)."""
     uid = PLUGIN_VARIANTS[variant][1]
     return struct.pack("<4I", _cconst("DPF "), _cconst("clas"), _cconst(uid), 0).hex().upper()
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _row(peak: float, params: dict, esr: float, spec=None) -> dict:
@@ -100,9 +95,9 @@ def _table_from_source(source: Path):
         for fit_json in sorted(source.glob("fits/*/peak_*/fit.json")):
             fr = FitResult.load(fit_json)
             rates.add(fr.sample_rate)
-            sources.append({"file": str(fit_json.relative_to(source)), "sha256": _sha256(fit_json),
+            sources.append({"file": str(fit_json.relative_to(source)), "sha256": sha256_file(fit_json),
                             "esr": fr.esr, "iterations": fr.iterations, "converged": fr.converged})
-        sources.append({"file": "mapping.json", "sha256": _sha256(mapping_path)})
+        sources.append({"file": "mapping.json", "sha256": sha256_file(mapping_path)})
         if len(rates) > 1:
             raise InputError(f"the sweep's fits use different sample rates {sorted(rates)}; export them separately")
         from .sweep_folder import load_joint
@@ -115,14 +110,14 @@ def _table_from_source(source: Path):
                 raise InputError(f"'{source / 'joint.json'}' does not match mapping.json (model {spec.name}, modes "
                                  f"{sorted(table)}): {wrong}; rerun the sweep with --joint")
             curves = {m: c.to_dict() for m, c in joint.items()}
-            sources.append({"file": "joint.json", "sha256": _sha256(source / "joint.json")})
+            sources.append({"file": "joint.json", "sha256": sha256_file(source / "joint.json")})
         from .sweep_folder import load_residual
 
         res = load_residual(source)
         residual = None
         if res:
             residual = {"type": "gru", "hidden": res["hidden"], **res["weights"]}
-            sources.append({"file": "residual.json", "sha256": _sha256(source / "residual.json"),
+            sources.append({"file": "residual.json", "sha256": sha256_file(source / "residual.json"),
                             "esr_dsp": res["esr_dsp"], "esr": res["esr"]})
         return table, (rates.pop() if rates else 44100), sources, spec.name, curves, residual
     if source.is_file():
@@ -132,7 +127,7 @@ def _table_from_source(source: Path):
         table = {mode: [_row(peak, fr.all_params, fr.esr, parse_model(fr.dsp_model))]}
         residual = ({"type": "gru", "hidden": fr.residual["hidden"], **fr.residual["weights"]} if fr.residual
                     else None)
-        return (table, fr.sample_rate, [{"file": source.name, "sha256": _sha256(source), "esr": fr.esr}],
+        return (table, fr.sample_rate, [{"file": source.name, "sha256": sha256_file(source), "esr": fr.esr}],
                 fr.dsp_model, None, residual)
     raise InputError(f"'{source}' does not exist; give a sweep folder or a fit.json")
 

@@ -20,7 +20,6 @@ twice is refused: which take is right cannot be known.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -29,9 +28,10 @@ from typing import Callable
 
 import numpy as np
 
-from ..audio import InputError, atomic_write_bytes, read_audio, write_audio
+from ..audio import InputError, read_audio, sha256_file, write_audio
 from ..modes import MODES, switch_of
 from ..objective.frame_lengths import FRAME_SECONDS, OVERLAP_SECONDS
+from ..sweep_folder import write_json
 from .checks import CaptureCheck, check_recording
 from .stimulus import SETTINGS_GRID, CaptureSignal, load_signal, parse_recording_name
 
@@ -110,20 +110,6 @@ def check_file(path, sig: CaptureSignal) -> CaptureCheck:
     return check_recording(af.data, af.sample_rate, sig, str(path))
 
 
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _write_json(path: Path, obj) -> None:
-    text = json.dumps(obj, indent=1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text))
-
-
 def _write_pairs(work: Path, sig: CaptureSignal, checks: dict) -> Path:
     """The aligned training parts as float WAVs and a manifest (``work/aligned/``); returns its path."""
     from ..data.signaltrain import Manifest, PairEntry
@@ -141,19 +127,6 @@ def _write_pairs(work: Path, sig: CaptureSignal, checks: dict) -> Path:
                                    sr, end, end, sr, "FLOAT", end / sr))
     man.save(folder / "manifest.json")
     return folder / "manifest.json"
-
-
-def _render(model, params: dict, x: np.ndarray, sr: int, residual: dict | None):
-    import torch
-
-    theta = model.physical_to_theta(params, sr)
-    with torch.no_grad():
-        pred = model.render(torch.from_numpy(x)[None].double(), theta, sr)
-        if residual:
-            from ..model.residual import apply_residual
-
-            pred = apply_residual(pred, residual["weights"])
-    return pred[0].numpy()
 
 
 def validation_scores(sig: CaptureSignal, aligned: np.ndarray, pred: np.ndarray) -> dict:
@@ -174,7 +147,7 @@ def validation_scores(sig: CaptureSignal, aligned: np.ndarray, pred: np.ndarray)
 
 def _check_work(work: Path, recordings: dict) -> dict:
     """The recordings' checksums; refuse when a recording changed since the work folder's fits."""
-    sums = {f"{m}/{p}": _sha(path) for (m, p), path in recordings.items()}
+    sums = {f"{m}/{p}": sha256_file(path) for (m, p), path in recordings.items()}
     old_path = work / "checks.json"
     if old_path.exists():
         try:
@@ -215,6 +188,9 @@ def capture_fit(folder, out, *, signal=None, work=None, model: str = "ff5", join
     Returns:
         :class:`CaptureFitResult`.
     """
+    import torch
+
+    from ..evaluate import predict
     from ..export import export_bundle
     from ..model.models import get_model
     from ..sweep import sweep
@@ -248,7 +224,7 @@ def capture_fit(folder, out, *, signal=None, work=None, model: str = "ff5", join
         raise InputError(" | ".join(refused) + " -- nothing was written; re-record these takes (or move them out "
                          "of the folder to fit the others)")
     work.mkdir(parents=True, exist_ok=True)
-    _write_json(work / "checks.json", {f"{m}/{p}": {**c.to_json(), "sha256": sums[f"{m}/{p}"]}
+    write_json(work / "checks.json", {f"{m}/{p}": {**c.to_json(), "sha256": sums[f"{m}/{p}"]}
                                        for (m, p), c in checks.items()})
     manifest = _write_pairs(work, sig, checks)
     modes = [m for m in MODES if any(k[0] == m for k in checks)]
@@ -270,7 +246,8 @@ def capture_fit(folder, out, *, signal=None, work=None, model: str = "ff5", join
             scores[key] = {"failed": True}
             continue
         params = {n: row[n] for n in mdl.param_names}
-        pred = _render(mdl, params, sig.audio, sig.sample_rate, residual)
+        pred = predict(mdl, params, torch.from_numpy(sig.audio)[None], sig.sample_rate,
+                       residual["weights"] if residual else None)[0].numpy()
         renders[(mode, peak)] = pred
         scores[key] = {**validation_scores(sig, c.aligned, pred), "esr_fit": row["esr"]}
         if on_event:
@@ -278,7 +255,7 @@ def capture_fit(folder, out, *, signal=None, work=None, model: str = "ff5", join
     result = CaptureFitResult(str(out), str(work), mdl.name + ("+gru" if residual else ""),
                               {f"{m}/{p}": c.to_json() for (m, p), c in checks.items()}, scores,
                               [f"{m}/{p}" for m, p in SETTINGS_GRID if (m, p) not in checks], sweep=sres)
-    _write_json(work / "validation.json", {"scores": scores, "missing": result.missing, "notes": notes,
+    write_json(work / "validation.json", {"scores": scores, "missing": result.missing, "notes": notes,
                                            "signal": {"sample_rate": sig.sample_rate, "minutes": sig.minutes,
                                                       "checksum": sig.checksum}})
     result.report = str(write_report(work, sig, checks, renders, scores, cfg, notes, result.missing))
