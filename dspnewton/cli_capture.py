@@ -83,8 +83,6 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from .capture import fit
 
     out = check_out_bundle(args.output)
-    if not Path(args.folder).is_dir():
-        raise UserError(f"recordings folder '{args.folder}' does not exist")
     progress = _CaptureProgress(args.quiet)
     try:
         r = fit(args.folder, out, signal=args.signal, work=args.work, model=args.model, joint=args.joint,

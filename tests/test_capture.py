@@ -386,5 +386,7 @@ def test_capture_cli_end_to_end_plugin_in_pedalboard(tmp_path, unit_out, capsys)
     assert "readme.wav" in report
     code, out, err = run_cli(["capture", "fit", str(cap), "-o", str(tmp_path / "nope" / "u.bundle")], capsys)
     assert code == 1 and "does not exist" in err
+    code, out, err = run_cli(["capture", "fit", str(tmp_path / "no_takes"), "-o", str(tmp_path / "u.bundle")], capsys)
+    assert code == 1 and "recordings folder" in err and "does not exist" in err
     code, out, err = run_cli(["capture", "signal", "-o", str(tmp_path / "s"), "--rate", "4000"], capsys)
     assert code == 1 and "at least 8000" in err

@@ -66,7 +66,7 @@ def find_recordings(folder) -> tuple[dict, list]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError(f"'{folder}' is not a folder of recordings")
+        raise InputError(f"recordings folder '{folder}' does not exist or is not a folder")
     overrides: dict = {}
     mpath = folder / MANIFEST
     if mpath.exists():
@@ -204,8 +204,8 @@ def capture_fit(folder, out, *, signal=None, work=None, model: str = "ff5", join
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"the folder of '{out}' does not exist")
+    recordings, notes = find_recordings(folder)  # first: a missing folder is named as such, not as a missing signal
     sig = load_signal(folder if signal is None else signal)
-    recordings, notes = find_recordings(folder)
     if not recordings:
         raise InputError(f"'{folder}' holds no recordings named <mode>_<peak>.wav (e.g. compress_070.wav); see "
                          f"RECORDING.md in the capture folder" + (f" ({'; '.join(notes)})" if notes else ""))

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..audio import atomic_write_bytes
+from ..sweep_folder import write_json
 from ..modes import MODES
 from .stimulus import STEP_LEVELS_DBFS, CaptureSignal
 
@@ -56,7 +57,9 @@ def gain_envelope(sig: CaptureSignal, y: np.ndarray) -> tuple[np.ndarray, np.nda
     return (starts + win / 2) / sr, gain
 
 
-def _figure_setting(path: Path, sig, mode: str, peak: int, measured: np.ndarray, fitted: np.ndarray, model: str):
+def _figure_setting(path: Path, sig, mode: str, peak: int, measured: np.ndarray, fitted: np.ndarray, model: str,
+                    curve: dict):
+    """``curve``: the setting's static curves (``measured_dbfs``, ``fitted_dbfs``), computed once for the report."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -67,8 +70,8 @@ def _figure_setting(path: Path, sig, mode: str, peak: int, measured: np.ndarray,
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1, 2]})
     lv = list(STEP_LEVELS_DBFS)
     ax1.plot(lv, lv, ":", color="0.6", label="unity")
-    ax1.plot(lv, static_curve(sig, measured), "o", color="k", label="unit (measured)")
-    ax1.plot(lv, static_curve(sig, fitted), "-", color=COLORS[mode], label=f"{model} (fitted)")
+    ax1.plot(lv, curve["measured_dbfs"], "o", color="k", label="unit (measured)")
+    ax1.plot(lv, curve["fitted_dbfs"], "-", color=COLORS[mode], label=f"{model} (fitted)")
     ax1.set_xlabel("input level (dBFS)")
     ax1.set_ylabel("output level (dBFS)")
     ax1.set_title("static curve (level steps)")
@@ -142,6 +145,8 @@ def write_report(work, sig: CaptureSignal, checks: dict, renders: dict, scores: 
     figdir.mkdir(parents=True, exist_ok=True)
     model = cfg["model"]
     figures: list = []
+    curves = {f"{m}/{p}": {"input_dbfs": list(STEP_LEVELS_DBFS), "measured_dbfs": static_curve(sig, checks[(m, p)].aligned),
+                           "fitted_dbfs": static_curve(sig, pred)} for (m, p), pred in renders.items()}
     have_plots = importlib.util.find_spec("matplotlib") is not None
     if have_plots:
         figures.append({"file": "report/summary.png", "setting": None,
@@ -150,9 +155,7 @@ def write_report(work, sig: CaptureSignal, checks: dict, renders: dict, scores: 
             name = f"report/{mode}_{peak:03d}.png"
             figures.append({"file": name, "setting": f"{mode}/{peak}",
                             "axes": _figure_setting(work / name, sig, mode, peak, checks[(mode, peak)].aligned, pred,
-                                                    model)})
-    curves = {f"{m}/{p}": {"input_dbfs": list(STEP_LEVELS_DBFS), "measured_dbfs": static_curve(sig, checks[(m, p)].aligned),
-                           "fitted_dbfs": static_curve(sig, pred)} for (m, p), pred in renders.items()}
+                                                    model, curves[f"{mode}/{peak}"])})
     rec_rows = ["| setting | latency (samples) | latency (ms) | drift (ppm) | polarity | DC | noise floor (dBFS) | "
                 "calibration (dBFS) |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for (m, p), c in sorted(checks.items()):
@@ -210,6 +213,5 @@ falls the release and its memory.
     atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text))
     summary = {"model": model, "scores": scores, "static_curves": curves, "figures": figures,
                "checks": {f"{m}/{p}": c.to_json() for (m, p), c in checks.items()}, "missing": missing, "notes": notes}
-    body = json.dumps(summary, indent=1)
-    atomic_write_bytes(work / "report.json", lambda tmp: Path(tmp).write_text(body))
+    write_json(work / "report.json", summary)
     return path
