@@ -252,6 +252,7 @@ def write_signal(out_dir, sample_rate: int = DEFAULT_RATE, minutes: float = DEFA
         subtype: ``FLOAT`` (32-bit float WAV) or ``PCM_24``.
     """
     from ..audio import InputError, atomic_write_bytes, read_audio, write_audio
+    from ..sweep_folder import write_json
 
     if subtype not in ("FLOAT", "PCM_24"):
         raise InputError(f"the capture signal is written as FLOAT or PCM_24, got {subtype!r}")
@@ -266,8 +267,7 @@ def write_signal(out_dir, sample_rate: int = DEFAULT_RATE, minutes: float = DEFA
     write_audio(out / "capture.wav", sig.audio, sig.sample_rate, subtype=subtype)
     sig.audio = read_audio(out / "capture.wav", "capture signal").data[0]  # what a reader of the file gets
     sig.checksum = _checksum(sig.audio)
-    text = json.dumps(sig.to_json(), indent=1)
-    atomic_write_bytes(out / "capture.json", lambda tmp: Path(tmp).write_text(text))
+    write_json(out / "capture.json", sig.to_json())
     sheet = recording_sheet(sig)
     atomic_write_bytes(out / "RECORDING.md", lambda tmp: Path(tmp).write_text(sheet))
     return sig
