@@ -33,6 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_info, print_table, write_json  # noqa: E402
 
+from dspnewton.objective.exact import exact_loss, exact_loss_grad_hess
 from dspnewton.data.virtual_unit import OpticalLeveler  # noqa: E402
 from dspnewton.model.greybox_spec import RECOMMENDED_MODEL  # noqa: E402
 from dspnewton.model.models import get_model  # noqa: E402
@@ -65,18 +66,18 @@ def hessian_part(x, y, models, revrev_frames: int, device: str = "cpu"):
     for name in models:
         m = get_model(name)
         theta = _start(name, x, y)
-        m.loss_grad_hess(theta, frames.subset(slice(0, 1)))  # compile / warm up
+        exact_loss_grad_hess(m, theta, frames.subset(slice(0, 1)))  # compile / warm up
         t0 = time.perf_counter()
-        m.loss_grad_hess(theta, frames)
+        exact_loss_grad_hess(m, theta, frames)
         fused = time.perf_counter() - t0
         t0 = time.perf_counter()
-        m.loss(theta, frames)
+        exact_loss(m, theta, frames)
         loss_only = time.perf_counter() - t0
         # One Newton iteration on a 2-minute pair: Hessian pass + two line-search losses.
         t0 = time.perf_counter()
-        m.loss_grad_hess(theta, short)
-        m.loss(theta, short)
-        m.loss(theta, short)
+        exact_loss_grad_hess(m, theta, short)
+        exact_loss(m, theta, short)
+        exact_loss(m, theta, short)
         iteration_2min = time.perf_counter() - t0
         part = frames.subset(slice(0, revrev_frames))
         warm = make_frames(torch.from_numpy(x[:SR]), torch.from_numpy(y[:SR]), SR, 0.5, 0.1).to(device=device)

@@ -23,6 +23,7 @@ from .objective.frame_lengths import FRAME_SECONDS, OVERLAP_SECONDS
 from .model.greybox_spec import ModelSpec, model_theta_to_physical, parse_model
 from .model.params import PARAM_NAMES, CompressorParams, theta_to_physical
 from .objective.framing import INITIAL_STATES, make_frames
+from .objective.exact import exact_loss_grad
 from .objective.hessian import loss_grad_hess, loss_value, resolve_strategy
 from .optim.first_order import adam, lbfgs
 from .optim.newton import NewtonOptions, newton
@@ -281,10 +282,8 @@ def fit(
             lv = lambda th: dist.reduce_scalar(lv_local(th))  # noqa: E731
         res = newton(lgh, lv, theta0, opts, enrich)
     else:
-        model_obj = get_model(spec)
-
         def loss_grad(th):
-            L, g = model_obj.loss_grad(th, frames)
+            L, g = exact_loss_grad(spec, th, frames)
             if dist is not None:
                 L, g, _ = dist.reduce_lgh(torch.tensor(L, dtype=torch.float64), g, torch.zeros(len(g), len(g),
                                                                                                   dtype=torch.float64))

@@ -28,6 +28,7 @@ import torch
 
 from .audio import InputError
 from .model.models import get_model
+from .objective.exact import exact_loss, exact_loss_grad_hess
 from .optim.newton import NewtonOptions, newton
 
 __all__ = ["KnobCurves", "JointResult", "joint_fit", "legendre_basis", "DEFAULT_DEGREE"]
@@ -183,14 +184,14 @@ def joint_fit(settings: dict, model: str, sample_rate: int, init: dict, degree: 
     def lgh(c):
         L, g, H = 0.0, torch.zeros(P * J, dtype=torch.float64), torch.zeros(P * J, P * J, dtype=torch.float64)
         for s, th in enumerate(thetas(c)):
-            Ls, gs, Hs = m.loss_grad_hess(th, settings[peaks[s]])
+            Ls, gs, Hs = exact_loss_grad_hess(m, th, settings[peaks[s]])
             L = L + float(w[s]) * float(Ls)
             g += w[s] * torch.kron(gs.double().cpu(), B[s])
             H += w[s] * torch.kron(Hs.double().cpu(), torch.outer(B[s], B[s]))
         return torch.tensor(float(L), dtype=torch.float64), g, H
 
     def loss_only(c):
-        return sum(float(w[s]) * float(m.loss(th, settings[peaks[s]])) for s, th in enumerate(thetas(c)))
+        return sum(float(w[s]) * float(exact_loss(m, th, settings[peaks[s]])) for s, th in enumerate(thetas(c)))
 
     opts = options or NewtonOptions()
     c0 = C0.reshape(-1)
@@ -205,7 +206,7 @@ def joint_fit(settings: dict, model: str, sample_rate: int, init: dict, degree: 
     res = newton(lgh, loss_only, c0, opts, enrich)
     C = res.theta.view(P, J)
     curves = KnobCurves(m.name, sample_rate, lo, hi, {n: [float(v) for v in C[i]] for i, n in enumerate(m.param_names)})
-    esr = {p: float(m.loss(th, settings[p])) / float(settings[p].target_energy) for p, th in zip(peaks, thetas(res.theta))}
+    esr = {p: float(exact_loss(m, th, settings[p])) / float(settings[p].target_energy) for p, th in zip(peaks, thetas(res.theta))}
     return JointResult(curves=curves, esr=esr, mean_esr=float(np.mean(list(esr.values()))), iterations=res.iterations,
                        converged=res.converged, message=res.message, seconds=time.perf_counter() - t0,
                        start_mean_esr=start, history=res.history)

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import dspnewton
+from dspnewton.objective.exact import exact_loss, exact_loss_grad_hess
 from dspnewton.audio import InputError
 from dspnewton.data.virtual_unit import OpticalLeveler
 from dspnewton.model.greybox_spec import RECOMMENDED_MODEL
@@ -74,7 +75,7 @@ def test_carried_objective_equals_the_whole_signal(name):
     carried = make_frames(x, y, SR, 1.0, 0.25, "carried")
     L, g, H = loss_grad_hess(th, carried, "fused", model=name)
     assert float(L) == pytest.approx(float(Lw), rel=1e-12)
-    assert m.loss(th, carried) == pytest.approx(float(Lw), rel=1e-12)  # the sequential loss-only pass
+    assert exact_loss(m, th, carried) == pytest.approx(float(Lw), rel=1e-12)  # the sequential loss-only pass
     # Truncation at the frame starts, 0.25 s before each loss region (measured 5e-7 .. 2e-5 here).
     assert _rel(g, gw) < 1e-3 and _rel(H, Hw) < 1e-3
     # The whole-signal path stays exact.
@@ -90,11 +91,11 @@ def test_subsets_and_shards_use_the_whole_signal_states():
     m, theta, y = _target("fb+2rel", x)
     fr = make_frames(x, y + 0.01, SR, 1.0, 0.25, "carried")
     parts = [fr.subset(torch.arange(0, fr.n_frames, 2)), fr.subset(torch.arange(1, fr.n_frames, 2))]
-    L, g, H = m.loss_grad_hess(theta, fr)
-    sums = [m.loss_grad_hess(theta, p) for p in parts]
+    L, g, H = exact_loss_grad_hess(m, theta, fr)
+    sums = [exact_loss_grad_hess(m, theta, p) for p in parts]
     assert float(sum(s[0] for s in sums)) == pytest.approx(float(L), rel=1e-12)
     assert _rel(sum(s[1] for s in sums), g) < 1e-12 and _rel(sum(s[2] for s in sums), H) < 1e-12
-    assert sum(m.loss(theta, p) for p in parts) == pytest.approx(float(L), rel=1e-12)
+    assert sum(exact_loss(m, theta, p) for p in parts) == pytest.approx(float(L), rel=1e-12)
 
 
 def test_autograd_strategies_refuse_carried_states():
@@ -259,7 +260,7 @@ def test_parallel_state_pass_is_bit_identical_to_the_sequential_one():
             orig = fs._carry
             fs._carry = lambda r, rest, guess, run, t, _n=threads: orig(r, rest, guess, run, _n)
             try:
-                losses = [m.loss(theta + d, root) for d in (0.0, 1e-3, -2e-3)]  # later calls guess from earlier
+                losses = [exact_loss(m, theta + d, root) for d in (0.0, 1e-3, -2e-3)]  # later calls guess from earlier
             finally:
                 fs._carry = orig
             states[threads] = (losses, [v[0] for v in root._cache["frame_states"].values()])
@@ -289,5 +290,5 @@ def test_state_cache_is_shared_by_models_of_different_state_sizes():
     m5, mg = get_model("ff5"), get_model("fb+2rel")
     t5 = m5.physical_to_theta(m5.defaults(), SR)
     tg = mg.physical_to_theta(mg.defaults(), SR)
-    m5.loss(t5, fr)
-    assert mg.loss(tg, fr) == mg.loss(tg, alone)
+    exact_loss(m5, t5, fr)
+    assert exact_loss(mg, tg, fr) == exact_loss(mg, tg, alone)

@@ -10,9 +10,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "dspnewton"
-# (importing module prefix, imported module prefix): the one documented exception (docs/architecture.md).
-EXCEPTIONS = {("dspnewton.model.models", "dspnewton.objective.fused"),
-              ("dspnewton.model.models", "dspnewton.objective.greybox_fused")}
 
 
 def _layers() -> list[list[str]]:
@@ -72,14 +69,6 @@ def test_imports_run_one_way():
     for name, path in mods.items():
         mine = _layer_of(name, layers)
         for dep in _imports(name, path, mods):
-            if _layer_of(dep, layers) > mine and not any(name.startswith(a) and dep.startswith(b)
-                                                         for a, b in EXCEPTIONS):
+            if _layer_of(dep, layers) > mine:
                 upward.append(f"{name} -> {dep}")
     assert not upward, "imports from a higher layer:\n" + "\n".join(sorted(upward))
-
-
-def test_the_exceptions_are_still_needed():
-    """An exception that no longer occurs is removed from the list (and from docs/architecture.md)."""
-    mods = _modules()
-    for a, b in EXCEPTIONS:
-        assert any(dep.startswith(b) for dep in _imports(a, mods[a], mods)), (a, b)

@@ -3,7 +3,7 @@
 from .._lazy import lazy_package
 
 lazy_package(__name__, {
-    "ballistics": ".ballistics", "ballistics_parallel_forward": ".ballistics", "GreyBoxCompressor": ".greybox",
+    "ballistics": ".ballistics", "ballistics_parallel_forward": ".ballistics", "GreyBoxCompressor": ".greybox_module",
     "render_model": ".greybox", "ModelSpec": ".names", "list_models": ".names", "parse_model": ".names",
     "Compressor": ".compressor", "check_audio": ".compressor", "compress": ".compressor",
     "compressor_gain": ".compressor", "level_db": ".compressor", "static_gain": ".compressor",

@@ -50,10 +50,9 @@ from .greybox_spec import COLUMN, SC_CORNER_HZ, ModelSpec, coefficient_table, pa
 from .params import check_sample_rate
 
 __all__ = ["greybox_states", "greybox_output", "render_model", "detector_inputs", "step", "kernel_states",
-           "highpass", "GreyBoxCompressor", "kernel_states_from_inputs", "model_gain", "input_stage", "output_stage"]
+           "highpass", "kernel_states_from_inputs", "model_gain", "input_stage", "output_stage"]
 
 LN10 = math.log(10.0)
-N_COEF = 15
 P_FLOOR = 1e-16
 
 
@@ -258,41 +257,7 @@ def step(s_prev: torch.Tensor, xd: torch.Tensor, hd: torch.Tensor, C: torch.Tens
         rows.append([(1 - alpha if c == r else zero) + alpha * dgh[c] for c in range(d)])
     if rms:
         rows.append(dp)
-    A = torch.stack([torch.stack(row, dim=-1) for row in rows], dim=-2)
-    if jacobian != "coefficients":
-        return s, A
-    # ds/dC (B, T, d, 15): the same chain rule with respect to the coefficients.
-    dpc = [zero] * N_COEF  # dp/dC
-    dvc = {}
-    if spec.has("sc"):
-        dvc[8] = hd * g_prev if spec.feedback else hd * torch.ones_like(gf_prev)
-    if spec.feedback and two:
-        dvc[6] = v0 * (gs_prev - gf_prev)
-    for c, dv_c in dvc.items():
-        dpc[c] = 2 * v * dv_c * (a_p if rms else 1.0)
-    if rms:
-        dpc[7] = e - p_prev
-    dghc = [chain * q for q in dpc]
-    g_scale = -(LN10 / 20.0) * gh
-    dghc[0] = -g_scale * _col(C, "slope") * dk
-    dghc[1] = g_scale * kv
-    if spec.has("knee"):
-        mid = ~(lower | upper)
-        q = (o + h) / (2.0 * W)
-        dghc[2] = g_scale * _col(C, "slope") * torch.where(mid, q - 2.0 * q * q, zero)
-    att_f = gh < gf_prev
-    rows_c = [[alpha_f * dghc[c] for c in range(N_COEF)]]
-    rows_c[0][3] = rows_c[0][3] + torch.where(att_f, gh - gf_prev, zero)
-    rows_c[0][4] = rows_c[0][4] + torch.where(att_f, zero, gh - gf_prev)
-    if two:
-        att_s = gh < gs_prev
-        rows_c.append([alpha_s * dghc[c] for c in range(N_COEF)])
-        rows_c[1][3] = rows_c[1][3] + torch.where(att_s, gh - gs_prev, zero)
-        rows_c[1][5] = rows_c[1][5] + torch.where(att_s, zero, gh - gs_prev)
-    if rms:
-        rows_c.append(dpc)
-    dC = torch.stack([torch.stack(row, dim=-1) for row in rows_c], dim=-2)
-    return s, A, dC
+    return s, torch.stack([torch.stack(row, dim=-1) for row in rows], dim=-2)
 
 
 def initial_state(spec: ModelSpec, like: torch.Tensor) -> torch.Tensor:
@@ -339,11 +304,8 @@ def greybox_states(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int,
     return S
 
 
-def greybox_output(S: torch.Tensor, x: torch.Tensor, C: torch.Tensor, spec: ModelSpec, jacobian: bool = False):
-    """Output y (B, T) of the core (before ``outshelf``) from states S (B, T, d), input x (B, T) and coefficients C (B, 15).
-
-    With ``jacobian=True`` also returns dy/dS (B, T, d) and dy/dC (B, T, 15).
-    """
+def greybox_output(S: torch.Tensor, x: torch.Tensor, C: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
+    """Output y (B, T) of the core (before ``outshelf``) from states S (B, T, d), input x (B, T) and coefficients C (B, 15)."""
     g = S[..., 0]
     if spec.has("2rel"):
         g = g + _col(C, "slow_mix") * (S[..., 1] - g)
@@ -358,29 +320,7 @@ def greybox_output(S: torch.Tensor, x: torch.Tensor, C: torch.Tensor, spec: Mode
         y = num / den
     else:
         y = w
-    if not jacobian:
-        return y
-    zero = torch.zeros_like(w)
-    dy_dw = (1.0 - t1 * t1) / sech_b if spec.has("tube") else torch.ones_like(w)
-    dy_dg = dy_dw * x * gain
-    cols_s = [dy_dg * (1 - _col(C, "slow_mix")) if spec.has("2rel") else dy_dg]
-    if spec.has("2rel"):
-        cols_s.append(dy_dg * _col(C, "slow_mix"))
-    if spec.has("rms"):
-        cols_s.append(zero)
-    cols_c = [zero] * N_COEF
-    if spec.has("2rel"):
-        cols_c[6] = dy_dg * (S[..., 1] - S[..., 0])
-    cols_c[9] = dy_dw * x * g
-    if spec.has("tube"):
-        sech_a = 1.0 - t1 * t1
-        dnum_dk = sech_a * (w + b) - sech_b * b
-        dden_dk = sech_b - 2.0 * k * tb * sech_b * b
-        dnum_db = (sech_a - sech_b) * k
-        dden_db = -2.0 * k * k * tb * sech_b
-        cols_c[10] = (dnum_dk * den - num * dden_dk) / (den * den)
-        cols_c[11] = (dnum_db * den - num * dden_db) / (den * den)
-    return y, torch.stack(cols_s, dim=-1), torch.stack(cols_c, dim=-1)
+    return y
 
 
 def model_gain(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int) -> torch.Tensor:
@@ -426,46 +366,3 @@ def render_model(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int, b
         S = greybox_states(xs, th, spec, sample_rate, backend)
         y = output_stage(greybox_output(S, xs, C, spec), C, spec)
     return y[0] if squeeze else y
-
-
-class GreyBoxCompressor(torch.nn.Module):
-    """A grey-box model as a module holding theta (P,) as a Parameter.
-
-    Example::
-
-        comp = GreyBoxCompressor("fb+2rel", {"threshold_db": -30, "ratio": 4, "attack_ms": 5,
-                                             "release_ms": 60, "makeup_db": 2,
-                                             "release_slow_ms": 1500, "slow_mix": 0.5})
-        y = comp(x)                     # x: (B, T) or (T,), float64 by default
-        comp.params                     # dict in physical units
-
-    Missing extra parameters take their neutral warm-start values.
-    """
-
-    def __init__(self, model: str = "ff5", params: dict | None = None, sample_rate: int = 44100,
-                 dtype=torch.float64):
-        super().__init__()
-        from .greybox_spec import model_physical_to_theta
-        from .params import CompressorParams
-
-        self.spec = parse_model(model)
-        self.sample_rate = check_sample_rate(sample_rate)
-        params = CompressorParams.published_init().to_dict() if params is None else dict(params)
-        self.theta = torch.nn.Parameter(
-            model_physical_to_theta(params, self.spec, self.sample_rate, dtype=dtype, fill_defaults=True))
-
-    @property
-    def params(self) -> dict:
-        from .greybox_spec import model_theta_to_physical
-
-        phys = model_theta_to_physical(self.theta.detach().double().cpu(), self.spec, self.sample_rate)
-        return {k: float(v) for k, v in phys.items()}
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if isinstance(x, torch.Tensor) and (x.dtype != self.theta.dtype or x.device != self.theta.device):
-            raise ValueError(f"x is {x.dtype} on {x.device} but the model is {self.theta.dtype} on "
-                             f"{self.theta.device}; call .to(x.device, x.dtype) first")
-        return render_model(x, self.theta, self.spec, self.sample_rate)
-
-    def extra_repr(self) -> str:
-        return f"model={self.spec.name}, " + ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())

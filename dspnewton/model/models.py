@@ -4,13 +4,10 @@
     model.param_names, model.params            # names and schema rows (:mod:`.schema`)
     theta = model.physical_to_theta({...}, sample_rate)
     y = model.render(x, theta, sample_rate)     # x (B, T) or (T,)
-    L, g, H = model.loss_grad_hess(theta, frames)   # exact, the model's fused pass
 
-Every model, ``ff5`` included, is a :class:`Model`; ``ff5``'s fast path is its
-hand-fused kernel (:mod:`dspnewton.objective.fused`), every other model runs the
-compiled grey-box pass (:mod:`dspnewton.objective.greybox_fused`).  The other
-Hessian strategies (autograd, ``torch.func``) work for every model through
-:mod:`dspnewton.objective.hessian`.
+Every model, ``ff5`` included, is a :class:`Model`.  Its loss with exact derivatives (the
+compiled fused pass) is one layer up, in :mod:`dspnewton.objective.exact`; the other Hessian
+strategies (autograd, ``torch.func``) in :mod:`dspnewton.objective.hessian`.
 """
 
 from __future__ import annotations
@@ -154,48 +151,14 @@ class Model:
 
         return model_gain(x, theta, self.spec, sample_rate)
 
-    # -------------------------------------------------------------------------- loss and derivatives
-    def loss(self, theta: torch.Tensor, frames) -> float:
-        """The fitting loss (sum of squared pre-emphasised error over the loss region)."""
-        from ..objective.greybox_fused import greybox_fused_loss
-
-        return greybox_fused_loss(theta, frames, self.spec)
-
-    def loss_grad_hess(self, theta: torch.Tensor, frames):
-        """(loss (float64 scalar), grad (P,), exact H (P, P)) by the model's compiled fused pass."""
-        from ..objective.greybox_fused import greybox_fused_loss_grad_hess
-
-        L, g, H = greybox_fused_loss_grad_hess(theta, frames, self.spec)
-        return torch.tensor(L, dtype=torch.float64), g, H
-
-    def loss_grad(self, theta: torch.Tensor, frames):
-        """(loss (float), grad (P,)): first-order optimisers."""
-        L, g, _ = self.loss_grad_hess(theta, frames)
-        return float(L), g
-
     def __repr__(self) -> str:
         return f"Model({self.name!r}, {self.n_params} parameters)"
-
-
-class FF5Model(Model):
-    """The published five-parameter model; its fused pass is the hand-fused ``ff5`` kernel."""
-
-    def loss(self, theta, frames) -> float:
-        from ..objective.fused import fused_loss
-
-        return fused_loss(theta, frames)
-
-    def loss_grad_hess(self, theta, frames):
-        from ..objective.fused import fused_loss_grad_hess
-
-        L, g, H = fused_loss_grad_hess(theta, frames)
-        return torch.tensor(L, dtype=torch.float64), g, H
 
 
 @functools.lru_cache(maxsize=None)
 def _model(name: str) -> Model:
     spec = parse_model(name)
-    return FF5Model(spec) if spec.is_ff5 else Model(spec)
+    return Model(spec)
 
 
 def get_model(name) -> Model:

@@ -15,7 +15,7 @@ Jacobian and second derivatives of the coefficient map
 (:func:`~dspnewton.model.greybox_spec.coefficient_table`):
 ``H_theta = J^T H_phi J + sum_c grad_phi[c] d2phi_c/dtheta2``.
 
-The reference this is tested against is :mod:`.greybox_hessian` (vectorised
+The reference this is tested against is ``tests/greybox_reference.py`` (vectorised
 torch with ``torch.func`` second derivatives of the step).
 """
 

@@ -13,9 +13,8 @@
 The autograd strategies process the frames in chunks of ``chunk_frames`` to
 bound memory; every strategy returns float64 (loss, grad (P,), H (P, P)) summed
 over all frames.  Every strategy works for every model; ``fused`` is
-:mod:`.fused` (hand-fused kernel) for ``ff5`` and :mod:`.greybox_fused` (compiled
-three-sweep kernel) for the grey-box models; :mod:`.greybox_hessian` is the
-vectorised torch reference the compiled pass is tested against.
+the model's exact pass (:mod:`.exact`): :mod:`.fused` (hand-fused kernel) for ``ff5`` and
+:mod:`.greybox_fused` (compiled three-sweep kernel) for the grey-box models.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ import torch
 
 from .framing import Frames
 from ..model.greybox_spec import parse_model
-from ..model.models import get_model
+from .exact import exact_loss, exact_loss_grad_hess
 from .loss import frame_loss, residual
 from .strategies import STRATEGIES
 
@@ -98,7 +97,7 @@ def loss_grad_hess(theta: torch.Tensor, frames: Frames, strategy: str = "auto", 
     strategy = resolve_strategy(strategy)
     spec = parse_model(model)
     if strategy == "fused":
-        return get_model(spec).loss_grad_hess(theta, frames)
+        return exact_loss_grad_hess(spec, theta, frames)
     require_rest(frames, strategy)
     theta = theta.detach().to(device=frames.x.device, dtype=frames.x.dtype)
     L = torch.zeros((), dtype=torch.float64)
@@ -124,7 +123,7 @@ def loss_value(theta: torch.Tensor, frames: Frames, strategy: str = "auto", back
     """The loss alone (line searches): the fused pass, or a torch forward."""
     spec = parse_model(model)
     if resolve_strategy(strategy) == "fused":
-        return get_model(spec).loss(theta, frames)
+        return exact_loss(spec, theta, frames)
     require_rest(frames, resolve_strategy(strategy))
     theta = theta.detach().to(device=frames.x.device, dtype=frames.x.dtype)
     total = 0.0

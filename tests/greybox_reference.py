@@ -1,7 +1,7 @@
-"""Exact loss, gradient and full Hessian of the fitting loss for any grey-box model.
+"""Test reference: exact loss, gradient and full Hessian of the fitting loss for the grey-box core.
 
-The ``fused`` strategy for the models of :mod:`dspnewton.model.greybox`,
-from one forward solve, one tangent sweep and one adjoint sweep (no autograd
+The vectorised torch computation that the compiled pass
+(:mod:`dspnewton.objective.greybox_fused`) is tested against, from one forward solve, one tangent sweep and one adjoint sweep (no autograd
 tape through time):
 
 1. states s (F, L, d) from the sequential kernel;
@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import torch
 
-from ..filters.matrix_recurrence import solve_matrix_recurrence
-from ..filters._time import next_in_time, reversed_in_time, shift_in
-from ..model.greybox import kernel_states_from_inputs, detector_inputs, greybox_output, initial_state, kernel_states, step
-from ..model.greybox_spec import ModelSpec, coefficient_table, parse_model
-from .framing import Frames
-from .preemphasis import preemphasis
+from dspnewton.filters.matrix_recurrence import solve_matrix_recurrence
+from dspnewton.filters._time import next_in_time, reversed_in_time, shift_in
+from dspnewton.model.greybox import (kernel_states_from_inputs, detector_inputs, greybox_output, initial_state,
+                                     kernel_states, step)
+from dspnewton.model.greybox_spec import SIGNAL_PATH_OPTIONS, ModelSpec, coefficient_table, parse_model
+from dspnewton.objective.framing import Frames
+from dspnewton.objective.preemphasis import preemphasis
 
 __all__ = ["greybox_loss_grad_hess", "greybox_residual"]
 
@@ -41,8 +42,6 @@ BLOCK = 1 << 17  # samples per block of the curvature Hessian (memory bound)
 
 def _core_only(spec: ModelSpec) -> None:
     """ValueError for a model with signal-path stages: this reference covers the compressor core."""
-    from ..model.greybox_spec import SIGNAL_PATH_OPTIONS
-
     stages = [o for o in SIGNAL_PATH_OPTIONS if spec.has(o)]
     if stages:
         raise ValueError(f"the vectorised reference covers the compressor core; model {spec.name} has the signal-path "
@@ -78,15 +77,21 @@ def _chunk(theta, frames: Frames, spec: ModelSpec):
         S = kernel_states_from_inputs(xd, hd, coefficient_table(thb, spec, sr), spec)
         S_prev = shift_in(initial_state(spec, x), S)
 
-    # Coefficients C (15,) as a function of theta: value, Jacobian (15, P).
-    dC_dth = torch.func.jacfwd(lambda t: coefficient_table(t.unsqueeze(0), spec, sr)[0])(th)
+    def table(t):
+        return coefficient_table(t.unsqueeze(0).expand(Fn, -1), spec, sr)
+
     with torch.no_grad():
         C = coefficient_table(thb, spec, sr)
-        _, A, dstep_dC = step(S_prev, xd, hd, C, spec, jacobian="coefficients")
-        y, Ys, dy_dC = greybox_output(S, x, C, spec, jacobian=True)
-        Ft = dstep_dC @ dC_dth  # (F, L, d, P)
-        Yt = dy_dC @ dC_dth  # (F, L, P)
-        del dstep_dC, dy_dC
+        _, A = step(S_prev, xd, hd, C, spec, jacobian=True)
+        y = greybox_output(S, x, C, spec)
+        # Partial derivatives by forward-mode autograd (every term is local to its sample):
+        # dF/dtheta (F, L, d, P), dy/dtheta (F, L, P), dy/ds (F, L, d).
+        Ft = torch.func.jacfwd(lambda t: step(S_prev, xd, hd, table(t), spec))(th)
+        Yt = torch.func.jacfwd(lambda t: greybox_output(S, x, table(t), spec))(th)
+        Ys = torch.stack([torch.func.jvp(lambda s: greybox_output(s, x, C, spec), (S,),
+                                         (torch.nn.functional.one_hot(torch.full(S.shape[:-1], k, device=S.device),
+                                                                      S.shape[-1]).to(S.dtype),))[1]
+                          for k in range(S.shape[-1])], dim=-1)
     Sdot = solve_matrix_recurrence(A, Ft)  # (F, L, d, P)
     J = torch.einsum("fld,fldp->flp", Ys, Sdot) + Yt
     r = (preemphasis(y) - frames.target_pe.double()) * mask
