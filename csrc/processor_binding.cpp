@@ -84,46 +84,46 @@ std::unique_ptr<PyProcessor> from_bundle(const std::filesystem::path& path, cons
     return make(b.table, b.sample_rate, sample_rate, mode, peak, gain_db, channels, link, file);
 }
 
-/// A one-row table from a fit.json (its mode and peak from "extra", else compress / 100).
+/// A one-row table from a fit.json (its mode and peak from "extra", else compress / 100). The file is
+/// read by the one fit.json reader, Python's dspnewton.result.FitResult.load (every check, its messages).
 std::unique_ptr<PyProcessor> from_fit(const std::filesystem::path& fit_path, py::object sample_rate, double gain_db,
                                       int channels, bool link) {
     const std::string path = fit_path.string();
-    if (!std::filesystem::exists(path)) throw std::invalid_argument("fit file '" + path + "' does not exist");
+    const py::object fit = py::module_::import("dspnewton.result").attr("FitResult").attr("load")(path);
+    const py::dict extra = fit.attr("extra");
+    const std::string mode =
+        extra.contains("mode") && !extra["mode"].is_none() ? extra["mode"].cast<std::string>() : "compress";
+    const double peak = extra.contains("peak") && !extra["peak"].is_none() ? extra["peak"].cast<double>() : 100.0;
     Table t;
-    int rate = 0, mode = kCompress;
-    double peak = 100.0;
     try {
-        const json::Value v = json::parse(read_file(path));
-        if (v.kind != json::Value::Object) throw std::invalid_argument("must hold a JSON object");
-        std::string model = v.at("model").string("model");
-        const std::string gru = "+gru";
-        const bool with_residual = model.size() > gru.size() && model.compare(model.size() - gru.size(), gru.size(), gru) == 0;
-        if (with_residual) model = model.substr(0, model.size() - gru.size());
-        t.model = parse_model(model);
-        const bool has_weights = v.has("residual") && v.at("residual").kind == json::Value::Object &&
-                                 !v.at("residual").obj.empty();
-        if (with_residual != has_weights)
-            throw std::invalid_argument(with_residual ? "the model has '+gru' but no residual weights"
-                                                      : "residual weights but the model has no '+gru'");
-        if (with_residual) t.residual = parse_residual(v.at("residual"));
-        const double sr = v.at("sample_rate").number("sample_rate");
-        if (!(sr > 0) || sr != std::floor(sr) || sr > 1e7)
-            throw std::invalid_argument("sample_rate must be a positive integer");
-        rate = static_cast<int>(sr);
-        if (v.has("extra") && v.at("extra").has("mode")) mode = mode_from(v.at("extra").at("mode").string("mode"));
-        if (v.has("extra") && v.at("extra").has("peak")) peak = v.at("extra").at("peak").number("peak");
-        const json::Value& params = v.at("params");
+        t.model = parse_model(fit.attr("dsp_model").cast<std::string>());
+        const py::dict residual = fit.attr("residual");
+        if (residual.size() > 0) {
+            py::dict flat;
+            flat["type"] = residual["type"];
+            flat["hidden"] = residual["hidden"];
+            for (auto kv : residual["weights"].cast<py::dict>()) flat[kv.first] = kv.second;
+            t.residual = residual_from(flat);
+        }
         Row row;
         row.peak = std::min(100.0, std::max(0.0, peak));
-        const Field* fields[kNumFields];
-        const int n = model_fields(t.model, fields);
-        for (int k = 0; k < n; ++k) row.params.*(fields[k]->member) = params.at(fields[k]->name).number(fields[k]->name);
-        t.modes[mode].push_back(row);
+        row.params = params_from(fit.attr("all_params").cast<py::dict>(), t.model);
+        t.modes[mode_from(mode)].push_back(row);
         validate_table(t);
     } catch (const std::invalid_argument& e) {
-        throw std::invalid_argument("fit file '" + path + "' is not a usable dspnewton fit: " + e.what());
+        throw std::invalid_argument("fit file '" + path + "' is not usable by the processor: " + e.what());
     }
-    return make(t, rate, sample_rate, mode_name(mode), peak, gain_db, channels, link, path);
+    return make(t, fit.attr("sample_rate").cast<int>(), sample_rate, mode, peak, gain_db, channels, link, path);
+}
+
+/// A method or property setter that runs ``apply`` under the processor's lock (process() may be running on
+/// another thread without the GIL); the value checks are inside ``apply``.
+template <typename... Args, typename F>
+auto locked(F apply) {
+    return [apply](PyProcessor& p, Args... v) {
+        std::lock_guard<std::mutex> lock(p.mu);
+        apply(p, v...);
+    };
 }
 
 template <typename T>
@@ -242,52 +242,31 @@ never reach the state. The GIL is released while processing.
           "With return_gain_reduction=True returns (output, gain reduction in dB per sample, (samples,) float64).");
     c.def(
         "reset",
-        [](PyProcessor& p) {
-            std::lock_guard<std::mutex> lock(p.mu);
-            p.proc.reset();
-        },
+        locked([](PyProcessor& p) { p.proc.reset(); }),
         "Back to the initial state (gain 1, filters at rest) with every control at its value.");
     c.def(
         "settle",
-        [](PyProcessor& p) {
-            std::lock_guard<std::mutex> lock(p.mu);
-            p.proc.settle();
-        },
+        locked([](PyProcessor& p) { p.proc.settle(); }),
         "Let every control change take effect at once (no 20 ms ramp); the audio state is kept.");
     c.def_property(
         "peak", [](const PyProcessor& p) { return p.proc.peak(); },
-        [](PyProcessor& p, double v) {
-            std::lock_guard<std::mutex> lock(p.mu);
-            p.proc.set_peak(checked_peak(v));
-        },
+        locked<double>([](PyProcessor& p, double v) { p.proc.set_peak(checked_peak(v)); }),
         "Peak reduction 0..100 (the table is interpolated linearly and clamped to its grid).");
     c.def_property(
         "mode", [](const PyProcessor& p) { return std::string(mode_name(p.proc.mode())); },
-        [](PyProcessor& p, const std::string& v) {
-            std::lock_guard<std::mutex> lock(p.mu);
-            set_mode(p, v);
-        },
+        locked<const std::string&>([](PyProcessor& p, const std::string& v) { set_mode(p, v); }),
         "'compress' or 'limit'.");
     c.def_property(
         "gain_db", [](const PyProcessor& p) { return p.proc.gain_db(); },
-        [](PyProcessor& p, double v) {
-            std::lock_guard<std::mutex> lock(p.mu);
-            p.proc.set_gain_db(checked_gain(v));
-        },
+        locked<double>([](PyProcessor& p, double v) { p.proc.set_gain_db(checked_gain(v)); }),
         "Output gain in dB (-24..24), after the model's make-up.");
     c.def_property(
         "bypass", [](const PyProcessor& p) { return p.proc.bypass(); },
-        [](PyProcessor& p, bool v) {
-            std::lock_guard<std::mutex> lock(p.mu);
-            p.proc.set_bypass(v);
-        },
+        locked<bool>([](PyProcessor& p, bool v) { p.proc.set_bypass(v); }),
         "Bypass (the output cross-fades to the input over 20 ms; the detector keeps running).");
     c.def_property(
         "link", [](const PyProcessor& p) { return p.proc.linked(); },
-        [](PyProcessor& p, bool v) {
-            std::lock_guard<std::mutex> lock(p.mu);
-            p.proc.set_linked(v);
-        },
+        locked<bool>([](PyProcessor& p, bool v) { p.proc.set_linked(v); }),
         "Channels share one detector (True) or have one each (False, dual mono).");
     c.def_property_readonly("channels", [](const PyProcessor& p) { return p.proc.channels(); },
                             "Channels per block (1 = blocks of shape (samples,) or (1, samples)).");

@@ -4,76 +4,104 @@
     result = dspnewton.fit("input.wav", "target.wav", model="fb+knee+2rel")
     result.all_params        # physical units
     result.save("fit.json")
+
+A fit runs in four steps, each its own function: prepare (:func:`fit_options` checks every option
+before any audio is read; :func:`fit` reads and frames the pair), initialise
+(:mod:`dspnewton.fit_start`; a grey-box model warm-starts from an ``ff5`` multistart fit),
+minimise (:func:`_minimise`: Newton, or the Adam / L-BFGS baselines) and report (:func:`_report`,
+a :class:`~dspnewton.result.FitResult`).  :func:`fit_frames` runs the last three on frames already
+made (model selection fits its candidates that way).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import os
 import time
 from typing import Callable
 
 import torch
 
 from .audio import InputError, prepare_pair
-from .model.compressor import compress
-from .model.models import get_model
-from .objective.frame_lengths import FRAME_SECONDS, OVERLAP_SECONDS
+from .fit_start import published_init_theta, resolve_init
 from .model.greybox_spec import ModelSpec, model_theta_to_physical, parse_model
-from .model.params import PARAM_NAMES, CompressorParams, theta_to_physical
-from .objective.framing import INITIAL_STATES, make_frames
+from .model.models import get_model
+from .model.params import PARAM_NAMES, CompressorParams
 from .objective.exact import exact_loss_grad
+from .objective.frame_lengths import FRAME_SECONDS, OVERLAP_SECONDS
+from .objective.framing import INITIAL_STATES, Frames, make_frames
 from .objective.hessian import loss_grad_hess, loss_value, resolve_strategy
 from .optim.first_order import adam, lbfgs
 from .optim.newton import NewtonOptions, newton
 from .result import FitResult
 
-__all__ = ["fit", "published_init_theta", "OPTIMIZERS"]
+__all__ = ["fit", "fit_frames", "fit_options", "FitOptions", "fit_ff5_multistart", "OPTIMIZERS"]
 
 OPTIMIZERS = ("newton", "adam", "lbfgs")
 
 
-def _resolve_init(init, sample_rate: int, spec: ModelSpec | None = None):
-    """theta (P,) of ``spec`` from an init spec, or None for the default start.
+@dataclasses.dataclass(frozen=True)
+class FitOptions:
+    """How to fit, checked once (:func:`fit_options`); the fields are :func:`fit`'s keywords of the same names,
+    resolved: ``spec`` the DSP model, ``with_residual`` for ``+gru``, ``strategy`` the Hessian strategy
+    (``auto`` resolved), ``initial_state`` ``carried`` or ``rest``."""
 
-    A fit (or dict) of another model maps onto ``spec`` when its parameters are a
-    subset of the model's (e.g. any model from an ``ff5`` fit): the parameters it
-    lacks take their neutral defaults.  Anything else is an InputError.
-    """
-    spec = spec or parse_model("ff5")
-    model = get_model(spec)
-    if init is None:
-        return None
-    source = "init"
-    if isinstance(init, (str, os.PathLike)):
-        source = f"init '{init}'"
-        init = FitResult.load(init)
-    if isinstance(init, FitResult):
-        if not model.can_warm_start_from(init.dsp_model):
-            lost = [n for n in init.all_params if n not in model.param_names]
-            raise InputError(
-                f"{source} is a fit of model {init.model!r}, which cannot start model {model.name!r}: "
-                f"{model.name} has no {', '.join(lost)}. Start from a fit of ff5 or of a model whose options "
-                f"{model.name} includes, or start without an init (a grey-box model then warm-starts from ff5).")
-        init = init.all_params if init.dsp_model == model.name else model.warm_start(init.all_params, sample_rate)
-    if isinstance(init, CompressorParams):
-        init = init.to_dict()
-    if isinstance(init, torch.Tensor) and init.dim() == 1 and init.shape[0] in (5, spec.n_params):
-        if init.shape[0] == spec.n_params:
-            return init.detach().double().cpu()
-        init = {k: float(v) for k, v in theta_to_physical(init.detach().double().cpu(), sample_rate).items()}
-    if isinstance(init, dict):
-        foreign = [k for k in init if k not in model.param_names]
-        if foreign:
-            raise InputError(f"{source} has parameters {', '.join(foreign)} that model {model.name} does not use; "
-                             f"its parameters are {', '.join(model.param_names)}")
-        try:
-            return model.physical_to_theta(init, sample_rate, fill_defaults=True)
-        except ValueError as exc:
-            raise InputError(f"{source}: {exc}") from None
-    raise InputError(f"init must be None, a fit JSON path, a FitResult, CompressorParams, a dict or a "
-                     f"({spec.n_params},) theta of model {spec.name}")
+    spec: ModelSpec
+    with_residual: bool = False
+    strategy: str = "fused"
+    optimizer: str = "newton"
+    initial_state: str = "carried"
+    device: object = None
+    dtype: torch.dtype = torch.float64
+    max_iter: int | None = None
+    frame_seconds: float | None = FRAME_SECONDS
+    overlap_seconds: float = OVERLAP_SECONDS
+    backend: str = "auto"
+    lr: float = 0.05
+    options: NewtonOptions | None = None
+    callback: Callable[[dict], None] | None = None
+    dist: object = None
+    gru_epochs: int = 50
+
+    def replace(self, **changes) -> "FitOptions":
+        return dataclasses.replace(self, **changes)
+
+
+def fit_options(*, model: str = "ff5", hessian: str = "auto", optimizer: str = "newton", device=None,
+                dtype: torch.dtype = torch.float64, max_iter: int | None = None,
+                frame_seconds: float | None = FRAME_SECONDS, overlap_seconds: float = OVERLAP_SECONDS,
+                initial_state: str = "auto", backend: str = "auto", lr: float = 0.05,
+                options: NewtonOptions | None = None, callback: Callable[[dict], None] | None = None, dist=None,
+                gru_epochs: int = 50) -> FitOptions:
+    """The :class:`FitOptions` of :func:`fit`'s keywords (documented there); InputError for any that cannot work."""
+    from .model.residual import split_model_name
+
+    name, with_residual = split_model_name(model)
+    if isinstance(name, str) and name.strip().lower() == "auto":
+        raise InputError("model 'auto' is model selection: call dspnewton.fit (dspnewton.fit_dispatch.fit), which "
+                         "selects with dspnewton.selection.fit_auto; dspnewton.fitting.fit fits one named model")
+    try:
+        spec = parse_model(name)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if with_residual and dist is not None:
+        raise InputError("a '+gru' residual is trained on one worker; fit without {distributed}",
+                         {"distributed": True})
+    if optimizer not in OPTIMIZERS:
+        raise InputError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {optimizer!r}")
+    try:
+        strategy = resolve_strategy(hessian)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if dtype not in (torch.float32, torch.float64):
+        raise InputError(f"dtype must be float32 or float64, got {dtype}")
+    initial_state = _resolve_initial_state(initial_state, strategy)
+    if device is not None and str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("device 'cuda' was requested but no CUDA GPU is available; use {device}",
+                         {"device": "cpu"})
+    return FitOptions(spec=spec, with_residual=with_residual, strategy=strategy, optimizer=optimizer,
+                      initial_state=initial_state, device=device, dtype=dtype, max_iter=max_iter,
+                      frame_seconds=frame_seconds, overlap_seconds=overlap_seconds, backend=backend, lr=lr,
+                      options=options, callback=callback, dist=dist, gru_epochs=gru_epochs)
 
 
 FF5_STARTS = [(-20.0, 2.0), (-30.0, 2.0), (-40.0, 2.0), (-20.0, 6.0), (-30.0, 6.0), (-40.0, 6.0)]
@@ -83,48 +111,39 @@ SCREEN_FRAMES = 8
 SCREEN_MAX_ITER = 15  # enough to rank the starts; the best one is then refined
 
 
-def fit_ff5_multistart(x, y, sample_rate: int, screen_frames: int | None = SCREEN_FRAMES, **kw) -> FitResult:
-    """The best ``ff5`` Newton fit from the published start and a small grid of
+def ff5_multistart(frames: Frames, opts: FitOptions, screen_frames: int | None = SCREEN_FRAMES) -> FitResult:
+    """The best ``ff5`` Newton fit of ``frames`` from the published start and a small grid of
     (threshold dB, ratio) starts (1 ms, 200 ms, RMS-matched make-up).
 
     A single start can end in the flat region where the threshold lies above
     the signal and the ratio at 1:1; the grid avoids that.  The starts are
     screened with at most 15 Newton steps each, on long pairs on ``screen_frames``
     evenly spaced frames (None: every frame); the best is refined on every frame.
-    x, y: (C, T), or None with ``_frames`` in ``kw``.
+    ``opts``: the options of the fit (its model is replaced by ``ff5``).
     """
-    if x is None:
-        x, y = kw["_frames"][0].signals()
-    starts = [published_init_theta(x, y, sample_rate)]
+    x, y = frames.signals()
+    opts = opts.replace(spec=parse_model("ff5"), with_residual=False)
+    starts = [published_init_theta(x, y, frames.sample_rate)]
     for thr, ratio in FF5_STARTS:
         th = starts[0].clone()
-        th[:2] = CompressorParams(thr, ratio, 1.0, 200.0, 0.0).to_theta(sample_rate)[:2]
+        th[:2] = CompressorParams(thr, ratio, 1.0, 200.0, 0.0).to_theta(frames.sample_rate)[:2]
         starts.append(th)
     best = None
-    screen_kw = dict(kw, max_iter=min(kw.get("max_iter") or SCREEN_MAX_ITER, SCREEN_MAX_ITER))
+    screen = opts.replace(max_iter=min(opts.max_iter or SCREEN_MAX_ITER, SCREEN_MAX_ITER))
     for th in starts:
-        r = fit(x, y, sample_rate, init=th, _frame_subset=screen_frames, **screen_kw)
+        r = fit_frames(frames, screen, init=th, screen_frames=screen_frames)
         if best is None or r.loss < best.loss:
             best = r
     if best.extra.get("screened_frames") or best.iterations >= SCREEN_MAX_ITER:
-        best = fit(x, y, sample_rate, init=best.theta, **kw)
+        best = fit_frames(frames, opts, init=best.theta)
     return best
 
 
-def published_init_theta(x: torch.Tensor, y: torch.Tensor, sample_rate: int) -> torch.Tensor:
-    """Published start (-36 dB, 4:1, 1 ms, 200 ms, 0 dB) with make-up shifted so the
-    prediction's RMS matches the target's.  x, y: (C, T)."""
-    theta = CompressorParams.published_init().to_theta(sample_rate)
-    chunk = 30 * sample_rate  # bounded memory on long pairs (the gain restarts per chunk: a start heuristic)
-    energy_pred = energy_target = 0.0
-    with torch.no_grad():
-        for s in range(0, x.shape[-1], chunk):
-            energy_pred += float(compress(x[..., s:s + chunk].double(), theta, sample_rate).pow(2).sum())
-            energy_target += float(y[..., s:s + chunk].double().pow(2).sum())
-    rms_pred, rms_target = math.sqrt(energy_pred), math.sqrt(energy_target)
-    if rms_pred > 0 and rms_target > 0:
-        theta[4] += 20 * math.log10(rms_target / rms_pred)
-    return theta
+def fit_ff5_multistart(x: torch.Tensor, y: torch.Tensor, sample_rate: int, **fit_kw) -> FitResult:
+    """:func:`ff5_multistart` of the pair x, y (C, T) framed as :func:`fit` frames it; ``fit_kw``: :func:`fit_options`'s."""
+    opts = fit_options(**{**fit_kw, "model": "ff5"})
+    return ff5_multistart(make_frames(x, y, sample_rate, opts.frame_seconds, opts.overlap_seconds,
+                                      opts.initial_state), opts)
 
 
 def fit(
@@ -152,8 +171,6 @@ def fit(
     dist=None,
     model: str = "ff5",
     gru_epochs: int = 50,
-    _frame_subset: int | None = None,
-    _frames=None,
 ) -> FitResult:
     """Fit a compressor model (default the published ``ff5``) to an input/target pair.
 
@@ -194,69 +211,90 @@ def fit(
         :class:`dspnewton.result.FitResult`.
     """
     t0 = time.perf_counter()
-    from .model.residual import split_model_name
+    opts = fit_options(model=model, hessian=hessian, optimizer=optimizer, device=device, dtype=dtype,
+                       max_iter=max_iter, frame_seconds=frame_seconds, overlap_seconds=overlap_seconds,
+                       initial_state=initial_state, backend=backend, lr=lr, options=options, callback=callback,
+                       dist=dist, gru_epochs=gru_epochs)
+    pair = prepare_pair(input, target, sample_rate, resample=resample, trim=trim, channels=channels, align=align)
+    try:
+        frames = make_frames(pair.x, pair.y, pair.sample_rate, frame_seconds, overlap_seconds, opts.initial_state)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    notes, lag = pair.notes, pair.lag
+    del pair  # the frames hold the only copy of the audio from here on
+    result = fit_frames(frames, opts, init=init, notes=notes, lag=lag)
+    # What a listener hears: the whole pair rendered from rest, scored from sample 0.
+    result.extra["from_rest"] = from_rest_scores(result, *frames.signals())
+    result.seconds = time.perf_counter() - t0
+    return result
 
-    model, with_residual = split_model_name(model)
-    if isinstance(model, str) and model.strip().lower() == "auto":
-        raise InputError("model 'auto' is model selection: call dspnewton.fit (dspnewton.fit_dispatch.fit), which "
-                         "selects with dspnewton.selection.fit_auto; dspnewton.fitting.fit fits one named model")
-    try:
-        spec = parse_model(model)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    if with_residual and dist is not None:
-        raise InputError("a '+gru' residual is trained on one worker; fit without {distributed}",
-                         {"distributed": True})
-    if optimizer not in OPTIMIZERS:
-        raise InputError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {optimizer!r}")
-    try:
-        strategy = resolve_strategy(hessian)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    if dtype not in (torch.float32, torch.float64):
-        raise InputError(f"dtype must be float32 or float64, got {dtype}")
-    initial_state = _resolve_initial_state(initial_state, strategy)
-    if device is not None and str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("device 'cuda' was requested but no CUDA GPU is available; use {device}",
-                         {"device": "cpu"})
-    if _frames is None:
-        pair = prepare_pair(input, target, sample_rate, resample=resample, trim=trim, channels=channels, align=align)
-        try:
-            frames = make_frames(pair.x, pair.y, pair.sample_rate, frame_seconds, overlap_seconds, initial_state)
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
-        notes, lag = pair.notes, pair.lag
-        del pair  # the frames hold the only copy of the audio from here on
-    else:  # an internal call on frames already made (the ff5 warm start, model selection)
-        frames, notes, lag = _frames
-        frames = frames.with_initial_state(initial_state)
-    sr = frames.sample_rate
-    full_frames = frames
-    n_frames_total = frames.n_frames
-    screened = None
-    if _frame_subset is not None and dist is None and frames.n_frames > _frame_subset:
-        idx = torch.linspace(0, frames.n_frames - 1, _frame_subset).round().long().unique()
-        # Screening ranks starts on a few frames: from rest (carried states need a pass over the whole file).
-        frames, screened = frames.subset(idx).with_initial_state("rest"), int(idx.numel())
-    if dist is not None:
-        frames = frames.subset(dist.shard(frames.n_frames))
-    if strategy != "fused" or optimizer != "newton" or dtype == torch.float32:
-        frames = frames.to(device=device, dtype=dtype)  # the autograd paths compute in the frames' dtype
-    else:
-        frames = frames.to(device=device)  # fused: float64 arithmetic whatever the (exact) storage
-    energy = frames.target_energy if dist is None else dist.reduce_scalar(frames.target_energy)
+
+def fit_frames(frames: Frames, opts: FitOptions, *, init=None, notes=(), lag: int = 0,
+               screen_frames: int | None = None) -> FitResult:
+    """Initialise, minimise and report a fit of ``frames`` (:func:`~dspnewton.objective.framing.make_frames`).
+
+    Args:
+        frames: the framed pair (its initial states are set to ``opts.initial_state``).
+        opts: :func:`fit_options`.
+        init: as :func:`fit`'s.
+        notes, lag: what preparing the pair reported (kept in ``extra``).
+        screen_frames: fit on this many evenly spaced frames from rest (ranking starts cheaply);
+            None or with ``opts.dist``: every frame.
+
+    Returns:
+        :class:`~dspnewton.result.FitResult` (without ``extra["from_rest"]``: :func:`fit` adds it).
+    """
+    t0 = time.perf_counter()
+    full = frames.with_initial_state(opts.initial_state)
+    frames, screened = _fit_subset(full, opts, screen_frames)
+    energy = frames.target_energy if opts.dist is None else opts.dist.reduce_scalar(frames.target_energy)
     if energy <= 0:
         raise InputError("the target is silent over the loss region; nothing to fit")
-    theta0 = _resolve_init(init, sr, spec)
-    warm = None
-    if theta0 is None:
-        theta0 = published_init_theta(*full_frames.signals(), sr)
-        if not spec.is_ff5:
-            base = fit_ff5_multistart(None, None, sr, device=device, dtype=dtype, options=options, dist=dist,
-                                      _frames=(full_frames, notes, lag))
-            warm = {"model": "ff5", "esr": base.esr, "iterations": base.iterations, "seconds": base.seconds,
-                    "params": base.params.to_dict()}
-            theta0 = _resolve_init(base, sr, spec)
+    theta0, warm = _initial_theta(full, opts, init)
+    res, strategy = _minimise(frames, opts, theta0, energy)
+    result = _report(res, opts, frames, energy, strategy,
+                     {**({} if warm is None else {"ff5_warm_start": warm}), "notes": notes, "lag_samples": lag,
+                      "frames": full.n_frames, "screened_frames": screened})
+    if opts.with_residual:
+        _add_residual(result, full, opts.spec, opts.gru_epochs, opts.callback)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _fit_subset(frames: Frames, opts: FitOptions, screen_frames: int | None):
+    """(the frames this worker minimises over, on the device and dtype of the fit; screened frame count or None)."""
+    screened = None
+    if screen_frames is not None and opts.dist is None and frames.n_frames > screen_frames:
+        idx = torch.linspace(0, frames.n_frames - 1, screen_frames).round().long().unique()
+        # Screening ranks starts on a few frames: from rest (carried states need a pass over the whole file).
+        frames, screened = frames.subset(idx).with_initial_state("rest"), int(idx.numel())
+    if opts.dist is not None:
+        frames = frames.subset(opts.dist.shard(frames.n_frames))
+    if opts.strategy != "fused" or opts.optimizer != "newton" or opts.dtype == torch.float32:
+        return frames.to(device=opts.device, dtype=opts.dtype), screened  # the autograd paths compute in this dtype
+    return frames.to(device=opts.device), screened  # fused: float64 arithmetic whatever the (exact) storage
+
+
+def _initial_theta(frames: Frames, opts: FitOptions, init):
+    """(theta0 (P,), the ff5 warm start's summary or None): ``init``, else the published start for ``ff5``
+    and an ``ff5`` multistart fit for a grey-box model."""
+    sr, spec = frames.sample_rate, opts.spec
+    theta0 = resolve_init(init, sr, spec)
+    if theta0 is not None:
+        return theta0, None
+    if spec.is_ff5:
+        return published_init_theta(*frames.signals(), sr), None
+    # The warm start is a default ff5 fit (fused Newton, carried states) on this fit's device, dtype and workers.
+    default = fit_options(device=opts.device, dtype=opts.dtype, options=opts.options)
+    base = ff5_multistart(frames, default.replace(dist=opts.dist))
+    warm = {"model": "ff5", "esr": base.esr, "iterations": base.iterations, "seconds": base.seconds,
+            "params": base.params.to_dict()}
+    return resolve_init(base, sr, spec), warm
+
+
+def _minimise(frames: Frames, opts: FitOptions, theta0: torch.Tensor, energy: float):
+    """(the optimiser's result, the name recorded as the fit's ``hessian``)."""
+    spec, sr, dist = opts.spec, frames.sample_rate, opts.dist
 
     def enrich(entry: dict) -> dict:
         theta = torch.tensor(entry["theta"], dtype=torch.float64)
@@ -264,57 +302,51 @@ def fit(
         entry["esr"] = loss_now / energy
         entry["esr_before"] = entry["loss"] / energy
         entry["params"] = {k: float(v) for k, v in model_theta_to_physical(theta, spec, sr).items()}
-        if callback:
-            callback(entry)
+        if opts.callback:
+            opts.callback(entry)
         return entry
 
-    if optimizer == "newton":
-        opts = dataclasses.replace(options) if options is not None else NewtonOptions()  # never mutate the caller's
-        if max_iter is not None:
-            opts.max_iter = max_iter
-        if opts.decrement_atol == 0.0:
-            opts.decrement_atol = 1e-15 * energy
-        lgh = lambda th: loss_grad_hess(th, frames, strategy, backend, model=spec)  # noqa: E731
-        lv = lambda th: loss_value(th, frames, strategy, backend, model=spec)  # noqa: E731
+    if opts.optimizer == "newton":
+        nopts = dataclasses.replace(opts.options) if opts.options is not None else NewtonOptions()  # never mutate
+        if opts.max_iter is not None:
+            nopts.max_iter = opts.max_iter
+        if nopts.decrement_atol == 0.0:
+            nopts.decrement_atol = 1e-15 * energy
+        lgh = lambda th: loss_grad_hess(th, frames, opts.strategy, opts.backend, model=spec)  # noqa: E731
+        lv = lambda th: loss_value(th, frames, opts.strategy, opts.backend, model=spec)  # noqa: E731
         if dist is not None:
             lgh_local, lv_local = lgh, lv
             lgh = lambda th: dist.reduce_lgh(*lgh_local(th))  # noqa: E731
             lv = lambda th: dist.reduce_scalar(lv_local(th))  # noqa: E731
-        res = newton(lgh, lv, theta0, opts, enrich)
-    else:
-        def loss_grad(th):
-            L, g = exact_loss_grad(spec, th, frames)
-            if dist is not None:
-                L, g, _ = dist.reduce_lgh(torch.tensor(L, dtype=torch.float64), g, torch.zeros(len(g), len(g),
-                                                                                                  dtype=torch.float64))
-            return float(L), g
+        return newton(lgh, lv, theta0, nopts, enrich), opts.strategy
 
-        if optimizer == "adam":
-            res = adam(loss_grad, theta0, max_iter or 500, lr, callback=enrich)
-        else:
-            res = lbfgs(loss_grad, theta0, max_iter or 100, callback=enrich)
-        strategy = optimizer
+    def loss_grad(th):
+        L, g = exact_loss_grad(spec, th, frames)
+        if dist is not None:
+            L, g, _ = dist.reduce_lgh(torch.tensor(L, dtype=torch.float64), g,
+                                      torch.zeros(len(g), len(g), dtype=torch.float64))
+        return float(L), g
+
+    if opts.optimizer == "adam":
+        return adam(loss_grad, theta0, opts.max_iter or 500, opts.lr, callback=enrich), "adam"
+    return lbfgs(loss_grad, theta0, opts.max_iter or 100, callback=enrich), "lbfgs"
+
+
+def _report(res, opts: FitOptions, frames: Frames, energy: float, strategy: str, extra: dict) -> FitResult:
+    """The :class:`~dspnewton.result.FitResult` of the optimiser's result ``res``."""
+    spec, sr = opts.spec, frames.sample_rate
     phys = {k: float(v) for k, v in model_theta_to_physical(res.theta.detach().double().cpu(), spec, sr).items()}
-    params = CompressorParams.from_dict(phys)
-    extra_params = {k: phys[k] for k in spec.param_names[len(PARAM_NAMES):]}
-    extra = {} if warm is None else {"ff5_warm_start": warm}
-    result = FitResult(
-        params=params, sample_rate=sr, loss=res.loss, esr=res.loss / energy, iterations=res.iterations,
-        converged=res.converged, message=res.message, seconds=time.perf_counter() - t0, hessian=strategy,
-        optimizer=optimizer, history=res.history, model=spec.name, extra_params=extra_params,
-        extra={**extra, "notes": notes, "lag_samples": lag, "frames": n_frames_total, "screened_frames": screened,
-               "workers": 1 if dist is None else dist.world,
-               "frame_seconds": frame_seconds, "overlap_seconds": overlap_seconds, "initial_state": initial_state,
-               "evaluations": res.evaluations,
-               "device": str(frames.x.device), "dtype": str(dtype).replace("torch.", ""),
+    return FitResult(
+        params=CompressorParams.from_dict(phys), sample_rate=sr, loss=res.loss, esr=res.loss / energy,
+        iterations=res.iterations, converged=res.converged, message=res.message, seconds=0.0, hessian=strategy,
+        optimizer=opts.optimizer, history=res.history, model=spec.name,
+        extra_params={k: phys[k] for k in spec.param_names[len(PARAM_NAMES):]},
+        extra={**extra, "workers": 1 if opts.dist is None else opts.dist.world,
+               "frame_seconds": opts.frame_seconds, "overlap_seconds": opts.overlap_seconds,
+               "initial_state": opts.initial_state, "evaluations": res.evaluations,
+               "device": str(frames.x.device), "dtype": str(opts.dtype).replace("torch.", ""),
                "at_bounds": get_model(spec).at_bounds(phys, sr)},
     )
-    if with_residual:
-        _add_residual(result, full_frames, spec, gru_epochs, callback)
-    if _frames is None:  # what a listener hears: the whole pair rendered from rest, scored from sample 0
-        result.extra["from_rest"] = from_rest_scores(result, *full_frames.signals())
-    result.seconds = time.perf_counter() - t0
-    return result
 
 
 def from_rest_scores(result: FitResult, x: torch.Tensor, target: torch.Tensor) -> dict:

@@ -230,22 +230,21 @@ def score_candidates(x: torch.Tensor, y: torch.Tensor, sr: int, layout: FoldLayo
     of them on a bound), ``iterations``, ``converged``, ``seconds``; model -> FitResult;
     and the decision (:func:`decide`).
     """
-    from .fitting import fit
+    from .fitting import fit_frames, fit_options
     from .model.models import get_model
 
     root, part = _selection_frames(x, y, layout)
     kw = {k: v for k, v in fit_kw.items() if k not in ("frame_seconds", "overlap_seconds", "channels")}
-    frames = (part, [], 0)
     fitted_seconds = len(layout.fitted) * layout.hop / sr
     rows, fits = [], {}
     for name in ["ff5"] + [n for n in names if n != "ff5"]:
         if name == "ff5":
-            r, start = fit(None, None, sr, model="ff5", callback=callback, _frames=frames, **kw), None
+            r, start = fit_frames(part, fit_options(model="ff5", callback=callback, **kw)), None
         else:  # start from the best nested fit (ff5 at least)
             model = get_model(name)
             nested = [m for m in fits if model.can_warm_start_from(m)]
             start = min(nested, key=lambda m: fits[m].esr)
-            r = fit(None, None, sr, model=name, init=fits[start], callback=callback, _frames=frames, **kw)
+            r = fit_frames(part, fit_options(model=name, callback=callback, **kw), init=fits[start])
         fits[name] = r
         with torch.no_grad():
             pred = r.render(x.double())

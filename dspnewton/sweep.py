@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -28,8 +27,10 @@ from .data.signaltrain import Manifest, build_manifest, load_manifest
 from .modes import MODES
 from .objective.frame_lengths import FRAME_SECONDS, OVERLAP_SECONDS
 from .result import FitResult
-from .sweep_folder import fit_path, load_joint, load_residual, settings_frames, write_json as _write_json
+from .sweep_folder import fit_path, load_joint, load_residual, write_json as _write_json
 from .sweep_folder import write_mapping as _write_mapping
+from .sweep_stages import (SweepResult, check_joint, gather_chains, joint_stage, residual_stage, select_pairs,
+                           selection_stage)
 
 __all__ = ["SweepResult", "sweep", "load_sources", "load_joint", "load_residual", "parse_peaks", "fit_path"]
 
@@ -63,189 +64,6 @@ def load_sources(source) -> Manifest:
     if p.is_file():
         return load_manifest(p)
     raise InputError(f"'{p}' is neither a dataset folder nor a manifest file")
-
-
-@dataclass
-class SweepResult:
-    """What a sweep did: fits per mode and peak, and the problems it reported."""
-
-    out_dir: str
-    fits: dict = field(default_factory=dict)  # mode -> {peak: FitResult}
-    failed: list = field(default_factory=list)
-    skipped: list = field(default_factory=list)
-    resumed: list = field(default_factory=list)
-    seconds: float = 0.0
-    joint: dict = field(default_factory=dict)  # mode -> JointResult (joint sweeps)
-    residual: dict = field(default_factory=dict)  # the GRU residual of a '+gru' sweep (residual.json)
-    selection: dict = field(default_factory=dict)  # a '--model auto' sweep's model selection (selection.json)
-
-    def mapping(self) -> dict:
-        """mode -> peak -> parameters, ESR, iterations, converged, model (and ``source: joint``
-        with the curves' values and ESRs in a mode fitted jointly)."""
-        out = {mode: {str(peak): {**r.all_params, "esr": r.esr, "iterations": r.iterations,
-                                  "converged": r.converged, "model": r.model}
-                      for peak, r in sorted(by_peak.items())}
-               for mode, by_peak in self.fits.items()}
-        for mode, jr in self.joint.items():
-            for peak, row in out[mode].items():
-                row.update(jr.curves.params(float(peak)), esr=jr.esr[int(peak)], source="joint")
-        for mode, by_peak in self.residual.get("settings", {}).items():
-            for peak, e in by_peak.items():
-                if peak in out.get(mode, {}):
-                    out[mode][peak]["esr_with_residual"] = e["esr"]
-        return out
-
-
-def _select_pairs(manifest: Manifest, unit: str, modes, peaks, report: list) -> dict:
-    """(mode, peak) -> PairEntry, choosing one pair per setting (Train, Val, Test, then id)."""
-    chosen: dict = {}
-    for p in manifest.select(unit, modes, peaks):
-        key = (p.mode, p.peak)
-        if key in chosen:
-            report.append({"mode": p.mode, "peak": p.peak, "file": p.target,
-                           "reason": f"duplicate setting: {chosen[key].target} is used instead"})
-            continue
-        chosen[key] = p
-    return chosen
-
-
-def _gather_chains(dist, out: Path, result: SweepResult, modes, chosen) -> SweepResult:
-    """Mark this worker done; rank 0 waits for every worker's marker and collects all fits."""
-    marker = out / f".done-rank{dist.rank}.json"
-    _write_json(marker, {"failed": result.failed, "skipped": result.skipped, "resumed": result.resumed})
-    if not dist.is_main:
-        return result
-    markers = [out / f".done-rank{r}.json" for r in range(dist.world)]
-    while not all(m.exists() for m in markers):  # torchrun ends the group if a worker dies
-        time.sleep(0.2)
-    merged = SweepResult(str(out))
-    for m in markers:
-        info = json.loads(m.read_text())
-        if m != marker:
-            merged.failed += info["failed"]
-            merged.resumed += info["resumed"]
-        m.unlink()
-    merged.failed += result.failed
-    merged.skipped, merged.resumed = result.skipped, merged.resumed + result.resumed
-    for mode in modes:
-        merged.fits[mode] = {}
-        for (m, peak) in chosen:
-            if m == mode and fit_path(out, mode, peak).exists():
-                merged.fits[mode][peak] = FitResult.load(fit_path(out, mode, peak))
-    return merged
-
-
-def _joint_stage(out: Path, manifest, chosen: dict, result: SweepResult, spec, degree: int, frame_seconds,
-                 overlap_seconds, options, on_event) -> dict:
-    """Joint knob curves per mode from its per-setting fits; writes joint.json."""
-    from .joint import joint_fit
-
-    joint = {}
-    for mode, fits in result.fits.items():
-        if len(fits) < degree + 1:
-            result.failed.append({"mode": mode, "peak": None, "target": None,
-                                  "error": f"joint fit skipped: only {len(fits)} settings fitted, degree {degree} "
-                                           f"needs {degree + 1}"})
-            continue
-        paths = {p: (manifest.abspath(chosen[(mode, p)].input), manifest.abspath(chosen[(mode, p)].target))
-                 for p in sorted(fits)}
-        settings, rate = settings_frames(paths, frame_seconds, overlap_seconds, mode)
-        if on_event:
-            on_event("joint", {"mode": mode, "settings": len(settings), "total": len(chosen)})
-        joint[mode] = joint_fit(settings, spec.name, rate, {p: r.all_params for p, r in fits.items()},
-                                degree=degree, options=options)
-        del settings
-    _write_json(out / "joint.json", {"schema": 1, "model": spec.name, "degree": degree,
-                                     "modes": {m: jr.to_dict() for m, jr in joint.items()}})
-    return joint
-
-
-def _residual_stage(out: Path, manifest, chosen: dict, result: SweepResult, spec, frame_seconds, overlap_seconds,
-                    epochs: int, seconds, on_event) -> dict:
-    """One GRU residual for the whole sweep, on the mapping's DSP output; writes residual.json."""
-    import torch
-
-    from .audio import prepare_pair
-    from .model.models import get_model
-    from .model.residual import HIDDEN, apply_residual
-    from .residual_training import train_residual
-    from .objective.metrics import esr
-
-    model = get_model(spec)
-    mapping = result.mapping()
-    outputs, targets, keys, rates = [], [], [], set()
-    for mode, by_peak in mapping.items():
-        for peak, row in by_peak.items():
-            entry = chosen[(mode, int(peak))]
-            pair = prepare_pair(manifest.abspath(entry.input), manifest.abspath(entry.target), trim=True)
-            rates.add(pair.sample_rate)
-            theta = model.physical_to_theta({k: row[k] for k in model.param_names}, pair.sample_rate)
-            n = pair.x.shape[-1] if seconds is None else min(pair.x.shape[-1], int(seconds * pair.sample_rate))
-            with torch.no_grad():
-                y_dsp = model.render(pair.x.double(), theta, pair.sample_rate)
-            outputs.append(y_dsp[..., :n])
-            targets.append(pair.y.double()[..., :n])
-            keys.append((mode, peak, pair, theta))
-    if len(rates) > 1:
-        raise InputError(f"the sweep's pairs have different sample rates {sorted(rates)}; one residual needs one")
-    sr = rates.pop()
-    if on_event:
-        on_event("residual", {"settings": len(keys), "total": len(chosen)})
-    weights, info = train_residual(outputs, targets, sr, epochs=epochs)
-    settings = {}
-    for mode, peak, pair, theta in keys:  # each setting's ESR with the residual: whole pair from sample 0, from rest
-        with torch.no_grad():
-            y_dsp = model.render(pair.x.double(), theta, sr)
-        target = pair.y.double()
-        settings.setdefault(mode, {})[peak] = {"esr_dsp": float(esr(y_dsp, target).mean()),
-                                               "esr": float(esr(apply_residual(y_dsp, weights), target).mean())}
-    residual = {"type": "gru", "hidden": HIDDEN, "weights": weights, "esr_dsp": info["esr_dsp"], "esr": info["esr"],
-                "epochs": info["epochs"], "history": info["history"], "sample_rate": sr, "settings": settings,
-                "trained_on": "joint curves" if result.joint else "per-setting fits"}
-    _write_json(out / "residual.json", residual)
-    return residual
-
-
-def _check_joint(chosen: dict, modes, joint_degree) -> int:
-    """The joint fit's degree (default 3); InputError when a mode has too few settings for it."""
-    from .joint import DEFAULT_DEGREE
-
-    joint_degree = DEFAULT_DEGREE if joint_degree is None else int(joint_degree)
-    for mode in modes:
-        n = len([1 for (m, _) in chosen if m == mode])
-        if n < joint_degree + 1:
-            raise InputError(f"a joint sweep of degree {joint_degree} needs at least {joint_degree + 1} settings "
-                             f"per mode; {mode} has {n} ({', '.join(str(p) for (m, p) in sorted(chosen) if m == mode) or 'none'}): "
-                             f"add peaks or lower {{joint_degree}}", {"joint_degree": max(n - 1, 0)})
-    return joint_degree
-
-
-def _selection_stage(out: Path, manifest, unit, modes, peaks, hessian, device, dtype, frame_seconds, overlap_seconds,
-                     max_iter, options, on_event):
-    """(selection record, chosen ModelSpec) of a ``--model auto`` sweep: an earlier run's ``selection.json``
-    when there is one, else :func:`dspnewton.selection.select_for_sweep` on a few settings."""
-    import torch
-
-    from .model.greybox_spec import parse_model
-    from .selection import select_for_sweep, selection_settings
-
-    path = out / "selection.json"
-    if path.exists():
-        try:
-            sel = json.loads(path.read_text())
-            return sel, parse_model(sel["chosen"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"'{path}' is not a valid model selection ({exc}); delete it to select again") from None
-    chosen = _select_pairs(manifest, unit, modes, peaks, [])
-    if not chosen:
-        raise InputError(f"no {unit or ''} input/target pairs for modes {list(modes)} to select a model on in "
-                         f"'{manifest.root}'")
-    keys = selection_settings(list(chosen))
-    pairs = {k: (manifest.abspath(chosen[k].input), manifest.abspath(chosen[k].target)) for k in keys}
-    fit_kw = dict(hessian=hessian, device=device, dtype=dtype or torch.float64, max_iter=max_iter,
-                  frame_seconds=frame_seconds, overlap_seconds=overlap_seconds, options=options)
-    sel = select_for_sweep(pairs, fit_kw=fit_kw, on_event=on_event)
-    return sel, parse_model(sel["chosen"])
 
 
 def sweep(source, out_dir, *, modes=MODES, peaks=None, unit: str = "3c", hessian: str = "auto",
@@ -318,8 +136,8 @@ def sweep(source, out_dir, *, modes=MODES, peaks=None, unit: str = "3c", hessian
             raise InputError(f"'{out}' holds a sweep made without --model auto; choose another output folder "
                              f"or rerun it with its own model")
         if joint:
-            _check_joint(_select_pairs(manifest, unit, modes, peaks, []), modes, joint_degree)
-        selection, spec = _selection_stage(out, manifest, unit, modes, peaks, hessian, device, dtype, frame_seconds,
+            check_joint(select_pairs(manifest, unit, modes, peaks, []), modes, joint_degree)
+        selection, spec = selection_stage(out, manifest, unit, modes, peaks, hessian, device, dtype, frame_seconds,
                                            overlap_seconds, max_iter, options, on_event)
     if (out / "sweep.json").exists():
         try:
@@ -330,14 +148,14 @@ def sweep(source, out_dir, *, modes=MODES, peaks=None, unit: str = "3c", hessian
             raise InputError(f"'{out}' holds a sweep of model {before!r}, not {spec.name!r}; "
                              f"choose another output folder or rerun with {{model}}", {"model": before})
     result = SweepResult(str(out), selection=selection or {})
-    chosen = _select_pairs(manifest, unit, modes, peaks, result.skipped)
+    chosen = select_pairs(manifest, unit, modes, peaks, result.skipped)
     if not chosen:
         raise InputError(
             f"no {unit or ''} input/target pairs for modes {list(modes)} and peaks {peaks[0]}..{peaks[-1]} in "
             f"'{manifest.root}' ({len(manifest.pairs)} pairs in all, {len(manifest.unknown)} unknown files, "
             f"{len(manifest.problems)} unreadable); check the folder or build an index with 'dspnewton index'")
     if joint:
-        joint_degree = _check_joint(chosen, modes, joint_degree)
+        joint_degree = check_joint(chosen, modes, joint_degree)
     out.mkdir(parents=True, exist_ok=True)  # after every check: a refused sweep writes nothing
     if selection is not None:
         _write_json(out / "selection.json", selection)
@@ -403,17 +221,17 @@ def sweep(source, out_dir, *, modes=MODES, peaks=None, unit: str = "3c", hessian
             if on_event:
                 on_event("done", {**info, "esr": r.esr, "iterations": r.iterations, "seconds": r.seconds})
     if dist is not None:
-        result = _gather_chains(dist, out, result, modes, chosen)
+        result = gather_chains(dist, out, result, modes, chosen)
         if not dist.is_main:
             result.seconds = time.perf_counter() - t0
             return result
     if joint:
-        result.joint = _joint_stage(out, manifest, chosen, result, spec, joint_degree, frame_seconds, overlap_seconds,
+        result.joint = joint_stage(out, manifest, chosen, result, spec, joint_degree, frame_seconds, overlap_seconds,
                                     options, on_event)
     elif (out / "joint.json").exists():
         (out / "joint.json").unlink()  # an earlier joint sweep's curves no longer match this mapping
     if with_residual:
-        result.residual = _residual_stage(out, manifest, chosen, result, spec, frame_seconds, overlap_seconds,
+        result.residual = residual_stage(out, manifest, chosen, result, spec, frame_seconds, overlap_seconds,
                                           gru_epochs, residual_seconds, on_event)
     elif (out / "residual.json").exists():
         (out / "residual.json").unlink()  # trained on another sweep's DSP output

@@ -244,7 +244,9 @@ def test_fit_warm_starts_from_ff5_and_round_trips(tmp_path):
     assert back.model == "fb+2rel" and back.all_params == r.all_params
     assert torch.equal(back.render(x), r.render(x))
     # A warm start of a larger model from this fit keeps its parameters.
-    th = dspnewton.fitting._resolve_init(back, sr, parse_model("fb+2rel+tube"))
+    from dspnewton.fit_start import resolve_init
+
+    th = resolve_init(back, sr, parse_model("fb+2rel+tube"))
     assert th.shape == (9,) and torch.allclose(th[:7], back.theta)
     with pytest.raises(InputError, match="unknown model option"):
         dspnewton.fit(x, y, sr, model="fb+magic")

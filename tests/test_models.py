@@ -19,7 +19,7 @@ import torch
 from dspnewton.objective.exact import exact_loss, exact_loss_grad_hess
 from dspnewton.audio import InputError
 from dspnewton.data.virtual_unit import generate_dataset
-from dspnewton.fitting import _resolve_init
+from dspnewton.fit_start import resolve_init as _resolve_init
 from dspnewton.model.greybox import render_model
 from dspnewton.model.greybox_spec import RECOMMENDED_MODEL, list_models, parse_model
 from dspnewton.model.models import get_model

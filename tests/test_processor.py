@@ -295,7 +295,7 @@ def test_bad_input_is_a_clear_error(tmp_path, music):
     with pytest.raises(ValueError, match="does not exist"):
         Processor.from_fit(str(tmp_path / "nope.json"))
     (tmp_path / "bad.json").write_text("{\"model\": \"ff5\"}")
-    with pytest.raises(ValueError, match="not a usable dspnewton fit: missing key 'sample_rate'"):
+    with pytest.raises(ValueError, match="bad.json' lacks the keys sample_rate, params; is it a dspnewton fit.json"):
         Processor.from_fit(str(tmp_path / "bad.json"))
     d = _bundle(tmp_path, "ff5")
     newer = json.loads((d / "bundle.json").read_text())

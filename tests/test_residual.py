@@ -168,14 +168,14 @@ def test_residual_bad_input(pair, tmp_path):
     (tmp_path / "a.json").write_text(json.dumps(bad))
     with pytest.raises(InputError, match="holds no GRU residual weights"):
         FitResult.load(tmp_path / "a.json")
-    with pytest.raises(ValueError, match="the model has '\\+gru' but no residual weights"):
+    with pytest.raises(InputError, match="holds no GRU residual weights"):  # the same reader
         Processor.from_fit(tmp_path / "a.json")
     bad = json.loads(json.dumps(d))
     bad["residual"]["weights"]["w_hh"] = bad["residual"]["weights"]["w_hh"][:-1]
     (tmp_path / "b.json").write_text(json.dumps(bad))
     with pytest.raises(InputError, match="w_hh has shape \\(23, 8\\), expected \\(24, 8\\)"):
         FitResult.load(tmp_path / "b.json")
-    with pytest.raises(ValueError, match="w_hh must be a list of 24"):
+    with pytest.raises(InputError, match="w_hh has shape \\(23, 8\\), expected \\(24, 8\\)"):
         Processor.from_fit(tmp_path / "b.json")
     bad = dict(json.loads(json.dumps(d)), model="ff5")
     (tmp_path / "c.json").write_text(json.dumps(bad))

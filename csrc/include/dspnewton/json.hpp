@@ -11,6 +11,14 @@
 #include <vector>
 
 namespace dspnewton {
+
+/// A double as the writers print it: %.17g, which strtod reads back exactly.
+inline std::string fmt17(double v) {
+    char buf[40];
+    std::snprintf(buf, sizeof(buf), "%.17g", v);
+    return buf;
+}
+
 namespace json {
 
 struct Value {
