@@ -57,9 +57,9 @@ fuzz: install
 	$(PIP) install -q atheris==3.0.0
 	$(PY) tests/fuzz/fuzz_readers.py -runs=$(FUZZ_RUNS) -max_len=4096
 
-# The C++ parameter field list, generated from the one parameter table (dspnewton/model/schema.py).
+# The C++ model tables (parameters, options, GRU size), generated from dspnewton/model/ (cpp_table.py).
 cpp-fields: install
-	$(PY) -c "from dspnewton.model.schema import write_cpp_header; print('wrote', write_cpp_header())"
+	$(PY) -c "from dspnewton.model.cpp_table import write_cpp_header; print('wrote', write_cpp_header())"
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info $(DEMO_OUT) benchmarks/results

@@ -67,7 +67,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 def _cmd_models(args: argparse.Namespace) -> int:
     from .candidates import auto_text, short_list_text
-    from .model.names import OPTION_PARAMS, RECOMMENDED_MODEL, list_models
+    from .model.names import OPTION_PARAMS, OPTION_TABLE, RECOMMENDED_MODEL, list_models
 
     if args.all:
         for spec in list_models():
@@ -75,13 +75,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
         return 0
     print("A model is a topology, ff (the detector reads the input; 'ff5' alone) or fb (it reads the previous "
           "output),\nplus any of these options, joined by '+' (e.g. fb+2rel+inhp):")
-    what = {"knee": "soft knee", "rms": "RMS detector", "2rel": "two-stage (fast and slow) release",
-            "sc": "side-chain high shelf (1 kHz)", "tube": "tube-style output saturation",
-            "inhp": "signal path: input high-pass (an input transformer's low-frequency roll-off)",
-            "outshelf": "signal path: output high shelf (an output transformer's high-frequency loss; "
-                        "its lowest gain is a low-pass)"}
-    for option, params in OPTION_PARAMS.items():
-        print(f"  {option:<9} {what[option]}: {', '.join(params)}")
+    for option in OPTION_TABLE:
+        print(f"  {option.name:<9} {option.description}: {', '.join(OPTION_PARAMS[option.name])}")
     print(f"{len(list_models())} models in all ('dspnewton models --all' lists them); recommended: {RECOMMENDED_MODEL}.")
     print("\n" + auto_text())
     print(short_list_text())

@@ -374,7 +374,7 @@ def _resolve_initial_state(initial_state: str, strategy: str) -> str:
 
 def _add_residual(result: FitResult, frames, spec: ModelSpec, epochs: int, callback) -> None:
     """Train the GRU residual on the fitted DSP model's output; the result's ESR includes it."""
-    from .model.residual import apply_residual
+    from .model.residual import HIDDEN, apply_residual
     from .residual_training import train_residual
     from .objective.preemphasis import preemphasis
 
@@ -391,5 +391,5 @@ def _add_residual(result: FitResult, frames, spec: ModelSpec, epochs: int, callb
     result.esr = float(err) / float(pe_t.pow(2).sum())
     result.loss = result.esr * float(frames.target_energy)
     result.model = f"{spec.name}+gru"
-    result.residual = {"type": "gru", "hidden": 8, "weights": weights, "esr_dsp": info["esr_dsp"],
+    result.residual = {"type": "gru", "hidden": HIDDEN, "weights": weights, "esr_dsp": info["esr_dsp"],
                        "epochs": info["epochs"], "history": info["history"]}

@@ -326,13 +326,18 @@ def test_unknown_model_and_bad_stop_flags(virtual, tmp_path, capsys):
     assert code != 0 and "--stop-rtol and --stop-iters" in err
 
 
-def test_cpp_field_list_is_generated_from_the_table():
-    """The C++ core reads csrc/include/dspnewton/param_fields.hpp; it must match the one table
-    (regenerate with `make cpp-fields`)."""
-    from dspnewton.model.schema import CPP_HEADER, cpp_header
+def test_cpp_model_tables_are_generated_from_the_python_tables():
+    """The C++ core reads csrc/include/dspnewton/model_table.hpp (parameters, options, GRU size); it must
+    match the Python tables (regenerate with `make cpp-fields`), and the core spells no option itself."""
+    from dspnewton.model.cpp_table import CPP_HEADER, cpp_header
+    from dspnewton.model.names import OPTIONS
 
-    committed = (Path(__file__).resolve().parents[1] / CPP_HEADER).read_text()
-    assert committed == cpp_header(), "param_fields.hpp is stale: run `make cpp-fields`"
+    root = Path(__file__).resolve().parents[1]
+    committed = (root / CPP_HEADER).read_text()
+    assert committed == cpp_header(), "model_table.hpp is stale: run `make cpp-fields`"
+    core = (root / "csrc/include/dspnewton/compressor.hpp").read_text()
+    assert not [o for o in OPTIONS if f'"{o}"' in core], "compressor.hpp spells an option: use DSPNEWTON_MODEL_OPTIONS"
+    assert "kHidden = DSPNEWTON_GRU_HIDDEN" in (root / "csrc/include/dspnewton/residual.hpp").read_text()
 
 
 def test_native_core_follows_the_table():

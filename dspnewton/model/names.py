@@ -8,12 +8,35 @@ from dataclasses import dataclass
 
 from .schema import PARAMETERS
 
-__all__ = ["OPTIONS", "SIGNAL_PATH_OPTIONS", "OPTION_PARAMS", "RECOMMENDED_MODEL", "FF5_NAMES", "ModelSpec",
-           "parse_model", "list_models"]
+__all__ = ["OptionSpec", "OPTION_TABLE", "OPTIONS", "SIGNAL_PATH_OPTIONS", "OPTION_PARAMS", "RECOMMENDED_MODEL",
+           "FF5_NAMES", "ModelSpec", "parse_model", "list_models"]
 
-OPTIONS = ("knee", "rms", "2rel", "sc", "tube", "inhp", "outshelf")
-# Options that add a linear stage to the signal path (the rest shape the gain).
-SIGNAL_PATH_OPTIONS = ("inhp", "outshelf")
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One model option: its name in model names, the C++ member that holds it, what it does, and
+    whether it is a linear stage of the signal path (the others shape the gain)."""
+
+    name: str
+    cpp_member: str
+    description: str
+    signal_path: bool = False
+
+
+# The one option table, in the order options are written in a model name; the C++ option list
+# (csrc/include/dspnewton/model_table.hpp) and `dspnewton models` are generated from it.
+OPTION_TABLE = (
+    OptionSpec("knee", "knee", "soft knee"),
+    OptionSpec("rms", "rms", "RMS detector"),
+    OptionSpec("2rel", "two_rel", "two-stage (fast and slow) release"),
+    OptionSpec("sc", "sc", "side-chain high shelf (1 kHz)"),
+    OptionSpec("tube", "tube", "tube-style output saturation"),
+    OptionSpec("inhp", "inhp", "signal path: input high-pass (an input transformer's low-frequency roll-off)", True),
+    OptionSpec("outshelf", "outshelf", "signal path: output high shelf (an output transformer's high-frequency "
+                                       "loss; its lowest gain is a low-pass)", True),
+)
+OPTIONS = tuple(o.name for o in OPTION_TABLE)
+SIGNAL_PATH_OPTIONS = tuple(o.name for o in OPTION_TABLE if o.signal_path)
 # Views of the one parameter table (:mod:`.schema`).
 OPTION_PARAMS = {o: tuple(p.name for p in PARAMETERS if p.option == o) for o in OPTIONS}
 RECOMMENDED_MODEL = "fb+knee+rms+2rel+sc+tube"

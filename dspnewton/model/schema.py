@@ -2,7 +2,7 @@
 
 Python (transforms, validation, tables, plots, exports) reads this table; the
 C++ core, the bundle writer/reader and the plugin read the generated field list
-``csrc/include/dspnewton/param_fields.hpp`` (an X-macro with the same names,
+``csrc/include/dspnewton/model_table.hpp`` (an X-macro with the same names,
 units, ranges, defaults and order; regenerate it with
 ``make cpp-fields`` after editing the table — a test checks that the committed
 header matches).
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ParamSpec", "PARAMETERS", "COLUMN_ORDER", "param_spec", "format_value", "cpp_header", "CPP_HEADER", "write_cpp_header"]
+__all__ = ["ParamSpec", "PARAMETERS", "COLUMN_ORDER", "param_spec", "format_value"]
 
 
 @dataclass(frozen=True)
@@ -100,46 +100,3 @@ def format_value(name: str, value: float) -> str:
     if name == "ratio":
         return f"{value:.3g}:1"
     return f"{value:.4g} {spec.unit}".rstrip()
-
-
-CPP_HEADER = "csrc/include/dspnewton/param_fields.hpp"
-
-
-def _cpp_number(v: float | None, sign: str) -> str:
-    if v is None:
-        return f"{sign}HUGE_VAL"
-    return repr(float(v))
-
-
-def cpp_header() -> str:
-    """The C++ field list of :data:`PARAMETERS`: ``X(name, label, unit, lo, hi, default, option,
-    control_lo, control_hi, transform)`` per row."""
-    lines = [
-        "// Generated from dspnewton/model/schema.py by `make cpp-fields`. Do not edit:",
-        "// the parameter table lives there, and a test checks that this file matches it.",
-        "// X(name, label, unit, lo, hi, default, option, control_lo, control_hi, transform): option \"\" means",
-        "// every model has the parameter; control_lo/hi is a host control's range (the range, or a UI range",
-        "// when the parameter is unbounded); transform maps the unconstrained theta to the value (none,",
-        "// sigmoid, logsigmoid, coef; see dspnewton/model/schema.py).",
-        "#pragma once",
-        "",
-        "#include <cmath>",
-        "",
-        "#define DSPNEWTON_PARAM_FIELDS(X) \\",
-    ]
-    rows = []
-    for p in PARAMETERS:
-        c_lo, c_hi = p.control_range
-        rows.append(f"    X({p.name}, \"{p.label}\", \"{p.unit}\", {_cpp_number(p.lo, '-')}, {_cpp_number(p.hi, '')}, "
-                    f"{float(p.default)!r}, \"{p.option or ''}\", {float(c_lo)!r}, {float(c_hi)!r}, \"{p.transform}\")")
-    lines += [r + " \\" for r in rows[:-1]] + [rows[-1]]
-    return "\n".join(lines) + "\n"
-
-
-def write_cpp_header(root=None) -> str:
-    """Write :func:`cpp_header` to ``CPP_HEADER`` under the repository root; returns the path."""
-    from pathlib import Path
-
-    target = Path(root or Path(__file__).resolve().parents[2]) / CPP_HEADER
-    target.write_text(cpp_header())
-    return str(target)

@@ -281,8 +281,8 @@ inline Bundle parse_bundle(const std::string& text) {
 }
 
 /// params.h for plugin builds: the model's name and the table as constexpr arrays
-/// {peak, then every field of kFields in order: threshold, ratio, attack, release, make-up, knee,
-/// rms, slow release, slow mix, shelf, drive, bias} (extras the model lacks hold their defaults).
+/// {peak, then every field of kFields in table order (DSPNEWTON_PARAM_FIELDS, model_table.hpp)}
+/// (extras the model lacks hold their defaults).
 inline std::string params_header(const Table& t, int sample_rate) {
     validate_table(t);
     std::ostringstream o;

@@ -22,43 +22,59 @@
 #include <stdexcept>
 #include <string>
 
-#include "param_fields.hpp"
+#include "model_table.hpp"
 
 namespace dspnewton {
 
 /// Parameters in physical units (dB, ratio, ms, ms, dB; then the grey-box extras,
 /// used only by the models that have the option; defaults are the neutral warm start).
 /// The members, units, ranges and defaults come from the one parameter table
-/// (param_fields.hpp, generated from dspnewton/model/schema.py).
+/// (model_table.hpp, generated from dspnewton/model/).
 struct Params {
 #define DSPNEWTON_MEMBER(name, label, unit, lo, hi, def, option, clo, chi, transform) double name = def;
     DSPNEWTON_PARAM_FIELDS(DSPNEWTON_MEMBER)
 #undef DSPNEWTON_MEMBER
 };
 
-/// A model: topology and options, named like "ff5" or "fb+knee+2rel+sc".
+/// A model: topology and options, named like "ff5" or "fb+knee+2rel+sc" (the options: DSPNEWTON_MODEL_OPTIONS).
 struct Model {
-    bool feedback = false, knee = false, rms = false, two_rel = false, sc = false, tube = false;
-    bool inhp = false, outshelf = false;  // signal-path stages
+    bool feedback = false;
+#define DSPNEWTON_OPTION_MEMBER(member, option_name, signal_path) bool member = false;
+    DSPNEWTON_MODEL_OPTIONS(DSPNEWTON_OPTION_MEMBER)
+#undef DSPNEWTON_OPTION_MEMBER
 
-    bool is_ff5() const { return !feedback && !knee && !rms && !two_rel && !sc && !tube && !inhp && !outshelf; }
+    bool is_ff5() const {
+        bool any = feedback;
+#define DSPNEWTON_OPTION_ANY(member, option_name, signal_path) any = any || member;
+        DSPNEWTON_MODEL_OPTIONS(DSPNEWTON_OPTION_ANY)
+#undef DSPNEWTON_OPTION_ANY
+        return !any;
+    }
     std::string name() const {
         if (is_ff5()) return "ff5";
         std::string n = feedback ? "fb" : "ff";
-        if (knee) n += "+knee";
-        if (rms) n += "+rms";
-        if (two_rel) n += "+2rel";
-        if (sc) n += "+sc";
-        if (tube) n += "+tube";
-        if (inhp) n += "+inhp";
-        if (outshelf) n += "+outshelf";
+#define DSPNEWTON_OPTION_NAME(member, option_name, signal_path) \
+    if (member) n += "+" option_name;
+        DSPNEWTON_MODEL_OPTIONS(DSPNEWTON_OPTION_NAME)
+#undef DSPNEWTON_OPTION_NAME
         return n;
     }
     /// Whether the model has an option ("" = every model has it).
     bool has(const std::string& option) const {
-        return option.empty() || (option == "knee" && knee) || (option == "rms" && rms) ||
-               (option == "2rel" && two_rel) || (option == "sc" && sc) || (option == "tube" && tube) ||
-               (option == "inhp" && inhp) || (option == "outshelf" && outshelf);
+        if (option.empty()) return true;
+#define DSPNEWTON_OPTION_HAS(member, option_name, signal_path) \
+    if (option == option_name) return member;
+        DSPNEWTON_MODEL_OPTIONS(DSPNEWTON_OPTION_HAS)
+#undef DSPNEWTON_OPTION_HAS
+        return false;
+    }
+    /// The flag of an option by name (nullptr for a name that is no option).
+    bool* flag(const std::string& option) {
+#define DSPNEWTON_OPTION_FLAG(member, option_name, signal_path) \
+    if (option == option_name) return &member;
+        DSPNEWTON_MODEL_OPTIONS(DSPNEWTON_OPTION_FLAG)
+#undef DSPNEWTON_OPTION_FLAG
+        return nullptr;
     }
     int n_params() const;
     bool operator==(const Model& o) const { return name() == o.name(); }
@@ -79,17 +95,14 @@ inline Model parse_model(const std::string& name) {
             ++topologies;
             m.feedback = t == "fb";
             ff5 = ff5 || t == "ff5";
-        } else if (t == "knee") flag = &m.knee;
-        else if (t == "rms") flag = &m.rms;
-        else if (t == "2rel") flag = &m.two_rel;
-        else if (t == "sc") flag = &m.sc;
-        else if (t == "tube") flag = &m.tube;
-        else if (t == "inhp") flag = &m.inhp;
-        else if (t == "outshelf") flag = &m.outshelf;
-        else
-            throw std::invalid_argument("unknown model option '" + t + "' in model '" + name +
-                                        "'; this dspnewton knows knee, rms, 2rel, sc, tube, inhp, outshelf "
-                                        "(upgrade dspnewton if the model comes from a newer one)");
+        } else if (!(flag = m.flag(t))) {
+            std::string known;
+#define DSPNEWTON_OPTION_LIST(member, option_name, signal_path) known += (known.empty() ? "" : ", ") + std::string(option_name);
+            DSPNEWTON_MODEL_OPTIONS(DSPNEWTON_OPTION_LIST)
+#undef DSPNEWTON_OPTION_LIST
+            throw std::invalid_argument("unknown model option '" + t + "' in model '" + name + "'; this dspnewton knows " +
+                                        known + " (upgrade dspnewton if the model comes from a newer one)");
+        }
         if (flag) {
             if (*flag) throw std::invalid_argument("model option '" + t + "' repeated in '" + name + "'");
             *flag = true;

@@ -1,5 +1,5 @@
 // dspnewton: the GRU residual (dspnewton.model.residual) sample by sample: a GRU of hidden
-// size 8 on the DSP model's output, its projection added back. PyTorch's GRU equations
+// size DSPNEWTON_GRU_HIDDEN (model_table.hpp) on the DSP model's output, its projection added back. PyTorch's GRU equations
 // (gates r, z, n). The recurrence runs in float32 (the precision it was trained in; parity
 // with PyTorch's float64 evaluation about 1e-7 relative), with the hidden-to-hidden product
 // laid out for vectorisation; the DSP output it is added to stays float64. No allocation.
@@ -7,10 +7,12 @@
 
 #include <cmath>
 
+#include "model_table.hpp"
+
 namespace dspnewton {
 
 struct Residual {
-    static constexpr int kHidden = 8;
+    static constexpr int kHidden = DSPNEWTON_GRU_HIDDEN;
     static constexpr int kGates = 3 * kHidden;
     bool present = false;
     double w_ih[kGates] = {};           // (24, 1)

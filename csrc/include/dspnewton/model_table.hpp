@@ -1,9 +1,11 @@
-// Generated from dspnewton/model/schema.py by `make cpp-fields`. Do not edit:
-// the parameter table lives there, and a test checks that this file matches it.
-// X(name, label, unit, lo, hi, default, option, control_lo, control_hi, transform): option "" means
-// every model has the parameter; control_lo/hi is a host control's range (the range, or a UI range
-// when the parameter is unbounded); transform maps the unconstrained theta to the value (none,
-// sigmoid, logsigmoid, coef; see dspnewton/model/schema.py).
+// Generated from dspnewton/model/ (schema.py, names.py, residual.py) by `make cpp-fields`. Do not edit:
+// the tables live there, and a test checks that this file matches them.
+//
+// DSPNEWTON_PARAM_FIELDS: X(name, label, unit, lo, hi, default, option, control_lo, control_hi, transform):
+// option "" means every model has the parameter; control_lo/hi is a host control's range (the range, or
+// a UI range when the parameter is unbounded); transform maps the unconstrained theta to the value
+// (none, sigmoid, logsigmoid, coef; see dspnewton/model/schema.py).
+// DSPNEWTON_MODEL_OPTIONS: X(member, name, signal_path), in the order options are written in a model name.
 #pragma once
 
 #include <cmath>
@@ -24,3 +26,14 @@
     X(input_hp_hz, "input high-pass", "Hz", 1.0, 1000.0, 5.0, "inhp", 1.0, 1000.0, "logsigmoid") \
     X(output_shelf_hz, "output shelf corner", "Hz", 100.0, 40000.0, 8000.0, "outshelf", 100.0, 40000.0, "logsigmoid") \
     X(output_shelf_db, "output shelf gain", "dB", -40.0, 12.0, 0.0, "outshelf", -40.0, 12.0, "sigmoid")
+
+#define DSPNEWTON_MODEL_OPTIONS(X) \
+    X(knee, "knee", false) \
+    X(rms, "rms", false) \
+    X(two_rel, "2rel", false) \
+    X(sc, "sc", false) \
+    X(tube, "tube", false) \
+    X(inhp, "inhp", true) \
+    X(outshelf, "outshelf", true)
+
+#define DSPNEWTON_GRU_HIDDEN 8
