@@ -113,7 +113,7 @@ SCREEN_MAX_ITER = 15  # enough to rank the starts; the best one is then refined
 
 def ff5_multistart(frames: Frames, opts: FitOptions, screen_frames: int | None = SCREEN_FRAMES) -> FitResult:
     """The best ``ff5`` Newton fit of ``frames`` from the published start and a small grid of
-    (threshold dB, ratio) starts (1 ms, 200 ms, RMS-matched make-up).
+    (threshold dB, ratio) starts (the published start's time constants, RMS-matched make-up).
 
     A single start can end in the flat region where the threshold lies above
     the signal and the ratio at 1:1; the grid avoids that.  The starts are
@@ -126,7 +126,8 @@ def ff5_multistart(frames: Frames, opts: FitOptions, screen_frames: int | None =
     starts = [published_init_theta(x, y, frames.sample_rate)]
     for thr, ratio in FF5_STARTS:
         th = starts[0].clone()
-        th[:2] = CompressorParams(thr, ratio, 1.0, 200.0, 0.0).to_theta(frames.sample_rate)[:2]
+        grid = dataclasses.replace(CompressorParams.published_init(), threshold_db=thr, ratio=ratio)
+        th[:2] = grid.to_theta(frames.sample_rate)[:2]
         starts.append(th)
     best = None
     screen = opts.replace(max_iter=min(opts.max_iter or SCREEN_MAX_ITER, SCREEN_MAX_ITER))

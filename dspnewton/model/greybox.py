@@ -46,7 +46,9 @@ from ..filters._vmap import fold_vmap
 from ..filters._time import shift_in
 from ..filters.matrix_recurrence import matrix_recurrence
 from .compressor import check_audio
-from .greybox_spec import COLUMN, SC_CORNER_HZ, ModelSpec, coefficient_table, parse_model
+from .greybox_spec import (C_ATTACK, C_KNEE, C_RELEASE, C_RELEASE_SLOW, C_RMS, C_SHELF, C_SLOPE, C_SLOW_MIX, C_THRESHOLD,
+                           COLUMN, F_2REL, F_FB, F_KNEE, F_RMS, F_SC, SC_CORNER_HZ, ModelSpec, coefficient_table,
+                           kernel_flags, parse_model)
 from .params import check_sample_rate
 
 __all__ = ["greybox_states", "greybox_output", "render_model", "detector_inputs", "step", "kernel_states",
@@ -94,20 +96,15 @@ def detector_inputs(x: torch.Tensor, spec: ModelSpec, sample_rate: int):
     return x, hp
 
 
-def _flags(spec: ModelSpec) -> np.ndarray:
-    """The model's option flags (0/1) as the kernels read them: fb, knee, rms, 2rel, sc, tube, inhp, outshelf."""
-    return np.array([spec.feedback, spec.has("knee"), spec.has("rms"), spec.has("2rel"), spec.has("sc"),
-                     spec.has("tube"), spec.has("inhp"), spec.has("outshelf")], dtype=np.int64)
-
-
 @nb.njit(parallel=True, cache=True, nogil=True)
 def _states_kernel(xd, hd, C, flags, out):  # pragma: no cover - compiled
     """Sequential recursion; xd, hd (B, T), C (B, 15) coefficients, out (B, T, d)."""
-    fb, knee, rms, two, sc = flags[0], flags[1], flags[2], flags[3], flags[4]
+    fb, knee, rms, two, sc = flags[F_FB], flags[F_KNEE], flags[F_RMS], flags[F_2REL], flags[F_SC]
     Bn, T = xd.shape
     for i in nb.prange(Bn):
-        thr, slope, W = C[i, 0], C[i, 1], C[i, 2]
-        a_at, a_rf, a_rs, m, a_p, k_sc = C[i, 3], C[i, 4], C[i, 5], C[i, 6], C[i, 7], C[i, 8]
+        thr, slope, W = C[i, C_THRESHOLD], C[i, C_SLOPE], C[i, C_KNEE]
+        a_at, a_rf, a_rs = C[i, C_ATTACK], C[i, C_RELEASE], C[i, C_RELEASE_SLOW]
+        m, a_p, k_sc = C[i, C_SLOW_MIX], C[i, C_RMS], C[i, C_SHELF]
         gf, gs, p = 1.0, 1.0, 0.0
         for n in range(T):
             v = xd[i, n]
@@ -149,7 +146,7 @@ def kernel_states_from_inputs(xd, hd, C, spec):
     """States (B, T, d) from the kernel given detector inputs (B, T) and coefficients C (B, 15); no derivatives."""
     out = torch.empty(*xd.shape, spec.state_dim, dtype=torch.float64)
     _states_kernel(xd.detach().double().cpu().numpy(), hd.detach().double().cpu().numpy(),
-                   C.detach().double().cpu().numpy(), _flags(spec), out.numpy())
+                   C.detach().double().cpu().numpy(), kernel_flags(spec), out.numpy())
     return out.to(device=xd.device, dtype=xd.dtype)
 
 

@@ -45,6 +45,7 @@ import torch
 from .names import OPTION_PARAMS, OPTIONS, RECOMMENDED_MODEL, SIGNAL_PATH_OPTIONS, ModelSpec, list_models, parse_model
 from .schema import PARAMETERS
 from .params import check_sample_rate, ms_to_coef, physical_to_theta, theta_to_physical
+from .transforms import check_ranges, sigmoid_inverse, sigmoid_map
 
 __all__ = [
     "OPTIONS", "OPTION_PARAMS", "ModelSpec", "parse_model", "list_models", "RECOMMENDED_MODEL", "EXTRA_RANGES",
@@ -54,23 +55,9 @@ __all__ = [
 
 # name: (lo, hi, log-scale)
 EXTRA_RANGES = {p.name: (p.lo, p.hi, p.transform == "logsigmoid") for p in PARAMETERS if p.option is not None}
-UNITS = {p.name: p.unit for p in PARAMETERS if p.option is not None}
 # Warm-start values of the extra parameters: close to the ff5 behaviour.
 EXTRA_DEFAULTS = {p.name: p.default for p in PARAMETERS if p.option is not None}
 SC_CORNER_HZ = 1000.0
-
-
-def _sig_map(u, lo, hi, log):
-    s = torch.sigmoid(u)
-    if log:
-        return lo * torch.exp(math.log(hi / lo) * s)
-    return lo + (hi - lo) * s
-
-
-def _sig_inv(v, lo, hi, log):
-    p = (torch.log(v / lo) / math.log(hi / lo)) if log else (v - lo) / (hi - lo)
-    p = p.clamp(1e-12, 1 - 1e-12)
-    return torch.log(p) - torch.log1p(-p)
 
 
 def hz_to_coef(hz, sample_rate: int):
@@ -86,19 +73,8 @@ def model_theta_to_physical(theta: torch.Tensor, spec: ModelSpec, sample_rate: i
     out = theta_to_physical(theta[..., :5], sample_rate)
     for i, name in enumerate(spec.param_names[5:], start=5):
         lo, hi, log = EXTRA_RANGES[name]
-        out[name] = _sig_map(theta[..., i], lo, hi, log)
+        out[name] = sigmoid_map(theta[..., i], lo, hi, log)
     return out
-
-
-def validate_extras(vals: dict, names) -> None:
-    for name in names:
-        v = torch.as_tensor(vals[name], dtype=torch.float64)
-        if not torch.isfinite(v).all():
-            raise ValueError(f"{name} must be finite, got {v.tolist()}")
-        lo, hi, _ = EXTRA_RANGES[name]
-        if ((v < lo) | (v > hi)).any():
-            unit = f" {UNITS[name]}" if UNITS[name] else ""
-            raise ValueError(f"{name} must lie in [{lo:g}, {hi:g}]{unit}, got {v.tolist()}")
 
 
 def model_physical_to_theta(params: dict, spec: ModelSpec, sample_rate: int, dtype=torch.float64,
@@ -121,8 +97,8 @@ def model_physical_to_theta(params: dict, spec: ModelSpec, sample_rate: int, dty
     if not extras:
         return base
     vals = {n: torch.as_tensor(params[n], dtype=dtype, device=device) for n in extras}
-    validate_extras(vals, extras)
-    cols = [_sig_inv(vals[n], *EXTRA_RANGES[n]) for n in extras]
+    check_ranges(vals, extras)
+    cols = [sigmoid_inverse(vals[n], *EXTRA_RANGES[n]) for n in extras]
     cols = torch.broadcast_tensors(*[c for c in cols], base[..., 0])
     return torch.cat([base, torch.stack(cols[:-1], dim=-1)], dim=-1)
 
@@ -159,3 +135,16 @@ COEFFICIENTS = ("threshold_db", "slope", "knee_db", "alpha_attack", "alpha_relea
                 "slow_mix", "alpha_rms", "shelf_k", "makeup_gain", "drive", "bias", "alpha_input_hp",
                 "alpha_output_shelf", "output_shelf_k")
 COLUMN = {name: i for i, name in enumerate(COEFFICIENTS)}  # coefficient name -> column of the table
+# The columns as named constants, for the compiled kernels (unpacking fails if COEFFICIENTS changes length).
+(C_THRESHOLD, C_SLOPE, C_KNEE, C_ATTACK, C_RELEASE, C_RELEASE_SLOW, C_SLOW_MIX, C_RMS, C_SHELF, C_MAKEUP, C_DRIVE,
+ C_BIAS, C_INPUT_HP, C_OUTPUT_SHELF, C_OUTPUT_SHELF_K) = range(len(COEFFICIENTS))
+# The kernels' option flags (an int array, :func:`kernel_flags`): the topology, then the options in name order.
+KERNEL_FLAGS = ("fb",) + OPTIONS
+F_FB, F_KNEE, F_RMS, F_2REL, F_SC, F_TUBE, F_INHP, F_OUTSHELF = range(len(KERNEL_FLAGS))
+
+
+def kernel_flags(spec: ModelSpec):
+    """The model's flags (0/1, int64 (8,)) in :data:`KERNEL_FLAGS` order, as the compiled kernels read them."""
+    import numpy as np
+
+    return np.array([spec.feedback] + [spec.has(o) for o in OPTIONS], dtype=np.int64)

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 
 from .schema import PARAMETERS
+from .transforms import check_ranges, sigmoid_inverse, sigmoid_map
 
 __all__ = [
     "PARAM_NAMES",
@@ -35,7 +36,6 @@ __all__ = [
 # Views of the one parameter table (:mod:`.schema`).
 PARAM_NAMES = tuple(p.name for p in PARAMETERS if p.option is None)
 RANGES = {p.name: (p.lo, p.hi) for p in PARAMETERS if p.option is None and p.bounded}
-UNITS = {p.name: p.unit for p in PARAMETERS if p.option is None}
 
 
 def check_sample_rate(sample_rate) -> int:
@@ -72,9 +72,9 @@ def theta_to_coefficients(theta: torch.Tensor, sample_rate: int):
     r_lo, r_hi = RANGES["ratio"]
     at_lo, at_hi = _coef_bounds("attack_ms", sample_rate)
     rt_lo, rt_hi = _coef_bounds("release_ms", sample_rate)
-    ratio = r_lo + (r_hi - r_lo) * torch.sigmoid(u_r)
-    alpha_at = at_lo + (at_hi - at_lo) * torch.sigmoid(u_at)
-    alpha_rt = rt_lo + (rt_hi - rt_lo) * torch.sigmoid(u_rt)
+    ratio = sigmoid_map(u_r, r_lo, r_hi)
+    alpha_at = sigmoid_map(u_at, at_lo, at_hi)
+    alpha_rt = sigmoid_map(u_rt, rt_lo, rt_hi)
     return ct, ratio, alpha_at, alpha_rt, gamma
 
 
@@ -88,11 +88,6 @@ def theta_to_physical(theta: torch.Tensor, sample_rate: int) -> dict[str, torch.
         "release_ms": coef_to_ms(a_rt, sample_rate),
         "makeup_db": gamma,
     }
-
-
-def _logit_in(value: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
-    p = ((value - lo) / (hi - lo)).clamp(1e-12, 1 - 1e-12)  # the bounds themselves map to +-27.6
-    return torch.log(p) - torch.log1p(-p)
 
 
 def physical_to_theta(params: dict, sample_rate: int, dtype=torch.float64, device=None) -> torch.Tensor:
@@ -111,25 +106,17 @@ def physical_to_theta(params: dict, sample_rate: int, dtype=torch.float64, devic
     rt_lo, rt_hi = _coef_bounds("release_ms", sample_rate)
     cols = [
         vals["threshold_db"],
-        _logit_in(vals["ratio"], *RANGES["ratio"]),
-        _logit_in(ms_to_coef(vals["attack_ms"], sample_rate), at_lo, at_hi),
-        _logit_in(ms_to_coef(vals["release_ms"], sample_rate), rt_lo, rt_hi),
+        sigmoid_inverse(vals["ratio"], *RANGES["ratio"]),
+        sigmoid_inverse(ms_to_coef(vals["attack_ms"], sample_rate), at_lo, at_hi),
+        sigmoid_inverse(ms_to_coef(vals["release_ms"], sample_rate), rt_lo, rt_hi),
         vals["makeup_db"],
     ]
     return torch.stack(torch.broadcast_tensors(*cols), dim=-1)
 
 
 def validate_physical(vals: dict) -> None:
-    """ValueError naming the first parameter that is not finite or out of range."""
-    for name in PARAM_NAMES:
-        v = torch.as_tensor(vals[name], dtype=torch.float64)
-        if not torch.isfinite(v).all():
-            raise ValueError(f"{name} must be finite, got {v.tolist()}")
-        if name in RANGES:
-            lo, hi = RANGES[name]
-            if ((v < lo) | (v > hi)).any():
-                unit = f" {UNITS[name]}" if UNITS[name] else ""
-                raise ValueError(f"{name} must lie in [{lo:g}, {hi:g}]{unit}, got {v.tolist()}")
+    """ValueError naming the first ``ff5`` parameter that is not finite or out of range."""
+    check_ranges(vals, PARAM_NAMES)
 
 
 @dataclass(frozen=True)
@@ -150,8 +137,8 @@ class CompressorParams:
 
     @classmethod
     def published_init(cls) -> "CompressorParams":
-        """The published initialisation: -36 dB, 4:1, 1 ms, 200 ms, 0 dB."""
-        return cls(-36.0, 4.0, 1.0, 200.0, 0.0)
+        """The published initialisation (-36 dB, 4:1, 1 ms, 200 ms, 0 dB): the schema's defaults."""
+        return cls(**{p.name: p.default for p in PARAMETERS if p.option is None})
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)

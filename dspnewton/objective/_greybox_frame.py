@@ -3,7 +3,12 @@
 Compiled with ``numba.njit`` for the CPU kernel (prange over frames) and with
 ``numba.cuda.jit(device=True)`` for the GPU kernel (one thread per frame), as
 the ``ff5`` body (:mod:`._fused_frame`).  Only scalars, loops, caller-provided
-arrays and the scalar functions of :mod:`._greybox_steps` are used.
+arrays and the scalar functions of :mod:`._greybox_steps` are used.  It is one long function
+on purpose: a CUDA device function cannot allocate, so the three sweeps share scratch arrays and
+per-thread scalars that would otherwise travel through dozens of arguments, and splitting it would
+cost registers on the GPU.  The pieces that can stand alone (each step's forward and adjoint
+arithmetic) are the functions of :mod:`._greybox_steps`; tuple slots and coefficient columns are
+named constants.
 
 Derivatives are taken with respect to the model's active coefficients phi (P,):
 ``pos[c]`` is the position in phi of coefficient c (see :mod:`._greybox_steps`)
@@ -40,7 +45,14 @@ to ``init[f + 1]``.
 
 import math
 
-from ._greybox_steps import K_DB, output_adjoints, output_forward, step_adjoints, step_forward
+from ..model.greybox_spec import (C_ATTACK, C_BIAS, C_DRIVE, C_INPUT_HP, C_KNEE, C_MAKEUP, C_OUTPUT_SHELF,
+                                  C_OUTPUT_SHELF_K, C_RELEASE, C_RELEASE_SLOW, C_RMS, C_SHELF, C_SLOPE, C_SLOW_MIX,
+                                  C_THRESHOLD, F_2REL, F_FB, F_INHP, F_KNEE, F_OUTSHELF, F_RMS, F_SC, F_TUBE)
+from ._greybox_steps import (K_DB, OA_DEN, OA_G, OA_GF, OA_GS, OA_S2, OA_T1, OA_T2, OA_W, OA_Z1, OA_Z2, OF_DEN, OF_G,
+                             OF_T1, OF_T2, OF_Y, SA_A, SA_E, SA_GF, SA_GP, SA_GS, SA_KV, SA_O, SA_P, SA_PP, SA_V,
+                             SF_AF, SF_AS, SF_CF, SF_CS, SF_E, SF_GF, SF_GH, SF_GP, SF_GS, SF_KV, SF_KV_O, SF_KV_OO,
+                             SF_KV_OW, SF_KV_W, SF_KV_WW, SF_P, SF_U, SF_U_P, SF_U_PP, SF_V, SF_V0, output_adjoints,
+                             output_forward, step_adjoints, step_forward)
 
 # Tangent slots of ``tan`` (F, NT, P).
 GF, GS, PP, GP, V, PV, A, G, W, Z1, Y, YP, PJ, LO, Z = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
@@ -61,11 +73,12 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
     hp_g, hp_a1: the side-chain high-pass ``h[n] = hp_g (x[n] - x[n-1]) + hp_a1 h[n-1]``.
     Scratch: sbuf (F, L, 7), rbuf (F, L), hbuf (F, L), lbuf (F, L, 5), tan (F, 15, P), racc (F, P, P).
     """
-    fb, knee, rms, two, sc, tube = flags[0], flags[1], flags[2], flags[3], flags[4], flags[5]
-    inhp, outsh = flags[6], flags[7]
-    thr, slope, Wk, a_at, a_rf, a_rs = C[0], C[1], C[2], C[3], C[4], C[5]
-    m, a_p, k_sc, Gm, kd, bd = C[6], C[7], C[8], C[9], C[10], C[11]
-    a_in, a_out, k_out = C[12], C[13], C[14]
+    fb, knee, rms, two, sc, tube = flags[F_FB], flags[F_KNEE], flags[F_RMS], flags[F_2REL], flags[F_SC], flags[F_TUBE]
+    inhp, outsh = flags[F_INHP], flags[F_OUTSHELF]
+    thr, slope, Wk = C[C_THRESHOLD], C[C_SLOPE], C[C_KNEE]
+    a_at, a_rf, a_rs = C[C_ATTACK], C[C_RELEASE], C[C_RELEASE_SLOW]
+    m, a_p, k_sc, Gm, kd, bd = C[C_SLOW_MIX], C[C_RMS], C[C_SHELF], C[C_MAKEUP], C[C_DRIVE], C[C_BIAS]
+    a_in, a_out, k_out = C[C_INPUT_HP], C[C_OUTPUT_SHELF], C[C_OUTPUT_SHELF_K]
     o0 = off[f]
     nv = valid[f]
     start = starts[f]
@@ -112,11 +125,11 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
         hd = h_prev if fb else h
         r = step_forward(gf, gs, pp, xd, hd, thr, slope, Wk, a_at, a_rf, a_rs, m, a_p, k_sc, fb, knee, rms, two, sc,
                          False, 0.0, 0.0)
-        pp = r[4]
-        gf = r[19]
-        gs = r[20]
+        pp = r[SF_P]
+        gf = r[SF_GF]
+        gs = r[SF_GS]
         q = output_forward(gf, gs, xn, m, Gm, kd, bd, t2c, two, tube, False, 0.0)
-        y = q[2]
+        y = q[OF_Y]
         if outsh:
             lo = lo + a_out * (y - lo)
             y = y + k_out * (y - lo)
@@ -129,9 +142,9 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             sbuf[f, n, 0] = gf
             sbuf[f, n, 1] = gs
             sbuf[f, n, 2] = pp
-            sbuf[f, n, 3] = r[21]  # level (dB), static gain and tanh of the tube: reused by sweeps 2, 3
-            sbuf[f, n, 4] = r[14]
-            sbuf[f, n, 5] = q[3]
+            sbuf[f, n, 3] = r[SF_U]  # level (dB), static gain and tanh of the tube: reused by sweeps 2, 3
+            sbuf[f, n, 4] = r[SF_GH]
+            sbuf[f, n, 5] = q[OF_T1]
             sbuf[f, n, 6] = xn
             hbuf[f, n] = hd
             rbuf[f, n] = e
@@ -170,15 +183,15 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             xd = sbuf[f, n, 6] if fb else sbuf[f, n + 1, 6]
             r = step_forward(gf, gs, pp, xd, hbuf[f, n + 1], thr, slope, Wk, a_at, a_rf, a_rs, m, a_p, k_sc,
                              fb, knee, rms, two, sc, True, sbuf[f, n + 1, 3], sbuf[f, n + 1, 4])
-            ra = step_adjoints(r[0], r[2], r[14], r[15], r[17], r[9], r[5], slope, m, a_p, lf, ls, lp, fb, rms, two)
-            bf = ra[8]
-            bs = ra[9]
-            bp = ra[10]
+            ra = step_adjoints(r[SF_V0], r[SF_V], r[SF_GH], r[SF_AF], r[SF_AS], r[SF_KV_O], r[SF_U_P], slope, m, a_p, lf, ls, lp, fb, rms, two)
+            bf = ra[SA_GF]
+            bs = ra[SA_GS]
+            bp = ra[SA_PP]
         xn = sbuf[f, n, 6]
         q = output_forward(gf, gs, xn, m, Gm, kd, bd, t2c, two, tube, True, sbuf[f, n, 5])
-        qa = output_adjoints(xn, q[0], Gm, q[2], q[3], q[4], q[7], kd, m, rbuf[f, n], two, tube)
-        lf = bf + qa[9]
-        ls = bs + qa[10]
+        qa = output_adjoints(xn, q[OF_G], Gm, q[OF_Y], q[OF_T1], q[OF_T2], q[OF_DEN], kd, m, rbuf[f, n], two, tube)
+        lf = bf + qa[OA_GF]
+        ls = bs + qa[OA_GS]
         lp = bp
         lbuf[f, n, 0] = lf
         lbuf[f, n, 1] = ls
@@ -199,8 +212,9 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
         for j in range(P):
             U[i, j] = 0.0
             R[i, j] = 0.0
-    k0, k1, k2, k6, k7, k8, k9, k10, k11 = pos[0], pos[1], pos[2], pos[6], pos[7], pos[8], pos[9], pos[10], pos[11]
-    kin, kao, kko = pos[12], pos[13], pos[14]
+    k0, k1, k2 = pos[C_THRESHOLD], pos[C_SLOPE], pos[C_KNEE]
+    k6, k7, k8, k9, k10, k11 = pos[C_SLOW_MIX], pos[C_RMS], pos[C_SHELF], pos[C_MAKEUP], pos[C_DRIVE], pos[C_BIAS]
+    kin, kao, kko = pos[C_INPUT_HP], pos[C_OUTPUT_SHELF], pos[C_OUTPUT_SHELF_K]
     gf = init[f, S_GF]
     gs = init[f, S_GS]
     pp = init[f, S_PP]
@@ -246,14 +260,14 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             tth_prev = tth
         r = step_forward(gf, gs, pp, xd, hd, thr, slope, Wk, a_at, a_rf, a_rs, m, a_p, k_sc, fb, knee, rms, two, sc,
                          True, sbuf[f, n, 3], sbuf[f, n, 4])
-        v0, gp, v, e, u_p, u_pp, kv = r[0], r[1], r[2], r[3], r[5], r[6], r[8]
-        kv_o, kv_w, kv_oo, kv_ow, kv_ww, gh = r[9], r[10], r[11], r[12], r[13], r[14]
-        af, cf, as_, cs = r[15], r[16], r[17], r[18]
+        v0, gp, v, e, u_p, u_pp, kv = r[SF_V0], r[SF_GP], r[SF_V], r[SF_E], r[SF_U_P], r[SF_U_PP], r[SF_KV]
+        kv_o, kv_w, kv_oo, kv_ow, kv_ww, gh = r[SF_KV_O], r[SF_KV_W], r[SF_KV_OO], r[SF_KV_OW], r[SF_KV_WW], r[SF_GH]
+        af, cf, as_, cs = r[SF_AF], r[SF_CF], r[SF_AS], r[SF_CS]
         lf = lbuf[f, n, 0]
         ls = lbuf[f, n, 1]
         lp = lbuf[f, n, 2]
         ra = step_adjoints(v0, v, gh, af, as_, kv_o, u_p, slope, m, a_p, lf, ls, lp, fb, rms, two)
-        a_b, kv_b, o_b, p_b, e_b, v_b, gp_b = ra[1], ra[2], ra[3], ra[4], ra[5], ra[6], ra[7]
+        a_b, kv_b, o_b, p_b, e_b, v_b, gp_b = ra[SA_A], ra[SA_KV], ra[SA_O], ra[SA_P], ra[SA_E], ra[SA_V], ra[SA_GP]
         # Tangents of the step: GP (feedback gain), V (detector), PV (mean square) and
         # A = alpha PV + s0 e0 + s1 e1 + s2 e2 (exponent of the static gain).
         if fb:
@@ -350,15 +364,16 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             tGF[kf] += gh - gf
         if ks >= 0:
             tGS[ks] += gh - gs
-        gf = r[19]
-        gs = r[20]
-        pp = r[4]
+        gf = r[SF_GF]
+        gs = r[SF_GS]
+        pp = r[SF_P]
         # Output and its curvature, weighted by rho[n].
         q = output_forward(gf, gs, xn, m, Gm, kd, bd, t2c, two, tube, True, sbuf[f, n, 5])
-        g, w, y, t1, t2, s2o, num, den = q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]
+        g, w, y, t1, t2, s2o, num, den = q
         rho = rbuf[f, n]
         qa = output_adjoints(xn, g, Gm, y, t1, t2, den, kd, m, rho, two, tube)
-        den_b, s2_b, t2_b, t1_b, z1_b, z2_b, w_b, g_b = qa[1], qa[2], qa[3], qa[4], qa[5], qa[6], qa[7], qa[8]
+        den_b, s2_b, t2_b, t1_b = qa[OA_DEN], qa[OA_S2], qa[OA_T2], qa[OA_T1]
+        z1_b, z2_b, w_b, g_b = qa[OA_Z1], qa[OA_Z2], qa[OA_W], qa[OA_G]
         for i in range(P):
             tG[i] = tGF[i] + m * (tGS[i] - tGF[i]) if two else tGF[i]
         if two and k6 >= 0:

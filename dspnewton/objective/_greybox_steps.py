@@ -21,9 +21,22 @@ import math
 
 import numba as nb
 
+from ..model.greybox_spec import C_ATTACK, C_RELEASE, C_RELEASE_SLOW
+
 K_DB = math.log(10.0) / 20.0  # dB -> neper
 K_POW = 10.0 / math.log(10.0)  # power ratio -> dB
 P_FLOOR = 1e-16
+
+# Slots of the functions' result tuples (module-level ints: numba reads them as compile-time constants).
+# step_forward:
+(SF_V0, SF_GP, SF_V, SF_E, SF_P, SF_U_P, SF_U_PP, SF_O, SF_KV, SF_KV_O, SF_KV_W, SF_KV_OO, SF_KV_OW, SF_KV_WW, SF_GH,
+ SF_AF, SF_CF, SF_AS, SF_CS, SF_GF, SF_GS, SF_U) = range(22)
+# step_adjoints:
+SA_GH, SA_A, SA_KV, SA_O, SA_P, SA_E, SA_V, SA_GP, SA_GF, SA_GS, SA_PP = range(11)
+# output_forward:
+OF_G, OF_W, OF_Y, OF_T1, OF_T2, OF_S2, OF_NUM, OF_DEN = range(8)
+# output_adjoints:
+OA_NUM, OA_DEN, OA_S2, OA_T2, OA_T1, OA_Z1, OA_Z2, OA_W, OA_G, OA_GF, OA_GS = range(11)
 
 _jit = nb.njit(cache=True, nogil=True)
 
@@ -83,10 +96,10 @@ def step_forward(gf, gs, pp, xd, hd, thr, slope, W, a_at, a_rf, a_rs, m, a_p, k_
     gh = gh_pre if pre else math.exp(-K_DB * slope * kv)
     if gh < gf:
         af = a_at
-        cf = 3
+        cf = C_ATTACK
     else:
         af = a_rf
-        cf = 4
+        cf = C_RELEASE
     gf_new = gf + af * (gh - gf)
     as_ = 0.0
     cs = -1
@@ -94,10 +107,10 @@ def step_forward(gf, gs, pp, xd, hd, thr, slope, W, a_at, a_rf, a_rs, m, a_p, k_
     if two:
         if gh < gs:
             as_ = a_at
-            cs = 3
+            cs = C_ATTACK
         else:
             as_ = a_rs
-            cs = 5
+            cs = C_RELEASE_SLOW
         gs_new = gs + as_ * (gh - gs)
     return v0, gp, v, e, p, u_p, u_pp, o, kv, kv_o, kv_w, kv_oo, kv_ow, kv_ww, gh, af, cf, as_, cs, gf_new, gs_new, u
 

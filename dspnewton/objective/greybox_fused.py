@@ -28,7 +28,7 @@ import numba as nb
 import numpy as np
 import torch
 
-from ..model.greybox import _flags
+from ..model.greybox_spec import kernel_flags
 from ..model.greybox_spec import COEFFICIENTS, SC_CORNER_HZ, ModelSpec, coefficient_table, parse_model
 from . import _greybox_frame as gf
 from .frame_state import frame_states, snap_offsets
@@ -132,7 +132,7 @@ def _run(C: np.ndarray, frames: Frames, spec: ModelSpec, pole: float, derivative
     With carried initial states a loss-only call is the sequential pass that carries them."""
     from .fused import _host, _launch, _use_cuda_kernel
 
-    pos, flags = _positions(spec), _flags(spec)
+    pos, flags = _positions(spec), kernel_flags(spec)
     hp_g, hp_a1 = _highpass_coefficients(frames.sample_rate)
     P, L, F = spec.n_params, frames.frame_length, frames.n_frames
     init, seq_loss = _states(C, pos, flags, (hp_g, hp_a1), frames, spec, pole)
