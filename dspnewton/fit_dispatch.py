@@ -7,9 +7,8 @@ caller: the layers run one way.
 
 from __future__ import annotations
 
-from .errors import InputError
 from .fitting import fit as fit_model
-from .model.residual import split_model_name
+from .model.names import parse_model_choice
 
 __all__ = ["fit"]
 
@@ -23,16 +22,12 @@ def fit(input, target, sample_rate: int | None = None, *, model="ff5", **kw):
     Returns:
         :class:`dspnewton.FitResult`.
     """
-    name, with_residual = split_model_name(model)
-    if isinstance(name, str) and name.strip().lower() == "auto":
-        if with_residual:
-            raise InputError(f"{model!r}: model selection picks among the DSP models and takes 'auto' alone; fit "
-                             f"with --model auto, then with the chosen model (and '+gru': the residual is trained "
-                             f"on a fixed DSP model)")
+    choice = parse_model_choice(model)  # parsed once here; passed on as a ModelChoice
+    if choice.auto:
         from .selection import fit_auto
 
         return fit_auto(input, target, sample_rate, **kw)
-    return fit_model(input, target, sample_rate, model=model, **kw)
+    return fit_model(input, target, sample_rate, model=choice, **kw)
 
 
 fit.__doc__ = (fit.__doc__ or "") + "\n\n" + (fit_model.__doc__ or "")

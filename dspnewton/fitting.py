@@ -24,6 +24,7 @@ import torch
 from .audio import InputError, prepare_pair
 from .fit_start import published_init_theta, resolve_init
 from .model.greybox_spec import ModelSpec, model_theta_to_physical, parse_model
+from .model.names import parse_model_choice
 from .model.models import get_model
 from .model.params import PARAM_NAMES, CompressorParams
 from .objective.exact import exact_loss_grad
@@ -73,16 +74,11 @@ def fit_options(*, model: str = "ff5", hessian: str = "auto", optimizer: str = "
                 options: NewtonOptions | None = None, callback: Callable[[dict], None] | None = None, dist=None,
                 gru_epochs: int = 50) -> FitOptions:
     """The :class:`FitOptions` of :func:`fit`'s keywords (documented there); InputError for any that cannot work."""
-    from .model.residual import split_model_name
-
-    name, with_residual = split_model_name(model)
-    if isinstance(name, str) and name.strip().lower() == "auto":
+    choice = parse_model_choice(model)
+    if choice.auto:
         raise InputError("model 'auto' is model selection: call dspnewton.fit (dspnewton.fit_dispatch.fit), which "
                          "selects with dspnewton.selection.fit_auto; dspnewton.fitting.fit fits one named model")
-    try:
-        spec = parse_model(name)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    spec, with_residual = choice.spec, choice.residual
     if with_residual and dist is not None:
         raise InputError("a '+gru' residual is trained on one worker; fit without {distributed}",
                          {"distributed": True})

@@ -110,17 +110,14 @@ def sweep(source, out_dir, *, modes=MODES, peaks=None, unit: str = "3c", hessian
     from .model.greybox_spec import parse_model
 
     t0 = time.perf_counter()
-    from .model.residual import split_model_name
+    from .model.names import parse_model_choice
 
-    model, with_residual = split_model_name(model)
-    auto = isinstance(model, str) and model.strip().lower() == "auto"
-    if auto and (with_residual or dist is not None):
+    choice = parse_model_choice(model)  # parsed once here; the spec is passed on
+    auto, with_residual = choice.auto, choice.residual
+    if auto and dist is not None:
         raise InputError("a sweep with --model auto selects its model on one worker and without '+gru'; "
                          "select first, then rerun with the chosen model")
-    try:
-        spec = parse_model("ff5" if auto else model)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    spec = parse_model("ff5") if auto else choice.spec
     if with_residual and dist is not None:
         raise InputError("a '+gru' sweep trains its residual on one worker; run it without {distributed}",
                          {"distributed": True})
@@ -193,7 +190,7 @@ def sweep(source, out_dir, *, modes=MODES, peaks=None, unit: str = "3c", hessian
                 on_event("start", info)
             try:
                 fit_kw = dict(hessian=hessian, device=device, dtype=dtype or torch.float64, max_iter=max_iter,
-                              frame_seconds=frame_seconds, overlap_seconds=overlap_seconds, trim=True, model=spec.name,
+                              frame_seconds=frame_seconds, overlap_seconds=overlap_seconds, trim=True, model=spec,
                               options=options,
                               callback=(lambda e, i=info: on_event("iteration", {**i, **e})) if on_event else None)
                 pair = (manifest.abspath(entry.input), manifest.abspath(entry.target))

@@ -156,8 +156,7 @@ class Model:
 
 
 @functools.lru_cache(maxsize=None)
-def _model(name: str) -> Model:
-    spec = parse_model(name)
+def _model(spec: ModelSpec) -> Model:
     return Model(spec)
 
 
@@ -168,7 +167,7 @@ def get_model(name) -> Model:
     """
     if isinstance(name, Model):
         return name
-    return _model(parse_model(name).name)
+    return _model(parse_model(name))
 
 
 def require_model(requested, actual: str, source: str) -> None:
@@ -177,13 +176,13 @@ def require_model(requested, actual: str, source: str) -> None:
 
     if requested is None:
         return
-    from .residual import split_model_name
+    from .names import parse_model_choice
 
-    dsp, with_residual = split_model_name(requested)
-    try:
-        wanted = get_model(dsp).name + ("+gru" if with_residual else "")
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    choice = parse_model_choice(requested)
+    if choice.auto:
+        raise InputError(f"{source} holds model {actual!r}; 'auto' selects a model when fitting, not when reading "
+                         f"a fit: name the model or do not require one")
+    wanted = choice.name
     if wanted != actual:
         raise InputError(f"{source} holds model {actual!r}, not {wanted!r}; fit {wanted!r} first "
                          f"(fit or sweep with {{model}}) or do not require a model", {"model": wanted})

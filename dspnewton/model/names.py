@@ -3,12 +3,14 @@ can list and check models at once; the transforms are in :mod:`.greybox_spec`)."
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
+from ..errors import InputError
 from .schema import PARAMETERS
 
-__all__ = ["OptionSpec", "OPTION_TABLE", "OPTIONS", "SIGNAL_PATH_OPTIONS", "OPTION_PARAMS", "RECOMMENDED_MODEL",
+__all__ = ["ModelChoice", "parse_model_choice", "RESIDUAL_OPTION", "AUTO", "OptionSpec", "OPTION_TABLE", "OPTIONS", "SIGNAL_PATH_OPTIONS", "OPTION_PARAMS", "RECOMMENDED_MODEL",
            "FF5_NAMES", "ModelSpec", "parse_model", "list_models"]
 
 
@@ -88,15 +90,72 @@ class ModelSpec:
         return self.name
 
 
+RESIDUAL_OPTION = "gru"  # "+gru" on a model name: the GRU residual on top of the DSP model
+AUTO = "auto"  # the model name that asks for model selection
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model name as it enters (the CLI, the API, a fit.json, a bundle), parsed once and passed on:
+    ``spec`` the DSP model (None for ``auto``), ``residual`` whether a GRU residual rides on it."""
+
+    spec: ModelSpec | None
+    residual: bool = False
+
+    @property
+    def auto(self) -> bool:
+        """Model selection by validation (``--model auto``)."""
+        return self.spec is None
+
+    @property
+    def name(self) -> str:
+        """``auto``, or the DSP model's canonical name with ``+gru`` for a residual."""
+        return AUTO if self.spec is None else self.spec.name + (f"+{RESIDUAL_OPTION}" if self.residual else "")
+
+
+def parse_model_choice(name) -> ModelChoice:
+    """A :class:`ModelChoice` from ``ff5``, ``fb+2rel+gru``, ``auto``, a ModelSpec or a ModelChoice.
+
+    InputError for an unknown or repeated option, ``gru`` alone, or ``auto`` with anything else.
+    """
+    if isinstance(name, ModelChoice):
+        return name
+    if isinstance(name, ModelSpec):
+        return ModelChoice(name)
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(f"model name must be a non-empty string such as 'ff5' or 'fb+knee+2rel', got {name!r}")
+    tokens = [t.strip() for t in name.strip().split("+")]
+    residual = RESIDUAL_OPTION in [t.lower() for t in tokens]
+    rest = [t for t in tokens if t.lower() != RESIDUAL_OPTION]
+    if residual and not rest:
+        raise InputError("'gru' is a residual added to a model: write e.g. 'ff5+gru' or 'fb+2rel+gru'")
+    if [t.lower() for t in rest] == [AUTO]:
+        if residual:
+            raise InputError(f"{name!r}: model selection picks among the DSP models and takes 'auto' alone; fit "
+                             f"with --model auto, then with the chosen model (and '+gru': the residual is trained "
+                             f"on a fixed DSP model)")
+        return ModelChoice(None)
+    try:
+        return ModelChoice(parse_model("+".join(rest)), residual)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
 def parse_model(name) -> ModelSpec:
     """ModelSpec from a name such as ``ff5``, ``fb+knee+2rel+sc`` or ``knee+rms`` (= ``ff+knee+rms``).
 
-    Raises ValueError naming the unknown or repeated option and listing the valid ones.
+    Raises ValueError naming the unknown or repeated option and listing the valid ones.  A ModelSpec
+    is returned as it is; a name is parsed once per process (:func:`_parse_name` is cached).
     """
     if isinstance(name, ModelSpec):
         return name
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"model name must be a non-empty string such as 'ff5' or 'fb+knee+2rel', got {name!r}")
+    return _parse_name(name)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_name(name: str) -> ModelSpec:
     tokens = [t.strip() for t in name.strip().lower().split("+")]
     feedback, seen = False, []
     topo = [t for t in tokens if t in ("ff", "ff5", "fb")]

@@ -22,26 +22,23 @@ from __future__ import annotations
 import torch
 
 from ..errors import InputError
+from .names import RESIDUAL_OPTION, parse_model_choice
 
 __all__ = ["HIDDEN", "RESIDUAL_OPTION", "GRUResidual", "split_model_name", "apply_residual",
            "check_weights", "WEIGHT_SHAPES"]
 
 HIDDEN = 8
-RESIDUAL_OPTION = "gru"
 WEIGHT_SHAPES = {"w_ih": (3 * HIDDEN, 1), "w_hh": (3 * HIDDEN, HIDDEN), "b_ih": (3 * HIDDEN,), "b_hh": (3 * HIDDEN,),
                  "w_out": (1, HIDDEN), "b_out": (1,)}
 
 
-def split_model_name(name: str) -> tuple[str, bool]:
-    """``"fb+2rel+gru"`` -> (``"fb+2rel"``, True); a name without ``+gru`` -> (name, False)."""
-    if not isinstance(name, str):
-        return name, False
-    tokens = [t.strip() for t in name.strip().split("+")]
-    has = RESIDUAL_OPTION in [t.lower() for t in tokens]
-    rest = [t for t in tokens if t.lower() != RESIDUAL_OPTION]
-    if has and not rest:
-        raise InputError("'gru' is a residual added to a model: write e.g. 'ff5+gru' or 'fb+2rel+gru'")
-    return "+".join(rest), has
+def split_model_name(name) -> tuple[str, bool]:
+    """``"fb+2rel+gru"`` -> (``"fb+2rel"``, True); ``"ff5"`` -> (``"ff5"``, False); ``"auto"`` -> (``"auto"``, False).
+
+    The names are canonical (:func:`~.names.parse_model_choice` parses them); InputError for a bad name.
+    """
+    choice = parse_model_choice(name)
+    return ("auto" if choice.auto else choice.spec.name), choice.residual
 
 
 def check_weights(weights, source: str = "residual") -> dict:
