@@ -31,6 +31,8 @@ to ``init[f + 1]`` (the sequential pass that carries the state from frame to fra
 
 import math
 
+from ._greybox_steps import preemphasis_adjoint
+
 K_DB = math.log(10.0) / 20.0
 N_STATE = 5  # g, y[-1], pe(y)[-1], t[-1], pe(t)[-1]
 
@@ -94,11 +96,7 @@ def fused_frame(f, xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat, ar
     if not derivatives:
         return
     # 2. backward: rho = PE^T(w e), in place.
-    u_next = 0.0
-    for n in range(n_end - 1, -1, -1):
-        u = buf[f, n] + pole * u_next
-        buf[f, n] = u - u_next
-        u_next = u
+    preemphasis_adjoint(buf, f, n_end, pole)
     # 3. forward: sensitivities.
     g = init[f, 0]
     gc = 0.0

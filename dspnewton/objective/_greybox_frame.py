@@ -52,7 +52,7 @@ from ._greybox_steps import (K_DB, OA_DEN, OA_G, OA_GF, OA_GS, OA_S2, OA_T1, OA_
                              OF_T1, OF_T2, OF_Y, SA_A, SA_E, SA_GF, SA_GP, SA_GS, SA_KV, SA_O, SA_P, SA_PP, SA_V,
                              SF_AF, SF_AS, SF_CF, SF_CS, SF_E, SF_GF, SF_GH, SF_GP, SF_GS, SF_KV, SF_KV_O, SF_KV_OO,
                              SF_KV_OW, SF_KV_W, SF_KV_WW, SF_P, SF_U, SF_U_P, SF_U_PP, SF_V, SF_V0, output_adjoints,
-                             output_forward, step_adjoints, step_forward)
+                             output_forward, preemphasis_adjoint, step_adjoints, step_forward)
 
 # Tangent slots of ``tan`` (F, NT, P).
 GF, GS, PP, GP, V, PV, A, G, W, Z1, Y, YP, PJ, LO, Z = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
@@ -156,11 +156,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
     if not derivatives:
         return
     # ---------------------------------------------------------------- 2. backward: rho and lam
-    u_next = 0.0
-    for n in range(nv - 1, -1, -1):
-        u = rbuf[f, n] + pole * u_next
-        rbuf[f, n] = u - u_next
-        u_next = u
+    preemphasis_adjoint(rbuf, f, nv, pole)
     if outsh:  # z = (1 + k) y - k l, l[n] = (1 - a) l[n-1] + a y[n], transposed
         mu = 0.0
         for n in range(nv - 1, -1, -1):

@@ -20,6 +20,7 @@ derivatives of the elementary operations in the curvature term.
 import math
 
 import numba as nb
+from numba.extending import register_jitable
 
 from ..model.greybox_spec import C_ATTACK, C_RELEASE, C_RELEASE_SLOW
 
@@ -39,6 +40,26 @@ OF_G, OF_W, OF_Y, OF_T1, OF_T2, OF_S2, OF_NUM, OF_DEN = range(8)
 OA_NUM, OA_DEN, OA_S2, OA_T2, OA_T1, OA_Z1, OA_Z2, OA_W, OA_G, OA_GF, OA_GS = range(11)
 
 _jit = nb.njit(cache=True, nogil=True)
+
+
+@_jit
+def ballistics(gh, g, a_at, a_rel, c_rel):
+    """One gain state's ballistics: (coefficient, its column, new state).  Attack (column ``C_ATTACK``)
+    while the static gain gh lies below the state g, else the release ``a_rel`` (column ``c_rel``)."""
+    if gh < g:
+        return a_at, C_ATTACK, g + a_at * (gh - g)
+    return a_rel, c_rel, g + a_rel * (gh - g)
+
+
+@register_jitable  # plain Python when called from Python (numba's CUDA simulator passes it its fake arrays)
+def preemphasis_adjoint(buf, f, n_end, pole):
+    """In place, ``buf[f, :n_end] <- PE^T(buf[f, :n_end])``: the transposed pre-emphasis ``y[n] = x[n] - pole x[n-1]``
+    (an anti-causal recursion), which turns the weighted error into the output's adjoint rho."""
+    u_next = 0.0
+    for n in range(n_end - 1, -1, -1):
+        u = buf[f, n] + pole * u_next
+        buf[f, n] = u - u_next
+        u_next = u
 
 
 @_jit
@@ -94,24 +115,10 @@ def step_forward(gf, gs, pp, xd, hd, thr, slope, W, a_at, a_rf, a_rs, m, a_p, k_
         kv = o if o > 0.0 else 0.0
         kv_o = 1.0 if o > 0.0 else 0.0
     gh = gh_pre if pre else math.exp(-K_DB * slope * kv)
-    if gh < gf:
-        af = a_at
-        cf = C_ATTACK
-    else:
-        af = a_rf
-        cf = C_RELEASE
-    gf_new = gf + af * (gh - gf)
-    as_ = 0.0
-    cs = -1
-    gs_new = gs
+    af, cf, gf_new = ballistics(gh, gf, a_at, a_rf, C_RELEASE)
+    as_, cs, gs_new = 0.0, -1, gs
     if two:
-        if gh < gs:
-            as_ = a_at
-            cs = C_ATTACK
-        else:
-            as_ = a_rs
-            cs = C_RELEASE_SLOW
-        gs_new = gs + as_ * (gh - gs)
+        as_, cs, gs_new = ballistics(gh, gs, a_at, a_rs, C_RELEASE_SLOW)
     return v0, gp, v, e, p, u_p, u_pp, o, kv, kv_o, kv_w, kv_oo, kv_ow, kv_ww, gh, af, cf, as_, cs, gf_new, gs_new, u
 
 
