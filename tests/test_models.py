@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from dspnewton.objective.exact import exact_loss, exact_loss_grad_hess
+from dspnewton.objective.exact import exact_loss, exact_loss_grad, exact_loss_grad_hess
 from dspnewton.audio import InputError
 from dspnewton.data.virtual_unit import generate_dataset
 from dspnewton.fit_start import resolve_init as _resolve_init
@@ -25,7 +25,7 @@ from dspnewton.model.greybox_spec import RECOMMENDED_MODEL, list_models, parse_m
 from dspnewton.model.models import get_model
 from dspnewton.model.schema import COLUMN_ORDER, PARAMETERS
 from dspnewton.objective.framing import make_frames
-from dspnewton.objective.greybox_fused import greybox_fused_loss, greybox_fused_loss_grad_hess
+from dspnewton.objective.greybox_fused import greybox_fused_loss, greybox_fused_loss_grad, greybox_fused_loss_grad_hess
 from greybox_reference import greybox_loss_grad_hess
 from dspnewton.optim.newton import NewtonOptions, newton
 from dspnewton.result import FitResult
@@ -65,6 +65,11 @@ def test_compiled_fused_pass_equals_torch_reference(name):
     assert (g1 - g0).abs().max() <= 1e-10 * g0.abs().max()
     assert (H1 - H0).abs().max() <= 1e-10 * H0.abs().max()
     assert torch.equal(H1, H1.T)
+    # The first-order optimisers' gradient-only call: the same loss and gradient, bit for bit.
+    Lg, gg = greybox_fused_loss_grad(th, frames, spec)
+    assert Lg == L1 and torch.equal(gg, g1)
+    _, ge = exact_loss_grad(spec, th, frames)  # the model's exact pass (ff's is the hand-fused ff5 kernel)
+    assert torch.equal(ge, exact_loss_grad_hess(spec, th, frames)[1])
     # Chunking frames through the kernel changes nothing.
     L2, g2, H2 = greybox_fused_loss_grad_hess(th, frames, spec, chunk=1)
     assert abs(L2 - L1) <= 1e-12 * L1 and (H2 - H1).abs().max() <= 1e-12 * H1.abs().max()

@@ -35,7 +35,7 @@ from .frame_state import frame_states, snap_offsets
 from .framing import Frames
 from .preemphasis import PREEMPHASIS_POLE
 
-__all__ = ["greybox_fused_loss_grad_hess", "greybox_fused_loss", "COEFFICIENT_OF_PARAM"]
+__all__ = ["greybox_fused_loss_grad_hess", "greybox_fused_loss_grad", "greybox_fused_loss", "COEFFICIENT_OF_PARAM"]
 
 # Which coefficient (index into coefficient_table's columns) each parameter drives.
 COEFFICIENT_OF_PARAM = {"threshold_db": 0, "ratio": 1, "knee_db": 2, "attack_ms": 3, "release_ms": 4,
@@ -83,15 +83,15 @@ def _highpass_coefficients(sample_rate: int) -> tuple[float, float]:
     return 1.0 / (1.0 + w), (1.0 - w) / (1.0 + w)
 
 
-def _coefficient_derivatives(theta: torch.Tensor, spec: ModelSpec, sample_rate: int):
+def _coefficient_derivatives(theta: torch.Tensor, spec: ModelSpec, sample_rate: int, second: bool = True):
     """Coefficients C (15,), and for the active ones (P, in parameter order) their
-    Jacobian (P, P) and second derivatives (P, P, P) with respect to theta."""
+    Jacobian (P, P) and (with ``second``, else None) second derivatives (P, P, P) with respect to theta."""
     th = theta.detach().double().cpu()
     coef = lambda t: coefficient_table(t.unsqueeze(0), spec, sample_rate)[0]  # noqa: E731
     C = coef(th)
     act = [COEFFICIENT_OF_PARAM[n] for n in spec.param_names]
     J = torch.func.jacfwd(coef)(th)[act]
-    Hc = torch.func.jacfwd(torch.func.jacfwd(coef))(th)[act]
+    Hc = torch.func.jacfwd(torch.func.jacfwd(coef))(th)[act] if second else None
     return C.numpy(), J, Hc
 
 
@@ -185,6 +185,16 @@ def greybox_fused_loss_grad_hess(theta: torch.Tensor, frames: Frames, spec, pole
     grad = J.T @ g_phi
     H = J.T @ H_phi @ J + torch.einsum("c,cpq->pq", g_phi, Hc)
     return L, grad, 0.5 * (H + H.T)
+
+
+def greybox_fused_loss_grad(theta: torch.Tensor, frames: Frames, spec, pole: float = PREEMPHASIS_POLE,
+                            kernel: str = "auto", chunk: int | None = None):
+    """Exact loss (float) and gradient (P,) w.r.t. theta: :func:`greybox_fused_loss_grad_hess`'s, without the
+    coefficients' second derivatives (first-order optimisers)."""
+    spec = parse_model(spec)
+    C, J, _ = _coefficient_derivatives(theta, spec, frames.sample_rate, second=False)
+    L, g_half, _ = _run(C, frames, spec, pole, True, kernel, chunk)
+    return L, J.T @ torch.from_numpy(2.0 * g_half)
 
 
 def greybox_fused_loss(theta: torch.Tensor, frames: Frames, spec, pole: float = PREEMPHASIS_POLE,
