@@ -9,7 +9,7 @@ the same generator with another seed.  ``auto`` is ``dspnewton.fit(model=
 validation), then a refit.  Targets: two embedded virtual units built
 differently -- ``optical`` (:class:`~dspnewton.data.virtual_unit.OpticalLeveler`,
 the unit the options were developed against) and ``transformer``
-(:class:`~dspnewton.data.virtual_unit_b.TransformerLeveler`: feed-forward
+(:class:`~dspnewton.data.virtual_transformer_unit.TransformerLeveler`: feed-forward
 variable-mu, transformers, band-limited side chain) -- at compress/limit x
 peak 40/70/100, and ``pedalboard.Compressor`` at two settings.  Results are
 written incrementally (rerunning resumes); ``--md`` writes docs/models.md.
@@ -33,7 +33,7 @@ from _common import machine_info, write_json  # noqa: E402
 
 import dspnewton  # noqa: E402
 from dspnewton.data.virtual_unit import OpticalLeveler  # noqa: E402
-from dspnewton.data.virtual_unit_b import TransformerLeveler  # noqa: E402
+from dspnewton.data.virtual_transformer_unit import TransformerLeveler  # noqa: E402
 from dspnewton.fitting import fit_ff5_multistart  # noqa: E402
 from dspnewton.model.greybox_spec import RECOMMENDED_MODEL  # noqa: E402
 from dspnewton.model.models import get_model  # noqa: E402
@@ -233,7 +233,7 @@ def write_markdown(payload: dict, out: Path) -> None:
         "",
         "Targets: two embedded virtual units built differently, `optical` (`dspnewton.data.virtual_unit`: the "
         "optical feedback leveller the grey-box options were developed against) and `transformer` "
-        "(`dspnewton.data.virtual_unit_b`: feed-forward variable-mu with input/output transformers and a "
+        "(`dspnewton.data.virtual_transformer_unit`: feed-forward variable-mu with input/output transformers and a "
         "band-limited side chain, written after the options; no option or range was tuned on it), each at "
         "compress/limit x peak reduction 40/70/100; and `pedalboard.Compressor` (pb-4to1: -30 dB, 4:1, 5 ms, "
         "100 ms; pb-10to1: -24 dB, 10:1, 1 ms, 50 ms).",

@@ -30,7 +30,7 @@ __all__ = ["__version__", "native_version"]
 # Public names resolve on first use, so ``import dspnewton`` and the CLI's help import neither torch nor numba.
 lazy_package(__name__, {"filters": (".filters", None), "fit": ".fit_dispatch", "Compressor": ".model",
                         "CompressorParams": ".model", "Preset": ".presets", "bundle_presets": ".presets",
-                        "load_preset": ".presets", "Processor": ".processing", "render": ".processing",
+                        "load_preset": ".presets", "Processor": ".rendering", "render": ".rendering",
                         "FitResult": ".result"})
 
 

@@ -58,7 +58,7 @@ class Preset:
 
     def processor(self, *, sample_rate: float | None = None, channels: int = 1, link: bool = True, gain_db: float = 0.0):
         """A :class:`dspnewton.Processor` at this preset (from its bundle when it has one)."""
-        from .processing import Processor
+        from .rendering import Processor
 
         if self.bundle is not None:
             return Processor.from_bundle(str(self.bundle), self.mode, self.peak, sample_rate=sample_rate,
@@ -115,7 +115,7 @@ def _find_bundle(path: Path) -> Path | None:
 
 
 def _from_bundle(bundle: Path, mode: str, peak: float, name: str, plugin: str, source: Path) -> Preset:
-    from .processing import Processor
+    from .rendering import Processor
 
     proc = Processor.from_bundle(str(bundle), mode, peak)
     return Preset(name=name, mode=mode, peak=float(peak), model=proc.model, params=proc.params, bundle=bundle,

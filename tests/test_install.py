@@ -81,8 +81,8 @@ def clean_venv(tmp_path_factory):
     wheel = next((root / "wheels").glob("dspnewton-*.whl"))
     _run([sys.executable, "-m", "venv", str(root / "venv")], root, env)
     pip = [str(root / "venv" / "bin" / "python"), "-m", "pip"]
-    # --no-compile: no .pyc for every file of torch (the modules imported get theirs on first import).
-    _run(pip + ["install", "-q", "--no-compile", "-c", str(REPO / ".ci" / "constraints.txt"), f"{wheel}[plots]"], root, env)
+    _run(pip + ["install", "-q", "-c", str(REPO / ".ci" / "constraints.txt"), f"{wheel}[plots]"],
+         root, env)
     return root, env
 
 

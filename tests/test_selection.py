@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from dspnewton.audio import InputError
-from dspnewton.data.virtual_unit_b import TransformerLeveler
+from dspnewton.data.virtual_transformer_unit import TransformerLeveler
 from dspnewton.model.models import get_model
 from dspnewton.result import FitResult
 from dspnewton.selection import SHORT_LIST, fold_layout, selection_settings
