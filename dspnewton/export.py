@@ -14,6 +14,7 @@ only with ``force=True``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -154,8 +155,30 @@ def _write(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
+PLUGIN_BUILD_CACHE_ENV = "DSPNEWTON_PLUGIN_BUILD_CACHE"
+
+
+def _object_folder(out_dir: Path, variant: str, dpf: Path) -> tuple[Path, bool]:
+    """(where DPF puts a variant's objects, whether they are kept for the next build).
+
+    With ``$DSPNEWTON_PLUGIN_BUILD_CACHE`` set to a folder, DPF's format wrappers are compiled once per
+    variant (and DPF) and kept there; the plugin's own source, the one that includes ``params.h``, is
+    always compiled again (its objects are removed first), so a kept folder never carries another
+    table.  Otherwise a temporary folder beside the output, removed after the build.
+    """
+    cache = os.environ.get(PLUGIN_BUILD_CACHE_ENV)
+    if not cache:
+        return out_dir.parent / f".plugin-obj-{variant}", False
+    tag = hashlib.sha256(str(dpf.resolve()).encode()).hexdigest()[:10]
+    obj = Path(cache) / f"obj-{variant}-{tag}"
+    for own in obj.glob("PluginDSPNewton.*"):
+        own.unlink()
+    return obj, True
+
+
 def build_plugin(params_dir: Path, out_dir: Path, jobs: int = 2) -> list[Path]:
-    """Build the plugin (LV2, VST3, CLAP) with DPF from ``params_dir/params.h`` into ``out_dir``."""
+    """Build the plugin (LV2, VST3, CLAP) with DPF from ``params_dir/params.h`` into ``out_dir``
+    (DPF's objects kept between builds with ``$DSPNEWTON_PLUGIN_BUILD_CACHE``: :func:`_object_folder`)."""
     dpf = Path(os.environ.get("DPF_PATH", "/usr/share/dpf"))
     if not (dpf / "Makefile.plugins.mk").exists():
         raise InputError(f"DPF not found at {dpf}; install Debian's dpf-source (apt-get install dpf-source) "
@@ -168,12 +191,13 @@ def build_plugin(params_dir: Path, out_dir: Path, jobs: int = 2) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     built = []
     for name, (variant, _, _) in PLUGIN_VARIANTS.items():
-        obj = out_dir.parent / f".plugin-obj-{variant}"  # one object folder per variant (different flags)
+        obj, kept = _object_folder(out_dir, variant, dpf)  # one object folder per variant (different flags)
         cmd = ["make", "-C", str(PLUGIN_SOURCE), f"-j{jobs}", f"DPF_PATH={dpf}", f"PARAMS_DIR={params_dir.resolve()}",
                f"OUT_DIR={out_dir.resolve()}", f"DPF_BUILD_DIR={obj.resolve()}", f"VARIANT={variant}",
                f"DSPNEWTON_VERSION={__version__}"]
         proc = subprocess.run(cmd, capture_output=True, text=True)
-        shutil.rmtree(obj, ignore_errors=True)
+        if not kept:
+            shutil.rmtree(obj, ignore_errors=True)
         if proc.returncode != 0:
             raise InputError(f"the plugin build ({variant}) failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
         built += [out_dir / f"{name}.vst3", out_dir / f"{name}.lv2", out_dir / f"{name}.clap"]

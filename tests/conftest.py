@@ -17,6 +17,19 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def plugin_build_objects(tmp_path_factory):
+    """Every plugin build of the session shares DPF's compiled format wrappers, kept in one folder
+    (each build still compiles the plugin's own source against its bundle's params.h, so every
+    plugin runs its own table: the plugin tests compare each against its own bundle)."""
+    from dspnewton.export import PLUGIN_BUILD_CACHE_ENV
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv(PLUGIN_BUILD_CACHE_ENV, str(tmp_path_factory.mktemp("plugin-objects")))
+    yield
+    patch.undo()
+
+
 def require_tool(name: str) -> str:
     """Path of an executable; skip locally (fail in CI) when it is missing."""
     path = shutil.which(name)
