@@ -17,6 +17,20 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Start building the clean venv of tests/test_install.py in the background when that test will run."""
+    if any(item.nodeid.endswith("::test_wheel_in_a_clean_venv_runs_every_cli_command") for item in items):
+        import clean_venv
+
+        clean_venv.start()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import clean_venv
+
+    clean_venv.cleanup()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def plugin_build_objects(tmp_path_factory):
     """Every plugin build of the session shares DPF's compiled format wrappers, kept in one folder

@@ -5,7 +5,6 @@ a clean virtual environment, without the Makefile, runs every CLI command."""
 from __future__ import annotations
 
 import ast
-import os
 import subprocess
 import sys
 import tomllib
@@ -72,18 +71,13 @@ def _run(cmd, cwd, env, timeout=900):
 
 
 @pytest.fixture(scope="module")
-def clean_venv(tmp_path_factory):
+def clean_venv():
     """A fresh venv (no system site packages) with the built wheel and its declared
-    dependencies (pinned by the CI constraints file), installed by pip alone."""
-    root = tmp_path_factory.mktemp("clean")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
-    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(root / "wheels"), str(REPO)], REPO, env)
-    wheel = next((root / "wheels").glob("dspnewton-*.whl"))
-    _run([sys.executable, "-m", "venv", str(root / "venv")], root, env)
-    pip = [str(root / "venv" / "bin" / "python"), "-m", "pip"]
-    _run(pip + ["install", "-q", "-c", str(REPO / ".ci" / "constraints.txt"), f"{wheel}[plots]"],
-         root, env)
-    return root, env
+    dependencies (pinned by the CI constraints file), installed by pip alone (built in the
+    background from the start of the session: tests/clean_venv.py)."""
+    import clean_venv as builder
+
+    return builder.wait(), builder.env()
 
 
 def test_wheel_in_a_clean_venv_runs_every_cli_command(clean_venv):
