@@ -185,3 +185,25 @@ def test_export_single_fit_and_class_id(tmp_path):
     d = load_bundle(out)
     assert d["table"]["limit"][0]["peak"] == 80.0 and d["table"]["compress"] == []
     assert plugin_class_id() == "2046504473616C63616C4E6400000000"
+
+
+def test_kept_plugin_objects_never_carry_another_table(tmp_path, monkeypatch):
+    """DSPNEWTON_PLUGIN_BUILD_CACHE keeps DPF's format wrappers per variant and DPF, and always drops the
+    plugin's own objects (the ones compiled against a bundle's params.h) before a build; without it the
+    objects live in a temporary folder beside the output."""
+    from dspnewton.export import PLUGIN_BUILD_CACHE_ENV, _object_folder
+
+    out, dpf = tmp_path / "unit.bundle" / "plugins", tmp_path / "dpf"
+    monkeypatch.delenv(PLUGIN_BUILD_CACHE_ENV, raising=False)
+    obj, kept = _object_folder(out, "mono", dpf)
+    assert not kept and obj.parent == out.parent
+    monkeypatch.setenv(PLUGIN_BUILD_CACHE_ENV, str(tmp_path / "cache"))
+    obj, kept = _object_folder(out, "mono", dpf)
+    assert kept and obj.parent == tmp_path / "cache"
+    obj.mkdir(parents=True)
+    for name in ("PluginDSPNewton.cpp.o", "PluginDSPNewton.cpp.d", "DistrhoPluginMain_VST3.cpp.o"):
+        (obj / name).write_text("x")
+    again, _ = _object_folder(tmp_path / "other.bundle" / "plugins", "mono", dpf)
+    assert again == obj and [p.name for p in obj.iterdir()] == ["DistrhoPluginMain_VST3.cpp.o"]
+    assert _object_folder(out, "stereo", dpf)[0] != obj  # other flags
+    assert _object_folder(out, "mono", tmp_path / "other-dpf")[0] != obj  # other DPF headers
