@@ -1,15 +1,17 @@
-"""Scalar pieces of one grey-box sample: the step's and the output's values and adjoints.
+"""Pieces of one grey-box sample: the step's and the output's values and adjoints, shared by the
+compiled frame bodies.
 
-Used by the compiled fused pass (:mod:`._greybox_frame`).  Every function takes
-and returns scalars only (tuples), so the same compiled functions serve the
-numba CPU kernel, the numba.cuda kernel (calls of ``@njit`` functions compile
-as device functions) and numba's CUDA simulator (plain calls).
+Used by the compiled fused passes (:mod:`._greybox_frame`, and :mod:`._fused_frame` for the
+pre-emphasis adjoint).  The ``@njit`` functions take and return scalars only (tuples), so the same
+compiled functions serve the numba CPU kernel, the numba.cuda kernel (calls of ``@njit`` functions
+compile as device functions) and numba's CUDA simulator (plain calls); the one that loops over an
+array, :func:`preemphasis_adjoint`, is ``register_jitable`` (compiled inline for CPU and CUDA, plain
+Python under the simulator, which passes it its own array type).
 
 The step ``s[n] = F(s[n-1], c)`` and output ``y[n] = Y(s[n], c)`` are those of
-:mod:`dspnewton.model.greybox` (see its docstring).  Coefficients c, by index:
-0 threshold (dB), 1 slope, 2 knee width W (dB), 3 attack, 4 fast release,
-5 slow release (one-pole coefficients), 6 slow mix m, 7 RMS coefficient,
-8 side-chain shelf k_sc, 9 make-up gain (linear), 10 drive k, 11 bias b.
+:mod:`dspnewton.model.greybox` (see its docstring).  Coefficients c: the columns of the
+coefficient table, named by :data:`dspnewton.model.greybox_spec.COEFFICIENTS` (constants ``C_*``);
+the result tuples' slots are the constants ``SF_*``, ``SA_*``, ``OF_*``, ``OA_*`` below.
 Flags (0/1): fb, knee, rms, two (``2rel``), sc, tube.
 
 Adjoint functions return the adjoints (partial derivatives of a weighted sum
