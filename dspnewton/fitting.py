@@ -282,8 +282,8 @@ def _initial_theta(frames: Frames, opts: FitOptions, init):
     if spec.is_ff5:
         return published_init_theta(*frames.signals(), sr), None
     # The warm start is a default ff5 fit (fused Newton, carried states) on this fit's device, dtype and workers.
-    default = fit_options(device=opts.device, dtype=opts.dtype, options=opts.options)
-    base = ff5_multistart(frames, default.replace(dist=opts.dist))
+    base = ff5_multistart(frames, fit_options(device=opts.device, dtype=opts.dtype, options=opts.options,
+                                             dist=opts.dist))
     warm = {"model": "ff5", "esr": base.esr, "iterations": base.iterations, "seconds": base.seconds,
             "params": base.params.to_dict()}
     return resolve_init(base, sr, spec), warm

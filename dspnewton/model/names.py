@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from ..errors import InputError
 from .schema import PARAMETERS
 
-__all__ = ["ModelChoice", "parse_model_choice", "RESIDUAL_OPTION", "AUTO", "OptionSpec", "OPTION_TABLE", "OPTIONS", "SIGNAL_PATH_OPTIONS", "OPTION_PARAMS", "RECOMMENDED_MODEL",
-           "FF5_NAMES", "ModelSpec", "parse_model", "list_models"]
+__all__ = ["ModelChoice", "parse_model_choice", "RESIDUAL_OPTION", "AUTO", "OptionSpec", "OPTION_TABLE", "OPTIONS",
+           "SIGNAL_PATH_OPTIONS", "OPTION_PARAMS", "RECOMMENDED_MODEL", "FF5_NAMES", "ModelSpec", "parse_model",
+           "list_models"]
 
 
 @dataclass(frozen=True)
@@ -166,11 +167,11 @@ def _parse_name(name: str) -> ModelSpec:
     for t in tokens:
         if t in ("ff", "ff5", "fb"):
             continue
-        if t == "gru":
+        if t == RESIDUAL_OPTION:
             raise ValueError(f"'gru' in {name!r} is the GRU residual on top of a model, not a DSP option; it is not "
                              f"available here (fit, render, export and the processor take it): use the model "
                              f"without '+gru'")
-        if t == "auto":
+        if t == AUTO:
             raise ValueError(f"'auto' in {name!r} is model selection by validation, not a model: 'dspnewton fit' "
                              f"and 'dspnewton sweep' take --model auto alone; here name a model "
                              f"(run 'dspnewton models')")

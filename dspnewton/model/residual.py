@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import InputError
-from .names import RESIDUAL_OPTION, parse_model_choice
+from .names import AUTO, RESIDUAL_OPTION, parse_model_choice
 
 __all__ = ["HIDDEN", "RESIDUAL_OPTION", "GRUResidual", "split_model_name", "apply_residual",
            "check_weights", "WEIGHT_SHAPES"]
@@ -38,7 +38,7 @@ def split_model_name(name) -> tuple[str, bool]:
     The names are canonical (:func:`~.names.parse_model_choice` parses them); InputError for a bad name.
     """
     choice = parse_model_choice(name)
-    return ("auto" if choice.auto else choice.spec.name), choice.residual
+    return (AUTO if choice.auto else choice.spec.name), choice.residual
 
 
 def check_weights(weights, source: str = "residual") -> dict:
