@@ -147,4 +147,4 @@ def kernel_flags(spec: ModelSpec):
     """The model's flags (0/1, int64 (8,)) in :data:`KERNEL_FLAGS` order, as the compiled kernels read them."""
     import numpy as np
 
-    return np.array([spec.feedback] + [spec.has(o) for o in OPTIONS], dtype=np.int64)
+    return np.array([spec.feedback if flag == "fb" else spec.has(flag) for flag in KERNEL_FLAGS], dtype=np.int64)
