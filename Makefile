@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo_out
 
 FUZZ_RUNS ?= 200000
-APT_PACKAGES := dpf-source lv2file build-essential
+APT_PACKAGES := dpf-source build-essential pkg-config liblilv-dev
 
 .PHONY: install system-deps test demo bench fuzz clean cpp-fields
 

@@ -101,11 +101,14 @@ PYBIND11_MODULE(_native, m) {
     m.def(
         "bundle_json",
         [](py::dict table, int sample_rate, const std::string& provenance, const std::string& model,
-           py::object curves, py::object residual) {
-            return bundle_json(table_from(table, model, curves, residual), sample_rate, provenance);
+           py::object curves, py::object residual, double zero_vu_dbfs) {
+            Table t = table_from(table, model, curves, residual);
+            t.zero_vu_dbfs = zero_vu_dbfs;
+            return bundle_json(t, sample_rate, provenance);
         },
         py::arg("table"), py::arg("sample_rate"), py::arg("provenance_json") = "{}", py::arg("model") = "ff5",
         py::arg("curves") = py::none(), py::arg("residual") = py::none(),
+        py::arg("zero_vu_dbfs") = Table::kDefaultZeroVuDbfs,
         "Text of bundle.json (schema 2 with joint-fit curves or a GRU residual, else 1).");
 
     m.def(
@@ -120,13 +123,15 @@ PYBIND11_MODULE(_native, m) {
     m.def(
         "write_bundle_files",
         [](const std::string& dir, py::dict table, int sample_rate, const std::string& provenance,
-           const std::string& model, py::object curves, py::object residual) {
+           const std::string& model, py::object curves, py::object residual, double zero_vu_dbfs) {
             Table t = table_from(table, model, curves, residual);
+            t.zero_vu_dbfs = zero_vu_dbfs;
             write_file(dir + "/bundle.json", bundle_json(t, sample_rate, provenance));
             write_file(dir + "/params.h", params_header(t, sample_rate));
         },
         py::arg("dir"), py::arg("table"), py::arg("sample_rate"), py::arg("provenance_json") = "{}",
         py::arg("model") = "ff5", py::arg("curves") = py::none(), py::arg("residual") = py::none(),
+        py::arg("zero_vu_dbfs") = Table::kDefaultZeroVuDbfs,
         "Write bundle.json and params.h into an existing directory.");
 
     m.def(
@@ -141,6 +146,7 @@ PYBIND11_MODULE(_native, m) {
             d["table"] = table_to(b.table);
             d["curves"] = curves_to(b.table);
             d["residual"] = residual_to(b.table.residual);
+            d["zero_vu_dbfs"] = b.table.zero_vu_dbfs;
             d["provenance_json"] = b.provenance_json;
             return d;
         },
@@ -173,8 +179,18 @@ PYBIND11_MODULE(_native, m) {
         py::arg("data"), "Validate and parse .vstpreset bytes (ValueError on anything wrong).");
 
     m.def(
-        "dpf_state", [](py::iterable values) { return py::bytes(dpf_state(pairs_from(values))); }, py::arg("values"),
-        "DPF component state from [(symbol, value)].");
+        "dpf_state",
+        [](py::iterable values, py::iterable states) {
+            std::vector<std::pair<std::string, std::string>> s;
+            for (py::handle kv : states) {
+                auto t = kv.cast<py::tuple>();
+                if (t.size() != 2) throw std::invalid_argument("states are (key, value) pairs");
+                s.emplace_back(t[0].cast<std::string>(), t[1].cast<std::string>());
+            }
+            return py::bytes(dpf_state(pairs_from(values), s));
+        },
+        py::arg("values"), py::arg("states") = py::list(),
+        "DPF component state from [(symbol, value)] and string states [(key, value)].");
     m.def(
         "juce_4a2a_state", [](py::iterable values) { return py::bytes(juce_4a2a_state(pairs_from(values))); },
         py::arg("values"), "JUCE state of the open-source 4A2A plugin from [(id, value)].");

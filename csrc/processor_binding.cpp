@@ -268,6 +268,70 @@ never reach the state. The GIL is released while processing.
         "link", [](const PyProcessor& p) { return p.proc.linked(); },
         locked<bool>([](PyProcessor& p, bool v) { p.proc.set_linked(v); }),
         "Channels share one detector (True) or have one each (False, dual mono).");
+    c.def_property(
+        "mix", [](const PyProcessor& p) { return p.proc.mix(); },
+        locked<double>([](PyProcessor& p, double v) {
+            if (!(v >= 0.0 && v <= 1.0)) throw std::invalid_argument("mix must be in 0..1 (1: the unit alone)");
+            p.proc.set_mix(v);
+        }),
+        "Dry/wet, 0..1: 1 the unit alone (the default), 0 the input (the dry path needs no delay: no latency).");
+    c.def_property(
+        "trim_db", [](const PyProcessor& p) { return p.proc.trim_db(); },
+        locked<double>([](PyProcessor& p, double v) {
+            if (!(v >= Processor::kTrimMinDb && v <= Processor::kTrimMaxDb))
+                throw std::invalid_argument("trim_db must be in -24..24 dB");
+            p.proc.set_trim_db(v);
+        }),
+        "Input trim in dB (-24..24), before the model; the output is not compensated.");
+    c.def_property(
+        "zero_vu_dbfs",
+        [](const PyProcessor& p) { return p.proc.uses_table_level() ? py::object(py::none()) : py::float_(p.proc.zero_vu_dbfs()); },
+        locked<py::object>([](PyProcessor& p, py::object v) {
+            if (v.is_none()) return p.proc.use_table_level();
+            const double d = v.cast<double>();
+            if (!(d >= Table::kZeroVuMinDbfs && d <= Table::kZeroVuMaxDbfs))
+                throw std::invalid_argument("zero_vu_dbfs must be in -40..0 dBFS (or None: the table's level)");
+            p.proc.set_zero_vu_dbfs(d);
+        }),
+        "The session's calibration: the peak level (dBFS) of a sine that reads 0 VU. The model hears it at "
+        "the level the unit was captured at (table_zero_vu_dbfs) and the output is scaled back. None (the "
+        "default): the table's own level, i.e. no change.");
+    c.def_property_readonly("table_zero_vu_dbfs", [](const PyProcessor& p) { return p.proc.table().zero_vu_dbfs; },
+                            "The level the unit was captured at (dBFS of a sine reading 0 VU; -18 unless the bundle "
+                            "says otherwise).");
+    c.def_property(
+        "emphasis_db", [](const PyProcessor& p) { return p.proc.emphasis_db(); },
+        locked<double>([](PyProcessor& p, double v) {
+            if (!p.proc.has_emphasis() && v != 0.0)
+                throw std::invalid_argument(with_source(p.source, "has model " + p.proc.model().name() +
+                                                                      ", which has no side-chain shelf ('sc'); "
+                                                                      "Emphasis needs one"));
+            if (!(v >= Processor::kEmphasisMinDb && v <= Processor::kEmphasisMaxDb))
+                throw std::invalid_argument("emphasis_db must be in -12..12 dB");
+            p.proc.set_emphasis_db(v);
+        }),
+        "HF emphasis (the LA-2A's R37 trim): dB added to the fitted side-chain shelf (-12..12; models with "
+        "'sc' only; the shelf stays in its range).");
+    c.def_property_readonly("vu_gain_reduction_db", [](const PyProcessor& p) { return p.proc.vu_gain_reduction_db(); },
+                            "The VU meter's gain-reduction reading (dB, >= 0; 300 ms VU ballistics).");
+    c.def_property_readonly("vu_output_db", [](const PyProcessor& p) { return p.proc.vu_output_db(); },
+                            "The VU meter's output reading, dB re the session's 0 VU (+4 range; the +10 range reads "
+                            "6 dB less; -60 in silence).");
+    c.def(
+        "continue_from",
+        [](PyProcessor& p, PyProcessor& other) {
+            if (&p == &other) return;
+            if (other.proc.channels() != p.proc.channels())
+                throw std::invalid_argument("continue_from needs a processor with the same channel count");
+            if (other.proc.sample_rate() != p.proc.sample_rate())
+                throw std::invalid_argument("continue_from needs a processor at the same sample rate");
+            std::scoped_lock lock(p.mu, other.mu);
+            p.proc.continue_from(other.proc);
+        },
+        py::arg("other"),
+        "Take over ``other``'s controls and state (detectors, filters, meters; the GRU state if both have one), "
+        "keeping this processor's table: what the plugin does when a bundle is loaded during playback "
+        "(it then cross-fades the two outputs over 20 ms).");
     c.def_property_readonly("channels", [](const PyProcessor& p) { return p.proc.channels(); },
                             "Channels per block (1 = blocks of shape (samples,) or (1, samples)).");
     c.def_property_readonly("sample_rate", [](const PyProcessor& p) { return p.proc.sample_rate(); },

@@ -34,7 +34,8 @@ def process_table(x: npt.ArrayLike, table: _Table, mode: _Mode, peak: float, sam
     """Process with the table's parameters at (mode, peak)."""
 
 def bundle_json(table: _Table, sample_rate: int, provenance_json: str = "{}", model: str = "ff5",
-                curves: _Curves | None = None, residual: _Residual | None = None) -> str:
+                curves: _Curves | None = None, residual: _Residual | None = None,
+                zero_vu_dbfs: float = -18.0) -> str:
     """Text of bundle.json (schema 2 with joint-fit curves or a GRU residual, else 1)."""
 
 def params_header(table: _Table, sample_rate: int, model: str = "ff5", curves: _Curves | None = None,
@@ -42,7 +43,8 @@ def params_header(table: _Table, sample_rate: int, model: str = "ff5", curves: _
     """Text of params.h (constexpr tables for plugin builds)."""
 
 def write_bundle_files(dir: str, table: _Table, sample_rate: int, provenance_json: str = "{}",
-                       model: str = "ff5", curves: _Curves | None = None, residual: _Residual | None = None) -> None:
+                       model: str = "ff5", curves: _Curves | None = None, residual: _Residual | None = None,
+                       zero_vu_dbfs: float = -18.0) -> None:
     """Write bundle.json and params.h into an existing directory."""
 
 def parse_bundle(text: str) -> dict[str, object]:
@@ -54,8 +56,8 @@ def vstpreset_bytes(class_id: str, chunks: list[tuple[str, bytes]]) -> bytes:
 def parse_vstpreset(data: bytes) -> dict[str, object]:
     """Validate and parse .vstpreset bytes: {'class_id': str, 'chunks': [(id, bytes)]}."""
 
-def dpf_state(values: Iterable[tuple[str, float]]) -> bytes:
-    """DPF component state from [(symbol, value)]."""
+def dpf_state(values: Iterable[tuple[str, float]], states: Iterable[tuple[str, str]] = ...) -> bytes:
+    """DPF component state from [(symbol, value)] and string states [(key, value)]."""
 
 def juce_4a2a_state(values: Iterable[tuple[str, float]]) -> bytes:
     """JUCE state of the open-source 4A2A plugin from [(id, value)]."""
@@ -114,3 +116,14 @@ class Processor:
     def residual(self) -> _Residual | None: ...
     @property
     def gain_reduction_db(self) -> float: ...
+    mix: float
+    trim_db: float
+    zero_vu_dbfs: float | None
+    emphasis_db: float
+    @property
+    def table_zero_vu_dbfs(self) -> float: ...
+    @property
+    def vu_gain_reduction_db(self) -> float: ...
+    @property
+    def vu_output_db(self) -> float: ...
+    def continue_from(self, other: Processor) -> None: ...

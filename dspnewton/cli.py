@@ -15,6 +15,7 @@ from . import __version__
 from .cli_report import FitProgress as _Progress, print_bounds as _print_bounds, print_from_rest as _print_from_rest
 from .cli_report import print_mapping as _print_mapping, print_selection as _print_selection
 from .modes import MODES
+from .plugin_state import STATE_FORMATS
 from .objective.frame_lengths import FRAME_SECONDS, OVERLAP_SECONDS
 from .cli_common import (SweepProgress as _SweepProgress, UserError, add_stop_flags as _add_stop_flags,
                          check_out_bundle as _check_out_bundle,
@@ -227,7 +228,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     out = _check_out_bundle(args.output)
     path = export_bundle(args.source, out, force=args.force, plugin=args.plugin, a2a_presets=not args.no_4a2a,
-                         model=args.model)
+                         model=args.model, zero_vu_dbfs=args.zero_vu_dbfs)
     d = load_bundle(path)
     rows = sum(len(v) for v in d["table"].values())
     extras = (["joint-fit knob curves"] if d["curves"] else []) + (["GRU residual"] if d["residual"] else [])
@@ -235,6 +236,31 @@ def _cmd_export(args: argparse.Namespace) -> int:
           f"({', '.join(k for k, v in d['table'].items() if v)}), "
           f"{len(list((path / 'presets').glob('*.vstpreset')))} presets" + (", plugins/" if args.plugin else "")
           + (f"; with {' and '.join(extras)}" if extras else ""))
+    return 0
+
+
+def _cmd_plugin_build(args: argparse.Namespace) -> int:
+    from .plugin_install import build_plugins
+
+    built = build_plugins(args.output, default_bundle=args.default_bundle)
+    print(f"built {len(built)} plugins into {args.output}: " + ", ".join(p.name for p in built))
+    return 0
+
+
+def _cmd_plugin_install(args: argparse.Namespace) -> int:
+    from .plugin_install import install_plugins
+
+    for p in install_plugins(args.source, home=args.home, default_bundle=args.default_bundle):
+        print(f"installed {p}")
+    return 0
+
+
+def _cmd_plugin_state(args: argparse.Namespace) -> int:
+    from .plugin_state import write_plugin_state
+
+    variant = "dspnewton_la2a_stereo" if args.stereo else "dspnewton_la2a"
+    out = write_plugin_state(args.bundle, args.output, args.format, mode=args.mode, peak=args.peak, variant=variant)
+    print(f"wrote {out} ({args.format} state of {variant} loading {args.bundle})")
     return 0
 
 
@@ -348,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing bundle")
     p.add_argument("--no-4a2a", action="store_true", help="skip presets for the open-source 4A2A plugin")
     p.add_argument("--model", help="require the source to hold this model")
+    p.add_argument("--zero-vu-dbfs", type=float, metavar="DBFS",
+                   help="the level the unit was captured at: dBFS peak of a sine that read 0 VU (default -18)")
     p.set_defaults(func=_cmd_export)
 
     from .cli_capture import add_capture_parser
@@ -357,6 +385,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="the model options, the recommended model and --model auto's short list")
     p.add_argument("--all", action="store_true", help="list every model name with its parameter count, tab-separated")
     p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("plugin", help="the plugin that loads any bundle: build, install, or write a state")
+    actions = p.add_subparsers(dest="plugin_command", metavar="ACTION", required=True)
+    a = actions.add_parser("build", help="build the plugins (mono and stereo; VST3, LV2, CLAP) into a folder")
+    a.add_argument("-o", "--output", required=True, metavar="DIR")
+    a.add_argument("--default-bundle", metavar="NAME.bundle", help="compile this bundle in as the default table")
+    a.set_defaults(func=_cmd_plugin_build)
+    a = actions.add_parser("install", help="install the plugins into your plugin folders (~/.vst3, ~/.lv2, ~/.clap)")
+    a.add_argument("--from", dest="source", metavar="DIR", help="plugins built with `plugin build` (default: build now)")
+    a.add_argument("--home", metavar="DIR", help="install under DIR instead of your home folder")
+    a.add_argument("--default-bundle", metavar="NAME.bundle", help="when building: compile this bundle in")
+    a.set_defaults(func=_cmd_plugin_install)
+    a = actions.add_parser("state", help="write the plugin state that loads a bundle (for scripted hosts)")
+    a.add_argument("bundle", metavar="NAME.bundle")
+    a.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="the state file (for --format lv2: a preset folder NAME.lv2)")
+    a.add_argument("--format", default="vst3", choices=STATE_FORMATS)
+    a.add_argument("--mode", choices=list(MODES), help="also set the mode")
+    a.add_argument("--peak", type=float, help="also set peak reduction (0..100)")
+    a.add_argument("--stereo", action="store_true", help="for the stereo plugin (vstpreset class ID, LV2 URI)")
+    a.set_defaults(func=_cmd_plugin_state)
 
     p = sub.add_parser("version", help="print the Python and C++ core versions")
     p.set_defaults(func=_cmd_version)

@@ -208,11 +208,13 @@ def build_plugin(params_dir: Path, out_dir: Path, jobs: int = 2) -> list[Path]:
 
 
 def export_bundle(source, out, *, force: bool = False, plugin: bool = False, a2a_presets: bool = True,
-                  model: str | None = None) -> Path:
+                  model: str | None = None, zero_vu_dbfs: float | None = None) -> Path:
     """Export a sweep folder (or one fit.json) as ``out`` (a ``NAME.bundle`` folder); returns its path.
 
     The bundle records the source's model; ``model`` (if given) must match it.
     4A2A presets are written for ``ff5`` only (that plugin has no grey-box options).
+    ``zero_vu_dbfs``: the level the unit was captured at (dBFS peak of a sine that read 0 VU on it,
+    -40..0; the plugin's calibration defaults to it); None: the usual -18 dBFS, not recorded.
     """
     from . import _native
     from .model.models import require_model
@@ -222,6 +224,8 @@ def export_bundle(source, out, *, force: bool = False, plugin: bool = False, a2a
         raise InputError(f"'{out}' already exists; pass {{force}} to replace it", {"force": True})
     if out.exists() and not out.is_dir():
         raise InputError(f"'{out}' exists and is not a bundle folder")
+    if zero_vu_dbfs is not None and not -40.0 <= float(zero_vu_dbfs) <= 0.0:
+        raise InputError(f"{{zero_vu_dbfs}} must be in -40..0 dBFS, got {zero_vu_dbfs}", {"zero_vu_dbfs": True})
     table, sr, sources, model_name, curves, residual = _table_from_source(source)
     full_name = model_name + ("+gru" if residual else "")
     require_model(model, full_name, f"'{source}'")
@@ -238,13 +242,17 @@ def export_bundle(source, out, *, force: bool = False, plugin: bool = False, a2a
     try:
         tmp.mkdir()
         try:
-            _native.write_bundle_files(str(tmp), table, int(sr), json.dumps(provenance), model_name, curves, residual)
+            _native.write_bundle_files(str(tmp), table, int(sr), json.dumps(provenance), model_name, curves, residual,
+                                       -18.0 if zero_vu_dbfs is None else float(zero_vu_dbfs))
         except ValueError as exc:
             raise InputError(f"cannot export '{source}': {exc}") from None
+        # each preset carries its bundle (the plugin loads it at run time) and the controls of its row
+        bundle_states = [("bundle", (tmp / "bundle.json").read_text(encoding="utf-8")),
+                         ("bundle_path", str(out.resolve() / "bundle.json"))]
         for mode, rows in table.items():
             for row in rows:
                 name = f"{mode}_peak{int(round(row['peak'])):03d}.vstpreset"
-                state = _native.dpf_state(_dpf_values(row, mode))
+                state = _native.dpf_state(_dpf_values(row, mode), bundle_states)
                 for variant, (_, _, sub) in PLUGIN_VARIANTS.items():
                     title = "dspnewton LA-2A" + (" Stereo" if sub == "stereo" else "")
                     info = (f'<?xml version="1.0" encoding="utf-8"?>\n<MetaInfo>\n <Attr id="MediaType" '

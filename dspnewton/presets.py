@@ -67,7 +67,13 @@ class Preset:
                                      gain_db=gain_db, channels=channels, link=link)
 
 
-def _dpf_values(state: bytes, source: Path) -> dict:
+def dpf_parameter_values(state: bytes, source) -> dict:
+    """{symbol: value} of a DPF component state's parameter block (a string-state block before it,
+    as the dspnewton plugin writes, is skipped); ``source`` names it in errors."""
+    begin = b"__dpf_state_begin__\0"
+    if state.startswith(begin):  # the bundle the preset carries: read by the plugin, not here
+        end = state.find(b"__dpf_state_end__\0")
+        state = state[end + len(b"__dpf_state_end__\0"):] if end >= 0 else b""
     if not state.startswith(_DPF_BEGIN + b"\0") or _DPF_END not in state:
         raise InputError(f"'{source}' is not a dspnewton plugin state (no DPF parameter block)")
     body = state[len(_DPF_BEGIN) + 1:state.index(_DPF_END)]
@@ -157,7 +163,7 @@ def load_preset(path, *, bundle=None) -> Preset:
     model = "ff5"
     ours = {plugin_class_id(v): v for v in PLUGIN_VARIANTS}
     if parsed["class_id"] in ours:
-        v = _dpf_values(chunks["Comp"], p)
+        v = dpf_parameter_values(chunks["Comp"], p)
         plugin = ours[parsed["class_id"]]
         model = _info_model(chunks.get("Info", b""), p)
     elif parsed["class_id"] == A2A_CLASS_ID:

@@ -2,7 +2,9 @@
  * through param-value events, processes raw float32 audio from a file and writes
  * raw float32 output; then prints every output (meter) parameter as "name=value".
  *
- *   clap_host PLUGIN.clap IN.f32 OUT.f32 SAMPLE_RATE [-c CHANNELS] [-b BLOCK] [name=value ...]
+ *   clap_host PLUGIN.clap IN.f32 OUT.f32 SAMPLE_RATE [-c CHANNELS] [-b BLOCK] [-s STATE] [name=value ...]
+ *
+ * -s loads a state file through the state extension before activation (dspnewton.plugin_state(.., "clap")).
  *
  * Audio files are planar: all of channel 0, then channel 1 (a (C, T) float32 array).
  * Parameters are matched by their CLAP name or, as a fallback, by index ("#3=0.5").
@@ -16,6 +18,7 @@
 #include "entry.h"
 #include "events.h"
 #include "ext/params.h"
+#include "ext/state.h"
 #include "host.h"
 #include "plugin-factory.h"
 #include "plugin.h"
@@ -37,6 +40,18 @@ static bool out_push(const clap_output_events_t *l, const clap_event_header_t *e
     (void)l; (void)e;
     return true;
 }
+typedef struct {
+    const char *data;
+    int64_t size, at;
+} byte_stream;
+static int64_t stream_read(const clap_istream_t *s, void *buffer, uint64_t size) {
+    byte_stream *b = (byte_stream *)s->ctx;
+    int64_t n = b->size - b->at < (int64_t)size ? b->size - b->at : (int64_t)size;
+    memcpy(buffer, b->data + b->at, (size_t)n);
+    b->at += n;
+    return n;
+}
+
 static const void *host_ext(const clap_host_t *h, const char *id) { (void)h; (void)id; return NULL; }
 static void host_noop(const clap_host_t *h) { (void)h; }
 
@@ -58,13 +73,30 @@ int main(int argc, char **argv) {
     if (!plugin || !plugin->init(plugin)) { fprintf(stderr, "create/init failed\n"); return 1; }
     const double sr = atof(argv[4]);
     int channels = 1, block = 512, first_param = 5;
+    const char *state_file = NULL;
     while (first_param + 1 < argc && argv[first_param][0] == '-') {
         if (strcmp(argv[first_param], "-c") == 0) channels = atoi(argv[first_param + 1]);
         else if (strcmp(argv[first_param], "-b") == 0) block = atoi(argv[first_param + 1]);
+        else if (strcmp(argv[first_param], "-s") == 0) state_file = argv[first_param + 1];
         else { fprintf(stderr, "unknown option %s\n", argv[first_param]); return 2; }
         first_param += 2;
     }
     if (channels < 1 || channels > MAX_CHANNELS || block < 1) { fprintf(stderr, "bad -c/-b\n"); return 2; }
+    if (state_file) {
+        const clap_plugin_state_t *st = (const clap_plugin_state_t *)plugin->get_extension(plugin, CLAP_EXT_STATE);
+        FILE *fs = fopen(state_file, "rb");
+        if (!st || !fs) { fprintf(stderr, "no state extension or cannot open %s\n", state_file); return 1; }
+        fseek(fs, 0, SEEK_END);
+        byte_stream b = {NULL, ftell(fs), 0};
+        fseek(fs, 0, SEEK_SET);
+        char *data = malloc((size_t)b.size + 1);
+        if (!data || fread(data, 1, (size_t)b.size, fs) != (size_t)b.size) { fprintf(stderr, "short state\n"); return 1; }
+        fclose(fs);
+        b.data = data;
+        clap_istream_t in = {&b, stream_read};
+        if (!st->load(plugin, &in)) { fprintf(stderr, "the plugin refused the state\n"); return 1; }
+        free(data);
+    }
     if (!plugin->activate(plugin, sr, 1, (uint32_t)block) || !plugin->start_processing(plugin)) {
         fprintf(stderr, "activate failed\n");
         return 1;

@@ -169,3 +169,169 @@ def ff5_bundle(tmp_path_factory):
     (d / "sweep").mkdir()
     (d / "sweep" / "mapping.json").write_text(json.dumps(FF5_MAPPING))
     return export_bundle(d / "sweep", d / "la2a.bundle", plugin=True)
+
+
+# --- the installed plugin (built once) and its hosts ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def plugins(tmp_path_factory):
+    """The plugins as `dspnewton plugin build` makes them (compiled-in default: the embedded study's
+    table), built once per test session; tests load bundles into them through the state."""
+    from dspnewton.plugin_install import build_plugins
+
+    require_dpf()
+    out = tmp_path_factory.mktemp("plugins")
+    build_plugins(out)
+    return out
+
+
+def _compile_host(tmp_path_factory, name, flags):
+    import subprocess
+
+    cc = require_tool("gcc")
+    host = tmp_path_factory.mktemp(name) / name
+    src = os.path.join(os.path.dirname(__file__), f"{name}.c")
+    build = subprocess.run([cc, "-O2", src, "-o", str(host), *flags], capture_output=True, text=True)
+    if build.returncode != 0:
+        pytest.fail(f"building {name} failed:\n{build.stderr}")
+    return host
+
+
+@pytest.fixture(scope="session")
+def clap_host(tmp_path_factory):
+    return _compile_host(tmp_path_factory, "clap_host", ["-I/usr/share/dpf/distrho/src/clap", "-ldl"])
+
+
+@pytest.fixture(scope="session")
+def lv2_host(tmp_path_factory):
+    """tests/lv2_host.c: a lilv host with a worker and the state interface (lv2file has no worker, so DPF
+    plugins with state do not instantiate in it)."""
+    import subprocess
+
+    require_tool("pkg-config")
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "lilv-0"], capture_output=True, text=True)
+    if flags.returncode != 0:
+        msg = "lilv development files (Debian package liblilv-dev) are not installed"
+        if IN_CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return _compile_host(tmp_path_factory, "lv2_host", [*flags.stdout.split(), "-lm"])
+
+
+def variant_name(stereo: bool) -> str:
+    return "dspnewton_la2a_stereo" if stereo else "dspnewton_la2a"
+
+
+def load_vst3(plugins_dir, *, stereo=False, bundle=None, mode=None, peak=None):
+    """A fresh pedalboard VST3 instance of the plugin, with ``bundle`` set through its state."""
+    pedalboard = require_module("pedalboard")
+    plugin = pedalboard.load_plugin(str(plugins_dir / f"{variant_name(stereo)}.vst3"))
+    if bundle is not None:
+        from dspnewton.plugin_state import plugin_state
+
+        plugin.raw_state = plugin_state(bundle, "pedalboard", mode=mode, peak=peak)
+    return plugin
+
+
+def run_clap(host, plugins_dir, x, tmp_path, *controls, stereo=False, bundle=None, mode=None, peak=None, block=512,
+             sample_rate=SR_PLUGIN):
+    """(output (C, T) float32, meters {name: value}) of the CLAP plugin in tests/clap_host.c."""
+    import subprocess
+
+    import numpy as np
+
+    x = np.ascontiguousarray(np.atleast_2d(x), dtype=np.float32)
+    x.tofile(tmp_path / "clap_in.f32")
+    args = []
+    if bundle is not None:
+        from dspnewton.plugin_state import write_plugin_state
+
+        write_plugin_state(bundle, tmp_path / "clap.state", "clap", mode=mode, peak=peak)
+        args = ["-s", str(tmp_path / "clap.state")]
+    proc = subprocess.run([str(host), str(plugins_dir / f"{variant_name(stereo)}.clap"), str(tmp_path / "clap_in.f32"),
+                           str(tmp_path / "clap_out.f32"), str(sample_rate), "-c", str(x.shape[0]), "-b", str(block),
+                           *args, *controls], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    meters = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+    return (np.fromfile(tmp_path / "clap_out.f32", np.float32).reshape(x.shape),
+            {k: float(v) for k, v in meters.items()})
+
+
+def run_lv2(host, plugins_dir, x, tmp_path, *controls, stereo=False, bundle=None, mode=None, peak=None, block=512,
+            state_file=None, save_dir=None, sample_rate=SR_PLUGIN):
+    """(output (C, T) float32, meters {symbol: value}) of the LV2 plugin in tests/lv2_host.c; ``bundle``
+    through a preset from dspnewton.plugin_state, ``state_file`` a saved state, ``save_dir`` saves it."""
+    import subprocess
+
+    import numpy as np
+
+    x = np.ascontiguousarray(np.atleast_2d(x), dtype=np.float32)
+    x.tofile(tmp_path / "lv2_in.f32")
+    lv2_path = tmp_path / "lv2_path"
+    lv2_path.mkdir(exist_ok=True)
+    link = lv2_path / f"{variant_name(stereo)}.lv2"
+    if not link.exists():
+        os.symlink(plugins_dir / link.name, link)
+    args = []
+    if bundle is not None:
+        from dspnewton.plugin_state import write_lv2_preset
+
+        uri = write_lv2_preset(bundle, lv2_path / "preset.lv2", mode=mode, peak=peak, variant=variant_name(stereo))
+        args = ["-P", uri]
+    if state_file is not None:
+        args += ["-l", str(state_file)]
+    if save_dir is not None:
+        args += ["-S", str(save_dir)]
+    uri = "urn:dspnewton:la2a" + ("_stereo" if stereo else "")
+    proc = subprocess.run([str(host), uri, str(tmp_path / "lv2_in.f32"), str(tmp_path / "lv2_out.f32"),
+                           str(sample_rate), "-c", str(x.shape[0]), "-b", str(block), *args, *controls],
+                          capture_output=True, text=True, env=dict(os.environ, LV2_PATH=str(lv2_path)))
+    assert proc.returncode == 0, proc.stderr
+    meters = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+    return (np.fromfile(tmp_path / "lv2_out.f32", np.float32).reshape(x.shape),
+            {k: float(v) for k, v in meters.items()})
+
+
+def synthetic_residual(seed=0):
+    """A GRU residual's weights (hidden 8) with small random values, as bundle.json holds them."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    g, h = 24, 8
+    return {"type": "gru", "hidden": h, "w_ih": (0.3 * rng.standard_normal((g, 1))).tolist(),
+            "w_hh": (0.2 * rng.standard_normal((g, h))).tolist(), "b_ih": (0.1 * rng.standard_normal(g)).tolist(),
+            "b_hh": (0.1 * rng.standard_normal(g)).tolist(), "w_out": (0.05 * rng.standard_normal((1, h))).tolist(),
+            "b_out": [0.001]}
+
+
+def joint_curves(spec):
+    """Degree-1 joint-fit curves per mode through the greybox_table rows at peaks 40 and 100 (in theta)."""
+    from dspnewton.model.greybox_spec import model_physical_to_theta
+
+    curves = {}
+    for mode, rows in greybox_table(spec).items():
+        lo, hi = (model_physical_to_theta({k: v for k, v in r.items() if k not in ("peak", "esr")}, spec, SR_PLUGIN)
+                  for r in (rows[0], rows[-1]))
+        curves[mode] = {"basis": "legendre", "degree": 1, "knob_lo": 40.0, "knob_hi": 100.0,
+                        "sample_rate": SR_PLUGIN,
+                        "coefficients": {n: [float(lo[i] + hi[i]) / 2, float(hi[i] - lo[i]) / 2]
+                                         for i, n in enumerate(spec.param_names)}}
+    return curves
+
+
+def model_bundle(folder, model, *, joint=False, gru=False, zero_vu_dbfs=-18.0, name=None):
+    """A bundle folder of ``model``'s greybox_table (two modes, peaks 40/70/100), optionally with joint
+    curves and a GRU residual, written by the C++ bundle writer (no fit); returns its path."""
+    from pathlib import Path
+
+    from dspnewton import _native
+    from dspnewton.model.greybox_spec import parse_model
+
+    spec = parse_model(model)
+    d = Path(folder) / (name or f"{spec.name.replace('+', '_')}{'_joint' if joint else ''}{'_gru' if gru else ''}.bundle")
+    d.mkdir(parents=True)
+    _native.write_bundle_files(str(d), greybox_table(spec), SR_PLUGIN, "{}", spec.name,
+                               joint_curves(spec) if joint else None, synthetic_residual() if gru else None,
+                               zero_vu_dbfs)
+    return d

@@ -21,8 +21,7 @@ from dspnewton.model.greybox_spec import (
     RECOMMENDED_MODEL, list_models, model_physical_to_theta, parse_model,
 )
 from dspnewton.synth import music_like
-from conftest import require_module
-from conftest import GB_BASE as BASE, SR_PLUGIN as SR, greybox_params as _params, greybox_table as _table, require_dpf as _require_dpf
+from conftest import GB_BASE as BASE, SR_PLUGIN as SR, greybox_params as _params, greybox_table as _table
 from conftest import set_param as _set
 
 
@@ -141,9 +140,9 @@ def test_cli_models_and_model_errors(tmp_path, capsys):
     assert np.abs(y - ref).max() < 1e-6
 
 
-def test_plugin_runs_the_recommended_model_in_pedalboard(tmp_path):
-    _require_dpf()
-    pedalboard = require_module("pedalboard")
+def test_plugin_runs_the_recommended_model_in_pedalboard(plugins, tmp_path):
+    from conftest import load_vst3
+
     spec = parse_model(RECOMMENDED_MODEL)
     table = _table(spec)
     sweep = tmp_path / "sweep"
@@ -151,9 +150,9 @@ def test_plugin_runs_the_recommended_model_in_pedalboard(tmp_path):
     mapping = {mode: {str(int(r["peak"])): {**{k: v for k, v in r.items() if k != "peak"}, "model": spec.name}
                       for r in rows} for mode, rows in table.items()}
     (sweep / "mapping.json").write_text(json.dumps(mapping))
-    bundle = export_bundle(sweep, tmp_path / "gb.bundle", plugin=True, model=spec.name)
+    bundle = export_bundle(sweep, tmp_path / "gb.bundle", model=spec.name)
     assert load_bundle(bundle)["model"] == spec.name
-    plugin = pedalboard.load_plugin(str(bundle / "plugins" / "dspnewton_la2a.vst3"))
+    plugin = load_vst3(plugins, bundle=bundle)
     music = music_like(2.0, SR, seed=10).astype(np.float32)
     for mode in ("compress", "limit"):
         for peak in (40.0, 55.0, 70.0, 100.0):

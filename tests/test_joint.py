@@ -20,7 +20,7 @@ from dspnewton.model.models import get_model
 from dspnewton.objective.framing import make_frames
 from dspnewton.sweep import load_joint
 from dspnewton.synth import music_like
-from conftest import require_module, run_cli as _run
+from conftest import run_cli as _run
 
 SR = 8000
 PEAKS = (40, 55, 70, 85, 100)
@@ -148,17 +148,16 @@ def test_joint_sweep_end_to_end(model, virtual, tmp_path, capsys):
     assert "source" not in json.loads((sweep / "mapping.json").read_text())["compress"]["70"]
 
 
-def test_joint_bundle_in_the_plugin_between_settings(virtual, tmp_path, capsys):
-    """pedalboard: the plugin at knob positions between the fitted settings follows the curves."""
-    from conftest import require_dpf as _require_dpf, set_param as _set
+def test_joint_bundle_in_the_plugin_between_settings(virtual, plugins, tmp_path, capsys):
+    """pedalboard: the installed plugin with the joint bundle loaded, at knob positions between the fitted
+    settings, follows the curves."""
+    from conftest import load_vst3, set_param as _set
 
-    _require_dpf()
-    pedalboard = require_module("pedalboard")
     sweep = tmp_path / "sweep"
     assert _run(["sweep", str(virtual), "-o", str(sweep), "--modes", "compress", "--peaks", ",".join(map(str, PEAKS)),
                  "--joint", "--joint-degree", "3", "--quiet"], capsys)[0] == 0
-    bundle = export_bundle(sweep, tmp_path / "j.bundle", plugin=True)
-    plugin = pedalboard.load_plugin(str(bundle / "plugins" / "dspnewton_la2a.vst3"))
+    bundle = export_bundle(sweep, tmp_path / "j.bundle")
+    plugin = load_vst3(plugins, bundle=bundle)
     x = music_like(1.0, SR, seed=3).astype(np.float32)
     curves = load_joint(sweep)["compress"]
     for peak in (47.0, 63.5, 92.0):

@@ -1,32 +1,31 @@
-"""The exported plugin as a session uses it, in real hosts (pedalboard VST3, lv2file LV2,
-the C CLAP host): mono and stereo (linked, dual mono), click-free automation of every
-control, the unit's controls and meter, programs, state save/restore, any sample rate,
-NaN input. Each is checked against dspnewton.Processor (the same C++ core) bit for bit
-where the host passes float32 through unchanged."""
+"""The exported plugin as a session uses it, in real hosts (pedalboard VST3, the lilv LV2 host
+tests/lv2_host.c, the C CLAP host): mono and stereo (linked, dual mono), click-free automation
+of every control, the unit's controls and meter, presets that carry their bundle, state
+save/restore, any sample rate, NaN input. Each is checked against dspnewton.Processor (the
+same C++ core) bit for bit where the host passes float32 through unchanged."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 from fractions import Fraction
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from dspnewton import Processor, load_preset
 from dspnewton.audio import InputError
 from dspnewton.export import export_bundle
 from dspnewton.synth import music_like
-from conftest import require_module, require_tool
-from conftest import FF5_MAPPING as MAPPING, require_dpf as _require_dpf, set_param as _set
+from conftest import require_module
+from conftest import FF5_MAPPING as MAPPING, load_vst3, run_lv2, set_param as _set
 
 SR = 44100
-NAMES = ["current_program", "peak_reduction", "gain_db", "limit_mode", "bypass"]
+NAMES = ["peak_reduction", "gain_db", "limit_mode", "bypass"]
+ENGINEER = ["mix", "input_trim_db", "0_vu_level_dbfs", "bundle_level", "emphasis_db", "meter"]
 EXPERT = ["follow_table", "threshold_db", "ratio", "attack_ms", "release_ms", "make_up_db"]
-METER = ["gain_reduction_db"]
+METER = ["gain_reduction_db", "vu_gain_reduction_db", "vu_output_db"]
 
 
 @pytest.fixture(scope="module")
@@ -49,17 +48,6 @@ def music():
     return np.stack([x, (np.roll(x, 4000) * 0.4).astype(np.float32)])
 
 
-@pytest.fixture(scope="module")
-def clap_host(tmp_path_factory):
-    cc = require_tool("gcc")
-    host = tmp_path_factory.mktemp("clap") / "clap_host"
-    src = os.path.join(os.path.dirname(__file__), "clap_host.c")
-    build = subprocess.run([cc, "-O2", "-I/usr/share/dpf/distrho/src/clap", src, "-o", str(host), "-ldl"],
-                           capture_output=True, text=True)
-    assert build.returncode == 0, build.stderr
-    return host
-
-
 def _clap(host, plugin, x, tmp_path, *args, block=512):
     x = np.ascontiguousarray(np.atleast_2d(x), dtype=np.float32)
     x.tofile(tmp_path / "in.f32")
@@ -72,15 +60,16 @@ def _clap(host, plugin, x, tmp_path, *args, block=512):
 
 def test_controls_in_order(bundle, pedalboard):
     mono, stereo = _load(pedalboard, bundle), _load(pedalboard, bundle, stereo=True)
-    assert list(mono.parameters) == NAMES + EXPERT + METER
-    assert list(stereo.parameters) == NAMES + ["stereo_link"] + EXPERT + METER
+    assert list(mono.parameters) == NAMES + ENGINEER + EXPERT + METER
+    assert list(stereo.parameters) == NAMES + ["stereo_link"] + ENGINEER + EXPERT + METER
+    assert mono.parameters["meter"].valid_values == ["Gain reduction", "Output +4", "Output +10"]
     gr = stereo.parameters["gain_reduction_db"]
     assert (gr.min_value, gr.max_value) == (0.0, 40.0) and not gr.is_automatable  # an output (meter)
     g = stereo.parameters["gain_db"]
     assert (g.min_value, g.max_value) == (-24.0, 24.0)
 
 
-def test_mono_and_stereo_in_every_host(bundle, pedalboard, music, clap_host, tmp_path):
+def test_mono_and_stereo_in_every_host(bundle, pedalboard, music, clap_host, lv2_host, tmp_path):
     mono_plugin, stereo_plugin = _load(pedalboard, bundle), _load(pedalboard, bundle, stereo=True)
     for p in (mono_plugin, stereo_plugin):
         _set(p, "peak_reduction", 85.0)
@@ -97,21 +86,12 @@ def test_mono_and_stereo_in_every_host(bundle, pedalboard, music, clap_host, tmp
     for c in range(2):  # dual mono: each channel as the mono plugin gives it
         assert np.array_equal(dual[c], mono_plugin(music[c][None], SR)[0])
     assert not np.array_equal(dual, linked)
-    # CLAP (the C host) and LV2 (lv2file) run the stereo variant the same way.
+    # CLAP (the C host) and LV2 (the lilv host) run the stereo variant the same way.
     y, meters = _clap(clap_host, bundle / "plugins" / "dspnewton_la2a_stereo.clap", music, tmp_path,
                       "Peak reduction=85", block=64)
     assert np.array_equal(y, linked)
-    lv2file = require_tool("lv2file")
-    lv2_path = tmp_path / "lv2"
-    lv2_path.mkdir()
-    os.symlink(bundle / "plugins" / "dspnewton_la2a_stereo.lv2", lv2_path / "dspnewton_la2a_stereo.lv2")
-    sf.write(tmp_path / "in.wav", music.T, SR, subtype="FLOAT")
-    run = subprocess.run([lv2file, "-i", str(tmp_path / "in.wav"), "-o", str(tmp_path / "lv2.wav"), "-p", "peak:85",
-                          "urn:dspnewton:la2a_stereo"], env=dict(os.environ, LV2_PATH=str(lv2_path)),
-                         capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    y_lv2, sr = sf.read(tmp_path / "lv2.wav", dtype="float32")
-    assert sr == SR and np.array_equal(y_lv2.T, linked)
+    y_lv2, _ = run_lv2(lv2_host, bundle / "plugins", music, tmp_path, "peak=85", stereo=True, block=300)
+    assert np.array_equal(y_lv2, linked)
 
 
 def _largest_step(y: np.ndarray, at: int, width: int = 2000) -> float:
@@ -176,52 +156,28 @@ def test_gain_bypass_and_meter(bundle, pedalboard, music, clap_host, tmp_path):
         assert meters["Gain reduction"] > 0.5
 
 
-def test_programs_match_presets_in_every_host(bundle, pedalboard, music, tmp_path):
-    plugin = _load(pedalboard, bundle)
-    program = plugin.parameters["current_program"]
-    presets = sorted((bundle / "presets").glob("*.vstpreset"))
-    names = [load_preset(p) for p in presets]
-    info = {re.search(rb'id="Name" value="([^"]+)"', p.read_bytes()).group(1).decode(): pr
-            for p, pr in zip(presets, names)}
-    assert sorted(program.valid_values) == sorted(info)
+def test_presets_carry_their_bundle_in_every_host(bundle, plugins, pedalboard, music, lv2_host, tmp_path):
+    """Each exported .vstpreset holds its bundle and its row's controls: loaded into the installed plugin
+    (which runs another table until then) it gives the preset's processor bit for bit; the same state as
+    an LV2 preset (dspnewton.plugin_state) in the lilv host."""
     x = music[0]
-    for i, name in enumerate(program.valid_values):
-        _set(plugin, "peak_reduction", 55.0)
-        _set(plugin, "gain_db", 3.0)
-        program.raw_value = i / (len(program.valid_values) - 1)
-        assert program.string_value == name
-        pr = info[name]
-        assert plugin.peak_reduction == pr.peak and bool(plugin.limit_mode) == (pr.mode == "limit")
-        assert plugin.gain_db == 0.0 and plugin.follow_table
-        plugin.reset()
-        assert np.array_equal(plugin(x[None], SR)[0], pr.processor().process(x)), name
-    # LV2: the programs are the plugin's presets; lv2file lists and loads them.
-    lv2file = require_tool("lv2file")
-    lv2_path = tmp_path / "lv2"
-    lv2_path.mkdir()
-    os.symlink(bundle / "plugins" / "dspnewton_la2a.lv2", lv2_path / "dspnewton_la2a.lv2")
-    env = dict(os.environ, LV2_PATH=str(lv2_path))
-    listed = subprocess.run([lv2file, "-L", "urn:dspnewton:la2a"], env=env, capture_output=True, text=True)
-    assert listed.returncode == 0, listed.stderr
-    for name in info:
-        assert name in listed.stdout
-    # lv2file lists the presets (so presets.ttl is valid) but does not apply a preset's port
-    # values itself (lilv leaves the preset's data unloaded); apply them as control values.
-    ttl = (bundle / "plugins" / "dspnewton_la2a.lv2" / "presets.ttl").read_text()
-    labels = (bundle / "plugins" / "dspnewton_la2a.lv2" / "manifest.ttl").read_text()
-    sf.write(tmp_path / "in.wav", x, SR, subtype="FLOAT")
-    for name in ("LA-2A limit 100 (ff5)", "LA-2A compress 40 (ff5)"):
-        uri = re.search(r"<([^>]+)>\s+a pset:Preset ;[^.]*?rdfs:label \"" + re.escape(name) + '"', labels).group(1)
-        body = ttl[ttl.index(f"<{uri}>"):].split("\n\n<", 1)[0]
-        ports = dict(re.findall(r'lv2:symbol "(\w+)" ;\s+pset:value ([-\d.e]+) ;', body))
-        assert float(ports["peak"]) == info[name].peak and float(ports["gain_db"]) == 0.0
-        assert float(ports["mode"]) == (1.0 if info[name].mode == "limit" else 0.0) and ports["follow_table"] == "1"
-        args = [a for k, v in ports.items() for a in ("-p", f"{k}:{v}")]
-        run = subprocess.run([lv2file, "-i", str(tmp_path / "in.wav"), "-o", str(tmp_path / "p.wav"), *args,
-                              "urn:dspnewton:la2a"], env=env, capture_output=True, text=True)
-        assert run.returncode == 0, run.stderr + run.stdout
-        y, _ = sf.read(tmp_path / "p.wav", dtype="float32")
-        assert np.array_equal(y, info[name].processor().process(x)), name
+    for sub, stereo in (("", False), ("stereo", True)):
+        presets = sorted((bundle / "presets" / sub).glob("*.vstpreset"))
+        assert len(presets) == 5
+        for path in presets:
+            pr = load_preset(path)
+            assert pr.bundle == bundle / "bundle.json"
+            plugin = pedalboard.load_plugin(str(plugins / f"dspnewton_la2a{'_stereo' if stereo else ''}.vst3"))
+            _set(plugin, "gain_db", 3.0)
+            plugin.load_preset(str(path))
+            assert plugin.peak_reduction == pr.peak and bool(plugin.limit_mode) == (pr.mode == "limit")
+            assert plugin.gain_db == 0.0 and plugin.follow_table
+            xx = np.stack([x, x]) if stereo else x[None]
+            want = pr.processor(channels=2 if stereo else 1).process(xx if stereo else x)
+            assert np.array_equal(plugin(xx, SR), want if stereo else want[None]), path.name
+    for mode, peak in (("limit", 100.0), ("compress", 40.0)):
+        y, _ = run_lv2(lv2_host, plugins, x[None], tmp_path, bundle=bundle, mode=mode, peak=peak)
+        assert np.array_equal(y[0], Processor.from_bundle(bundle, mode, peak).process(x)), (mode, peak)
 
 
 def test_state_save_and_restore_through_the_host(bundle, pedalboard, music):
@@ -323,29 +279,23 @@ def test_export_refuses_bad_tables_before_building(tmp_path):
 
 
 @pytest.mark.parametrize("model", ["fb+2rel", "recommended", "fb+2rel+inhp+outshelf"])
-def test_greybox_plugins_in_a_session(model, pedalboard, music, tmp_path):
-    """The same session features with grey-box models: stereo = mono bit for bit on
-    identical channels, linked stereo = the processor, programs, click-free automation,
+def test_greybox_plugins_in_a_session(model, plugins, music, tmp_path):
+    """The same session features with grey-box models loaded into the installed plugin: stereo =
+    mono bit for bit on identical channels, linked stereo = the processor, click-free automation,
     state round trip."""
     from dspnewton.model.greybox_spec import RECOMMENDED_MODEL, parse_model
     from conftest import sweep_folder as _sweep_folder
 
-    _require_dpf()
     spec = parse_model(RECOMMENDED_MODEL if model == "recommended" else model)
     src, _ = _sweep_folder(tmp_path, spec.name)
-    bundle = export_bundle(src, tmp_path / "gb.bundle", plugin=True)
-    mono, stereo = _load(pedalboard, bundle), _load(pedalboard, bundle, stereo=True)
-    for p in (mono, stereo):
-        _set(p, "peak_reduction", 55.0)
-        _set(p, "limit_mode", 1.0)
+    bundle = export_bundle(src, tmp_path / "gb.bundle")
+    mono, stereo = (load_vst3(plugins, stereo=st, bundle=bundle, mode="limit", peak=55.0) for st in (False, True))
     x = music[0]
     y_mono = mono(x[None], SR)[0]
     y_same = stereo(np.stack([x, x]), SR)
     assert np.array_equal(y_same[0], y_mono) and np.array_equal(y_same[1], y_mono)
     stereo.reset()
     assert np.array_equal(stereo(music, SR), Processor.from_bundle(bundle, "limit", 55, channels=2).process(music))
-    names = stereo.parameters["current_program"].valid_values
-    assert len(names) == 6 and all(n.endswith(f"({spec.name})") for n in names)
     # Automation mid-stream at block 64: peak 40 -> 100 and limit -> compress.
     sine = (0.5 * np.sin(2 * np.pi * 50 * np.arange(20000) / SR)).astype(np.float32)[None]
     _set(mono, "peak_reduction", 40.0)
@@ -361,7 +311,7 @@ def test_greybox_plugins_in_a_session(model, pedalboard, music, tmp_path):
     _set(stereo, "gain_db", -3.0)
     _set(stereo, "stereo_link", 0.0)
     stereo(music[:, :512], SR, reset=False)
-    other = _load(pedalboard, bundle, stereo=True)
+    other = load_vst3(plugins, stereo=True)  # the default table until the state brings the bundle
     other.raw_state = stereo.raw_state
     stereo.reset()
     other.reset()

@@ -98,7 +98,6 @@ def test_plugin_runs_the_residual(pair, tmp_path):
     b = export_bundle(tmp_path / "fit.json", tmp_path / "r.bundle", plugin=True)
     for stereo in (False, True):
         plugin = pedalboard.load_plugin(str(b / "plugins" / f"dspnewton_la2a{'_stereo' if stereo else ''}.vst3"))
-        assert plugin.parameters["current_program"].valid_values == ["LA-2A compress 100 (ff5+gru)"]
         xx = np.stack([x, x]).astype(np.float32) if stereo else x[None].astype(np.float32)
         out = plugin(xx, SR)
         want = Processor.from_bundle(b, "compress", 100, sample_rate=SR, channels=2 if stereo else 1).process(

@@ -24,7 +24,8 @@
 
 #define DISTRHO_PLUGIN_HAS_UI 0
 #define DISTRHO_PLUGIN_IS_RT_SAFE 1
-#define DISTRHO_PLUGIN_WANT_PROGRAMS 1
-#define DISTRHO_PLUGIN_WANT_STATE 0
+#define DISTRHO_PLUGIN_WANT_PROGRAMS 0  // the table is loaded at run time: presets carry their bundle instead
+#define DISTRHO_PLUGIN_WANT_STATE 1     // the bundle itself ("bundle") and where it came from ("bundle_path")
+#define DISTRHO_PLUGIN_WANT_FULL_STATE 1
 
 #define DISTRHO_PLUGIN_LV2_CATEGORY "lv2:CompressorPlugin"

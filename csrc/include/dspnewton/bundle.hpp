@@ -60,6 +60,7 @@ inline std::string table_checksum(const Table& t) {
         }
     }
     if (t.residual.present) text += "residual " + residual_json(t.residual) + "\n";
+    if (t.zero_vu_dbfs != Table::kDefaultZeroVuDbfs) text += "zero_vu_dbfs " + fmt17(t.zero_vu_dbfs) + "\n";
     std::uint64_t h = 1469598103934665603ULL;
     for (unsigned char c : text) {
         h ^= c;
@@ -72,6 +73,9 @@ inline std::string table_checksum(const Table& t) {
 
 /// Throws std::invalid_argument unless every row is in range and peaks strictly increase.
 inline void validate_table(const Table& t) {
+    if (!(t.zero_vu_dbfs >= Table::kZeroVuMinDbfs && t.zero_vu_dbfs <= Table::kZeroVuMaxDbfs))
+        throw std::invalid_argument("zero_vu_dbfs must be in " + fmt17(Table::kZeroVuMinDbfs) + ".." +
+                                    fmt17(Table::kZeroVuMaxDbfs) + " dBFS");
     bool any = false;
     for (int m = 0; m < 2; ++m) {
         const auto& rows = t.modes[m];
@@ -172,6 +176,7 @@ inline std::string bundle_json(const Table& t, int sample_rate, const std::strin
         o << "\n  },\n";
     }
     if (t.residual.present) o << "  \"residual\": " << residual_json(t.residual) << ",\n";
+    if (t.zero_vu_dbfs != Table::kDefaultZeroVuDbfs) o << "  \"zero_vu_dbfs\": " << fmt17(t.zero_vu_dbfs) << ",\n";
     o << "  \"provenance\": " << provenance_json << ",\n  \"checksum\": \"" << table_checksum(t) << "\"\n}\n";
     return o.str();
 }
@@ -271,6 +276,9 @@ inline Bundle parse_bundle(const std::string& text) {
     if (schema == kBundleSchema && !b.table.extended())
         throw std::invalid_argument("a schema 2 bundle holds curves or a residual; this one has neither (missing key "
                                     "'curves')");
+    if (v.has("zero_vu_dbfs")) {  // optional in schemas 1 and 2: the capture's calibration level
+        b.table.zero_vu_dbfs = v.at("zero_vu_dbfs").number("zero_vu_dbfs");  // range: validate_table
+    }
     b.schema_version = static_cast<int>(schema);
     validate_table(b.table);
     const std::string& sum = v.at("checksum").string("checksum");
@@ -290,6 +298,7 @@ inline std::string params_header(const Table& t, int sample_rate) {
       << "namespace dspnewton_table {\n\nconstexpr int kSampleRate = " << sample_rate << ";\n"
       << "constexpr char kModel[] = \"" << t.model.name() << "\";\n"
       << "constexpr char kChecksum[] = \"" << table_checksum(t) << "\";\n"
+      << "constexpr double kZeroVuDbfs = " << fmt17(t.zero_vu_dbfs) << ";  // the capture's 0 VU level\n"
       << "constexpr int kColumns = " << kNumFields + 1 << ";\n";
     for (int m = 0; m < 2; ++m) {
         const auto& rows = t.modes[m];

@@ -252,6 +252,17 @@ public:
         path_.reset();
     }
 
+    /// Take over ``o``'s state (gains, mean square, filters), keeping this compressor's model and
+    /// parameters: a table switch continues from where the old table left off (real-time safe).
+    void continue_from(const Compressor& o) {
+        g_ = o.g_;
+        gs_ = o.gs_;
+        p_ = o.p_;
+        x_prev_ = o.x_prev_;
+        hp_ = o.hp_;
+        path_ = o.path_;
+    }
+
     /// The current smoothed gain (linear, before make-up; the two-stage mix for ``+2rel``).
     double gain() const { return model_.two_rel ? g_ + mix_ * (gs_ - g_) : g_; }
 

@@ -94,13 +94,35 @@ inline Preset parse_vstpreset(const std::string& s) {
     return p;
 }
 
-/// Component state of a DPF plugin: parameter symbols and values, as DPF's VST3 wrapper reads it.
-inline std::string dpf_state(const std::vector<std::pair<std::string, double>>& values) {
-    std::string s = "__dpf_parameters_begin__";
+inline void check_dpf_text(const std::string& text, const char* what) {
+    for (char c : text)
+        if (c == '\0' || static_cast<unsigned char>(c) >= 0xFE)
+            throw std::invalid_argument(std::string("bad ") + what + " (NUL, 0xFE and 0xFF bytes cannot be stored)");
+}
+
+/// Component state of a DPF plugin, as DPF's VST3 and CLAP wrappers read it: the string states
+/// ``states`` [(key, value)] (omitted when empty), then the parameter symbols and values.
+inline std::string dpf_state(const std::vector<std::pair<std::string, double>>& values,
+                             const std::vector<std::pair<std::string, std::string>>& states = {}) {
+    std::string s;
+    if (!states.empty()) {
+        s += "__dpf_state_begin__";
+        s += '\0';
+        for (const auto& kv : states) {
+            check_dpf_text(kv.first, "state key");
+            check_dpf_text(kv.second, "state value");
+            s += kv.first;
+            s += '\0';
+            s += kv.second;
+            s += '\0';
+        }
+        s += "__dpf_state_end__";
+        s += '\0';
+    }
+    s += "__dpf_parameters_begin__";
     s += '\0';
     for (const auto& kv : values) {
-        for (char c : kv.first)
-            if (c == '\0' || static_cast<unsigned char>(c) >= 0xFE) throw std::invalid_argument("bad parameter symbol");
+        check_dpf_text(kv.first, "parameter symbol");
         s += kv.first;
         s += '\0';
         char buf[40];

@@ -23,6 +23,18 @@
 //   The state can therefore never become non-finite; a guard still resets it if it did.
 // - A table with a GRU residual (dspnewton.model.residual) adds it to each channel's DSP
 //   output (before the output gain and the bypass cross-fade), one state per channel.
+// - The engineer's controls around the unit: input trim (dB, before the model; not
+//   compensated), calibration (the session's 0 VU in dBFS: the model hears the session's
+//   0 VU at the level the unit was captured at, the table's zero_vu_dbfs, and the output is
+//   scaled back), Emphasis (dB added to a side-chain shelf's fitted gain; models with
+//   ``sc`` only) and Mix (dry/wet after the output gain, the dry path being the input: the
+//   processor has no latency). At their defaults (0 dB, the table's level, 0 dB, 1) the
+//   output is the same, bit for bit, as without them.
+// - Meters with VU ballistics (a critically damped second-order response reaching 99 % in
+//   300 ms, no overshoot): the gain reduction (dB) and the output level (the full-wave
+//   rectified output, in dB re the session's 0 VU: a sine of peak level 0 VU reads 0).
+// - continue_from() takes over another processor's controls and state (a table switch:
+//   table_switch.hpp cross-fades the two).
 // - No allocation in process(); the table is copied at construction.
 #pragma once
 
@@ -72,6 +84,10 @@ public:
     static constexpr double kSmoothMs = 20.0;   // every control's ramp time
     static constexpr double kMaxInput = 1e30;   // finite inputs are clamped to this magnitude
     static constexpr double kGainMinDb = -24.0, kGainMaxDb = 24.0;
+    static constexpr double kTrimMinDb = -24.0, kTrimMaxDb = 24.0;
+    static constexpr double kEmphasisMinDb = -12.0, kEmphasisMaxDb = 12.0;
+    static constexpr double kVuRiseMs = 300.0;   // 99 % of a step's reading (critically damped)
+    static constexpr double kVuFloorDb = -60.0;  // the output meter's reading in silence
 
     /// ``table``: at least one mode with rows (a mode without rows uses the other's).
     explicit Processor(const Table& table, double sample_rate = 44100.0, int channels = 1, bool linked = true)
@@ -97,6 +113,11 @@ public:
         ramps_[kGain].snap(0.0);
         ramps_[kBypass].snap(0.0);
         ramps_[kLink].snap(linked ? 1.0 : 0.0);
+        ramps_[kMix].snap(1.0);
+        ramps_[kTrim].snap(0.0);
+        ramps_[kRef].snap(0.0);
+        ramps_[kEmphasis].snap(0.0);
+        zero_vu_dbfs_ = table_.zero_vu_dbfs;
         set_channels(channels);
         set_sample_rate(sample_rate);
         reset();
@@ -113,6 +134,8 @@ public:
         ramp_samples_ = static_cast<long>(std::lround(kSmoothMs * 1e-3 * sr));
         for (Compressor& c : comp_) c.set_sample_rate(sr);
         linked_comp_.set_sample_rate(sr);
+        const double tau_s = kVuRiseMs * 1e-3 / kVuStepsToRise;
+        vu_coef_ = -std::expm1(-1.0 / (tau_s * sr));
     }
     double sample_rate() const { return sample_rate_; }
 
@@ -152,6 +175,38 @@ public:
         if (!std::isfinite(value)) return;
         move(kManual0 + core_index, std::min(f.hi, std::max(f.lo, value)));
     }
+    /// Dry/wet, 0..1 (1: the unit alone; 0: the input).
+    void set_mix(double mix) {
+        if (std::isfinite(mix)) move(kMix, std::min(1.0, std::max(0.0, mix)));
+    }
+    /// Input trim, dB (-24..24): drives the model harder or softer; not compensated at the output.
+    void set_trim_db(double db) {
+        if (std::isfinite(db)) move(kTrim, std::min(kTrimMaxDb, std::max(kTrimMinDb, db)));
+    }
+    /// The session's calibration: the peak level (dBFS, -40..0) of a sine that reads 0 VU. The model
+    /// hears it at the table's zero_vu_dbfs; the output is scaled back by the same amount.
+    void set_zero_vu_dbfs(double dbfs) {
+        if (!std::isfinite(dbfs)) return;
+        table_level_ = false;
+        zero_vu_dbfs_ = std::min(Table::kZeroVuMaxDbfs, std::max(Table::kZeroVuMinDbfs, dbfs));
+        move(kRef, table_.zero_vu_dbfs - zero_vu_dbfs_);
+    }
+    /// The session's 0 VU follows the table's level (the default; kept across table switches).
+    void use_table_level() {
+        table_level_ = true;
+        zero_vu_dbfs_ = table_.zero_vu_dbfs;
+        move(kRef, 0.0);
+    }
+    bool uses_table_level() const { return table_level_; }
+    /// HF emphasis, dB (-12..12) added to the fitted side-chain shelf (models with ``sc``; else ignored).
+    void set_emphasis_db(double db) {
+        if (std::isfinite(db)) move(kEmphasis, std::min(kEmphasisMaxDb, std::max(kEmphasisMinDb, db)));
+    }
+    bool has_emphasis() const { return table_.model.sc; }
+    double mix() const { return ramps_[kMix].target; }
+    double trim_db() const { return ramps_[kTrim].target; }
+    double zero_vu_dbfs() const { return zero_vu_dbfs_; }
+    double emphasis_db() const { return ramps_[kEmphasis].target; }
     double peak() const { return ramps_[kPeak].target; }
     int mode() const { return ramps_[kMode].target > 0.5 ? kLimit : kCompress; }
     double gain_db() const { return ramps_[kGain].target; }
@@ -163,7 +218,37 @@ public:
     void settle() {
         for (Ramp& r : ramps_) r.snap();
         apply_params();
-        gain_lin_ = db_to_lin(ramps_[kGain].value);
+        apply_levels();
+    }
+
+    /// Whether nothing was processed since the last reset() (controls then take effect at once).
+    bool fresh() const { return fresh_; }
+
+    /// Take over ``o``'s controls (positions and ramps in flight) and state (detectors, signal-path
+    /// filters, the residual's state if both tables have one, meters): this processor continues where
+    /// ``o`` is, with its own table. Real-time safe. Both must have the same channel count.
+    void continue_from(const Processor& o) {
+        if (o.channels_ != channels_) return;
+        for (int r = 0; r < kNumRamps; ++r) ramps_[r] = o.ramps_[r];
+        // the session's 0 VU (the other table's level if it followed it: then this table's)
+        table_level_ = o.table_level_;
+        zero_vu_dbfs_ = table_level_ ? table_.zero_vu_dbfs : o.zero_vu_dbfs_;
+        ramps_[kRef].snap(table_.zero_vu_dbfs - zero_vu_dbfs_);
+        for (int c = 0; c < channels_; ++c) {
+            comp_[c].continue_from(o.comp_[c]);
+            path_[c] = o.path_[c];
+            if (table_.residual.present && o.table_.residual.present) res_[c] = o.res_[c];
+            else res_[c].reset();
+        }
+        linked_comp_.continue_from(o.linked_comp_);
+        last_gain_ = o.last_gain_;
+        for (int k = 0; k < 2; ++k) {
+            vu_out_[k] = o.vu_out_[k];
+            vu_gr_[k] = o.vu_gr_[k];
+        }
+        fresh_ = o.fresh_;
+        apply_params();
+        apply_levels();
     }
 
     /// Back to the initial state (gains 1, filters at rest), controls at their targets;
@@ -175,14 +260,15 @@ public:
         linked_comp_.reset();
         settle();
         last_gain_ = 1.0;
+        vu_out_[0] = vu_out_[1] = vu_gr_[0] = vu_gr_[1] = 0.0;
         fresh_ = true;
     }
 
     /// Process ``n`` samples of channels() channels (``in[c]``, ``out[c]``; out may alias in).
     /// ``gain_reduction_db`` (optional, n values): the reduction in dB per sample (>= 0; the
     /// largest over the channels when they are independent).
-    template <typename T>
-    void process(const T* const* in, T* const* out, std::size_t n, double* gain_reduction_db = nullptr) {
+    template <typename T, typename U = T>
+    void process(const T* const* in, U* const* out, std::size_t n, double* gain_reduction_db = nullptr) {
         double x[kMaxChannels], xs[kMaxChannels], wet[kMaxChannels];
         double g = last_gain_;
         if (n > 0) fresh_ = false;
@@ -195,11 +281,17 @@ public:
                 }
             if (moved) apply_params();
             if (ramps_[kGain].active()) gain_lin_ = db_to_lin(ramps_[kGain].next());
+            if (ramps_[kTrim].active() || ramps_[kRef].active()) {
+                ramps_[kTrim].next();
+                ramps_[kRef].next();
+                apply_levels();
+            }
             const double bypass = ramps_[kBypass].next();
             const double link = ramps_[kLink].next();  // 1 linked, 0 independent, between: cross-fade
+            const double wet_share = ramps_[kMix].next();
             for (int c = 0; c < channels_; ++c) {
                 x[c] = sanitize(static_cast<double>(in[c][i]));
-                xs[c] = linked_comp_.input_stage(x[c], path_[c]);  // per channel, whatever the link
+                xs[c] = linked_comp_.input_stage(x[c] * in_lin_, path_[c]);  // per channel, whatever the link
             }
             double g_linked = 1.0, g_dual = 1.0;
             if (link > 0.0) {
@@ -221,8 +313,16 @@ public:
             if (table_.residual.present)
                 for (int c = 0; c < channels_; ++c) wet[c] = residual_step(res_kernel_, res_[c], wet[c]);
             g = link >= 1.0 ? g_linked : (link <= 0.0 ? g_dual : std::min(g_linked, g_dual));
-            for (int c = 0; c < channels_; ++c) out[c][i] = static_cast<T>(mix(wet[c], x[c], bypass));
-            if (gain_reduction_db) gain_reduction_db[i] = lin_to_reduction_db(g);
+            double level = 0.0;
+            for (int c = 0; c < channels_; ++c) {
+                const double y = output_mix(wet[c] * out_lin_, x[c], wet_share, bypass);
+                level = std::max(level, std::fabs(y));
+                out[c][i] = static_cast<U>(y);
+            }
+            const double gr_db = lin_to_reduction_db(g);
+            if (gain_reduction_db) gain_reduction_db[i] = gr_db;
+            vu_step(vu_out_, level);
+            vu_step(vu_gr_, gr_db);
         }
         last_gain_ = g;
         bool finite = linked_comp_.state_finite();
@@ -240,6 +340,14 @@ public:
     /// The gain reduction at the last processed sample, dB (>= 0).
     double gain_reduction_db() const { return lin_to_reduction_db(last_gain_); }
 
+    /// The VU meter's gain-reduction reading, dB (>= 0), at the last processed sample.
+    double vu_gain_reduction_db() const { return std::max(0.0, vu_gr_[1]); }
+    /// The VU meter's output reading, dB re the session's 0 VU (>= kVuFloorDb), at the last sample.
+    double vu_output_db() const {
+        const double ref = kSineMeanAbs * db_to_lin(zero_vu_dbfs_);
+        return vu_out_[1] > ref * db_to_lin(kVuFloorDb) ? 20.0 * std::log10(vu_out_[1] / ref) : kVuFloorDb;
+    }
+
     /// The parameters in use now (smoothed; physical units).
     const Params& params() const { return linked_comp_.params(); }
 
@@ -247,7 +355,13 @@ public:
     Params table_params(int mode, double peak) const { return table_.interpolate(mode, peak); }
 
 private:
-    enum RampId { kPeak = 0, kMode, kFollow, kManual0, kGain = kManual0 + kNumCore, kBypass, kLink, kNumRamps };
+    // The ramps before kGain set the model's parameters; the others are levels and mixes.
+    enum RampId {
+        kPeak = 0, kMode, kFollow, kManual0, kEmphasis = kManual0 + kNumCore, kGain, kBypass, kLink, kMix, kTrim,
+        kRef, kNumRamps
+    };
+    static constexpr double kSineMeanAbs = 0.63661977236758134;  // 2 / pi: a sine's rectified mean / its peak
+    static constexpr double kVuStepsToRise = 6.638352067993813;  // 1 - (1 + t) e^-t = 0.99 at t = 6.638...
 
     static double db_to_lin(double db) { return std::exp(0.11512925464970229 * db); }
     static double lin_to_reduction_db(double g) { return -20.0 * std::log10(std::max(g, 1e-12)); }
@@ -255,11 +369,26 @@ private:
         if (!std::isfinite(v)) return 0.0;
         return std::min(kMaxInput, std::max(-kMaxInput, v));
     }
-    double mix(double wet, double dry, double bypass) const {
-        const double y = wet * gain_lin_;
+    /// The output sample: the wet signal at the output gain, mixed with the dry (Mix), then the bypass
+    /// cross-fade to the dry.
+    double output_mix(double wet, double dry, double wet_share, double bypass) const {
+        double y = wet * gain_lin_;
+        if (wet_share < 1.0) y = dry + wet_share * (y - dry);
         if (bypass <= 0.0) return y;
         if (bypass >= 1.0) return dry;
         return y + bypass * (dry - y);
+    }
+    /// Linear gains from the level ramps: the output gain, the model's input (trim + calibration) and output
+    /// (calibration undone).
+    void apply_levels() {
+        gain_lin_ = db_to_lin(ramps_[kGain].value);
+        in_lin_ = db_to_lin(ramps_[kTrim].value + ramps_[kRef].value);
+        out_lin_ = db_to_lin(-ramps_[kRef].value);
+    }
+    /// One sample of the VU ballistics (two equal one-pole sections: critically damped).
+    void vu_step(double (&s)[2], double v) const {
+        s[0] += vu_coef_ * (v - s[0]);
+        s[1] += vu_coef_ * (s[0] - s[1]);
     }
 
     /// The parameters at the smoothed controls, into every channel's compressor.
@@ -275,6 +404,9 @@ private:
                 const double manual = ramps_[kManual0 + k].value;
                 p.*(kFields[k].member) = follow <= 0.0 ? manual : lerp(manual, p.*(kFields[k].member), follow);
             }
+        const double emphasis = ramps_[kEmphasis].value;
+        if (emphasis != 0.0 && table_.model.sc)
+            p.sc_shelf_db = std::min(shelf_field().hi, std::max(shelf_field().lo, p.sc_shelf_db + emphasis));
         linked_comp_.set_params(p);
         for (int c = 0; c < channels_; ++c) comp_[c].set_params(p);
     }
@@ -284,11 +416,17 @@ private:
         ramps_[ramp].set(v, ramp_len());
         if (fresh_) {  // not in the audio path: nothing has been processed since reset()
             apply_params();
-            gain_lin_ = db_to_lin(ramps_[kGain].value);
+            apply_levels();
         }
     }
     long ramp_len() const { return fresh_ ? 0 : ramp_samples_; }
     static double lerp(double a, double b, double t) { return a + t * (b - a); }
+    /// The side-chain shelf's row of the parameter table (its range bounds the Emphasis offset).
+    static const Field& shelf_field() {
+        for (const Field& f : kFields)
+            if (f.member == &Params::sc_shelf_db) return f;
+        return kFields[0];
+    }
 
     Table table_;
     bool has_mode_[2] = {true, true};
@@ -298,7 +436,10 @@ private:
     PathState path_[kMaxChannels];     // the signal-path stages' state per channel
     ResidualKernel res_kernel_{};      // its weights, laid out for the per-sample loop
     Ramp ramps_[kNumRamps];
-    double sample_rate_ = 44100.0, gain_lin_ = 1.0, last_gain_ = 1.0;
+    double sample_rate_ = 44100.0, gain_lin_ = 1.0, last_gain_ = 1.0, in_lin_ = 1.0, out_lin_ = 1.0;
+    double zero_vu_dbfs_ = Table::kDefaultZeroVuDbfs, vu_coef_ = 0.0;
+    bool table_level_ = true;  // the session's 0 VU is the table's zero_vu_dbfs
+    double vu_out_[2] = {0.0, 0.0}, vu_gr_[2] = {0.0, 0.0};  // the meters' two ballistic sections
     long ramp_samples_ = 882;
     int channels_ = 1;
     bool fresh_ = true;

@@ -59,6 +59,11 @@ struct Table {
     std::array<Curves, 2> curves{};
     Residual residual{};  // a GRU residual on the DSP output (one for every setting), if present
     Model model{};
+    /// The level the unit was captured at: a sine of this peak level (dBFS) read 0 VU on the unit's
+    /// meter (+4 dBu). Bundles without it were fitted at the usual -18 dBFS.
+    double zero_vu_dbfs = kDefaultZeroVuDbfs;
+    static constexpr double kDefaultZeroVuDbfs = -18.0;
+    static constexpr double kZeroVuMinDbfs = -40.0, kZeroVuMaxDbfs = 0.0;
 
     bool empty(int mode) const { return modes[mode].empty(); }
     bool has_curves() const { return curves[0].present || curves[1].present; }
