@@ -31,6 +31,21 @@ if out["bundle"] == "parsed":  # the processor on a parsed bundle: the input's b
         p = _native.Processor(b["table"], b["model"], b["sample_rate"], channels=2, link=link,
                               mode="compress" if b["table"].get("compress") else "limit")
         out["processor"] = "finite" if np.isfinite(p.process(x)).all() else "NON-FINITE"
+if out["bundle"] == "parsed":  # a bundle loaded during playback: the switch continues from the old state
+    p2 = _native.Processor(b["table"], b["model"], b["sample_rate"], channels=2,
+                           mode="compress" if b["table"].get("compress") else "limit")
+    first = _native.Processor({"compress": [{"peak": 70, "threshold_db": -20, "ratio": 4, "attack_ms": 5,
+                                             "release_ms": 100, "makeup_db": 0}]}, sample_rate=b["sample_rate"],
+                              channels=2)
+    first.process(x)
+    p2.continue_from(first)
+    out["processor"] = out["processor"] if np.isfinite(p2.process(x)).all() else "NON-FINITE"
+from dspnewton.plugin_state import read_dpf_state  # the plugin state reader (DPF's VST3/CLAP layout)
+try:
+    read_dpf_state(data)
+    out["state"] = "parsed"
+except ValueError as exc:
+    out["state"] = "ValueError: " + str(exc)
 print(json.dumps(out))
 """
 
@@ -41,16 +56,16 @@ def test_corpus_input_is_handled(path):
     assert proc.returncode == 0, f"the readers crashed on {path.name} (exit {proc.returncode}): {proc.stderr[-2000:]}"
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result.pop("processor", "finite") == "finite"
-    assert set(result) == {"vstpreset", "bundle"}
+    assert set(result) == {"vstpreset", "bundle", "state"}
     for name, outcome in result.items():
         assert outcome == "parsed" or (outcome.startswith("ValueError: ") and len(outcome) > len("ValueError: ") + 5), \
             f"{name} reader on {path.name}: {outcome!r} (an error needs a message)"
     # The seeds are valid inputs of their reader; the kept crashers must now be rejected cleanly.
     if path.name.startswith("seed_"):
-        reader = "bundle" if path.suffix == ".json" else "vstpreset"
+        reader = {".json": "bundle", ".vstpreset": "vstpreset", ".state": "state"}[path.suffix]
         assert result[reader] == "parsed", f"seed {path.name} no longer parses: {result[reader]}"
     if path.name.startswith("crash"):
-        assert all(v.startswith("ValueError") for v in result.values()), result
+        assert all(v.startswith("ValueError") for k, v in result.items() if k != "state"), result
 
 
 def test_corpus_is_not_empty():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -287,3 +288,21 @@ def test_cli_plugin_build_install_and_state(bundles, plugins, tmp_path, capsys):
     assert code != 0 and "does not exist" in err and not (tmp_path / "x").exists()
     code, _, err = run_cli(["plugin", "build", "-o", str(tmp_path / "b"), "--default-bundle", str(tmp_path)], capsys)
     assert code != 0 and "has no params.h" in err
+
+
+def test_no_allocation_on_the_audio_thread(bundles, tmp_path):
+    """tests/rt_alloc_check.cpp counts every operator new/delete while the audio thread's work runs: three
+    table switches (ff5 <-> the recommended model with joint curves and a GRU) with their cross-fades, at
+    block sizes 97..4096, with every control set each block and the meters read: none."""
+    from conftest import require_tool
+
+    cxx = require_tool("g++")
+    exe = tmp_path / "rt_alloc_check"
+    src = Path(__file__).parent / "rt_alloc_check.cpp"
+    include = Path(__file__).parents[1] / "csrc" / "include"
+    build = subprocess.run([cxx, "-std=c++17", "-O2", f"-I{include}", str(src), "-o", str(exe)], capture_output=True,
+                           text=True)
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run([str(exe), str(bundles["ff5"] / "bundle.json"), str(bundles[RECOMMENDED_MODEL] / "bundle.json")],
+                         capture_output=True, text=True)
+    assert run.returncode == 0 and "allocations=0" in run.stdout, run.stdout + run.stderr

@@ -7,7 +7,6 @@ same C++ core) bit for bit where the host passes float32 through unchanged."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from fractions import Fraction
 

@@ -334,3 +334,104 @@ def test_readme_api_example_runs(tmp_path, monkeypatch):
     exec(compile(block, "README.md", "exec"), ns)
     assert ns["fit"].model == "fb+2rel" and ns["fit"].esr < 0.05
     assert ns["out"].shape[0] == 2 and ns["meter"] >= 0 and ns["preset"].mode == "limit"
+
+
+def _unit(model="fb+2rel", **kw):
+    spec = parse_model(model)
+    return Processor(_table(spec), spec.name, SR, "compress", 70.0, **kw)
+
+
+def test_vu_meter_ballistics():
+    """A 1 kHz sine at the 0 VU level (-18 dBFS peak) through bypass: the output meter reads 0 VU, rises
+    to 99 % of its reading in 300 ms (critically damped: no overshoot); the gain-reduction meter follows
+    the reduction with the same ballistics."""
+    p = _unit()
+    p.bypass = True
+    p.settle()
+    t = np.arange(2 * SR) / SR
+    x = 10 ** (-18 / 20) * np.sin(2 * np.pi * 1000 * t)
+    readings = []
+    for k in range(0, len(x), 441):  # every 10 ms
+        p.process(x[k:k + 441])
+        readings.append(p.vu_output_db)
+    lin = 10 ** (np.array(readings) / 20)
+    assert readings[-1] == pytest.approx(0.0, abs=0.01)
+    rise = 10 * (1 + np.argmax(lin >= 0.99 * lin[-1]))  # ms
+    assert 290 <= rise <= 310, rise
+    assert lin.max() <= lin[-1] * 1.001  # no overshoot
+    q = _unit()
+    x_loud = 0.5 * np.sin(2 * np.pi * 200 * t)
+    q.process(x_loud)
+    assert q.vu_gain_reduction_db == pytest.approx(q.gain_reduction_db, abs=0.2) and q.gain_reduction_db > 3
+    silent = _unit()
+    silent.process(np.zeros(4410))
+    assert silent.vu_output_db == -60.0 and silent.vu_gain_reduction_db == 0.0
+
+
+def test_mix_trim_calibration_and_emphasis(music):
+    x = music.astype(np.float64)
+    today = _unit().process(x)
+    p = _unit()
+    p.mix = 0.0
+    p.settle()
+    assert np.array_equal(p.process(x), x)  # Mix 0: the input (no latency)
+    p = _unit()
+    p.mix, p.trim_db = 0.25, 0.0
+    p.settle()
+    assert np.allclose(p.process(x), x + 0.25 * (today - x), rtol=0, atol=1e-12)
+    # trim: the model driven 6 dB harder, not compensated
+    p = _unit()
+    p.trim_db = 6.0
+    p.settle()
+    assert np.allclose(p.process(x), _unit().process(x * 10 ** (6 / 20)), rtol=1e-9, atol=1e-12)
+    # calibration: the session's 0 VU at -12 dBFS on a table captured at -18: the model hears 6 dB less,
+    # the output is scaled back
+    p = _unit()
+    assert p.zero_vu_dbfs is None and p.table_zero_vu_dbfs == -18.0
+    p.zero_vu_dbfs = -12.0
+    p.settle()
+    g = 10 ** (-6 / 20)
+    assert np.allclose(p.process(x), _unit().process(x * g) / g, rtol=1e-9, atol=1e-12)
+    p.zero_vu_dbfs = None  # back to the table's level: today's output
+    p.reset()
+    assert np.array_equal(p.process(x), today)
+    # Emphasis: dB on the fitted side-chain shelf (recommended model has 'sc')
+    spec = parse_model(RECOMMENDED_MODEL)
+    _, params = _params(spec)
+    e = Processor.from_params(params, spec.name, SR)
+    e.emphasis_db = 3.0
+    e.settle()
+    shifted = Processor.from_params(dict(params, sc_shelf_db=params["sc_shelf_db"] + 3.0), spec.name, SR)
+    assert np.array_equal(e.process(x), shifted.process(x))
+    with pytest.raises(ValueError, match="no side-chain shelf"):
+        _unit("ff5").emphasis_db = 2.0
+    _unit("ff5").emphasis_db = 0.0  # zero is always fine
+    for name, value, message in (("mix", 1.5, "mix must be in 0..1"), ("trim_db", 30.0, "trim_db must be in"),
+                                 ("zero_vu_dbfs", 3.0, "zero_vu_dbfs must be in"),
+                                 ("emphasis_db", 20.0, "emphasis_db must be in")):
+        with pytest.raises(ValueError, match=message):
+            setattr(_unit(RECOMMENDED_MODEL), name, value)
+
+
+def test_continue_from_takes_over_controls_and_state(music):
+    """The same table continuing from another processor's state is the same stream, bit for bit; another
+    table continues from that state (not from rest)."""
+    x = np.stack([music, np.roll(music, 999)]).astype(np.float64)
+    a = _unit(channels=2)
+    a.peak = 55.0
+    a.process(x[:, :20000])
+    whole = _unit(channels=2)
+    whole.peak = 55.0
+    ref = whole.process(x)
+    b = _unit(channels=2)
+    b.continue_from(a)
+    assert b.peak == 55.0
+    assert np.array_equal(b.process(x[:, 20000:]), ref[:, 20000:])
+    other = _unit(RECOMMENDED_MODEL, channels=2)
+    rest = _unit(RECOMMENDED_MODEL, channels=2)
+    a2 = _unit(channels=2)
+    a2.process(x[:, :20000])
+    other.continue_from(a2)
+    assert not np.array_equal(other.process(x[:, 20000:20100]), rest.process(x[:, 20000:20100]))
+    with pytest.raises(ValueError, match="same channel count"):
+        _unit().continue_from(a)
