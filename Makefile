@@ -8,9 +8,13 @@ STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo_out
 
 FUZZ_RUNS ?= 200000
-APT_PACKAGES := dpf-source build-essential pkg-config liblilv-dev
+# DPF and a toolchain for the plugin; OpenGL/X11/D-Bus headers for its face; lilv for the LV2 test host;
+# Xvfb, JACK, jalv and xwd to photograph the face in the tests.
+APT_PACKAGES := dpf-source build-essential pkg-config liblilv-dev libgl-dev libx11-dev libxext-dev libxrandr-dev \
+    libxcursor-dev libdbus-1-dev xvfb jackd2 jalv x11-apps
+PLUGIN_OUT ?= build/plugins
 
-.PHONY: install system-deps test demo bench fuzz clean cpp-fields
+.PHONY: install system-deps test demo bench fuzz clean cpp-fields plugin plugin-install face-shots
 
 install: $(STAMP)
 
@@ -44,6 +48,17 @@ bench: install
 	$(PY) benchmarks/filters.py --json benchmarks/results/filters_cpu.json
 	$(PY) benchmarks/compressor.py --json benchmarks/results/compressor_cpu.json
 	$(PY) benchmarks/hessian.py --json benchmarks/results/hessian_cpu.json
+
+# The plugin that loads any bundle: built once (mono and stereo; VST3, LV2, CLAP), installed for this user,
+# and its face photographed into docs/ (headless: Xvfb, a dummy JACK server and jalv).
+plugin: install system-deps
+	$(VENV)/bin/dspnewton plugin build -o $(PLUGIN_OUT)
+
+plugin-install: plugin
+	$(VENV)/bin/dspnewton plugin install --from $(PLUGIN_OUT)
+
+face-shots: plugin
+	$(PY) tests/face_shot.py $(PLUGIN_OUT) docs
 
 # Coverage-guided fuzzing of the C++ readers (libFuzzer) and of the Python bindings' round
 # trips (atheris); new crashers land in tests/fuzz/corpus and become regression tests.

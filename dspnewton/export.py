@@ -176,35 +176,73 @@ def _object_folder(out_dir: Path, variant: str, dpf: Path) -> tuple[Path, bool]:
     return obj, True
 
 
+FACE_PACKAGES = "libgl-dev libx11-dev libxext-dev libxrandr-dev libxcursor-dev libdbus-1-dev pkg-config"
+
+
+def _writable_dpf(dpf: Path, out_dir: Path) -> tuple[Path, bool]:
+    """(a DPF tree the build may write into, whether it is kept): DGL, the face's library, is compiled
+    inside the DPF tree, so the build uses a copy of ``dpf`` made of links (its ``build/`` folder then
+    holds DGL). Kept in ``$DSPNEWTON_PLUGIN_BUILD_CACHE`` when set (DGL is then compiled once)."""
+    cache = os.environ.get(PLUGIN_BUILD_CACHE_ENV)
+    tag = hashlib.sha256(str(dpf.resolve()).encode()).hexdigest()[:10]
+    copy = Path(cache) / f"dpf-{tag}" if cache else out_dir.parent / f".dpf-{os.getpid()}"
+    if not (copy / "Makefile.plugins.mk").exists():
+        shutil.rmtree(copy, ignore_errors=True)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        tmp = copy.with_name(copy.name + f".tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        proc = subprocess.run(["cp", "-rs", str(dpf.resolve()), str(tmp)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise InputError(f"cannot prepare a build copy of DPF at {tmp}: {proc.stderr.strip()}")
+        os.replace(tmp, copy)
+    return copy, bool(cache)
+
+
 def build_plugin(params_dir: Path, out_dir: Path, jobs: int = 2) -> list[Path]:
-    """Build the plugin (LV2, VST3, CLAP) with DPF from ``params_dir/params.h`` into ``out_dir``
-    (DPF's objects kept between builds with ``$DSPNEWTON_PLUGIN_BUILD_CACHE``: :func:`_object_folder`)."""
+    """Build the plugin (LV2, VST3, CLAP; DSP and face) with DPF from ``params_dir/params.h`` into
+    ``out_dir`` (DPF's objects and DGL kept between builds with ``$DSPNEWTON_PLUGIN_BUILD_CACHE``:
+    :func:`_object_folder`, :func:`_writable_dpf`)."""
     dpf = Path(os.environ.get("DPF_PATH", "/usr/share/dpf"))
     if not (dpf / "Makefile.plugins.mk").exists():
         raise InputError(f"DPF not found at {dpf}; install Debian's dpf-source (apt-get install dpf-source) "
                          f"or set DPF_PATH")
     if shutil.which("make") is None or shutil.which("g++") is None:
         raise InputError("building the plugin needs make and g++ (apt-get install build-essential)")
+    if shutil.which("pkg-config") is None or subprocess.run(["pkg-config", "--exists", "gl", "x11", "dbus-1"]).returncode:
+        raise InputError(f"building the plugin's face needs OpenGL, X11 and D-Bus development files "
+                         f"(apt-get install {FACE_PACKAGES})")
     if not (PLUGIN_SOURCE / "Makefile").exists():
         raise InputError(f"plugin sources not found at {PLUGIN_SOURCE}; export with {{plugin}} from a source checkout",
                          {"plugin": True})
     out_dir.mkdir(parents=True, exist_ok=True)
     built = []
-    for name, (variant, _, _) in PLUGIN_VARIANTS.items():
-        obj, kept = _object_folder(out_dir, variant, dpf)  # one object folder per variant (different flags)
-        cmd = ["make", "-C", str(PLUGIN_SOURCE), f"-j{jobs}", f"DPF_PATH={dpf}", f"PARAMS_DIR={params_dir.resolve()}",
-               f"OUT_DIR={out_dir.resolve()}", f"DPF_BUILD_DIR={obj.resolve()}", f"VARIANT={variant}",
-               f"DSPNEWTON_VERSION={__version__}"]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if not kept:
-            shutil.rmtree(obj, ignore_errors=True)
-        if proc.returncode != 0:
-            raise InputError(f"the plugin build ({variant}) failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-        built += [out_dir / f"{name}.vst3", out_dir / f"{name}.lv2", out_dir / f"{name}.clap"]
+    dpf_copy, dpf_kept = _writable_dpf(dpf, out_dir)
+    try:
+        for name, (variant, _, _) in PLUGIN_VARIANTS.items():
+            built += _build_variant(dpf, dpf_copy, params_dir, out_dir, name, variant, jobs)
+    finally:
+        if not dpf_kept:
+            shutil.rmtree(dpf_copy, ignore_errors=True)
     missing = [p.name for p in built if not p.exists()]
     if missing:
         raise InputError(f"the plugin build did not produce {', '.join(missing)}")
     return built
+
+
+def _build_variant(dpf: Path, dpf_copy: Path, params_dir: Path, out_dir: Path, name: str, variant: str,
+                   jobs: int) -> list[Path]:
+    """make one variant (mono or stereo) with the DPF copy; its VST3, LV2 and CLAP paths."""
+    obj, kept = _object_folder(out_dir, variant, dpf)  # one object folder per variant (different flags)
+    cmd = ["make", "-C", str(PLUGIN_SOURCE), f"-j{jobs}", f"DPF_PATH={dpf_copy}", f"PARAMS_DIR={params_dir.resolve()}",
+           f"OUT_DIR={out_dir.resolve()}", f"DPF_BUILD_DIR={obj.resolve()}", f"VARIANT={variant}",
+           f"DSPNEWTON_VERSION={__version__}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if not kept:
+        shutil.rmtree(obj, ignore_errors=True)
+    if proc.returncode != 0:
+        raise InputError(f"the plugin build ({variant}) failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    return [out_dir / f"{name}.vst3", out_dir / f"{name}.lv2", out_dir / f"{name}.clap"]
 
 
 def export_bundle(source, out, *, force: bool = False, plugin: bool = False, a2a_presets: bool = True,

@@ -19,7 +19,6 @@ from dspnewton.model.greybox_spec import RECOMMENDED_MODEL
 from dspnewton.model.residual import GRUResidual, apply_residual, split_model_name
 from dspnewton.result import FitResult
 from dspnewton.synth import music_like
-from conftest import require_module
 
 SR = 8000
 
@@ -87,17 +86,15 @@ def test_fit_with_residual_end_to_end(model, pair, tmp_path):
     assert np.array_equal(Processor.from_bundle(b, "compress", 100, sample_rate=SR).process(x), whole)
 
 
-def test_plugin_runs_the_residual(pair, tmp_path):
-    from conftest import require_dpf as _require_dpf
+def test_plugin_runs_the_residual(pair, plugins, tmp_path):
+    from conftest import load_vst3
 
-    _require_dpf()
-    pedalboard = require_module("pedalboard")
     x, y = pair
     r = fit(x, y, SR, model="ff5+gru", frame_seconds=2.0, overlap_seconds=0.5, gru_epochs=2)
     r.save(tmp_path / "fit.json")
-    b = export_bundle(tmp_path / "fit.json", tmp_path / "r.bundle", plugin=True)
+    b = export_bundle(tmp_path / "fit.json", tmp_path / "r.bundle")
     for stereo in (False, True):
-        plugin = pedalboard.load_plugin(str(b / "plugins" / f"dspnewton_la2a{'_stereo' if stereo else ''}.vst3"))
+        plugin = load_vst3(plugins, stereo=stereo, bundle=b, mode="compress", peak=100.0)
         xx = np.stack([x, x]).astype(np.float32) if stereo else x[None].astype(np.float32)
         out = plugin(xx, SR)
         want = Processor.from_bundle(b, "compress", 100, sample_rate=SR, channels=2 if stereo else 1).process(
@@ -120,12 +117,12 @@ def test_cli_fit_and_render_with_residual(pair, tmp_path, capsys):
     assert np.abs(rendered - want).max() < 1e-6
 
 
-def test_joint_sweep_with_residual_end_to_end(tmp_path, capsys):
+def test_joint_sweep_with_residual_end_to_end(plugins, tmp_path, capsys):
     """sweep --joint with a '+gru' model: one residual for the sweep, eval (joint and fitted+gru
     rows), plot, export with the plugin, and the plugin between settings."""
     from dspnewton.data.virtual_unit import generate_dataset
     from dspnewton.sweep import load_joint, load_residual
-    from conftest import require_dpf as _require_dpf, set_param as _set
+    from conftest import load_vst3, set_param as _set
 
     generate_dataset(tmp_path / "data", seconds=3.0, peaks=(40, 55, 70, 85, 100), modes=("compress",),
                      sample_rate=SR)
@@ -144,15 +141,13 @@ def test_joint_sweep_with_residual_end_to_end(tmp_path, capsys):
     assert any("in-sample" in n for n in summary["notes"])
     assert main(["plot", str(sweep)]) == 0
     capsys.readouterr()
-    _require_dpf()
-    pedalboard = require_module("pedalboard")
-    assert main(["export", str(sweep), "-o", str(tmp_path / "g.bundle"), "--plugin", "--model", "fb+2rel+gru"]) == 0
+    assert main(["export", str(sweep), "-o", str(tmp_path / "g.bundle"), "--model", "fb+2rel+gru"]) == 0
     assert "with joint-fit knob curves and GRU residual" in capsys.readouterr().out
     bundle = tmp_path / "g.bundle"
     proc = Processor.from_bundle(bundle, "compress", 63.0, sample_rate=SR)
     assert proc.model == "fb+2rel+gru"
     assert proc.params == pytest.approx(load_joint(sweep)["compress"].params(63.0), rel=1e-12)
-    plugin = pedalboard.load_plugin(str(bundle / "plugins" / "dspnewton_la2a.vst3"))
+    plugin = load_vst3(plugins, bundle=bundle)  # the installed plugin with the joint bundle loaded
     _set(plugin, "peak_reduction", 63.0)
     plugin.reset()
     x = music_like(1.0, SR, seed=5).astype(np.float32)

@@ -22,7 +22,10 @@
 #define DISTRHO_PLUGIN_CLAP_FEATURES "audio-effect", "compressor", "mono"
 #endif
 
-#define DISTRHO_PLUGIN_HAS_UI 0
+#define DISTRHO_PLUGIN_HAS_UI 1          // the face: UIDSPNewton.cpp (NanoVG)
+#define DISTRHO_UI_USE_NANOVG 1
+#define DISTRHO_UI_USER_RESIZABLE 1
+#define DISTRHO_UI_FILE_BROWSER 1
 #define DISTRHO_PLUGIN_IS_RT_SAFE 1
 #define DISTRHO_PLUGIN_WANT_PROGRAMS 0  // the table is loaded at run time: presets carry their bundle instead
 #define DISTRHO_PLUGIN_WANT_STATE 1     // the bundle itself ("bundle") and where it came from ("bundle_path")

@@ -31,8 +31,12 @@
 //   processor has no latency). At their defaults (0 dB, the table's level, 0 dB, 1) the
 //   output is the same, bit for bit, as without them.
 // - Meters with VU ballistics (a critically damped second-order response reaching 99 % in
-//   300 ms, no overshoot): the gain reduction (dB) and the output level (the full-wave
-//   rectified output, in dB re the session's 0 VU: a sine of peak level 0 VU reads 0).
+//   300 ms, no overshoot): the gain reduction (the gain, smoothed, in dB) and the output level
+//   (the full-wave rectified output, in dB re the session's 0 VU: a sine of peak level 0 VU
+//   reads 0). The ballistics step once every kMeterStep samples (steps counted across blocks:
+//   block-size independent) on the output's mean over the step, summed in a pass after the
+//   sample loop (which runs up to the step's end and is otherwise as without meters), and on
+//   the gain at the step's last sample.
 // - continue_from() takes over another processor's controls and state (a table switch:
 //   table_switch.hpp cross-fades the two).
 // - No allocation in process(); the table is copied at construction.
@@ -88,6 +92,7 @@ public:
     static constexpr double kEmphasisMinDb = -12.0, kEmphasisMaxDb = 12.0;
     static constexpr double kVuRiseMs = 300.0;   // 99 % of a step's reading (critically damped)
     static constexpr double kVuFloorDb = -60.0;  // the output meter's reading in silence
+    static constexpr int kMeterStep = 256;       // samples per step of the meters' ballistics (5.8 ms at 44.1 kHz)
 
     /// ``table``: at least one mode with rows (a mode without rows uses the other's).
     explicit Processor(const Table& table, double sample_rate = 44100.0, int channels = 1, bool linked = true)
@@ -135,7 +140,7 @@ public:
         for (Compressor& c : comp_) c.set_sample_rate(sr);
         linked_comp_.set_sample_rate(sr);
         const double tau_s = kVuRiseMs * 1e-3 / kVuStepsToRise;
-        vu_coef_ = -std::expm1(-1.0 / (tau_s * sr));
+        vu_coef_ = -std::expm1(-static_cast<double>(kMeterStep) / (tau_s * sr));
     }
     double sample_rate() const { return sample_rate_; }
 
@@ -246,6 +251,8 @@ public:
             vu_out_[k] = o.vu_out_[k];
             vu_gr_[k] = o.vu_gr_[k];
         }
+        meter_level_ = o.meter_level_;
+        meter_count_ = o.meter_count_;
         fresh_ = o.fresh_;
         apply_params();
         apply_levels();
@@ -260,7 +267,10 @@ public:
         linked_comp_.reset();
         settle();
         last_gain_ = 1.0;
-        vu_out_[0] = vu_out_[1] = vu_gr_[0] = vu_gr_[1] = 0.0;
+        vu_out_[0] = vu_out_[1] = 0.0;
+        vu_gr_[0] = vu_gr_[1] = 1.0;  // the smoothed gain: 1 at rest
+        meter_level_ = 0.0;
+        meter_count_ = 0;
         fresh_ = true;
     }
 
@@ -269,62 +279,17 @@ public:
     /// largest over the channels when they are independent).
     template <typename T, typename U = T>
     void process(const T* const* in, U* const* out, std::size_t n, double* gain_reduction_db = nullptr) {
-        double x[kMaxChannels], xs[kMaxChannels], wet[kMaxChannels];
-        double g = last_gain_;
         if (n > 0) fresh_ = false;
-        for (std::size_t i = 0; i < n; ++i) {
-            bool moved = false;
-            for (int r = 0; r < kGain; ++r)
-                if (ramps_[r].active()) {
-                    ramps_[r].next();
-                    moved = true;
-                }
-            if (moved) apply_params();
-            if (ramps_[kGain].active()) gain_lin_ = db_to_lin(ramps_[kGain].next());
-            if (ramps_[kTrim].active() || ramps_[kRef].active()) {
-                ramps_[kTrim].next();
-                ramps_[kRef].next();
-                apply_levels();
-            }
-            const double bypass = ramps_[kBypass].next();
-            const double link = ramps_[kLink].next();  // 1 linked, 0 independent, between: cross-fade
-            const double wet_share = ramps_[kMix].next();
-            for (int c = 0; c < channels_; ++c) {
-                x[c] = sanitize(static_cast<double>(in[c][i]));
-                xs[c] = linked_comp_.input_stage(x[c] * in_lin_, path_[c]);  // per channel, whatever the link
-            }
-            double g_linked = 1.0, g_dual = 1.0;
-            if (link > 0.0) {
-                double d = xs[0];
-                for (int c = 1; c < channels_; ++c)
-                    if (std::fabs(xs[c]) > std::fabs(d)) d = xs[c];
-                g_linked = linked_comp_.detect(d);
-                for (int c = 0; c < channels_; ++c) wet[c] = linked_comp_.output(xs[c], g_linked);
-            }
-            if (link < 1.0) {
-                for (int c = 0; c < channels_; ++c) {
-                    const double gc = comp_[c].detect(xs[c]);
-                    g_dual = std::min(g_dual, gc);
-                    const double y = comp_[c].output(xs[c], gc);
-                    wet[c] = link <= 0.0 ? y : y + link * (wet[c] - y);
-                }
-            }
-            for (int c = 0; c < channels_; ++c) wet[c] = linked_comp_.output_stage(wet[c], path_[c]);
-            if (table_.residual.present)
-                for (int c = 0; c < channels_; ++c) wet[c] = residual_step(res_kernel_, res_[c], wet[c]);
-            g = link >= 1.0 ? g_linked : (link <= 0.0 ? g_dual : std::min(g_linked, g_dual));
-            double level = 0.0;
-            for (int c = 0; c < channels_; ++c) {
-                const double y = output_mix(wet[c] * out_lin_, x[c], wet_share, bypass);
-                level = std::max(level, std::fabs(y));
-                out[c][i] = static_cast<U>(y);
-            }
-            const double gr_db = lin_to_reduction_db(g);
-            if (gain_reduction_db) gain_reduction_db[i] = gr_db;
-            vu_step(vu_out_, level);
-            vu_step(vu_gr_, gr_db);
+        // Mix, trim and calibration at unity for the whole block (nothing ramps): the plain loop, without them.
+        const bool plain = !ramps_[kMix].active() && !ramps_[kTrim].active() && !ramps_[kRef].active() &&
+                           ramps_[kMix].value >= 1.0 && in_lin_ == 1.0 && out_lin_ == 1.0;
+        for (std::size_t i = 0; i < n;) {  // segments that end where a meter step ends
+            const std::size_t end = std::min(n, i + static_cast<std::size_t>(kMeterStep - meter_count_));
+            if (plain) run<true>(in, out, i, end, gain_reduction_db);
+            else run<false>(in, out, i, end, gain_reduction_db);
+            meter(out, i, end);
+            i = end;
         }
-        last_gain_ = g;
         bool finite = linked_comp_.state_finite();
         for (int c = 0; c < channels_; ++c)
             finite = finite && comp_[c].state_finite() && res_[c].finite() && path_[c].finite();
@@ -341,7 +306,7 @@ public:
     double gain_reduction_db() const { return lin_to_reduction_db(last_gain_); }
 
     /// The VU meter's gain-reduction reading, dB (>= 0), at the last processed sample.
-    double vu_gain_reduction_db() const { return std::max(0.0, vu_gr_[1]); }
+    double vu_gain_reduction_db() const { return std::max(0.0, lin_to_reduction_db(vu_gr_[1])); }
     /// The VU meter's output reading, dB re the session's 0 VU (>= kVuFloorDb), at the last sample.
     double vu_output_db() const {
         const double ref = kSineMeanAbs * db_to_lin(zero_vu_dbfs_);
@@ -369,6 +334,94 @@ private:
         if (!std::isfinite(v)) return 0.0;
         return std::min(kMaxInput, std::max(-kMaxInput, v));
     }
+    /// Samples [i0, i1) (within one meter step). ``Plain``: Mix, trim and calibration at unity, skipped.
+    template <bool Plain, typename T, typename U>
+    void run(const T* const* in, U* const* out, std::size_t i0, std::size_t i1, double* gain_reduction_db) {
+        double x[kMaxChannels], xs[kMaxChannels], wet[kMaxChannels];
+        double g = last_gain_;
+        for (std::size_t i = i0; i < i1; ++i) {
+            bool moved = false;
+            for (int r = 0; r < kGain; ++r)
+                if (ramps_[r].active()) {
+                    ramps_[r].next();
+                    moved = true;
+                }
+            if (moved) apply_params();
+            if (ramps_[kGain].active()) gain_lin_ = db_to_lin(ramps_[kGain].next());
+            if (!Plain && (ramps_[kTrim].active() || ramps_[kRef].active())) {
+                ramps_[kTrim].next();
+                ramps_[kRef].next();
+                apply_levels();
+            }
+            const double bypass = ramps_[kBypass].next();
+            const double link = ramps_[kLink].next();  // 1 linked, 0 independent, between: cross-fade
+            const double wet_share = Plain ? 1.0 : ramps_[kMix].next();
+            for (int c = 0; c < channels_; ++c) {
+                x[c] = sanitize(static_cast<double>(in[c][i]));
+                // per channel, whatever the link
+                xs[c] = linked_comp_.input_stage(Plain ? x[c] : x[c] * in_lin_, path_[c]);
+            }
+            double g_linked = 1.0, g_dual = 1.0;
+            if (link > 0.0) {
+                double d = xs[0];
+                for (int c = 1; c < channels_; ++c)
+                    if (std::fabs(xs[c]) > std::fabs(d)) d = xs[c];
+                g_linked = linked_comp_.detect(d);
+                for (int c = 0; c < channels_; ++c) wet[c] = linked_comp_.output(xs[c], g_linked);
+            }
+            if (link < 1.0) {
+                for (int c = 0; c < channels_; ++c) {
+                    const double gc = comp_[c].detect(xs[c]);
+                    g_dual = std::min(g_dual, gc);
+                    const double y = comp_[c].output(xs[c], gc);
+                    wet[c] = link <= 0.0 ? y : y + link * (wet[c] - y);
+                }
+            }
+            for (int c = 0; c < channels_; ++c) wet[c] = linked_comp_.output_stage(wet[c], path_[c]);
+            if (table_.residual.present)
+                for (int c = 0; c < channels_; ++c) wet[c] = residual_step(res_kernel_, res_[c], wet[c]);
+            g = link >= 1.0 ? g_linked : (link <= 0.0 ? g_dual : std::min(g_linked, g_dual));
+            for (int c = 0; c < channels_; ++c)
+                out[c][i] = static_cast<U>(output_mix(Plain ? wet[c] : wet[c] * out_lin_, x[c], wet_share, bypass));
+            if (gain_reduction_db) gain_reduction_db[i] = lin_to_reduction_db(g);
+        }
+        last_gain_ = g;
+    }
+
+    /// The meters after samples [i0, i1) (within one step): the rectified output summed (the largest |sample|
+    /// over the channels); at the step's end the ballistics, on its mean and on the gain then (smooth already).
+    template <typename U>
+    void meter(U* const* out, std::size_t i0, std::size_t i1) {
+        double sum = 0.0;
+        if (channels_ == 1) {
+            sum = rectified_sum(out[0], i0, i1);
+        } else {  // the largest |sample| over the channels
+            float level[kMeterStep];
+            for (std::size_t j = i0; j < i1; ++j) {
+                float l = std::fabs(static_cast<float>(out[0][j]));
+                for (int c = 1; c < channels_; ++c) l = std::max(l, std::fabs(static_cast<float>(out[c][j])));
+                level[j - i0] = l;
+            }
+            sum = rectified_sum(level, 0, i1 - i0);
+        }
+        meter_level_ += sum;
+        meter_count_ += static_cast<int>(i1 - i0);
+        if (meter_count_ == kMeterStep) meter_step(last_gain_);
+    }
+
+    /// sum |x[j]| over [i0, i1) in float, eight running sums (no addition waits on the one before; vectorisable).
+    template <typename U>
+    static double rectified_sum(const U* x, std::size_t i0, std::size_t i1) {
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        std::size_t j = i0;
+        for (; j + 8 <= i1; j += 8)
+            for (int k = 0; k < 8; ++k) acc[k] += std::fabs(static_cast<float>(x[j + k]));
+        double sum = 0.0;
+        for (; j < i1; ++j) sum += std::fabs(static_cast<double>(x[j]));
+        for (float a : acc) sum += a;
+        return sum;
+    }
+
     /// The output sample: the wet signal at the output gain, mixed with the dry (Mix), then the bypass
     /// cross-fade to the dry.
     double output_mix(double wet, double dry, double wet_share, double bypass) const {
@@ -385,10 +438,18 @@ private:
         in_lin_ = db_to_lin(ramps_[kTrim].value + ramps_[kRef].value);
         out_lin_ = db_to_lin(-ramps_[kRef].value);
     }
-    /// One sample of the VU ballistics (two equal one-pole sections: critically damped).
+    /// One step of the VU ballistics (two equal one-pole sections: critically damped).
     void vu_step(double (&s)[2], double v) const {
         s[0] += vu_coef_ * (v - s[0]);
         s[1] += vu_coef_ * (s[0] - s[1]);
+    }
+    /// The meters' ballistics: the output's mean over the last kMeterStep samples, the gain at the last.
+    void meter_step(double gain) {
+        constexpr double inv = 1.0 / kMeterStep;
+        vu_step(vu_out_, meter_level_ * inv);
+        vu_step(vu_gr_, gain);
+        meter_level_ = 0.0;
+        meter_count_ = 0;
     }
 
     /// The parameters at the smoothed controls, into every channel's compressor.
@@ -439,7 +500,9 @@ private:
     double sample_rate_ = 44100.0, gain_lin_ = 1.0, last_gain_ = 1.0, in_lin_ = 1.0, out_lin_ = 1.0;
     double zero_vu_dbfs_ = Table::kDefaultZeroVuDbfs, vu_coef_ = 0.0;
     bool table_level_ = true;  // the session's 0 VU is the table's zero_vu_dbfs
-    double vu_out_[2] = {0.0, 0.0}, vu_gr_[2] = {0.0, 0.0};  // the meters' two ballistic sections
+    double vu_out_[2] = {0.0, 0.0}, vu_gr_[2] = {1.0, 1.0};  // the meters' two ballistic sections
+    double meter_level_ = 0.0;  // the rectified output's sum over the current meter step
+    int meter_count_ = 0;
     long ramp_samples_ = 882;
     int channels_ = 1;
     bool fresh_ = true;
