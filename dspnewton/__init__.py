@@ -10,9 +10,11 @@ stream it through the C++ real-time core the plugin runs, and read exported pres
     proc = dspnewton.Processor.from_fit("out/fit.json", channels=2)      # C++ core, streaming
     out = proc.process(block)                       # block: (2, n) float32/float64, any n
     preset = dspnewton.load_preset("la2a.bundle/presets/limit_peak070.vstpreset")
+    plugin.raw_state = dspnewton.plugin_state("la2a.bundle", "pedalboard")  # the plugin loads it
 
 Public names: :func:`fit`, :class:`FitResult`, :func:`render`, :class:`Processor`,
-:func:`load_preset`, :func:`bundle_presets`, :class:`Preset`, the PyTorch modules
+:func:`load_preset`, :func:`bundle_presets`, :class:`Preset`, :func:`plugin_state` (the installed
+plugin's state that loads a bundle, for scripted hosts), the PyTorch modules
 :class:`Compressor` (``ff5``) and :class:`CompressorParams`, and :mod:`dspnewton.filters`.
 Shapes are (samples,) or (channels, samples); parameters are in physical units (dB,
 ratio, ms); see ``dspnewton models`` for every model's parameters.
@@ -31,7 +33,7 @@ __all__ = ["__version__", "native_version"]
 lazy_package(__name__, {"filters": (".filters", None), "fit": ".fit_dispatch", "Compressor": ".model",
                         "CompressorParams": ".model", "Preset": ".presets", "bundle_presets": ".presets",
                         "load_preset": ".presets", "Processor": ".rendering", "render": ".rendering",
-                        "FitResult": ".result"})
+                        "FitResult": ".result", "plugin_state": ".plugin_state"})
 
 
 def native_version() -> str:

@@ -134,30 +134,38 @@ def _wait(ready, what, seconds=20.0):
     raise RuntimeError(f"{what} did not start within {seconds:g} s")
 
 
-def photograph(env, plugins_dir, out_dir, *, stereo=False, controls=(), tone=False, name="face",
+def photograph(env, plugins_dir, out_dir, *, stereo=False, controls=(), tone=False, name="face", bundle=None,
                settle=3.0) -> np.ndarray:
-    """Run jalv with the plugin (``controls``: "symbol=value" set by the host), optionally feed it a sine,
-    photograph the screen after ``settle`` seconds; writes ``out_dir/name.png`` (the face alone) and
-    returns it as (HEIGHT, WIDTH, 3) RGB."""
+    """Run jalv with the plugin (``controls``: "symbol=value" set by the host; ``bundle`` loaded through an
+    LV2 preset of dspnewton.plugin_state), optionally feed it a sine, photograph the screen after
+    ``settle`` seconds; writes ``out_dir/name.png`` (the face alone) and returns it as (HEIGHT, WIDTH, 3) RGB."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     variant = "dspnewton_la2a_stereo" if stereo else "dspnewton_la2a"
-    lv2 = Path(out_dir) / f".lv2-{name}"
+    lv2 = Path(out_dir).resolve() / f".lv2-{name}"
     lv2.mkdir(parents=True, exist_ok=True)
     if not (lv2 / f"{variant}.lv2").exists():
         os.symlink(Path(plugins_dir).resolve() / f"{variant}.lv2", lv2 / f"{variant}.lv2")
     uri = "urn:dspnewton:la2a" + ("_stereo" if stereo else "")
-    args = [a for c in controls for a in ("-c", c)]
+    args = ["--no-menu"] + [a for c in controls for a in ("-c", c)]  # the face at the window's corner
+    if bundle is not None:
+        from dspnewton.plugin_state import write_lv2_preset
+
+        args = ["-p", write_lv2_preset(bundle, lv2 / "preset.lv2", variant=variant)] + args
     jalv = subprocess.Popen(["jalv.gtk3", *args, uri], env=dict(env, LV2_PATH=str(lv2)), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     procs = [jalv]
     try:
         client = "dspnewton LA-2A Stereo" if stereo else "dspnewton LA-2A"
-        _wait(lambda: client + ":lv2_audio_in_1" in subprocess.run(["jack_lsp"], env=env, capture_output=True,
-                                                                    text=True).stdout, "jalv")
+        try:
+            _wait(lambda: client + ":lv2_audio_in_1" in subprocess.run(["jack_lsp"], env=env, capture_output=True,
+                                                                        text=True).stdout, "jalv")
+        except RuntimeError as exc:
+            jalv.kill()
+            raise RuntimeError(f"{exc}; jalv said: {jalv.communicate()[0].decode(errors='replace')[-2000:]}") from None
         if tone:
             procs.append(subprocess.Popen(["jack_simple_client"], env=env, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL))
@@ -184,15 +192,17 @@ def photograph(env, plugins_dir, out_dir, *, stereo=False, controls=(), tone=Fal
 
 
 def main(argv) -> int:
-    """python tests/face_shot.py PLUGINS_DIR OUT_DIR: the README's pictures of the face."""
+    """python tests/face_shot.py PLUGINS_DIR OUT_DIR [BUNDLE]: the README's pictures of the face (with BUNDLE
+    loaded; default: the embedded study's, plugin_export/default_table), a sine playing."""
     plugins, out = Path(argv[0]), Path(argv[1])
+    bundle = Path(argv[2]) if len(argv) > 2 else Path(__file__).resolve().parents[1] / "plugin_export" / "default_table"
     if missing_tools():
         print(f"missing: {', '.join(missing_tools())} (apt-get install {APT})")
         return 1
     with headless_session() as env:
-        photograph(env, plugins, out, controls=("peak=80", "meter=0"), tone=True, name="plugin_face")
-        photograph(env, plugins, out, stereo=True, controls=("peak=55", "meter=1", "mix=70"), tone=True,
-                   name="plugin_face_stereo")
+        photograph(env, plugins, out, controls=("peak=45", "meter=0"), tone=True, name="plugin_face", bundle=bundle)
+        photograph(env, plugins, out, stereo=True, controls=("peak=40", "meter=2", "mix=70"), tone=True,
+                   name="plugin_face_stereo", bundle=bundle)
     print(f"wrote {out / 'plugin_face.png'} and {out / 'plugin_face_stereo.png'}")
     return 0
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import face_shot
-from conftest import IN_CI
+from conftest import IN_CI, model_bundle
+from dspnewton.model.greybox_spec import RECOMMENDED_MODEL
 
 pytestmark = pytest.mark.skipif(bool(face_shot.missing_tools()) and not IN_CI,
                                 reason=f"needs {', '.join(face_shot.missing_tools())} ({face_shot.APT})")
@@ -22,7 +23,9 @@ def test_face_meter_and_knobs_follow_the_host(plugins, tmp_path):
                                      name="quiet")
         loud = face_shot.photograph(env, plugins, tmp_path, controls=("peak=20", "meter=1"), tone=True, name="loud")
         gr = face_shot.photograph(env, plugins, tmp_path, controls=("peak=30", "meter=0"), name="gr_rest")
-    for img in (quiet, loud, gr):
+        loaded = face_shot.photograph(env, plugins, tmp_path, controls=("peak=30", "meter=0"), name="loaded",
+                                      bundle=model_bundle(tmp_path, RECOMMENDED_MODEL, name="my_unit.bundle"))
+    for img in (quiet, loud, gr, loaded):
         assert img.shape == (face_shot.HEIGHT, face_shot.WIDTH, 3)
         assert img.reshape(-1, 3).std(axis=0).min() > 20  # drawn, not a blank window
         assert (np.abs(img[10:40, 15:200].astype(int) - (236, 200, 120)).sum(axis=2) < 60).sum() > 50  # the title
@@ -36,3 +39,8 @@ def test_face_meter_and_knobs_follow_the_host(plugins, tmp_path):
     for img, knob, t in ((quiet, "peak", 0.8), (quiet, "gain_db", 0.25), (gr, "peak", 0.3)):
         got, want = face_shot.knob_angle(img, knob), face_shot.expected_knob_angle(t)
         assert min(abs(got - want), 360 - abs(got - want)) <= 5.0, (knob, t, got, want)
+    # A bundle loaded through the host's state: the top bar names it (its line of text changes), the rest of the
+    # face is the same at the same controls.
+    info = (slice(36, 52), slice(15, 400))
+    assert np.abs(loaded[info].astype(int) - gr[info].astype(int)).sum() > 2000
+    assert np.array_equal(loaded[60:300, 30:330], gr[60:300, 30:330])  # the meter at rest, as before

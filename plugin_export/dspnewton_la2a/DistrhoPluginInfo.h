@@ -30,5 +30,7 @@
 #define DISTRHO_PLUGIN_WANT_PROGRAMS 0  // the table is loaded at run time: presets carry their bundle instead
 #define DISTRHO_PLUGIN_WANT_STATE 1     // the bundle itself ("bundle") and where it came from ("bundle_path")
 #define DISTRHO_PLUGIN_WANT_FULL_STATE 1
+// LV2 hosts size the DSP -> face message buffer by this (DPF's default, 2 kB, cannot carry a bundle's text)
+#define DISTRHO_PLUGIN_MINIMUM_BUFFER_SIZE 131072
 
 #define DISTRHO_PLUGIN_LV2_CATEGORY "lv2:CompressorPlugin"
