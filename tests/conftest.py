@@ -33,7 +33,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.fixture(scope="session", autouse=True)
 def plugin_build_objects(tmp_path_factory):
-    """Every plugin build of the session shares DPF's compiled format wrappers, kept in one folder
+    """Every plugin build of the session shares DPF's compiled format wrappers and DGL, kept in one folder
     (each build still compiles the plugin's own source against its bundle's params.h, so every
     plugin runs its own table: the plugin tests compare each against its own bundle)."""
     from dspnewton.export import PLUGIN_BUILD_CACHE_ENV
@@ -158,8 +158,9 @@ def sweep_folder(tmp_path, model):
 
 
 @pytest.fixture(scope="session")
-def ff5_bundle(tmp_path_factory):
-    """The FF5_MAPPING bundle with its plugins, built once per test session (read-only for tests)."""
+def ff5_bundle(tmp_path_factory, plugins):
+    """The FF5_MAPPING bundle with its plugins, built once per test session (read-only for tests; after the
+    session's ``plugins``, whose object cache it shares)."""
     import json
 
     from dspnewton.export import export_bundle

@@ -135,7 +135,7 @@ def _wait(ready, what, seconds=20.0):
 
 
 def photograph(env, plugins_dir, out_dir, *, stereo=False, controls=(), tone=False, name="face", bundle=None,
-               settle=3.0) -> np.ndarray:
+               settle=1.5) -> np.ndarray:
     """Run jalv with the plugin (``controls``: "symbol=value" set by the host; ``bundle`` loaded through an
     LV2 preset of dspnewton.plugin_state), optionally feed it a sine, photograph the screen after
     ``settle`` seconds; writes ``out_dir/name.png`` (the face alone) and returns it as (HEIGHT, WIDTH, 3) RGB."""

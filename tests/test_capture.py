@@ -351,12 +351,11 @@ def test_capture_fit_refusals_write_nothing(tmp_path, sig_dir, unit_out):
         capture.fit(tmp_path, tmp_path / "u.bundle")
 
 
-def test_capture_cli_end_to_end_plugin_in_pedalboard(tmp_path, unit_out, capsys):
-    """signal -> recordings (simulated) -> capture fit --plugin -> the VST3 in pedalboard equals the C++ processor."""
-    pedalboard = require_module("pedalboard")
-    from conftest import require_dpf as _require_dpf
+def test_capture_cli_end_to_end_plugin_in_pedalboard(tmp_path, unit_out, plugins, capsys):
+    """signal -> recordings (simulated) -> capture fit -> the bundle loaded into the installed plugin (VST3 in
+    pedalboard) equals the C++ processor."""
+    from conftest import load_vst3
 
-    _require_dpf()
     cap = tmp_path / "cap"
     code, out, err = run_cli(["capture", "signal", "-o", str(cap), "--rate", str(SR), "--minutes", str(MINUTES)], capsys)
     assert code == 0 and (cap / "capture.wav").exists() and "RECORDING.md" in out
@@ -366,13 +365,13 @@ def test_capture_cli_end_to_end_plugin_in_pedalboard(tmp_path, unit_out, capsys)
         rec, _ = simulate_recording(y, SR, latency=200.5 + i, drift_ppm=-20.0, seed=i)
         write_audio(cap / recording_name("compress", peak), rec, SR, subtype="PCM_24")
     (cap / "readme.wav").write_bytes(b"not audio")  # a stray file: named in the output, not fitted
-    code, out, err = run_cli(["capture", "fit", str(cap), "-o", str(tmp_path / "unit.bundle"), "--plugin"], capsys)
+    code, out, err = run_cli(["capture", "fit", str(cap), "-o", str(tmp_path / "unit.bundle")], capsys)
     assert code == 0, err
     assert "wrote" in out and "report" in out and "check compress/50: latency 200.5" in err
     bundle = tmp_path / "unit.bundle"
     from dspnewton import Processor
 
-    plugin = pedalboard.load_plugin(str(bundle / "plugins" / "dspnewton_la2a.vst3"))
+    plugin = load_vst3(plugins, bundle=bundle)
     x = sig.audio[slice(*sig.segments["validation"])][: 3 * SR].astype(np.float32)
     for peak in (50.0, 75.0, 100.0):
         for name, value in (("peak_reduction", peak), ("limit_mode", 0.0), ("follow_table", 1.0)):
