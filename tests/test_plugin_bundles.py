@@ -306,3 +306,35 @@ def test_no_allocation_on_the_audio_thread(bundles, tmp_path):
     run = subprocess.run([str(exe), str(bundles["ff5"] / "bundle.json"), str(bundles[RECOMMENDED_MODEL] / "bundle.json")],
                          capture_output=True, text=True)
     assert run.returncode == 0 and "allocations=0" in run.stdout, run.stdout + run.stderr
+
+
+def test_the_faces_previous_and_next_and_what_it_shows(tmp_path):
+    """The face's Load/previous/next logic (face_model.hpp, compiled without DPF): previous and next step
+    through the NAME.bundle folders beside the loaded one, in name order, wrapping around; the top bar's
+    name and model come from the bundle; a damaged bundle is named with the reader's reason."""
+    from conftest import require_tool
+
+    cxx = require_tool("g++")
+    root = Path(__file__).parents[1]
+    exe = tmp_path / "face_model_check"
+    build = subprocess.run([cxx, "-std=c++17", "-O1", f"-I{root / 'csrc' / 'include'}",
+                            f"-I{root / 'plugin_export' / 'dspnewton_la2a'}", str(Path(__file__).parent /
+                            "face_model_check.cpp"), "-o", str(exe)], capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    shelf = tmp_path / "shelf"
+    a, b, c = (model_bundle(shelf, m, name=f"{n}.bundle") for n, m in (("a", "ff5"), ("b", "fb+2rel"),
+                                                                        ("c", RECOMMENDED_MODEL)))
+    (shelf / "notes").mkdir()  # not a bundle: skipped
+
+    def look(path):
+        out = subprocess.run([str(exe), str(path)], capture_output=True, text=True, check=True).stdout
+        return dict(line.split("=", 1) for line in out.splitlines())
+
+    got = look(b)
+    assert got["next"] == str(c / "bundle.json") and got["previous"] == str(a / "bundle.json")
+    assert got["name"] == "b.bundle" and got["model"] == "fb+2rel" and got["ok"] == "1"
+    assert look(c / "bundle.json")["next"] == str(a / "bundle.json")  # wraps around
+    assert look(a)["previous"] == str(c / "bundle.json")
+    (c / "bundle.json").write_text((c / "bundle.json").read_text().replace('"ratio": ', '"ratio": 1e9 + ', 1))
+    bad = look(c)
+    assert bad["ok"] == "0" and bad["error"], bad

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "dspnewton/bundle.hpp"
+#include "face_model.hpp"
 #include "plugin_params.hpp"
 
 START_NAMESPACE_DISTRHO
@@ -28,58 +28,11 @@ START_NAMESPACE_DISTRHO
 namespace {
 
 using namespace dspnewton_plugin;
+using namespace dspnewton_face;
 namespace fs = std::filesystem;
 
 constexpr uint kWidth = 780, kHeight = 380;
 constexpr double kPi = 3.14159265358979323846;
-
-/// What the face shows about a bundle (parsed from the state's text).
-struct BundleInfo {
-    bool ok = true;
-    std::string name = "built-in: the embedded study", model, error;
-    dspnewton::Table table;
-};
-
-BundleInfo describe(const std::string& text, const std::string& path) {
-    BundleInfo info;
-    if (!path.empty()) {
-        const fs::path p(path);
-        info.name = (p.filename() == "bundle.json" ? p.parent_path().filename() : p.filename()).string();
-    }
-    if (text.empty()) return info;
-    try {
-        const dspnewton::Bundle b = dspnewton::parse_bundle(text);
-        info.model = b.model + (b.table.residual.present ? "+gru" : "");
-        info.table = b.table;
-    } catch (const std::exception& e) {
-        info.ok = false;
-        info.error = e.what();
-    }
-    return info;
-}
-
-std::string read_text(const fs::path& p, std::string& error) {
-    try {
-        return dspnewton::read_file(p.string());
-    } catch (const std::exception& e) {
-        error = e.what();
-        return std::string();
-    }
-}
-
-/// The bundle.json of a pick: a bundle.json itself or a NAME.bundle folder.
-fs::path bundle_json_of(const fs::path& p) { return fs::is_directory(p) ? p / "bundle.json" : p; }
-
-/// Sibling bundles of ``current`` (NAME.bundle folders with a bundle.json, sorted), for previous/next.
-std::vector<fs::path> sibling_bundles(const fs::path& current) {
-    std::vector<fs::path> out;
-    const fs::path folder = current.filename() == "bundle.json" ? current.parent_path() : current;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(folder.parent_path(), ec))
-        if (e.is_directory() && fs::exists(e.path() / "bundle.json")) out.push_back(e.path() / "bundle.json");
-    std::sort(out.begin(), out.end());
-    return out;
-}
 
 }  // namespace
 
@@ -237,15 +190,12 @@ private:
             fStatus = "load a bundle first; previous/next browse the bundles beside it";
             return repaint();
         }
-        const std::vector<fs::path> all = sibling_bundles(fPath);
-        if (all.empty()) {
+        const fs::path next = neighbour_bundle(fPath, direction);
+        if (next.empty()) {
             fStatus = "no bundles beside " + fPath;
             return repaint();
         }
-        const auto it = std::find(all.begin(), all.end(), fs::path(fPath));
-        long i = it == all.end() ? 0 : static_cast<long>(it - all.begin()) + direction;
-        const long n = static_cast<long>(all.size());
-        load(all[static_cast<std::size_t>(((i % n) + n) % n)]);
+        load(next);
     }
 
     /// Read and verify a bundle here; only a valid one goes to the DSP (state), a refused one is named.
@@ -283,16 +233,7 @@ private:
         label(20, 22, 20, "dspnewton  LA-2A", ALIGN_LEFT | ALIGN_MIDDLE, Color(236, 200, 120));
         char line[256];
         const int mode = fValues[kMode] > 0.5f ? dspnewton::kLimit : dspnewton::kCompress;
-        std::string esr = "";
-        if (!fInfo.table.modes[mode].empty()) {  // the fit's ESR at the row nearest the knob
-            const dspnewton::Row* best = &fInfo.table.modes[mode][0];
-            for (const dspnewton::Row& r : fInfo.table.modes[mode])
-                if (std::fabs(r.peak - fValues[kPeak]) < std::fabs(best->peak - fValues[kPeak])) best = &r;
-            char b[96];
-            std::snprintf(b, sizeof(b), "   ESR %.2f %% (%s %g)", 100.0 * best->esr, dspnewton::mode_name(mode),
-                          best->peak);
-            esr = b;
-        }
+        const std::string esr = esr_at(fInfo.table, mode, fValues[kPeak]);
         std::snprintf(line, sizeof(line), "%s   %s%s", fInfo.name.c_str(),
                       fInfo.model.empty() ? "ff5" : fInfo.model.c_str(), esr.c_str());
         label(20, 44, 12, line, ALIGN_LEFT | ALIGN_MIDDLE, Color(190, 190, 180));
@@ -313,13 +254,6 @@ private:
         hit(kind, 0, 0, x, y, w, h);
     }
 
-    /// The needle's reading in VU dB for the selected meter mode.
-    float reading() const {
-        const int m = static_cast<int>(std::lround(fValues[kMeter]));
-        if (m == kMeterGainReduction) return -fValues[kVuGainReduction];
-        return fValues[kVuOutput] - (m == kMeterPlus10 ? static_cast<float>(kPlus10OffsetDb) : 0.0f);
-    }
-
     void drawMeter(float x, float y, float w, float h) {
         beginPath();
         roundedRect(x, y, w, h, 8);
@@ -330,11 +264,7 @@ private:
         fillPaint(radialGradient(x + w / 2, y + h, 20, h * 1.1f, Color(250, 236, 190), Color(222, 196, 140)));
         fill();
         const float cx = x + w / 2, cy = y + h - 30, r = h - 90;
-        auto angle = [](float db) {  // VU scales are linear in voltage
-            const float v = std::pow(10.0f, db / 20.0f), lo = 0.1f, hi = std::pow(10.0f, 3.0f / 20.0f);
-            const float t = std::min(1.04f, std::max(-0.02f, (v - lo) / (hi - lo)));
-            return static_cast<float>(kPi) * (-0.5f - 0.3f + 0.6f * t);  // -144 .. -36 degrees
-        };
+        const auto angle = meter_angle;
         // scale: black to 0 VU, red above
         beginPath();
         arc(cx, cy, r, angle(-20), angle(0), NanoVG::CW);
@@ -362,7 +292,8 @@ private:
         }
         label(cx, cy - r * 0.45f, 18, "VU", ALIGN_CENTER | ALIGN_MIDDLE, Color(40, 40, 40));
         // needle
-        const float a = angle(reading());
+        const float a = meter_angle(meter_reading(static_cast<int>(std::lround(fValues[kMeter])),
+                                                  fValues[kVuGainReduction], fValues[kVuOutput]));
         beginPath();
         moveTo(cx, cy);
         lineTo(cx + (r + 4) * std::cos(a), cy + (r + 4) * std::sin(a));
