@@ -117,12 +117,17 @@ def headless_session():
         _wait(lambda: subprocess.run(["jack_lsp"], env=env, capture_output=True).returncode == 0, "the JACK server")
         yield env
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        _end(procs)
+
+
+def _end(procs) -> None:
+    """Terminate the processes, last started first (killed if they do not stop within 5 s)."""
+    for p in reversed(procs):
+        p.terminate()
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 
 def _wait(ready, what, seconds=20.0):
@@ -182,12 +187,7 @@ def photograph(env, plugins_dir, out_dir, *, stereo=False, controls=(), tone=Fal
         plt.imsave(Path(out_dir) / f"{name}.png", img)
         return img
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        _end(procs)
         shutil.rmtree(lv2, ignore_errors=True)
 
 
