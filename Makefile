@@ -11,7 +11,7 @@ FUZZ_RUNS ?= 200000
 # DPF and a toolchain for the plugin; OpenGL/X11/D-Bus headers for its face; lilv for the LV2 test host;
 # Xvfb, JACK, jalv and xwd to photograph the face in the tests.
 APT_PACKAGES := dpf-source build-essential pkg-config liblilv-dev libgl-dev libx11-dev libxext-dev libxrandr-dev \
-    libxcursor-dev libdbus-1-dev xvfb jackd2 jalv x11-apps
+    libxcursor-dev libdbus-1-dev xvfb jackd2 jalv x11-apps xdotool
 PLUGIN_OUT ?= build/plugins
 
 .PHONY: install system-deps test demo bench fuzz clean cpp-fields plugin plugin-install face-shots

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-TOOLS = ("Xvfb", "jackd", "jalv.gtk3", "xwd", "jack_connect", "jack_simple_client", "jack_lsp")
-APT = "xvfb jackd2 jalv x11-apps"
+TOOLS = ("Xvfb", "jackd", "jalv.gtk3", "xwd", "jack_connect", "jack_simple_client", "jack_lsp", "xdotool")
+APT = "xvfb jackd2 jalv x11-apps xdotool"
 WIDTH, HEIGHT = 780, 380          # the face's size (UIDSPNewton.cpp kWidth, kHeight)
 TOP_BAR = (24, 25, 27)            # its top bar's colour: where the face starts in the window
 METER_PIVOT = (180.0, 260.0)      # the needle's pivot in face coordinates
@@ -140,10 +140,12 @@ def _wait(ready, what, seconds=20.0):
 
 
 def photograph(env, plugins_dir, out_dir, *, stereo=False, controls=(), tone=False, name="face", bundle=None,
-               settle=1.5) -> np.ndarray:
+               settle=1.5, drag=None):
     """Run jalv with the plugin (``controls``: "symbol=value" set by the host; ``bundle`` loaded through an
     LV2 preset of dspnewton.plugin_state), optionally feed it a sine, photograph the screen after
-    ``settle`` seconds; writes ``out_dir/name.png`` (the face alone) and returns it as (HEIGHT, WIDTH, 3) RGB."""
+    ``settle`` seconds; writes ``out_dir/name.png`` (the face alone) and returns it as (HEIGHT, WIDTH, 3) RGB.
+    With ``drag=(x, y, dy)`` (face coordinates) the mouse then drags from (x, y) by dy pixels (a knob: up is
+    more), and after ``settle`` seconds more a second picture (``name_after.png``) is taken: returns both."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -180,15 +182,31 @@ def photograph(env, plugins_dir, out_dir, *, stereo=False, controls=(), tone=Fal
                 subprocess.run(["jack_connect", f"jack_simple_client:output{k}", f"{client}:lv2_audio_in_{k}"],
                                env=env, check=True)
         time.sleep(settle)
-        dump = Path(out_dir) / f".{name}.xwd"
-        subprocess.run(["xwd", "-root", "-silent", "-out", str(dump)], env=env, check=True)
-        img = face(read_xwd(dump))
-        dump.unlink()
-        plt.imsave(Path(out_dir) / f"{name}.png", img)
-        return img
+        img, origin = _shot(env, Path(out_dir), name, plt)
+        if drag is None:
+            return img
+        x, y, dy = (int(round(v)) for v in drag)
+        x, y = x + origin[0], y + origin[1]
+        steps = [a for k in range(1, 11) for a in ("mousemove", str(x), str(y + dy * k // 10))]
+        subprocess.run(["xdotool", "mousemove", str(x), str(y), "mousedown", "1", *steps, "mouseup", "1"], env=env,
+                       check=True)
+        time.sleep(settle)
+        return img, _shot(env, Path(out_dir), name + "_after", plt)[0]
     finally:
         _end(procs)
         shutil.rmtree(lv2, ignore_errors=True)
+
+
+def _shot(env, out_dir: Path, name: str, plt):
+    """(the face's picture, its origin on the screen), written to ``out_dir/name.png``."""
+    dump = out_dir / f".{name}.xwd"
+    subprocess.run(["xwd", "-root", "-silent", "-out", str(dump)], env=env, check=True)
+    screen = read_xwd(dump)
+    dump.unlink()
+    origin = face_origin(screen)
+    img = face(screen)
+    plt.imsave(out_dir / f"{name}.png", img)
+    return img, origin
 
 
 def main(argv) -> int:

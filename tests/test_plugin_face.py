@@ -21,7 +21,10 @@ def test_face_meter_and_knobs_follow_the_host(plugins, tmp_path):
     with face_shot.headless_session() as env:
         quiet = face_shot.photograph(env, plugins, tmp_path, controls=("peak=80", "gain_db=-12", "meter=1"),
                                      name="quiet")
-        loud = face_shot.photograph(env, plugins, tmp_path, controls=("peak=20", "meter=1"), tone=True, name="loud")
+        # the face drives the host: the Gain knob dragged down by the mouse to its bottom (-24 dB); the DSP's output
+        # meter (+4 reading) then falls, and the knob is drawn there
+        loud, dragged = face_shot.photograph(env, plugins, tmp_path, controls=("peak=20", "meter=1"), tone=True,
+                                             name="loud", drag=(*face_shot.KNOBS["gain_db"][:2], 400))
         gr = face_shot.photograph(env, plugins, tmp_path, controls=("peak=30", "meter=0"), name="gr_rest")
         loaded = face_shot.photograph(env, plugins, tmp_path, controls=("peak=30", "meter=0"), name="loaded",
                                       bundle=model_bundle(tmp_path, RECOMMENDED_MODEL, name="my_unit.bundle"))
@@ -35,6 +38,10 @@ def test_face_meter_and_knobs_follow_the_host(plugins, tmp_path):
     assert abs(rest - face_shot.expected_needle_angle(-60.0)) <= 4.0, rest
     assert face_shot.needle_angle(loud) > rest + 15.0
     assert abs(face_shot.needle_angle(gr) - face_shot.expected_needle_angle(0.0)) <= 4.0
+    # The face set the gain: its knob at -24 dB, and the output the DSP measures is lower (needle further left).
+    got, want = face_shot.knob_angle(dragged, "gain_db"), face_shot.expected_knob_angle(0.0)
+    assert min(abs(got - want), 360 - abs(got - want)) <= 5.0, (got, want)
+    assert face_shot.needle_angle(dragged) < face_shot.needle_angle(loud) - 10.0
     # The knobs at the positions the host set: peak 80 of 0..100, gain -12 of -24..24; peak 30.
     for img, knob, t in ((quiet, "peak", 0.8), (quiet, "gain_db", 0.25), (gr, "peak", 0.3)):
         got, want = face_shot.knob_angle(img, knob), face_shot.expected_knob_angle(t)

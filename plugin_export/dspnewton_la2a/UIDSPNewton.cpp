@@ -5,12 +5,12 @@
 // and Peak Reduction knobs, the Compress/Limit switch; then Mix, Input trim and Emphasis
 // knobs, Bypass and (stereo) Link switches; a top bar with the loaded bundle's name, model
 // and validation ESR at the current setting, and Load / previous / next buttons that browse
-// the bundles beside the loaded one. Knobs: drag vertically (or the wheel); switches: click.
-// Host automation moves the face (parameterChanged) and the face automates the host
-// (setParameterValue between editParameter begin/end). Drawn at 780 x 380 and scaled:
-// the window is resizable with its aspect kept, and follows the desktop's scale factor.
-// A bundle picked here is read and verified here first; a refused one is named in the status
-// line and never sent to the DSP, which keeps its table.
+// the bundles beside the loaded one (what it shows: face_model.hpp). Knobs: drag vertically
+// (or the wheel); switches: click. Host automation moves the face (parameterChanged) and the
+// face automates the host (setParameterValue between editParameter begin/end). Drawn at
+// 780 x 380 and scaled (resizable, aspect kept, the desktop's scale factor followed). A bundle
+// picked here is read and verified first; a refused one is named in the status line and never
+// sent to the DSP, which keeps its table.
 #include "DistrhoUI.hpp"
 
 #include <algorithm>
@@ -21,27 +21,21 @@
 #include <vector>
 
 #include "face_model.hpp"
+#include "params.h"  // the compiled-in table's model, named while no bundle is loaded
 #include "plugin_params.hpp"
 
 START_NAMESPACE_DISTRHO
 
-namespace {
-
 using namespace dspnewton_plugin;
 using namespace dspnewton_face;
-namespace fs = std::filesystem;
-
 constexpr uint kWidth = 780, kHeight = 380;
-constexpr double kPi = 3.14159265358979323846;
-
-}  // namespace
 
 class DSPNewtonUI : public UI {
 public:
     DSPNewtonUI() : UI(kWidth, kHeight, true) {
         loadSharedResources();
         for (uint32_t i = 0; i < kParamCount; ++i) fValues[i] = defaultValue(i);
-        fInfo = describe("", "");
+        fInfo = describe("", "", builtin_model());
     }
 
 protected:
@@ -56,7 +50,7 @@ protected:
     void stateChanged(const char* key, const char* value) override {
         if (std::strcmp(key, kStateKeyBundlePath) == 0) fPath = value;
         if (std::strcmp(key, kStateKeyBundle) == 0) fText = value;
-        fInfo = describe(fText, fPath);
+        fInfo = describe(fText, fPath, builtin_model());
         fStatus = fInfo.ok ? std::string() : "the session's bundle was refused (" + fInfo.error +
                                                  "); the plugin keeps its table";
         repaint();
@@ -158,6 +152,9 @@ private:
     };
 
     static float defaultValue(uint32_t index) { return control_spec(index).def; }
+    static std::string builtin_model() {
+        return std::string(dspnewton_table::kModel) + (dspnewton_table::kHasResidual ? "+gru" : "");
+    }
 
     void set(uint32_t index, float value) {
         fValues[index] = value;
@@ -235,7 +232,7 @@ private:
         const int mode = fValues[kMode] > 0.5f ? dspnewton::kLimit : dspnewton::kCompress;
         const std::string esr = esr_at(fInfo.table, mode, fValues[kPeak]);
         std::snprintf(line, sizeof(line), "%s   %s%s", fInfo.name.c_str(),
-                      fInfo.model.empty() ? "ff5" : fInfo.model.c_str(), esr.c_str());
+                      fInfo.model.c_str(), esr.c_str());
         label(20, 44, 12, line, ALIGN_LEFT | ALIGN_MIDDLE, Color(190, 190, 180));
         button(Hit::Load, 590, 12, 90, 30, "Load…");
         button(Hit::Prev, 688, 12, 40, 30, "<");
@@ -325,7 +322,7 @@ private:
     void drawKnob(uint32_t index, float cx, float cy, float r, const char* name) {
         const ControlSpec& c = control_spec(index);
         const float t = (fValues[index] - c.lo) / (c.hi - c.lo);
-        const float a0 = static_cast<float>(kPi) * 0.75f, a1 = static_cast<float>(kPi) * 2.25f;
+        const float a0 = knob_angle(0.0f), a1 = knob_angle(1.0f);
         beginPath();
         circle(cx, cy, r);
         fillPaint(radialGradient(cx - r * 0.3f, cy - r * 0.3f, r * 0.1f, r * 1.2f, Color(70, 70, 72), Color(12, 12, 12)));
@@ -335,7 +332,7 @@ private:
         strokeColor(Color(236, 200, 120));
         strokeWidth(3);
         stroke();
-        const float a = a0 + (a1 - a0) * t;
+        const float a = knob_angle(t);
         beginPath();
         moveTo(cx + r * 0.25f * std::cos(a), cy + r * 0.25f * std::sin(a));
         lineTo(cx + r * 0.9f * std::cos(a), cy + r * 0.9f * std::sin(a));

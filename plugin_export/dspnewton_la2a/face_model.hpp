@@ -20,12 +20,14 @@ namespace fs = std::filesystem;
 /// What the face shows about a bundle (parsed from the state's text).
 struct BundleInfo {
     bool ok = true;
-    std::string name = "built-in: the embedded study", model, error;
+    std::string name = "built-in table", model, error;
     dspnewton::Table table;
 };
 
-inline BundleInfo describe(const std::string& text, const std::string& path) {
+/// ``text`` and ``path`` as the state holds them ("" and "": the compiled-in table, of model ``builtin_model``).
+inline BundleInfo describe(const std::string& text, const std::string& path, const std::string& builtin_model = "") {
     BundleInfo info;
+    info.model = builtin_model;
     if (!path.empty()) {
         const fs::path p(path);
         info.name = (p.filename() == "bundle.json" ? p.parent_path().filename() : p.filename()).string();
@@ -104,5 +106,9 @@ inline float meter_angle(float db) {
     const float t = std::min(1.04f, std::max(-0.02f, (v - lo) / (hi - lo)));
     return 3.14159265f * (-0.8f + 0.6f * t);
 }
+
+/// A knob's pointer angle (radians, clockwise on screen from the right) at fraction ``t`` of its range:
+/// 135 degrees (bottom left) to 405 degrees (bottom right).
+inline float knob_angle(float t) { return 3.14159265f * (0.75f + 1.5f * t); }
 
 }  // namespace dspnewton_face
