@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["build_plugins", "install_plugins", "user_plugin_folders", "DEFAULT_TABLE"]
+__all__ = ["build_plugins", "install_plugins", "user_plugin_folders", "replace_tree", "DEFAULT_TABLE"]
 
 DEFAULT_TABLE = Path(__file__).resolve().parents[1] / "plugin_export" / "default_table"
 FORMAT_SUFFIXES = {"vst3": ".vst3", "lv2": ".lv2", "clap": ".clap"}
@@ -36,7 +36,7 @@ def _params_dir(default_bundle) -> Path:
     return d
 
 
-def _replace_tree(src: Path, dst: Path) -> None:
+def replace_tree(src: Path, dst: Path) -> None:
     """Copy ``src`` to ``dst`` through a temporary sibling, then swap it in (an old ``dst`` is replaced)."""
     tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -64,7 +64,7 @@ def build_plugins(out_dir, *, default_bundle=None, jobs: int = 2) -> list[Path]:
         built = build_plugin(params, Path(tmp) / "bin", jobs=jobs)
         final = []
         for p in built:
-            _replace_tree(p, out / p.name)
+            replace_tree(p, out / p.name)
             final.append(out / p.name)
     return final
 
@@ -97,6 +97,6 @@ def install_plugins(built_dir=None, *, home=None, default_bundle=None, jobs: int
         for p in products:
             fmt = next(k for k, v in FORMAT_SUFFIXES.items() if p.suffix == v)
             folders[fmt].mkdir(parents=True, exist_ok=True)
-            _replace_tree(p, folders[fmt] / p.name)
+            replace_tree(p, folders[fmt] / p.name)
             installed.append(folders[fmt] / p.name)
     return installed

@@ -20,7 +20,6 @@ defaults); without them it sets the bundle only.
 
 from __future__ import annotations
 
-import os
 import re
 import struct
 from pathlib import Path
@@ -185,28 +184,18 @@ def write_lv2_preset(bundle, out, *, mode: str | None = None, peak: float | None
                 "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n\n"
                 f"<{uri}>\n    a pset:Preset ;\n    lv2:appliesTo <{PLUGIN_URIS[variant]}> ;\n"
                 "    rdfs:seeAlso <preset.ttl> .\n")
-    _atomic_folder(Path(out), {"manifest.ttl": manifest, "preset.ttl": ttl})
-    return uri
-
-
-def _atomic_folder(out: Path, files: dict[str, str]) -> None:
-    import shutil
-
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
+    out = Path(out)
+    if not (out.parent if str(out.parent) else Path(".")).is_dir():
         raise InputError(f"the folder of '{out}' does not exist")
-    tmp = parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        for name, text in files.items():
-            (tmp / name).write_text(text, encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    import tempfile
+
+    from .plugin_install import replace_tree
+
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent if str(out.parent) else ".") as tmp:
+        (Path(tmp) / "manifest.ttl").write_text(manifest, encoding="utf-8")
+        (Path(tmp) / "preset.ttl").write_text(ttl, encoding="utf-8")
+        replace_tree(Path(tmp), out)
+    return uri
 
 
 def write_plugin_state(bundle, out, format: str = "vst3", **kw) -> Path:
@@ -217,12 +206,7 @@ def write_plugin_state(bundle, out, format: str = "vst3", **kw) -> Path:
         write_lv2_preset(bundle, out, **kw)
         return out
     data = plugin_state(bundle, format, **kw)
-    if not (out.parent if str(out.parent) else Path(".")).is_dir():
-        raise InputError(f"the folder of '{out}' does not exist")
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    from .audio import atomic_write_bytes
+
+    atomic_write_bytes(out, lambda tmp: Path(tmp).write_bytes(data))
     return out
