@@ -194,12 +194,14 @@ public:
         if (!std::isfinite(dbfs)) return;
         table_level_ = false;
         zero_vu_dbfs_ = std::min(Table::kZeroVuMaxDbfs, std::max(Table::kZeroVuMinDbfs, dbfs));
+        readings_stale_ = true;  // the output reading's reference moved
         move(kRef, table_.zero_vu_dbfs - zero_vu_dbfs_);
     }
     /// The session's 0 VU follows the table's level (the default; kept across table switches).
     void use_table_level() {
         table_level_ = true;
         zero_vu_dbfs_ = table_.zero_vu_dbfs;
+        readings_stale_ = true;
         move(kRef, 0.0);
     }
     bool uses_table_level() const { return table_level_; }
@@ -253,6 +255,7 @@ public:
         }
         meter_level_ = o.meter_level_;
         meter_count_ = o.meter_count_;
+        readings_stale_ = true;
         fresh_ = o.fresh_;
         apply_params();
         apply_levels();
@@ -271,6 +274,7 @@ public:
         vu_gr_[0] = vu_gr_[1] = 1.0;  // the smoothed gain: 1 at rest
         meter_level_ = 0.0;
         meter_count_ = 0;
+        readings_stale_ = true;
         fresh_ = true;
     }
 
@@ -305,12 +309,15 @@ public:
     /// The gain reduction at the last processed sample, dB (>= 0).
     double gain_reduction_db() const { return lin_to_reduction_db(last_gain_); }
 
-    /// The VU meter's gain-reduction reading, dB (>= 0), at the last processed sample.
-    double vu_gain_reduction_db() const { return std::max(0.0, lin_to_reduction_db(vu_gr_[1])); }
-    /// The VU meter's output reading, dB re the session's 0 VU (>= kVuFloorDb), at the last sample.
+    /// The VU meter's gain-reduction reading, dB (>= 0), as of its last step.
+    double vu_gain_reduction_db() const {
+        meter_readings();
+        return vu_gr_db_;
+    }
+    /// The VU meter's output reading, dB re the session's 0 VU (>= kVuFloorDb), as of its last step.
     double vu_output_db() const {
-        const double ref = kSineMeanAbs * db_to_lin(zero_vu_dbfs_);
-        return vu_out_[1] > ref * db_to_lin(kVuFloorDb) ? 20.0 * std::log10(vu_out_[1] / ref) : kVuFloorDb;
+        meter_readings();
+        return vu_out_db_;
     }
 
     /// The parameters in use now (smoothed; physical units).
@@ -450,6 +457,16 @@ private:
         vu_step(vu_gr_, gain);
         meter_level_ = 0.0;
         meter_count_ = 0;
+        readings_stale_ = true;
+    }
+    /// The meters' readings in dB, computed when read after a step (hosts read them every block; steps are
+    /// every kMeterStep samples).
+    void meter_readings() const {
+        if (!readings_stale_) return;
+        readings_stale_ = false;
+        vu_gr_db_ = std::max(0.0, lin_to_reduction_db(vu_gr_[1]));
+        const double ref = kSineMeanAbs * db_to_lin(zero_vu_dbfs_);
+        vu_out_db_ = vu_out_[1] > ref * db_to_lin(kVuFloorDb) ? 20.0 * std::log10(vu_out_[1] / ref) : kVuFloorDb;
     }
 
     /// The parameters at the smoothed controls, into every channel's compressor.
@@ -502,6 +519,8 @@ private:
     bool table_level_ = true;  // the session's 0 VU is the table's zero_vu_dbfs
     double vu_out_[2] = {0.0, 0.0}, vu_gr_[2] = {1.0, 1.0};  // the meters' two ballistic sections
     double meter_level_ = 0.0;  // the rectified output's sum over the current meter step
+    mutable double vu_gr_db_ = 0.0, vu_out_db_ = kVuFloorDb;  // the readings as of the last step
+    mutable bool readings_stale_ = true;                     // a step since they were computed
     int meter_count_ = 0;
     long ramp_samples_ = 882;
     int channels_ = 1;

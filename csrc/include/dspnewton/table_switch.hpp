@@ -75,7 +75,8 @@ public:
     /// Process ``n`` samples (out may alias in), switching to an offered table first if one waits.
     template <typename T>
     void process(const T* const* in, T* const* out, std::size_t n) {
-        if (!incoming_ && retired_.load(std::memory_order_acquire) == nullptr) {
+        if (!incoming_ && pending_.load(std::memory_order_acquire) != nullptr &&
+            retired_.load(std::memory_order_acquire) == nullptr) {  // loads only, unless a table waits
             if (Processor* p = pending_.exchange(nullptr, std::memory_order_acq_rel)) begin(p);
         }
         std::size_t done = 0;
