@@ -40,6 +40,12 @@ def _cconst(a: str) -> int:
     return (ord(a[0]) << 24) | (ord(a[1]) << 16) | (ord(a[2]) << 8) | ord(a[3])
 
 
+def plugin_uri(variant: str = "dspnewton_la2a") -> str:
+    """The LV2 URI of a plugin variant (DISTRHO_PLUGIN_URI in plugin_export/dspnewton_la2a/DistrhoPluginInfo.h):
+    ``urn:dspnewton:la2a`` for ``dspnewton_la2a``, ``urn:dspnewton:la2a_stereo`` for the stereo one."""
+    return "urn:dspnewton:" + variant.removeprefix("dspnewton_")
+
+
 def plugin_class_id(variant: str = "dspnewton_la2a") -> str:
     """VST3 processor class ID of a dspnewton plugin variant (``dspnewton_la2a`` mono,
     ``dspnewton_la2a_stereo``): DPF's {'DPF ', 'clas', unique id, 0} as it lies in memory,

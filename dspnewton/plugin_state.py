@@ -32,7 +32,6 @@ __all__ = ["plugin_state", "write_plugin_state", "write_lv2_preset", "read_dpf_s
 
 STATE_FORMATS = ("vst3", "vstpreset", "pedalboard", "clap", "lv2")
 BUNDLE_KEY, BUNDLE_PATH_KEY = "bundle", "bundle_path"
-PLUGIN_URIS = {"dspnewton_la2a": "urn:dspnewton:la2a", "dspnewton_la2a_stereo": "urn:dspnewton:la2a_stereo"}
 _LV2_STATE_PREFIX = "urn:distrho:"  # DPF's prefix for states the host does not read
 _JUCE_B64 = ".ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+"
 _STATE_BEGIN, _STATE_END = b"__dpf_state_begin__", b"__dpf_state_end__"
@@ -124,10 +123,12 @@ def _turtle_string(text: str) -> str:
 def lv2_preset_ttl(states: list[tuple[str, str]], controls: list[tuple[str, float]], preset_uri: str, label: str,
                    variant: str = "dspnewton_la2a") -> str:
     """An LV2 preset (Turtle) of the plugin ``variant`` holding ``states`` and ``controls``."""
+    from .export import plugin_uri
+
     lines = ["@prefix lv2: <http://lv2plug.in/ns/lv2core#> .", "@prefix pset: <http://lv2plug.in/ns/ext/presets#> .",
              "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .",
              "@prefix state: <http://lv2plug.in/ns/ext/state#> .", "",
-             f"<{preset_uri}>", "    a pset:Preset ;", f"    lv2:appliesTo <{PLUGIN_URIS[variant]}> ;",
+             f"<{preset_uri}>", "    a pset:Preset ;", f"    lv2:appliesTo <{plugin_uri(variant)}> ;",
              f"    rdfs:label {_turtle_string(label)} ;"]
     if controls:
         ports = " , ".join(f'[ lv2:symbol "{sym}" ; pset:value {val!r} ]' for sym, val in controls)
@@ -147,7 +148,7 @@ def plugin_state(bundle, format: str = "vst3", *, mode: str | None = None, peak:
     would refuse (with the reason) or an unknown format.
     """
     from . import _native
-    from .export import PLUGIN_VARIANTS, plugin_class_id
+    from .export import PLUGIN_VARIANTS, plugin_class_id, plugin_uri
 
     if format not in STATE_FORMATS:
         raise InputError(f"format must be one of {', '.join(STATE_FORMATS)}, got {format!r}")
@@ -157,7 +158,7 @@ def plugin_state(bundle, format: str = "vst3", *, mode: str | None = None, peak:
     controls = _controls(mode, peak)
     if format == "lv2":
         name = Path(states[1][1]).parent.name
-        return lv2_preset_ttl(states, controls, f"{PLUGIN_URIS[variant]}:preset:{_slug(name)}", name, variant).encode()
+        return lv2_preset_ttl(states, controls, f"{plugin_uri(variant)}:preset:{_slug(name)}", name, variant).encode()
     try:
         component = _native.dpf_state(controls, states)
     except ValueError as exc:
@@ -178,11 +179,13 @@ def write_lv2_preset(bundle, out, *, mode: str | None = None, peak: float | None
     """Write an LV2 preset bundle folder ``out`` (``NAME.lv2``: manifest.ttl and preset.ttl) that loads
     ``bundle``; returns the preset's URI (give it to a host, e.g. ``lv2file -P URI`` with ``out``'s folder
     on LV2_PATH)."""
+    from .export import plugin_uri
+
     ttl = plugin_state(bundle, "lv2", mode=mode, peak=peak, variant=variant).decode()
     uri = re.search(r"^<([^>]+)>$", ttl, re.M).group(1)
     manifest = ("@prefix lv2: <http://lv2plug.in/ns/lv2core#> .\n@prefix pset: <http://lv2plug.in/ns/ext/presets#> .\n"
                 "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n\n"
-                f"<{uri}>\n    a pset:Preset ;\n    lv2:appliesTo <{PLUGIN_URIS[variant]}> ;\n"
+                f"<{uri}>\n    a pset:Preset ;\n    lv2:appliesTo <{plugin_uri(variant)}> ;\n"
                 "    rdfs:seeAlso <preset.ttl> .\n")
     out = Path(out)
     if not (out.parent if str(out.parent) else Path(".")).is_dir():

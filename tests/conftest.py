@@ -284,7 +284,9 @@ def run_lv2(host, plugins_dir, x, tmp_path, *controls, stereo=False, bundle=None
         args += ["-l", str(state_file)]
     if save_dir is not None:
         args += ["-S", str(save_dir)]
-    uri = "urn:dspnewton:la2a" + ("_stereo" if stereo else "")
+    from dspnewton.export import plugin_uri
+
+    uri = plugin_uri(variant_name(stereo))
     proc = subprocess.run([str(host), uri, str(tmp_path / "lv2_in.f32"), str(tmp_path / "lv2_out.f32"),
                            str(sample_rate), "-c", str(x.shape[0]), "-b", str(block), *args, *controls],
                           capture_output=True, text=True, env=dict(os.environ, LV2_PATH=str(lv2_path)))

@@ -156,7 +156,9 @@ def photograph(env, plugins_dir, out_dir, *, stereo=False, controls=(), tone=Fal
     lv2.mkdir(parents=True, exist_ok=True)
     if not (lv2 / f"{variant}.lv2").exists():
         os.symlink(Path(plugins_dir).resolve() / f"{variant}.lv2", lv2 / f"{variant}.lv2")
-    uri = "urn:dspnewton:la2a" + ("_stereo" if stereo else "")
+    from dspnewton.export import plugin_uri
+
+    uri = plugin_uri(variant)
     args = ["--no-menu"] + [a for c in controls for a in ("-c", c)]  # the face at the window's corner
     if bundle is not None:
         from dspnewton.plugin_state import write_lv2_preset

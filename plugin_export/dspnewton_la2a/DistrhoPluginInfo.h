@@ -6,7 +6,7 @@
 #define DISTRHO_PLUGIN_BRAND "dspnewton"
 #if DSPNEWTON_STEREO
 #define DISTRHO_PLUGIN_NAME "dspnewton LA-2A Stereo"
-#define DISTRHO_PLUGIN_URI "urn:dspnewton:la2a_stereo"
+#define DISTRHO_PLUGIN_URI "urn:dspnewton:la2a_stereo"  // dspnewton.export.plugin_uri derives it from the name
 #define DISTRHO_PLUGIN_CLAP_ID "org.dspnewton.la2a_stereo"
 #define DISTRHO_PLUGIN_NUM_INPUTS 2
 #define DISTRHO_PLUGIN_NUM_OUTPUTS 2
