@@ -25,10 +25,10 @@ def test_face_meter_and_knobs_follow_the_host(plugins, tmp_path):
         # meter (+4 reading) then falls, and the knob is drawn there
         loud, dragged = face_shot.photograph(env, plugins, tmp_path, controls=("peak=20", "meter=1"), tone=True,
                                              name="loud", drag=(*face_shot.KNOBS["gain_db"][:2], 400))
-        gr = face_shot.photograph(env, plugins, tmp_path, controls=("peak=30", "meter=0"), name="gr_rest")
-        loaded = face_shot.photograph(env, plugins, tmp_path, controls=("peak=30", "meter=0"), name="loaded",
-                                      bundle=model_bundle(tmp_path, RECOMMENDED_MODEL, name="my_unit.bundle"))
-    for img in (quiet, loud, gr, loaded):
+        # a bundle set through the host's state, gain-reduction reading, silence
+        gr = face_shot.photograph(env, plugins, tmp_path, controls=("peak=30", "meter=0"), name="gr_rest",
+                                  bundle=model_bundle(tmp_path, RECOMMENDED_MODEL, name="my_unit.bundle"))
+    for img in (quiet, loud, gr):
         assert img.shape == (face_shot.HEIGHT, face_shot.WIDTH, 3)
         assert img.reshape(-1, 3).std(axis=0).min() > 20  # drawn, not a blank window
         assert (np.abs(img[10:40, 15:200].astype(int) - (236, 200, 120)).sum(axis=2) < 60).sum() > 50  # the title
@@ -46,8 +46,6 @@ def test_face_meter_and_knobs_follow_the_host(plugins, tmp_path):
     for img, knob, t in ((quiet, "peak", 0.8), (quiet, "gain_db", 0.25), (gr, "peak", 0.3)):
         got, want = face_shot.knob_angle(img, knob), face_shot.expected_knob_angle(t)
         assert min(abs(got - want), 360 - abs(got - want)) <= 5.0, (knob, t, got, want)
-    # A bundle loaded through the host's state: the top bar names it (its line of text changes), the rest of the
-    # face is the same at the same controls.
+    # The bundle loaded through the host's state: the top bar names it (its line of text is not the built-in one's).
     info = (slice(36, 52), slice(15, 400))
-    assert np.abs(loaded[info].astype(int) - gr[info].astype(int)).sum() > 2000
-    assert np.array_equal(loaded[60:300, 30:330], gr[60:300, 30:330])  # the meter at rest, as before
+    assert np.abs(gr[info].astype(int) - quiet[info].astype(int)).sum() > 2000
