@@ -225,8 +225,23 @@ def build_plugin(params_dir: Path, out_dir: Path, jobs: int = 2) -> list[Path]:
     built = []
     dpf_copy, dpf_kept = _writable_dpf(dpf, out_dir)
     try:
-        for name, (variant, _, _) in PLUGIN_VARIANTS.items():
-            built += _build_variant(dpf, dpf_copy, params_dir, out_dir, name, variant, jobs)
+        if not (dpf_copy / "build" / "libdgl-opengl.a").exists():  # DGL first: the variants then share it
+            proc = subprocess.run(["make", "-C", str(dpf_copy / "dgl"), f"-j{jobs}", "opengl"], capture_output=True,
+                                  text=True)
+            if proc.returncode != 0:
+                raise InputError(f"building DGL (the plugin face's library) failed:\n{proc.stdout[-2000:]}\n"
+                                 f"{proc.stderr[-2000:]}")
+        # both variants at once (their own objects; their link steps are serial, so two builds fill two cores)
+        builds = [_start_variant(dpf, dpf_copy, params_dir, out_dir, variant, jobs)
+                  for variant, _, _ in PLUGIN_VARIANTS.values()]
+        failures = []
+        for (name, (variant, _, _)), build in zip(PLUGIN_VARIANTS.items(), builds):
+            try:  # wait for every build before reporting one that failed
+                built += _finish_variant(build, out_dir, name, variant)
+            except InputError as exc:
+                failures.append(exc)
+        if failures:
+            raise failures[0]
     finally:
         if not dpf_kept:
             shutil.rmtree(dpf_copy, ignore_errors=True)
@@ -236,18 +251,23 @@ def build_plugin(params_dir: Path, out_dir: Path, jobs: int = 2) -> list[Path]:
     return built
 
 
-def _build_variant(dpf: Path, dpf_copy: Path, params_dir: Path, out_dir: Path, name: str, variant: str,
-                   jobs: int) -> list[Path]:
-    """make one variant (mono or stereo) with the DPF copy; its VST3, LV2 and CLAP paths."""
+def _start_variant(dpf: Path, dpf_copy: Path, params_dir: Path, out_dir: Path, variant: str, jobs: int):
+    """Start ``make`` for one variant (mono or stereo) with the DPF copy: (process, object folder, kept)."""
     obj, kept = _object_folder(out_dir, variant, dpf)  # one object folder per variant (different flags)
     cmd = ["make", "-C", str(PLUGIN_SOURCE), f"-j{jobs}", f"DPF_PATH={dpf_copy}", f"PARAMS_DIR={params_dir.resolve()}",
            f"OUT_DIR={out_dir.resolve()}", f"DPF_BUILD_DIR={obj.resolve()}", f"VARIANT={variant}",
            f"DSPNEWTON_VERSION={__version__}"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), obj, kept
+
+
+def _finish_variant(build, out_dir: Path, name: str, variant: str) -> list[Path]:
+    """Wait for a variant's build; its VST3, LV2 and CLAP paths."""
+    proc, obj, kept = build
+    stdout, stderr = proc.communicate()
     if not kept:
         shutil.rmtree(obj, ignore_errors=True)
     if proc.returncode != 0:
-        raise InputError(f"the plugin build ({variant}) failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+        raise InputError(f"the plugin build ({variant}) failed:\n{stdout[-2000:]}\n{stderr[-2000:]}")
     return [out_dir / f"{name}.vst3", out_dir / f"{name}.lv2", out_dir / f"{name}.clap"]
 
 

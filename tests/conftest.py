@@ -158,9 +158,8 @@ def sweep_folder(tmp_path, model):
 
 
 @pytest.fixture(scope="session")
-def ff5_bundle(tmp_path_factory, plugins):
-    """The FF5_MAPPING bundle with its plugins, built once per test session (read-only for tests; after the
-    session's ``plugins``, whose object cache it shares)."""
+def ff5_bundle(tmp_path_factory):
+    """The FF5_MAPPING bundle with its plugins, built once per test session (read-only for tests)."""
     import json
 
     from dspnewton.export import export_bundle
@@ -176,15 +175,11 @@ def ff5_bundle(tmp_path_factory, plugins):
 
 
 @pytest.fixture(scope="session")
-def plugins(tmp_path_factory):
-    """The plugins as `dspnewton plugin build` makes them (compiled-in default: the embedded study's
-    table), built once per test session; tests load bundles into them through the state."""
-    from dspnewton.plugin_install import build_plugins
-
-    require_dpf()
-    out = tmp_path_factory.mktemp("plugins")
-    build_plugins(out)
-    return out
+def plugins(ff5_bundle):
+    """The session's installed plugin: one build serves every plugin test, the FF5_MAPPING bundle's
+    `export --plugin` build (the same plugin `dspnewton plugin build` makes, with that bundle compiled in
+    as the default instead of the embedded study's); tests load bundles into it through the state."""
+    return ff5_bundle / "plugins"
 
 
 def _compile_host(tmp_path_factory, name, flags):

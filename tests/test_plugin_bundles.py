@@ -64,14 +64,21 @@ def test_a_bundle_set_through_the_state_runs_bit_for_bit_in_every_host(model, bu
 
 
 def test_without_a_bundle_the_plugin_runs_its_compiled_in_default(plugins, music, tmp_path):
-    from dspnewton.plugin_install import DEFAULT_TABLE
+    """The session's plugins are an `export --plugin` build: their default is that bundle's table (a
+    `plugin build` compiles plugin_export/default_table in the same way)."""
+    from dspnewton.plugin_install import DEFAULT_TABLE, _params_dir
 
     plugin = load_vst3(plugins)
     _set(plugin, "peak_reduction", 70.0)
-    want = _processor(DEFAULT_TABLE, "compress", 70.0).process(music[0])
+    want = _processor(plugins.parent, "compress", 70.0).process(music[0])
     assert np.array_equal(plugin(music[:1], SR)[0], want)
     states, _ = read_dpf_state(component_from_pedalboard(plugin.raw_state))
     assert states == {"bundle": "", "bundle_path": ""}
+    assert _params_dir(None) == DEFAULT_TABLE and (DEFAULT_TABLE / "params.h").exists()
+    assert _params_dir(plugins.parent / "bundle.json") == plugins.parent
+    from dspnewton.export import load_bundle
+
+    assert load_bundle(DEFAULT_TABLE)["model"] == "ff5"  # the built-in table: a valid bundle too
 
 
 def test_the_session_keeps_the_bundle_itself(bundles, plugins, music, lv2_host, tmp_path):
@@ -338,3 +345,5 @@ def test_the_faces_previous_and_next_and_what_it_shows(tmp_path):
     (c / "bundle.json").write_text((c / "bundle.json").read_text().replace('"ratio": ', '"ratio": 1e9 + ', 1))
     bad = look(c)
     assert bad["ok"] == "0" and bad["error"], bad
+    gone = look(shelf / "gone.bundle")  # a path that does not exist: named, nothing loaded
+    assert "cannot read" in gone["error"] and "gone.bundle" in gone["error"]

@@ -156,10 +156,13 @@ def test_gain_bypass_and_meter(bundle, pedalboard, music, clap_host, tmp_path):
         assert meters["Gain reduction"] > 0.5
 
 
-def test_presets_carry_their_bundle_in_every_host(bundle, plugins, pedalboard, music, lv2_host, tmp_path):
+def test_presets_carry_their_bundle_in_every_host(bundle, plugins, music, lv2_host, tmp_path):
     """Each exported .vstpreset holds its bundle and its row's controls: loaded into the installed plugin
-    (which runs another table until then) it gives the preset's processor bit for bit; the same state as
-    an LV2 preset (dspnewton.plugin_state) in the lilv host."""
+    running another bundle (fb+2rel) it gives the preset's processor bit for bit; the same state as an LV2
+    preset (dspnewton.plugin_state) in the lilv host."""
+    from conftest import model_bundle
+
+    other = model_bundle(tmp_path, "fb+2rel")
     x = music[0]
     for sub, stereo in (("", False), ("stereo", True)):
         presets = sorted((bundle / "presets" / sub).glob("*.vstpreset"))
@@ -167,7 +170,7 @@ def test_presets_carry_their_bundle_in_every_host(bundle, plugins, pedalboard, m
         for path in presets:
             pr = load_preset(path)
             assert pr.bundle == bundle / "bundle.json"
-            plugin = pedalboard.load_plugin(str(plugins / f"dspnewton_la2a{'_stereo' if stereo else ''}.vst3"))
+            plugin = load_vst3(plugins, stereo=stereo, bundle=other)  # another table until the preset's
             _set(plugin, "gain_db", 3.0)
             plugin.load_preset(str(path))
             assert plugin.peak_reduction == pr.peak and bool(plugin.limit_mode) == (pr.mode == "limit")
