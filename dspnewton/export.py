@@ -191,7 +191,7 @@ def _writable_dpf(dpf: Path, out_dir: Path) -> tuple[Path, bool]:
     holds DGL). Kept in ``$DSPNEWTON_PLUGIN_BUILD_CACHE`` when set (DGL is then compiled once)."""
     cache = os.environ.get(PLUGIN_BUILD_CACHE_ENV)
     tag = hashlib.sha256(str(dpf.resolve()).encode()).hexdigest()[:10]
-    copy = Path(cache) / f"dpf-{tag}" if cache else out_dir.parent / f".dpf-{os.getpid()}"
+    copy = (Path(cache) / f"dpf-{tag}" if cache else out_dir.parent / f".dpf-{os.getpid()}").resolve()  # make -C
     if not (copy / "Makefile.plugins.mk").exists():
         shutil.rmtree(copy, ignore_errors=True)
         copy.parent.mkdir(parents=True, exist_ok=True)

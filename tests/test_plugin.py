@@ -6,6 +6,7 @@ these tests."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -180,3 +181,18 @@ def test_kept_plugin_objects_never_carry_another_table(tmp_path, monkeypatch):
     assert again == obj and [p.name for p in obj.iterdir()] == ["DistrhoPluginMain_VST3.cpp.o"]
     assert _object_folder(out, "stereo", dpf)[0] != obj  # other flags
     assert _object_folder(out, "mono", tmp_path / "other-dpf")[0] != obj  # other DPF headers
+
+
+def test_the_dpf_build_copy_is_absolute_for_relative_outputs(tmp_path, monkeypatch):
+    """`make -C` runs in the plugin source: the linked DPF copy (DGL is compiled inside it) must be named by an
+    absolute path even when the bundle is written to a relative one (the demo's `demo_out/la2a.bundle`)."""
+    from dspnewton.export import PLUGIN_BUILD_CACHE_ENV, _writable_dpf
+    from conftest import require_dpf
+
+    require_dpf()
+    monkeypatch.delenv(PLUGIN_BUILD_CACHE_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out.bundle").mkdir()
+    copy, kept = _writable_dpf(Path("/usr/share/dpf"), Path("out.bundle") / "plugins")
+    assert copy.is_absolute() and not kept and (copy / "Makefile.plugins.mk").exists()
+    assert copy.parent == tmp_path / "out.bundle"
