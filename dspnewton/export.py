@@ -28,7 +28,7 @@ from .audio import InputError, sha256_file
 from .modes import MODES
 from .result import FitResult
 
-__all__ = ["export_bundle", "load_bundle", "plugin_class_id", "build_plugin", "A2A_CLASS_ID"]
+__all__ = ["export_bundle", "load_bundle", "read_bundle", "plugin_class_id", "build_plugin", "A2A_CLASS_ID"]
 
 A2A_CLASS_ID = "ABCDEF019182FAEB4D616E755A6E7275"
 PLUGIN_SOURCE = Path(__file__).resolve().parents[1] / "plugin_export" / "dspnewton_la2a"
@@ -343,21 +343,28 @@ def export_bundle(source, out, *, force: bool = False, plugin: bool = False, a2a
     return out
 
 
+def read_bundle(path) -> tuple[Path, str, dict]:
+    """(the bundle.json file, its text, the parsed bundle) of ``path`` (a NAME.bundle folder or its bundle.json),
+    read once and validated (schema, ranges, peak grid, curves, checksum); InputError naming the file."""
+    from . import _native
+
+    p = Path(path)
+    f = p / "bundle.json" if p.is_dir() else p
+    if not f.is_file():
+        raise InputError(f"'{f}' does not exist; give a NAME.bundle folder (from `dspnewton export`) or its bundle.json")
+    try:
+        text = f.read_text(encoding="utf-8")
+        d = _native.parse_bundle(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"'{f}' is not a valid dspnewton bundle: {exc}") from None
+    d["provenance"] = json.loads(d.pop("provenance_json"))
+    return f, text, d
+
+
 def load_bundle(path) -> dict:
     """Read and validate ``NAME.bundle/bundle.json`` (schema, ranges, peak grid, curves, checksum).
 
     Returns a dict: schema_version, model, sample_rate, interpolation, table (mode -> rows),
     curves (mode -> joint-fit curves; {} for a table interpolated linearly), provenance.
     """
-    from . import _native
-
-    p = Path(path)
-    f = p / "bundle.json" if p.is_dir() else p
-    if not f.exists():
-        raise InputError(f"'{f}' does not exist; give a NAME.bundle folder")
-    try:
-        d = _native.parse_bundle(f.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"'{f}' is not a valid dspnewton bundle: {exc}") from None
-    d["provenance"] = json.loads(d.pop("provenance_json"))
-    return d
+    return read_bundle(path)[2]

@@ -37,21 +37,11 @@ _JUCE_B64 = ".ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+"
 _STATE_BEGIN, _STATE_END = b"__dpf_state_begin__", b"__dpf_state_end__"
 
 
-def _bundle_file(bundle) -> Path:
-    p = Path(bundle)
-    f = p / "bundle.json" if p.is_dir() else p
-    if not f.is_file():
-        raise InputError(f"'{f}' does not exist; give a NAME.bundle folder (from `dspnewton export`) or its bundle.json")
-    return f
-
-
 def _bundle_states(bundle) -> list[tuple[str, str]]:
-    """[(bundle, text), (bundle_path, path)] after checking the bundle as the plugin will."""
-    from .export import load_bundle
+    """[(bundle, text), (bundle_path, path)] after checking the bundle as the plugin will (read once)."""
+    from .export import read_bundle
 
-    f = _bundle_file(bundle)
-    load_bundle(f)  # every check the plugin makes (schema, ranges, checksum), with the file named
-    text = f.read_text(encoding="utf-8")
+    f, text, _ = read_bundle(bundle)  # every check the plugin makes (schema, ranges, checksum), the file named
     return [(BUNDLE_KEY, text), (BUNDLE_PATH_KEY, str(f.resolve()))]
 
 
