@@ -67,7 +67,7 @@ def newton_options(args: argparse.Namespace):
 
     if args.stop_rtol < 0 or args.stop_iters < 0:
         raise UserError(f"--stop-rtol and --stop-iters must be >= 0, got {args.stop_rtol} and {args.stop_iters}")
-    return NewtonOptions(stall_rtol=args.stop_rtol, stall_iters=args.stop_iters)
+    return NewtonOptions(stall_rtol=args.stop_rtol, stall_iters=args.stop_iters, progressive=not args.full_data)
 
 
 def add_stop_flags(p: argparse.ArgumentParser) -> None:
@@ -78,6 +78,9 @@ def add_stop_flags(p: argparse.ArgumentParser) -> None:
                    help=f"stop when the relative loss decrease stays below R (default {d.stall_rtol:g}) ...")
     p.add_argument("--stop-iters", type=int, default=d.stall_iters, metavar="N",
                    help=f"... for N consecutive Newton steps (default {d.stall_iters}; 0 turns the rule off)")
+    p.add_argument("--full-data", action="store_true",
+                   help="every Newton step on all frames (default: long files are fitted on covering subsets of "
+                        "frames first, then on all of them with the same stopping rule)")
 
 
 

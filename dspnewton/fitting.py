@@ -28,11 +28,13 @@ from .model.names import parse_model_choice
 from .model.models import get_model
 from .model.params import PARAM_NAMES, CompressorParams
 from .objective.exact import exact_loss_grad
+from .objective.frame_subsets import growth_schedule
 from .objective.frame_lengths import FRAME_SECONDS, OVERLAP_SECONDS
 from .objective.framing import INITIAL_STATES, Frames, make_frames
 from .objective.hessian import loss_grad_hess, loss_value, resolve_strategy
 from .optim.first_order import adam, lbfgs
 from .optim.newton import NewtonOptions, newton
+from .progressive import progressive_newton
 from .result import FitResult
 
 __all__ = ["fit", "fit_frames", "fit_options", "FitOptions", "fit_ff5_multistart", "OPTIMIZERS"]
@@ -248,10 +250,11 @@ def fit_frames(frames: Frames, opts: FitOptions, *, init=None, notes=(), lag: in
     if energy <= 0:
         raise InputError("the target is silent over the loss region; nothing to fit")
     theta0, warm = _initial_theta(full, opts, init)
-    res, strategy = _minimise(frames, opts, theta0, energy)
+    res, strategy, stages = _minimise(frames, opts, theta0, energy)
     result = _report(res, opts, frames, energy, strategy,
                      {**({} if warm is None else {"ff5_warm_start": warm}), "notes": notes, "lag_samples": lag,
-                      "frames": full.n_frames, "screened_frames": screened})
+                      "frames": full.n_frames, "screened_frames": screened,
+                      "progressive": _stages_summary(stages)})
     if opts.with_residual:
         _add_residual(result, full, opts.spec, opts.gru_epochs, opts.callback)
     result.seconds = time.perf_counter() - t0
@@ -290,32 +293,44 @@ def _initial_theta(frames: Frames, opts: FitOptions, init):
 
 
 def _minimise(frames: Frames, opts: FitOptions, theta0: torch.Tensor, energy: float):
-    """(the optimiser's result, the name recorded as the fit's ``hessian``)."""
+    """(the optimiser's result, the name recorded as the fit's ``hessian``, the progressive stages or None)."""
     spec, sr, dist = opts.spec, frames.sample_rate, opts.dist
 
-    def enrich(entry: dict) -> dict:
-        theta = torch.tensor(entry["theta"], dtype=torch.float64)
-        loss_now = entry.get("loss_after", entry["loss"])
-        entry["esr"] = loss_now / energy
-        entry["esr_before"] = entry["loss"] / energy
-        entry["params"] = {k: float(v) for k, v in model_theta_to_physical(theta, spec, sr).items()}
-        if opts.callback:
-            opts.callback(entry)
-        return entry
+    def enricher(stage_energy: float, info: dict):
+        def enrich(entry: dict) -> dict:
+            theta = torch.tensor(entry["theta"], dtype=torch.float64)
+            loss_now = entry.get("loss_after", entry["loss"])
+            entry.update(info)
+            entry["esr"] = loss_now / stage_energy
+            entry["esr_before"] = entry["loss"] / stage_energy
+            entry["params"] = {k: float(v) for k, v in model_theta_to_physical(theta, spec, sr).items()}
+            if opts.callback:
+                opts.callback(entry)
+            return entry
+        return enrich
 
+    enrich = enricher(energy, {})
     if opts.optimizer == "newton":
         nopts = dataclasses.replace(opts.options) if opts.options is not None else NewtonOptions()  # never mutate
         if opts.max_iter is not None:
             nopts.max_iter = opts.max_iter
         if nopts.decrement_atol == 0.0:
             nopts.decrement_atol = 1e-15 * energy
-        lgh = lambda th: loss_grad_hess(th, frames, opts.strategy, opts.backend, model=spec)  # noqa: E731
-        lv = lambda th: loss_value(th, frames, opts.strategy, opts.backend, model=spec)  # noqa: E731
-        if dist is not None:
-            lgh_local, lv_local = lgh, lv
-            lgh = lambda th: dist.reduce_lgh(*lgh_local(th))  # noqa: E731
-            lv = lambda th: dist.reduce_scalar(lv_local(th))  # noqa: E731
-        return newton(lgh, lv, theta0, nopts, enrich), opts.strategy
+
+        def run_newton(part: Frames, theta: torch.Tensor, info: dict):
+            lgh = lambda th: loss_grad_hess(th, part, opts.strategy, opts.backend, model=spec)  # noqa: E731
+            lv = lambda th: loss_value(th, part, opts.strategy, opts.backend, model=spec)  # noqa: E731
+            if dist is not None:
+                lgh_local, lv_local = lgh, lv
+                lgh = lambda th: dist.reduce_lgh(*lgh_local(th))  # noqa: E731
+                lv = lambda th: dist.reduce_scalar(lv_local(th))  # noqa: E731
+            stage_energy = energy if part is frames else part.target_energy
+            return newton(lgh, lv, theta, nopts, enricher(stage_energy, info) if info else enrich)
+
+        if not nopts.progressive or dist is not None or len(growth_schedule(frames.n_frames)) == 1:
+            return run_newton(frames, theta0, {}), opts.strategy, None
+        res, stages = progressive_newton(frames, theta0, run_newton)
+        return res, opts.strategy, stages
 
     def loss_grad(th):
         L, g = exact_loss_grad(spec, th, frames)
@@ -325,8 +340,16 @@ def _minimise(frames: Frames, opts: FitOptions, theta0: torch.Tensor, energy: fl
         return float(L), g
 
     if opts.optimizer == "adam":
-        return adam(loss_grad, theta0, opts.max_iter or 500, opts.lr, callback=enrich), "adam"
-    return lbfgs(loss_grad, theta0, opts.max_iter or 100, callback=enrich), "lbfgs"
+        return adam(loss_grad, theta0, opts.max_iter or 500, opts.lr, callback=enrich), "adam", None
+    return lbfgs(loss_grad, theta0, opts.max_iter or 100, callback=enrich), "lbfgs", None
+
+
+def _stages_summary(stages) -> dict | None:
+    """``extra["progressive"]``: the stages and how many passes touched all the data (None: not progressive)."""
+    if stages is None:
+        return None
+    # Subset stages read their frames alone (from rest); every evaluation of the last stage reads all the data.
+    return {"stages": [s.to_dict() for s in stages], "full_data_passes": stages[-1].evaluations}
 
 
 def _report(res, opts: FitOptions, frames: Frames, energy: float, strategy: str, extra: dict) -> FitResult:

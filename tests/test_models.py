@@ -101,6 +101,27 @@ def test_vectorised_reference_refuses_signal_path_stages():
         greybox_loss_grad_hess(th, make_frames(x, y, SR, 0.02, 0.005), spec)
 
 
+@pytest.mark.parametrize("name", ["ff+knee+rms+2rel+sc+tube+inhp+outshelf", f"{RECOMMENDED_MODEL}+inhp+outshelf"])
+def test_coefficient_derivatives_are_the_full_second_derivatives(name):
+    """The chain rule's diagonal derivatives equal jacfwd(jacfwd) of the whole coefficient table (no coupling)."""
+    from dspnewton.model.greybox_spec import coefficient_table
+    from dspnewton.objective.greybox_fused import COEFFICIENT_OF_PARAM, _coefficient_derivatives
+
+    spec = parse_model(name)
+    theta = torch.linspace(-1.5, 1.2, spec.n_params, dtype=torch.float64)
+    C, j, h = _coefficient_derivatives(theta, spec, 44100)
+    act = [COEFFICIENT_OF_PARAM[n] for n in spec.param_names]
+    table = lambda t: coefficient_table(t.unsqueeze(0), spec, 44100)[0]  # noqa: E731
+    J = torch.func.jacfwd(table)(theta)[act]
+    Hc = torch.func.jacfwd(torch.func.jacfwd(table))(theta)[act]
+    P = spec.n_params
+    diag = torch.zeros(P, P, P, dtype=torch.float64)
+    diag[range(P), range(P), range(P)] = h
+    torch.testing.assert_close(torch.from_numpy(C), table(theta), rtol=0, atol=0)
+    torch.testing.assert_close(torch.diag(j), J, rtol=1e-14, atol=1e-300)
+    torch.testing.assert_close(diag, Hc, rtol=1e-13, atol=1e-300)
+
+
 def test_greybox_cuda_kernel_under_simulator():
     script = textwrap.dedent(
         """

@@ -100,6 +100,9 @@ def lti_allpole(x: torch.Tensor, a: torch.Tensor, backend: str = "auto") -> torc
     return LTIAllPole.apply(x, a, concrete)
 
 
+_SHIFT_TAPS = 8  # numerators up to this many taps are applied as shifted copies
+
+
 def lfilter(
     waveform: torch.Tensor,
     a_coeffs: torch.Tensor,
@@ -146,9 +149,17 @@ def lfilter(
         b2 = b_coeffs.unsqueeze(0).expand(x.shape[0], K)
     check_tensor("waveform", x, 2, "(..., T)")
     a0 = a2[:, :1]
-    # FIR part (numerator) as a causal grouped convolution, then the all-pole part.
+    # FIR part (numerator), then the all-pole part.  A short numerator (the pre-emphasis has two taps) as a sum
+    # of shifted copies: a grouped convolution over a long signal is many times slower on the CPU.
     Bn = x.shape[0]
-    fir = F.conv1d(F.pad(x, (K - 1, 0)).unsqueeze(0), (b2 / a0).flip(-1).unsqueeze(1), groups=Bn)[0]
+    if K <= _SHIFT_TAPS:
+        taps = b2 / a0
+        xp = F.pad(x, (K - 1, 0))
+        fir = taps[:, :1] * x
+        for k in range(1, K):
+            fir = fir + taps[:, k:k + 1] * xp[:, K - 1 - k:K - 1 - k + T]
+    else:
+        fir = F.conv1d(F.pad(x, (K - 1, 0)).unsqueeze(0), (b2 / a0).flip(-1).unsqueeze(1), groups=Bn)[0]
     y = lti_allpole(fir, a2[:, 1:] / a0, backend) if K > 1 else fir
     if clamp:
         y = y.clamp(-1.0, 1.0)

@@ -12,8 +12,8 @@ The kernel differentiates with respect to the model's active coefficients phi
 gain, drive, bias, the signal-path stages' one-pole coefficients and shelf
 gain: one per parameter); the chain rule to theta uses the
 Jacobian and second derivatives of the coefficient map
-(:func:`~dspnewton.model.greybox_spec.coefficient_table`):
-``H_theta = J^T H_phi J + sum_c grad_phi[c] d2phi_c/dtheta2``.
+(:func:`~dspnewton.model.greybox_spec.coefficient_table`), both diagonal (each coefficient depends on
+its own parameter alone): ``H_theta = H_phi * j j^T + diag(grad_phi * h)``.
 
 The reference this is tested against is ``tests/greybox_reference.py`` (vectorised
 torch with ``torch.func`` second derivatives of the step).
@@ -84,15 +84,30 @@ def _highpass_coefficients(sample_rate: int) -> tuple[float, float]:
 
 
 def _coefficient_derivatives(theta: torch.Tensor, spec: ModelSpec, sample_rate: int, second: bool = True):
-    """Coefficients C (15,), and for the active ones (P, in parameter order) their
-    Jacobian (P, P) and (with ``second``, else None) second derivatives (P, P, P) with respect to theta."""
-    th = theta.detach().double().cpu()
-    coef = lambda t: coefficient_table(t.unsqueeze(0), spec, sample_rate)[0]  # noqa: E731
-    C = coef(th)
+    """Coefficients C (15,), and for the active ones (P, in parameter order) their first (P,) and (with
+    ``second``, else None) second (P,) derivatives with respect to theta.
+
+    Every active coefficient depends on its own parameter alone (the coefficient map is elementwise: each
+    parameter's range map, then its coefficient), so the Jacobian is diagonal and so is each coefficient's
+    Hessian: ``dC_a/dtheta = j[a] e_a``, ``d2C_a/dtheta2 = h[a] e_a e_a^T``.  Both come from two reverse
+    sweeps over the tiny graph of the map (about 30x cheaper than ``jacfwd(jacfwd)`` of the whole table)."""
+    t = theta.detach().double().cpu().clone().requires_grad_()
     act = [COEFFICIENT_OF_PARAM[n] for n in spec.param_names]
-    J = torch.func.jacfwd(coef)(th)[act]
-    Hc = torch.func.jacfwd(torch.func.jacfwd(coef))(th)[act] if second else None
-    return C.numpy(), J, Hc
+    with torch.enable_grad():
+        C = coefficient_table(t.unsqueeze(0), spec, sample_rate)[0]
+        (j,) = torch.autograd.grad(C[act].sum(), t, create_graph=second)
+        h = torch.autograd.grad(j.sum(), t)[0] if second else None
+    return C.detach().numpy(), j.detach(), h
+
+
+def _chain_rule(g_phi: torch.Tensor, H_phi: torch.Tensor | None, j: torch.Tensor, h: torch.Tensor | None):
+    """Gradient and Hessian w.r.t. theta from those w.r.t. the active coefficients (diagonal Jacobian j, and
+    second derivatives h): ``g = j * g_phi``, ``H = H_phi * j j^T + diag(g_phi * h)``."""
+    grad = j * g_phi
+    if H_phi is None:
+        return grad, None
+    H = H_phi * torch.outer(j, j) + torch.diag(g_phi * h)
+    return grad, 0.5 * (H + H.T)
 
 
 class _Scratch:
@@ -177,14 +192,11 @@ def greybox_fused_loss_grad_hess(theta: torch.Tensor, frames: Frames, spec, pole
     numba's simulator, ``NUMBA_ENABLE_CUDASIM=1``, for tests).
     """
     spec = parse_model(spec)
-    C, J, Hc = _coefficient_derivatives(theta, spec, frames.sample_rate)
+    C, j, h = _coefficient_derivatives(theta, spec, frames.sample_rate)
     L, g_half, H_half = _run(C, frames, spec, pole, True, kernel, chunk)
-    g_phi = torch.from_numpy(2.0 * g_half)
     H_phi = torch.from_numpy(2.0 * H_half)
-    H_phi = 0.5 * (H_phi + H_phi.T)
-    grad = J.T @ g_phi
-    H = J.T @ H_phi @ J + torch.einsum("c,cpq->pq", g_phi, Hc)
-    return L, grad, 0.5 * (H + H.T)
+    grad, H = _chain_rule(torch.from_numpy(2.0 * g_half), 0.5 * (H_phi + H_phi.T), j, h)
+    return L, grad, H
 
 
 def greybox_fused_loss_grad(theta: torch.Tensor, frames: Frames, spec, pole: float = PREEMPHASIS_POLE,
@@ -192,9 +204,9 @@ def greybox_fused_loss_grad(theta: torch.Tensor, frames: Frames, spec, pole: flo
     """Exact loss (float) and gradient (P,) w.r.t. theta: :func:`greybox_fused_loss_grad_hess`'s, without the
     coefficients' second derivatives (first-order optimisers)."""
     spec = parse_model(spec)
-    C, J, _ = _coefficient_derivatives(theta, spec, frames.sample_rate, second=False)
+    C, j, _ = _coefficient_derivatives(theta, spec, frames.sample_rate, second=False)
     L, g_half, _ = _run(C, frames, spec, pole, True, kernel, chunk)
-    return L, J.T @ torch.from_numpy(2.0 * g_half)
+    return L, _chain_rule(torch.from_numpy(2.0 * g_half), None, j, None)[0]
 
 
 def greybox_fused_loss(theta: torch.Tensor, frames: Frames, spec, pole: float = PREEMPHASIS_POLE,

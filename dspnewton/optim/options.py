@@ -22,3 +22,4 @@ class NewtonOptions:
     stall_rtol: float = 1e-4  # stop when the relative loss decrease stays below this ...
     stall_iters: int = 3  # ... for this many consecutive steps (0 disables the rule)
     full_pass_first: bool = True  # after a full step, try the next full step with loss+grad+Hessian at once
+    progressive: bool = True  # fits of long files iterate on covering subsets of frames first (dspnewton.progressive)
