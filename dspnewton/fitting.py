@@ -317,7 +317,7 @@ def _minimise(frames: Frames, opts: FitOptions, theta0: torch.Tensor, energy: fl
         if nopts.decrement_atol == 0.0:
             nopts.decrement_atol = 1e-15 * energy
 
-        def run_newton(part: Frames, theta: torch.Tensor, info: dict):
+        def run_newton(part: Frames, theta: torch.Tensor, info: dict, max_iter: int = nopts.max_iter):
             lgh = lambda th: loss_grad_hess(th, part, opts.strategy, opts.backend, model=spec)  # noqa: E731
             lv = lambda th: loss_value(th, part, opts.strategy, opts.backend, model=spec)  # noqa: E731
             if dist is not None:
@@ -325,11 +325,12 @@ def _minimise(frames: Frames, opts: FitOptions, theta0: torch.Tensor, energy: fl
                 lgh = lambda th: dist.reduce_lgh(*lgh_local(th))  # noqa: E731
                 lv = lambda th: dist.reduce_scalar(lv_local(th))  # noqa: E731
             stage_energy = energy if part is frames else part.target_energy
-            return newton(lgh, lv, theta, nopts, enricher(stage_energy, info) if info else enrich)
+            stage_opts = dataclasses.replace(nopts, max_iter=max_iter)
+            return newton(lgh, lv, theta, stage_opts, enricher(stage_energy, info) if info else enrich)
 
         if not nopts.progressive or dist is not None or len(growth_schedule(frames.n_frames)) == 1:
             return run_newton(frames, theta0, {}), opts.strategy, None
-        res, stages = progressive_newton(frames, theta0, run_newton)
+        res, stages = progressive_newton(frames, theta0, run_newton, nopts.max_iter)
         return res, opts.strategy, stages
 
     def loss_grad(th):

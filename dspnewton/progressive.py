@@ -46,15 +46,17 @@ class Stage:
         return dict(self.__dict__)
 
 
-def progressive_newton(frames, theta0: torch.Tensor, run_newton: Callable, sizes: list | None = None,
+def progressive_newton(frames, theta0: torch.Tensor, run_newton: Callable, max_iter: int, sizes: list | None = None,
                        seed: int = SEED) -> tuple[NewtonResult, list]:
     """Newton over growing covering subsets of ``frames``, the last stage on all of them.
 
     Args:
         frames: the fit's :class:`~dspnewton.objective.framing.Frames`.
         theta0: (P,) start.
-        run_newton: ``run_newton(part, theta, info) -> NewtonResult``: Newton on the frames ``part`` from
-            ``theta``; ``info`` = ``{"stage": k, "frames": n}`` (for the history).
+        run_newton: ``run_newton(part, theta, info, max_iter) -> NewtonResult``: Newton on the frames ``part``
+            from ``theta`` with at most ``max_iter`` iterations; ``info`` = ``{"stage": k, "frames": n}``.
+        max_iter: the iteration budget of all stages together (each subset stage leaves at least one iteration
+            to the last stage).
         sizes: subset sizes (default :func:`growth_schedule`); the last must be all frames.
         seed: the subsets' tie-break seed.
 
@@ -68,12 +70,17 @@ def progressive_newton(frames, theta0: torch.Tensor, run_newton: Callable, sizes
         raise ValueError(f"the last stage of a progressive fit must use all {F} frames; got sizes {sizes}")
     theta = theta0.detach().double().cpu()
     stages, history, results = [], [], []
+    used = 0
     for k, n in enumerate(sizes):
         t0 = time.perf_counter()
-        part = frames
+        part, budget = frames, max_iter - used
         if n < F:
+            budget -= 1  # the last stage always has an iteration
+            if budget <= 0:
+                continue
             part = frames.subset(covering_subset(frames, n, seed)).with_initial_state("rest")
-        res = run_newton(part, theta, {"stage": k, "frames": n})
+        res = run_newton(part, theta, {"stage": k, "frames": n}, max(budget, 1))
+        used += res.iterations
         theta = res.theta
         results.append(res)
         history += res.history

@@ -70,7 +70,15 @@ def test_covering_subset_covers_ends_levels_and_is_deterministic():
 def test_progressive_newton_refuses_a_schedule_without_all_frames(pair):
     fr = make_frames(*pair, SR, **FRAMING)
     with pytest.raises(ValueError, match="all 28 frames"):
-        progressive_newton(fr, torch.zeros(5), lambda *a: None, sizes=[7, 14])
+        progressive_newton(fr, torch.zeros(5), lambda *a: None, 100, sizes=[7, 14])
+
+
+def test_max_iter_bounds_all_stages_together(pair):
+    x, y = pair
+    r = dspnewton.fit(x, y, SR, max_iter=4, **FRAMING)
+    stages = r.extra["progressive"]["stages"]
+    assert r.iterations == sum(s["iterations"] for s in stages) <= 4
+    assert stages[-1]["frames"] == 28 and stages[-1]["iterations"] >= 1
 
 
 @pytest.mark.parametrize("model", ["ff5", "fb+2rel", RECOMMENDED_MODEL])

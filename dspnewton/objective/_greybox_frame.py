@@ -211,6 +211,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
     k0, k1, k2 = pos[C_THRESHOLD], pos[C_SLOPE], pos[C_KNEE]
     k6, k7, k8, k9, k10, k11 = pos[C_SLOW_MIX], pos[C_RMS], pos[C_SHELF], pos[C_MAKEUP], pos[C_DRIVE], pos[C_BIAS]
     kin, kao, kko = pos[C_INPUT_HP], pos[C_OUTPUT_SHELF], pos[C_OUTPUT_SHELF_K]
+    v_live = fb or (sc and k8 >= 0) or (inhp and kin >= 0)  # whether the detector tangent V can be non-zero
     gf = init[f, S_GF]
     gs = init[f, S_GS]
     pp = init[f, S_PP]
@@ -467,17 +468,34 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             gr[i] += rho_o * tO[i]
             tPJ[i] = tO[i] - tYP[i] + pole * tPJ[i]
             tYP[i] = tO[i]
-        for i in range(P):
-            c_pv = w_pv * tPV[i]
-            c_v = w_v * tV[i]
-            c_z = w_z * tZ1[i]
-            c_j = w_j * tPJ[i]
-            Ui = U[i]
-            for j in range(P):
-                Ui[j] += c_pv * tPV[j] + c_v * tV[j] + c_z * tZ1[j] + c_j * tPJ[j]
+        # The upper triangle only (U is symmetric); the V and Z1 terms only where they can be non-zero.
+        if tube:
+            for i in range(P):
+                c_pv = w_pv * tPV[i]
+                c_v = w_v * tV[i]
+                c_z = w_z * tZ1[i]
+                c_j = w_j * tPJ[i]
+                Ui = U[i]
+                for j in range(i, P):
+                    Ui[j] += c_pv * tPV[j] + c_v * tV[j] + c_z * tZ1[j] + c_j * tPJ[j]
+        elif v_live:
+            for i in range(P):
+                c_pv = w_pv * tPV[i]
+                c_v = w_v * tV[i]
+                c_j = w_j * tPJ[i]
+                Ui = U[i]
+                for j in range(i, P):
+                    Ui[j] += c_pv * tPV[j] + c_v * tV[j] + c_j * tPJ[j]
+        else:
+            for i in range(P):
+                c_pv = w_pv * tPV[i]
+                c_j = w_j * tPJ[i]
+                Ui = U[i]
+                for j in range(i, P):
+                    Ui[j] += c_pv * tPV[j] + c_j * tPJ[j]
     for i in range(P):
         for j in range(i, P):
-            hij = 0.5 * (U[i, j] + U[j, i]) + R[i, j] + R[j, i]
+            hij = U[i, j] + R[i, j] + R[j, i]
             U[i, j] = hij
             U[j, i] = hij
     return
