@@ -222,8 +222,11 @@ def fit(
     notes, lag = pair.notes, pair.lag
     del pair  # the frames hold the only copy of the audio from here on
     result = fit_frames(frames, opts, init=init, notes=notes, lag=lag)
-    # What a listener hears: the whole pair rendered from rest, scored from sample 0.
-    result.extra["from_rest"] = from_rest_scores(result, *frames.signals())
+    # What a listener hears: the whole pair rendered from rest, scored from sample 0.  The fit's own loss is
+    # exactly that (the whole pair from rest) when the fused pass carried the states over all frames.
+    exact = (opts.optimizer == "newton" and opts.strategy == "fused" and opts.dist is None
+             and not opts.with_residual and (frames.carried or bool(frames.first.all())))
+    result.extra["from_rest"] = from_rest_scores(result, *frames.signals(), loss=result.loss if exact else None)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -370,12 +373,20 @@ def _report(res, opts: FitOptions, frames: Frames, energy: float, strategy: str,
     )
 
 
-def from_rest_scores(result: FitResult, x: torch.Tensor, target: torch.Tensor) -> dict:
+def from_rest_scores(result: FitResult, x: torch.Tensor, target: torch.Tensor, loss: float | None = None) -> dict:
     """:func:`~dspnewton.objective.metrics.clip_scores` of ``result`` (with its residual) rendered from rest
-    over the whole pair x, target (C, T)."""
-    from .objective.metrics import clip_scores
+    over the whole pair x, target (C, T).
+
+    ``loss``: the pair's pre-emphasised squared error from sample 0 at the result's parameters when an exact
+    pass has computed it (a fused fit with carried states, or one frame per channel): then only the first
+    second is rendered (:func:`~dspnewton.objective.metrics.clip_scores_from_loss`)."""
+    from .objective.metrics import STARTUP_SECONDS, clip_scores, clip_scores_from_loss
 
     with torch.no_grad():
+        if loss is not None and not result.residual:
+            n = min(x.shape[-1], round(STARTUP_SECONDS * result.sample_rate))
+            head = result.render(x[..., :n].double())
+            return clip_scores_from_loss(head, target, result.sample_rate, loss)
         pred = result.render(x.double())
     return clip_scores(pred, target.double(), result.sample_rate)
 

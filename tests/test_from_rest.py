@@ -146,6 +146,22 @@ def test_clip_scores_from_sample_zero():
     assert clip_scores(silent, silent, SR)["esr"] is None  # no division by ~0
 
 
+@pytest.mark.parametrize("model", ["ff5", "fb+2rel", RECOMMENDED_MODEL])
+def test_fit_scores_from_rest_from_its_own_exact_loss(model):
+    """A fused fit with carried states scores the whole pair from its own loss and a render of the first second:
+    equal to rendering the whole pair (two channels, several frames)."""
+    from dspnewton.fitting import from_rest_scores
+
+    x = np.stack([program_material(8.0, SR, seed=2), 0.5 * program_material(8.0, SR, seed=3)])
+    y = np.stack([OpticalLeveler(70, "limit").process(c, SR) for c in x])
+    X, Y = torch.tensor(x), torch.tensor(y)
+    r = dspnewton.fit(X, Y, SR, model=model, frame_seconds=2.0, overlap_seconds=0.5, channels="each", max_iter=3)
+    full = from_rest_scores(r, X, Y)
+    assert r.extra["from_rest"].keys() == full.keys()
+    for k, v in full.items():
+        assert r.extra["from_rest"][k] == pytest.approx(v, rel=1e-11), k
+
+
 def _rows(folds_ff5, folds_c, first=(0.02, 0.02), startup=(0.5, 0.5), unidentifiable=()):
     def row(model, folds, fs, up, unid):
         return {"model": model, "esr_folds": list(folds), "esr_first_second": fs, "startup_db": up,

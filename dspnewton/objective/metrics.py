@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from .preemphasis import preemphasis
+from .preemphasis import PREEMPHASIS_POLE, preemphasis
 
 __all__ = ["esr", "mse", "ldr", "delta_ldr", "integrated_loudness", "clip_scores", "segment_esrs",
            "startup_level_error_db",
@@ -134,6 +134,47 @@ def segment_esrs(pred: torch.Tensor, target: torch.Tensor, ranges, silent_db: fl
         floor = 1e-20 * total if silent_db is None else (hi - lo) * mean * 10.0 ** (silent_db / 10.0)
         out.append(float(err[..., lo:hi].sum()) / den if den > 0 and den > floor else None)
     return out
+
+
+def clip_scores_from_loss(pred_head: torch.Tensor, target: torch.Tensor, sample_rate: int, loss: float,
+                          seconds: float = STARTUP_SECONDS) -> dict:
+    """:func:`clip_scores` of a whole clip whose pre-emphasised squared error from sample 0 (the model from
+    rest) is already known (``loss``, e.g. an exact fused pass with carried states), from a render of its
+    first ``seconds`` alone.
+
+    Args:
+        pred_head: (C, n) the prediction's first n = ``round(seconds * sample_rate)`` samples (or all of a
+            shorter clip), rendered from rest.
+        target: (C, T) the whole target.
+        loss: sum over the whole clip of the squared pre-emphasised error.
+
+    Returns:
+        the same dict as :func:`clip_scores` (equal up to rounding).
+    """
+    T = target.shape[-1]
+    n = min(T, round(seconds * sample_rate))
+    head_t = target[..., :n]
+    pe_t = preemphasis(head_t.double())
+    err_head = float((pe_t - preemphasis(pred_head[..., :n].double())).pow(2).sum())
+    ref_head = float(pe_t.pow(2).sum())
+    total = preemphasis_energy(target)
+
+    def ratio(err, ref, floor):
+        return err / ref if ref > 0 and ref > floor else None
+    return {"esr": ratio(loss, total, 0.0), "esr_first_second": ratio(err_head, ref_head, 1e-20 * total),
+            "esr_after_first_second": ratio(loss - err_head, total - ref_head, 1e-20 * total) if n < T else None,
+            "startup_db": startup_level_error_db(pred_head[..., :n], head_t, sample_rate, seconds)}
+
+
+def preemphasis_energy(x: torch.Tensor, pole: float = PREEMPHASIS_POLE) -> float:
+    """Sum of squares of the pre-emphasised signal x (T,) or (C, T), each channel filtered from a zero state:
+    one compiled pass, no signal-sized buffer (float64 arithmetic)."""
+    import numpy as np
+
+    from ._preemphasis_energy import preemphasis_energy_kernel
+
+    rows = x.detach().cpu().reshape(-1, x.shape[-1])
+    return float(sum(preemphasis_energy_kernel(np.ascontiguousarray(r.numpy()), pole) for r in rows))
 
 
 def clip_scores(pred: torch.Tensor, target: torch.Tensor, sample_rate: int,
