@@ -132,14 +132,14 @@ class Frames:
     def target_energy(self) -> float:
         """Energy of the pre-emphasised target over the loss region (ESR denominator), float64.
 
-        Computed a few frames at a time (no (F, L) buffer)."""
+        One compiled pass over the frames (no (F, L) buffer)."""
         if "energy" not in self._cache:
-            total = 0.0
-            for s in range(0, self.n_frames, 8):
-                part = self.subset(slice(s, s + 8))
-                pe = preemphasis(part.target.double())
-                total += float((pe.pow(2) * part.mask.double()).sum())
-            self._cache["energy"] = total
+            from ._preemphasis_energy import frames_energy_kernel
+            from .preemphasis import PREEMPHASIS_POLE
+
+            _, tbuf, off, valid = self.flat_arrays()
+            self._cache["energy"] = float(frames_energy_kernel(tbuf, off, valid, self.starts.numpy(),
+                                                               PREEMPHASIS_POLE))
         return self._cache["energy"]
 
     def flat_arrays(self, torch_device=None):
