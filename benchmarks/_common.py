@@ -66,3 +66,19 @@ def write_json(path: str | None, payload: dict) -> None:
     tmp.write_text(json.dumps(payload, indent=2))
     tmp.replace(p)
     print(f"wrote {p}")
+
+
+# Runs ``python -m dspnewton`` from another checkout (e.g. ``git worktree add /tmp/base <rev>``), for side-by-side
+# runs against an earlier revision: the editable install's import hook is dropped first.
+_BOOT = ("import sys, runpy; sys.meta_path[:] = [f for f in sys.meta_path if 'ScikitBuild' not in type(f).__name__]; "
+         "sys.path.insert(0, sys.argv.pop(1)); import dspnewton; assert dspnewton.__file__.startswith(sys.path[0]), "
+         "dspnewton.__file__; runpy.run_module('dspnewton', run_name='__main__')")
+
+
+def dspnewton_cmd(args: list, code: str | None = None) -> list:
+    """The command line of ``dspnewton ARGS``: this install's, or (``code``: a checkout's folder) that checkout's."""
+    import sys
+
+    if code is None:
+        return [sys.executable, "-m", "dspnewton", *args]
+    return [sys.executable, "-c", _BOOT, str(Path(code).resolve()), *args]

@@ -31,7 +31,7 @@ import soundfile as sf
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_info, print_table, write_json  # noqa: E402
+from _common import dspnewton_cmd, machine_info, print_table, write_json  # noqa: E402
 
 from dspnewton.objective.exact import exact_loss, exact_loss_grad_hess
 from dspnewton.data.virtual_unit import OpticalLeveler  # noqa: E402
@@ -110,32 +110,38 @@ def _watch_peak_rss(proc) -> int:
     return peak
 
 
-def fit_part(x, y, models, workdir: Path):
+def fit_part(x, y, models, workdir: Path, codes=(("this", None),), nostall: bool = True):
+    """Default fits of each model, in a fresh process each, by each code (``(label, checkout folder or None)``),
+    alternating the codes model by model (side by side in one run)."""
     xin, tgt = workdir / "input.wav", workdir / "target.wav"
     sf.write(xin, x, SR, subtype="FLOAT")
     sf.write(tgt, y, SR, subtype="FLOAT")
     runs = [(m, []) for m in models]
-    if "ff5" in models:
+    if "ff5" in models and nostall:
         runs.insert(1, ("ff5", ["--stop-iters", "0"]))
     rows = []
     for name, extra in runs:
-        out = workdir / f"fit_{name.replace('+', '_')}{'_nostall' if extra else ''}"
-        cmd = [sys.executable, "-m", "dspnewton", "fit", str(xin), str(tgt), "-o", str(out), "--model", name,
-               "--quiet", *extra]
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd)
-        peak_kb = _watch_peak_rss(proc)
-        if proc.returncode:
-            raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode})")
-        wall = time.perf_counter() - t0
-        fitj = json.loads((out / "fit.json").read_text())
-        warm = fitj.get("extra", {}).get("ff5_warm_start") or {}
-        rows.append({"model": name, "stall_rule": not extra, "wall_s": wall, "iterations": fitj["iterations"],
-                     "esr_percent": 100 * fitj["esr"], "peak_rss_gb": peak_kb / 2**20,
-                     "warm_start_s": warm.get("seconds"),
-                     "message": fitj["message"]})
-        print(f"  fit {name} {extra}: {wall:.0f} s, {fitj['iterations']} it, ESR {100 * fitj['esr']:.4f} %, "
-              f"{peak_kb / 2**20:.2f} GB", file=sys.stderr)
+        for label, code in codes:
+            out = workdir / f"fit_{label}_{name.replace('+', '_')}{'_nostall' if extra else ''}"
+            cmd = dspnewton_cmd(["fit", str(xin), str(tgt), "-o", str(out), "--model", name, "--quiet", *extra], code)
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(cmd)
+            peak_kb = _watch_peak_rss(proc)
+            if proc.returncode:
+                raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode})")
+            wall = time.perf_counter() - t0
+            fitj = json.loads((out / "fit.json").read_text())
+            ex = fitj.get("extra", {})
+            warm = ex.get("ff5_warm_start") or {}
+            prog = ex.get("progressive")
+            rows.append({"code": label, "model": name, "stall_rule": not extra, "wall_s": wall,
+                         "iterations": fitj["iterations"],
+                         "full_data_passes": prog["full_data_passes"] if prog else ex.get("evaluations"),
+                         "esr_percent": 100 * fitj["esr"], "peak_rss_gb": peak_kb / 2**20,
+                         "warm_start_s": warm.get("seconds"), "message": fitj["message"],
+                         "stages": prog["stages"] if prog else None})
+            print(f"  {label} fit {name} {extra}: {wall:.0f} s, {fitj['iterations']} it, ESR {100 * fitj['esr']:.4f} %, "
+                  f"{peak_kb / 2**20:.2f} GB", file=sys.stderr, flush=True)
     return rows
 
 
@@ -147,6 +153,9 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-fits", action="store_true")
     ap.add_argument("--skip-hessian", action="store_true")
     ap.add_argument("--device", default="cpu", help="where the Hessian part runs (cuda: the compiled CUDA passes)")
+    ap.add_argument("--baseline", default=None,
+                    help="a checkout of another revision (git worktree): its default fits run side by side")
+    ap.add_argument("--no-nostall", action="store_true", help="skip the ff5 fit without the stall rule")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     x, y = make_pair(args.minutes)
@@ -162,10 +171,12 @@ def main(argv=None) -> int:
         payload["hessian"] = rows
     if not args.skip_fits:
         with tempfile.TemporaryDirectory() as tmp:
-            rows = fit_part(x, y, args.models, Path(tmp))
+            codes = [("this", None)] + ([("baseline", args.baseline)] if args.baseline else [])
+            rows = fit_part(x, y, args.models, Path(tmp), codes, not args.no_nostall)
         print(f"\nDefault fit on a {args.minutes:g}-minute pair (dspnewton fit, fresh process)")
-        print_table(rows, [("model", "model"), ("stall_rule", "stall rule"), ("wall_s", "wall (s)"),
-                           ("iterations", "iterations"), ("esr_percent", "ESR (%)"), ("peak_rss_gb", "peak RSS (GB)"),
+        print_table(rows, [("code", "code"), ("model", "model"), ("stall_rule", "stall rule"), ("wall_s", "wall (s)"),
+                           ("iterations", "iterations"), ("full_data_passes", "full-data passes"),
+                           ("esr_percent", "ESR (%)"), ("peak_rss_gb", "peak RSS (GB)"),
                            ("warm_start_s", "ff5 warm start (s)")])
         payload["fits"] = rows
     write_json(args.json, payload)

@@ -29,7 +29,7 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_info, print_table, write_json  # noqa: E402
+from _common import dspnewton_cmd, machine_info, print_table, write_json  # noqa: E402
 
 from dspnewton.data.virtual_unit import OpticalLeveler  # noqa: E402
 from dspnewton.model.greybox_spec import RECOMMENDED_MODEL  # noqa: E402
@@ -39,12 +39,6 @@ from dspnewton.synth import music_like  # noqa: E402
 SR = 44100
 MODELS = ("ff5", RECOMMENDED_MODEL, "auto")
 PEAKS = tuple(range(40, 101, 5))
-
-# Runs ``python -m dspnewton`` from another checkout: the editable install's import hook is dropped first.
-BOOT = ("import sys, runpy; sys.meta_path[:] = [f for f in sys.meta_path if 'ScikitBuild' not in type(f).__name__]; "
-        "sys.path.insert(0, sys.argv.pop(1)); import dspnewton; assert dspnewton.__file__.startswith(sys.path[0]), "
-        "dspnewton.__file__; runpy.run_module('dspnewton', run_name='__main__')")
-
 
 def build_dataset(folder: Path, minutes: float, peaks, modes=MODES) -> Path:
     """The SignalTrain-shaped dataset (reused when its ``study.json`` says the same length and settings)."""
@@ -78,7 +72,7 @@ def run_sweep(data: Path, out: Path, model: str, peaks, code: str | None, extra=
     """One ``dspnewton sweep`` in a fresh process; the wall time and one row per setting from its fit.json files."""
     args = ["sweep", str(data), "-o", str(out), "--model", model, "--peaks", ",".join(map(str, peaks)), "--quiet",
             *extra]
-    cmd = [sys.executable, "-m", "dspnewton", *args] if code is None else [sys.executable, "-c", BOOT, code, *args]
+    cmd = dspnewton_cmd(args, code)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0

@@ -142,7 +142,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                            hessian=args.hessian, device=args.device, dtype=getattr(torch, args.dtype),
                            max_iter=args.max_iter, on_event=progress, dist=dist, model=args.model,
                            options=_newton_options(args), joint=args.joint, joint_degree=args.joint_degree,
-                           gru_epochs=args.gru_epochs, restart=args.restart)
+                           gru_epochs=args.gru_epochs, restart=args.restart, jobs=args.jobs)
         finally:
             progress.close()
     if not main_rank:
@@ -335,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-iter", type=int, default=100, metavar="N")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--distributed", action="store_true", help="spread the chains (modes) over torchrun workers")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="processes for the chains (modes) on this machine (default: one per chain when each gets "
+                        "4 cores, else 1)")
     p.add_argument("--restart", action="store_true",
                    help="also fit each warm-started setting from the published start; keep the lower loss (2x fits)")
     p.add_argument("--joint", action="store_true",

@@ -71,7 +71,8 @@ def sweep(source, out_dir, *, modes=MODES, peaks=None, unit: str = "3c", hessian
           overlap_seconds: float = OVERLAP_SECONDS,
           max_iter: int = 100, on_event: Callable[[str, dict], None] | None = None, dist=None,
           model: str = "ff5", options=None, joint: bool = False, joint_degree: int | None = None,
-          gru_epochs: int = 50, residual_seconds: float | None = 60.0, restart: bool = False) -> SweepResult:
+          gru_epochs: int = 50, residual_seconds: float | None = 60.0, restart: bool = False,
+          jobs: int | None = None) -> SweepResult:
     """Fit every (mode, peak) of a dataset as warm-started chains from peak 100 down.
 
     Args:
@@ -105,8 +106,6 @@ def sweep(source, out_dir, *, modes=MODES, peaks=None, unit: str = "3c", hessian
     """
     import torch
 
-    from .fitting import fit
-
     from .model.greybox_spec import parse_model
 
     t0 = time.perf_counter()
@@ -121,6 +120,11 @@ def sweep(source, out_dir, *, modes=MODES, peaks=None, unit: str = "3c", hessian
     if with_residual and dist is not None:
         raise InputError("a '+gru' sweep trains its residual on one worker; run it without {distributed}",
                          {"distributed": True})
+    if jobs is not None and jobs < 1:
+        raise InputError(f"jobs must be at least 1, got {jobs}")
+    if dist is not None and jobs not in (None, 1):
+        raise InputError("jobs runs the chains in processes on this machine and --distributed spreads them over "
+                         "torchrun workers: use one of them")
     peaks = list(range(40, 101, 5)) if peaks is None else sorted(set(peaks))
     bad_modes = [m for m in modes if m not in MODES]
     if bad_modes:
@@ -167,56 +171,25 @@ def sweep(source, out_dir, *, modes=MODES, peaks=None, unit: str = "3c", hessian
     if dist is None or dist.is_main:
         _write_json(out / "sweep.json", config)
     total = len([k for k in chosen if k[0] in my_modes])
-    done = 0
+    fit_kw = dict(hessian=hessian, device=device, dtype=dtype or torch.float64, max_iter=max_iter,
+                  frame_seconds=frame_seconds, overlap_seconds=overlap_seconds, trim=True, model=spec,
+                  options=options)
+    chains = {mode: [(peak, manifest.abspath(e.input), manifest.abspath(e.target), e.input, e.target)
+                     for peak, e in sorted(((p, e) for (m, p), e in chosen.items() if m == mode), reverse=True)]
+              for mode in my_modes}
+    n_jobs = chain_jobs(jobs, len(my_modes)) if dist is None else 1
+    if n_jobs > 1:
+        outcome = _parallel_chains(chains, out, fit_kw, restart, on_event, total, n_jobs)
+    else:
+        done, outcome = 0, {}
+        for mode, entries in chains.items():
+            outcome[mode] = run_chain(mode, entries, out, fit_kw, restart, on_event, done, total)
+            done += len(entries)
     for mode in my_modes:
-        result.fits[mode] = {}
-        previous: FitResult | None = None
-        for peak in sorted((p for (m, p) in chosen if m == mode), reverse=True):
-            entry = chosen[(mode, peak)]
-            path = fit_path(out, mode, peak)
-            info = {"mode": mode, "peak": peak, "index": done, "total": total, "target": entry.target}
-            if path.exists():
-                try:
-                    r = FitResult.load(path)
-                    result.fits[mode][peak] = previous = r
-                    result.resumed.append(f"{mode}/{peak}")
-                    done += 1
-                    if on_event:
-                        on_event("resumed", {**info, "esr": r.esr})
-                    continue
-                except InputError:
-                    pass  # a damaged file: fit again
-            if on_event:
-                on_event("start", info)
-            try:
-                fit_kw = dict(hessian=hessian, device=device, dtype=dtype or torch.float64, max_iter=max_iter,
-                              frame_seconds=frame_seconds, overlap_seconds=overlap_seconds, trim=True, model=spec,
-                              options=options,
-                              callback=(lambda e, i=info: on_event("iteration", {**i, **e})) if on_event else None)
-                pair = (manifest.abspath(entry.input), manifest.abspath(entry.target))
-                r = fit(*pair, init=previous, **fit_kw)
-                start = None if previous is None else f"{mode}/{previous.extra.get('peak')}"
-                if restart and previous is not None:  # the published start too; keep the lower loss
-                    other = fit(*pair, init=None, **fit_kw)
-                    restarted = {"warm_start_esr": r.esr, "published_start_esr": other.esr}
-                    if other.loss < r.loss:
-                        r, start = other, None
-                    r.extra["restart"] = {**restarted, "kept": "warm start" if start else "published start"}
-            except (InputError, ValueError) as exc:
-                result.failed.append({"mode": mode, "peak": peak, "target": entry.target, "error": str(exc)})
-                done += 1
-                if on_event:
-                    on_event("failed", {**info, "error": str(exc)})
-                continue
-            r.extra.update({"mode": mode, "peak": peak, "input": entry.input, "target": entry.target,
-                            "warm_start": start})
-            r.extra.setdefault("peak", peak)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            r.save(path)
-            result.fits[mode][peak] = previous = r
-            done += 1
-            if on_event:
-                on_event("done", {**info, "esr": r.esr, "iterations": r.iterations, "seconds": r.seconds})
+        failed, resumed = outcome[mode]
+        result.failed += failed
+        result.resumed += resumed
+        result.fits[mode] = _load_chain(out, mode, chains[mode], failed)
     if dist is not None:
         result = gather_chains(dist, out, result, modes, chosen)
         if not dist.is_main:
@@ -237,3 +210,139 @@ def sweep(source, out_dir, *, modes=MODES, peaks=None, unit: str = "3c", hessian
     _write_json(out / "sweep_report.json", {"failed": result.failed, "skipped": result.skipped,
                                             "resumed": result.resumed, "seconds": result.seconds})
     return result
+
+
+CORES_PER_CHAIN = 4  # jobs=None runs chains in parallel only when each gets at least this many cores
+
+
+def chain_jobs(jobs: int | None, chains: int) -> int:
+    """How many processes run ``chains`` independent chains: ``jobs`` (at most one per chain), or with None
+    one per chain when every chain gets :data:`CORES_PER_CHAIN` cores (else 1)."""
+    import os
+
+    if jobs is not None:
+        if jobs < 1:
+            raise InputError(f"jobs must be at least 1, got {jobs}")
+        return max(1, min(jobs, chains))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(chains, cores // CORES_PER_CHAIN))
+
+
+def run_chain(mode: str, entries: list, out: Path, fit_kw: dict, restart: bool, on_event, done: int,
+              total: int) -> tuple[list, list]:
+    """Fit one mode's settings in order (peak 100 down), each warm-started from the previous fit; resumes from
+    fit.json files already written.  ``entries``: (peak, input path, target path, input name, target name).
+    Returns (failed, resumed) records."""
+    from .fitting import fit
+
+    failed, resumed = [], []
+    previous: FitResult | None = None
+    for peak, inp, tgt, in_name, tgt_name in entries:
+        path = fit_path(out, mode, peak)
+        info = {"mode": mode, "peak": peak, "index": done, "total": total, "target": tgt_name}
+        done += 1
+        if path.exists():
+            try:
+                r = previous = FitResult.load(path)
+                resumed.append(f"{mode}/{peak}")
+                if on_event:
+                    on_event("resumed", {**info, "esr": r.esr})
+                continue
+            except InputError:
+                pass  # a damaged file: fit again
+        if on_event:
+            on_event("start", info)
+        try:
+            kw = dict(fit_kw, callback=(lambda e, i=info: on_event("iteration", {**i, **e})) if on_event else None)
+            r = fit(inp, tgt, init=previous, **kw)
+            start = None if previous is None else f"{mode}/{previous.extra.get('peak')}"
+            if restart and previous is not None:  # the published start too; keep the lower loss
+                other = fit(inp, tgt, init=None, **kw)
+                restarted = {"warm_start_esr": r.esr, "published_start_esr": other.esr}
+                if other.loss < r.loss:
+                    r, start = other, None
+                r.extra["restart"] = {**restarted, "kept": "warm start" if start else "published start"}
+        except (InputError, ValueError) as exc:
+            failed.append({"mode": mode, "peak": peak, "target": tgt_name, "error": str(exc)})
+            if on_event:
+                on_event("failed", {**info, "error": str(exc)})
+            continue
+        r.extra.update({"mode": mode, "peak": peak, "input": in_name, "target": tgt_name, "warm_start": start})
+        r.extra.setdefault("peak", peak)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        r.save(path)
+        previous = r
+        if on_event:
+            on_event("done", {**info, "esr": r.esr, "iterations": r.iterations, "seconds": r.seconds})
+    return failed, resumed
+
+
+def _chain_process(mode, entries, out, fit_kw, restart, events, done, total, threads):  # pragma: no cover - child
+    """One chain in a child process with ``threads`` cores; its progress events (not the iterations) go to
+    ``events``."""
+    import numba
+    import torch
+
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    torch.set_num_threads(max(1, threads))
+
+    def report(kind, info):
+        if kind != "iteration":
+            events.put((kind, {k: v for k, v in info.items() if k in ("mode", "peak", "index", "total", "target",
+                                                                      "esr", "iterations", "seconds", "error")}))
+    return run_chain(mode, entries, out, fit_kw, restart, report, done, total)
+
+
+def _parallel_chains(chains: dict, out: Path, fit_kw: dict, restart: bool, on_event, total: int, jobs: int):
+    """Every chain in its own process (``jobs`` at a time, the cores shared out); progress events are passed
+    on to ``on_event`` from this process.  A chain whose process dies fails its remaining settings clearly."""
+    import multiprocessing as mp
+    import os
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    ctx = mp.get_context("spawn")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = max(1, cores // jobs)
+    manager = ctx.Manager()
+    events = manager.Queue()
+
+    def forward():
+        while True:
+            item = events.get()
+            if item is None:
+                return
+            if on_event:
+                on_event(*item)
+
+    pump = threading.Thread(target=forward, daemon=True)
+    pump.start()
+    outcome, done = {}, 0
+    try:
+        with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+            futures = {}
+            for mode, entries in chains.items():
+                futures[mode] = pool.submit(_chain_process, mode, entries, out, fit_kw, restart, events, done,
+                                            total, threads)
+                done += len(entries)
+            for mode, fut in futures.items():
+                try:
+                    outcome[mode] = fut.result()
+                except BrokenProcessPool as exc:
+                    missing = [e for e in chains[mode] if not fit_path(out, mode, e[0]).exists()]
+                    outcome[mode] = ([{"mode": mode, "peak": e[0], "target": e[4],
+                                       "error": f"the process fitting the {mode} chain died ({exc}); rerun the "
+                                                "sweep to resume, or pass jobs=1"} for e in missing], [])
+    finally:
+        events.put(None)
+        pump.join()
+        manager.shutdown()
+    return outcome
+
+
+def _load_chain(out: Path, mode: str, entries: list, failed: list) -> dict:
+    """peak -> FitResult of a chain's written fits (the settings that failed this run are left out)."""
+    bad = {f["peak"] for f in failed}
+    return {peak: FitResult.load(fit_path(out, mode, peak)) for peak, *_ in entries
+            if peak not in bad and fit_path(out, mode, peak).exists()}

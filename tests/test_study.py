@@ -149,6 +149,27 @@ def test_interpolation():
     assert split_anchors(list(range(40, 101, 5)))[1] == list(range(45, 96, 10))
 
 
+def test_sweep_chains_in_parallel_processes_equal_one_after_the_other(virtual, tmp_path):
+    kw = dict(peaks=[60, 100], frame_seconds=2.0, overlap_seconds=0.5)
+    one = sweep(virtual, tmp_path / "one", jobs=1, **kw)
+    events = []
+    two = sweep(virtual, tmp_path / "two", jobs=2, on_event=lambda k, i: events.append((k, i.get("mode"), i.get("peak"))),
+                **kw)
+    assert not one.failed and not two.failed
+    for mode in ("compress", "limit"):
+        for peak in (60, 100):
+            assert two.fits[mode][peak].all_params == one.fits[mode][peak].all_params  # bit for bit
+            assert two.fits[mode][peak].extra["warm_start"] == one.fits[mode][peak].extra["warm_start"]
+    # Both chains' progress reaches the caller (the child processes' events are passed on).
+    assert sorted((m, p) for k, m, p in events if k == "done") == sorted(
+        (m, p) for m in ("compress", "limit") for p in (60, 100))
+    assert (tmp_path / "two" / "mapping.json").read_text() == (tmp_path / "one" / "mapping.json").read_text()
+    with pytest.raises(InputError, match="jobs must be at least 1"):
+        sweep(virtual, tmp_path / "bad", jobs=0, **kw)
+    with pytest.raises(InputError, match="--distributed"):
+        sweep(virtual, tmp_path / "bad", jobs=2, dist=object(), **kw)
+
+
 def test_sweep_resumes_after_being_killed(virtual, tmp_path):
     """Deterministic: the sweep process kills itself (SIGKILL, no clean-up) the moment its first fit is
     written, so the test knows it was interrupted after the first fit and before the last."""
