@@ -79,7 +79,7 @@ def run_sweep(data: Path, out: Path, model: str, peaks, code: str | None, extra=
     if proc.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     settings = []
-    for fitj in sorted(out.glob("*/*/fit.json")):
+    for fitj in sorted(out.rglob("fit.json")):
         r = json.loads(fitj.read_text())
         ex = r.get("extra", {})
         prog = ex.get("progressive")
@@ -130,6 +130,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=None, help="dataset folder (default: /tmp/dspnewton-study-<minutes>min)")
     ap.add_argument("--work", default=None, help="sweep outputs (default: a folder beside the data)")
     ap.add_argument("--baseline", default=None, help="a checkout of another revision: its sweeps run too")
+    ap.add_argument("--baseline-models", nargs="+", default=None,
+                    help="the models the baseline runs too (default: every model)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--md", default=None)
     args = ap.parse_args(argv)
@@ -140,6 +142,8 @@ def main(argv=None) -> int:
     runs = []
     for model in args.models:
         for label, code in codes:
+            if label == "baseline" and args.baseline_models is not None and model not in args.baseline_models:
+                continue
             out = work / f"{label}_{model.replace('+', '_')}"
             if out.exists():
                 subprocess.run(["rm", "-rf", str(out)], check=True)

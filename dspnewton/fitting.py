@@ -225,7 +225,8 @@ def fit(
     # What a listener hears: the whole pair rendered from rest, scored from sample 0.  The fit's own loss is
     # exactly that (the whole pair from rest) when the fused pass carried the states over all frames.
     exact = (opts.optimizer == "newton" and opts.strategy == "fused" and opts.dist is None
-             and not opts.with_residual and (frames.carried or bool(frames.first.all())))
+             and opts.dtype == torch.float64 and not opts.with_residual
+             and (frames.carried or bool(frames.first.all())))
     result.extra["from_rest"] = from_rest_scores(result, *frames.signals(), loss=result.loss if exact else None)
     result.seconds = time.perf_counter() - t0
     return result
