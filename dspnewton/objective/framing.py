@@ -137,7 +137,11 @@ class Frames:
             from ._preemphasis_energy import frames_energy_kernel
             from .preemphasis import PREEMPHASIS_POLE
 
-            _, tbuf, off, valid = self.flat_arrays()
+            if self.tbuf.device.type == "cpu":
+                _, tbuf, off, valid = self.flat_arrays()
+            else:  # a passing host copy of the target (no cached host copy of a GPU fit's audio)
+                tbuf = self.tbuf.detach().cpu().contiguous().numpy()
+                off, valid = (t.to(torch.int64).contiguous().numpy() for t in (self.offsets, self.valid))
             self._cache["energy"] = float(frames_energy_kernel(tbuf, off, valid, self.starts.numpy(),
                                                                PREEMPHASIS_POLE))
         return self._cache["energy"]

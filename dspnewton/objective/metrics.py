@@ -9,7 +9,8 @@ import torch
 
 from .preemphasis import PREEMPHASIS_POLE, preemphasis
 
-__all__ = ["esr", "mse", "ldr", "delta_ldr", "integrated_loudness", "clip_scores", "segment_esrs",
+__all__ = ["esr", "mse", "ldr", "delta_ldr", "integrated_loudness", "clip_scores", "clip_scores_from_loss",
+           "preemphasis_energy", "segment_esrs",
            "startup_level_error_db",
            "STARTUP_SECONDS", "STARTUP_WINDOW_MS"]
 
