@@ -120,11 +120,10 @@ def sweep(source, out_dir, *, modes=MODES, peaks=None, unit: str = "3c", hessian
     if with_residual and dist is not None:
         raise InputError("a '+gru' sweep trains its residual on one worker; run it without {distributed}",
                          {"distributed": True})
-    if jobs is not None and jobs < 1:
-        raise InputError(f"jobs must be at least 1, got {jobs}")
     if dist is not None and jobs not in (None, 1):
         raise InputError("jobs runs the chains in processes on this machine and --distributed spreads them over "
                          "torchrun workers: use one of them")
+    n_jobs = 1 if dist is not None else chain_jobs(jobs, len(modes))
     peaks = list(range(40, 101, 5)) if peaks is None else sorted(set(peaks))
     bad_modes = [m for m in modes if m not in MODES]
     if bad_modes:
@@ -177,7 +176,6 @@ def sweep(source, out_dir, *, modes=MODES, peaks=None, unit: str = "3c", hessian
     chains = {mode: [(peak, manifest.abspath(e.input), manifest.abspath(e.target), e.input, e.target)
                      for peak, e in sorted(((p, e) for (m, p), e in chosen.items() if m == mode), reverse=True)]
               for mode in my_modes}
-    n_jobs = chain_jobs(jobs, len(my_modes)) if dist is None else 1
     if n_jobs > 1:
         outcome = _parallel_chains(chains, out, fit_kw, restart, on_event, total, n_jobs)
     else:
@@ -186,10 +184,9 @@ def sweep(source, out_dir, *, modes=MODES, peaks=None, unit: str = "3c", hessian
             outcome[mode] = run_chain(mode, entries, out, fit_kw, restart, on_event, done, total)
             done += len(entries)
     for mode in my_modes:
-        failed, resumed = outcome[mode]
+        result.fits[mode], failed, resumed = outcome[mode]
         result.failed += failed
         result.resumed += resumed
-        result.fits[mode] = _load_chain(out, mode, chains[mode], failed)
     if dist is not None:
         result = gather_chains(dist, out, result, modes, chosen)
         if not dist.is_main:
@@ -218,24 +215,28 @@ CORES_PER_CHAIN = 4  # jobs=None runs chains in parallel only when each gets at 
 def chain_jobs(jobs: int | None, chains: int) -> int:
     """How many processes run ``chains`` independent chains: ``jobs`` (at most one per chain), or with None
     one per chain when every chain gets :data:`CORES_PER_CHAIN` cores (else 1)."""
-    import os
-
     if jobs is not None:
         if jobs < 1:
             raise InputError(f"jobs must be at least 1, got {jobs}")
         return max(1, min(jobs, chains))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(chains, cores // CORES_PER_CHAIN))
+    return max(1, min(chains, _cores() // CORES_PER_CHAIN))
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def run_chain(mode: str, entries: list, out: Path, fit_kw: dict, restart: bool, on_event, done: int,
-              total: int) -> tuple[list, list]:
+              total: int) -> tuple[dict, list, list]:
     """Fit one mode's settings in order (peak 100 down), each warm-started from the previous fit; resumes from
     fit.json files already written.  ``entries``: (peak, input path, target path, input name, target name).
-    Returns (failed, resumed) records."""
+    Returns (peak -> FitResult of the chain's fits, written or resumed; failed records; resumed records)."""
     from .fitting import fit
 
-    failed, resumed = [], []
+    fits, failed, resumed = {}, [], []
     previous: FitResult | None = None
     for peak, inp, tgt, in_name, tgt_name in entries:
         path = fit_path(out, mode, peak)
@@ -243,7 +244,7 @@ def run_chain(mode: str, entries: list, out: Path, fit_kw: dict, restart: bool, 
         done += 1
         if path.exists():
             try:
-                r = previous = FitResult.load(path)
+                r = previous = fits[peak] = FitResult.load(path)
                 resumed.append(f"{mode}/{peak}")
                 if on_event:
                     on_event("resumed", {**info, "esr": r.esr})
@@ -271,10 +272,10 @@ def run_chain(mode: str, entries: list, out: Path, fit_kw: dict, restart: bool, 
         r.extra.setdefault("peak", peak)
         path.parent.mkdir(parents=True, exist_ok=True)
         r.save(path)
-        previous = r
+        previous = fits[peak] = r
         if on_event:
             on_event("done", {**info, "esr": r.esr, "iterations": r.iterations, "seconds": r.seconds})
-    return failed, resumed
+    return fits, failed, resumed
 
 
 def _chain_process(mode, entries, out, fit_kw, restart, events, done, total, threads):  # pragma: no cover - child
@@ -297,14 +298,12 @@ def _parallel_chains(chains: dict, out: Path, fit_kw: dict, restart: bool, on_ev
     """Every chain in its own process (``jobs`` at a time, the cores shared out); progress events are passed
     on to ``on_event`` from this process.  A chain whose process dies fails its remaining settings clearly."""
     import multiprocessing as mp
-    import os
     import threading
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     ctx = mp.get_context("spawn")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = max(1, cores // jobs)
+    threads = max(1, _cores() // jobs)
     manager = ctx.Manager()
     events = manager.Queue()
 
@@ -331,7 +330,9 @@ def _parallel_chains(chains: dict, out: Path, fit_kw: dict, restart: bool, on_ev
                     outcome[mode] = fut.result()
                 except BrokenProcessPool as exc:
                     missing = [e for e in chains[mode] if not fit_path(out, mode, e[0]).exists()]
-                    outcome[mode] = ([{"mode": mode, "peak": e[0], "target": e[4],
+                    done_fits = {e[0]: FitResult.load(fit_path(out, mode, e[0])) for e in chains[mode]
+                                 if fit_path(out, mode, e[0]).exists()}
+                    outcome[mode] = (done_fits, [{"mode": mode, "peak": e[0], "target": e[4],
                                        "error": f"the process fitting the {mode} chain died ({exc}); rerun the "
                                                 "sweep to resume, or pass jobs=1"} for e in missing], [])
     finally:
@@ -340,9 +341,3 @@ def _parallel_chains(chains: dict, out: Path, fit_kw: dict, restart: bool, on_ev
         manager.shutdown()
     return outcome
 
-
-def _load_chain(out: Path, mode: str, entries: list, failed: list) -> dict:
-    """peak -> FitResult of a chain's written fits (the settings that failed this run are left out)."""
-    bad = {f["peak"] for f in failed}
-    return {peak: FitResult.load(fit_path(out, mode, peak)) for peak, *_ in entries
-            if peak not in bad and fit_path(out, mode, peak).exists()}
