@@ -330,7 +330,7 @@ def _minimise(frames: Frames, opts: FitOptions, theta0: torch.Tensor, energy: fl
                 lv = lambda th: dist.reduce_scalar(lv_local(th))  # noqa: E731
             stage_energy = energy if part is frames else part.target_energy
             stage_opts = dataclasses.replace(nopts, max_iter=max_iter)
-            return newton(lgh, lv, theta, stage_opts, enricher(stage_energy, info) if info else enrich)
+            return newton(lgh, lv, theta, stage_opts, enricher(stage_energy, info))
 
         if not nopts.progressive or dist is not None or len(growth_schedule(frames.n_frames)) == 1:
             return run_newton(frames, theta0, {}), opts.strategy, None

@@ -72,7 +72,7 @@ def covering_subset(frames, n: int, seed: int = SEED) -> torch.Tensor:
     ends = set(np.flatnonzero(first).tolist())
     ends |= {f - 1 for f in np.flatnonzero(first)[1:].tolist()} | {F - 1}
     chosen = sorted(ends)[:n]
-    rest = np.array([f for f in range(F) if f not in set(chosen)])
+    rest = np.setdiff1d(np.arange(F), chosen)
     k = n - len(chosen)
     if k <= 0 or rest.size == 0:
         return torch.tensor(sorted(chosen), dtype=torch.int64)

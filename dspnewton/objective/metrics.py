@@ -172,10 +172,13 @@ def preemphasis_energy(x: torch.Tensor, pole: float = PREEMPHASIS_POLE) -> float
     one compiled pass, no signal-sized buffer (float64 arithmetic)."""
     import numpy as np
 
-    from ._preemphasis_energy import preemphasis_energy_kernel
+    from ._preemphasis_energy import frames_energy_kernel
 
-    rows = x.detach().cpu().reshape(-1, x.shape[-1])
-    return float(sum(preemphasis_energy_kernel(np.ascontiguousarray(r.numpy()), pole) for r in rows))
+    rows = np.ascontiguousarray(x.detach().cpu().reshape(-1, x.shape[-1]).numpy())
+    C, T = rows.shape  # each channel one frame from its first sample
+    off = np.arange(C, dtype=np.int64) * T
+    return float(frames_energy_kernel(rows.reshape(-1), off, np.full(C, T, dtype=np.int64),
+                                      np.zeros(C, dtype=np.int64), pole))
 
 
 def clip_scores(pred: torch.Tensor, target: torch.Tensor, sample_rate: int,
