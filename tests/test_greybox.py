@@ -168,16 +168,22 @@ def test_matrix_recurrence_derivatives_and_backends():
         matrix_recurrence(A, b, backend="gpu")
 
 
+# Checked element by element (every Jacobian entry); the others by gradcheck's fast mode (random projections
+# u^T J v of the same Jacobians, about 30x cheaper: any wrong derivative fails it too).
+FULL_GRADCHECK = {f"ff+{ALL}", f"fb+{ALL}", "fb+2rel"}
+
+
 @pytest.mark.parametrize("name", DERIV_MODELS)
 def test_model_gradcheck_gradgradcheck_forward(name):
     spec = parse_model(name)
     x = _signal(96, seed=3)
     th = _theta(spec).requires_grad_()
     f = lambda t: render_model(x, t, spec, SR)  # noqa: E731
-    assert torch.autograd.gradcheck(f, (th,))
-    assert torch.autograd.gradgradcheck(f, (th,))
+    fast = name not in FULL_GRADCHECK
+    assert torch.autograd.gradcheck(f, (th,), fast_mode=fast)
+    assert torch.autograd.gradgradcheck(f, (th,), fast_mode=fast)
     assert torch.autograd.gradcheck(f, (th,), check_forward_ad=True, check_backward_ad=False,
-                                    check_undefined_grad=False)
+                                    check_undefined_grad=False, fast_mode=fast)
     # Forward-mode against reverse-mode Jacobian.
     Jr = torch.func.jacrev(f)(th.detach())
     Jf = torch.func.jacfwd(f)(th.detach())

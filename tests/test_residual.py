@@ -32,6 +32,19 @@ def _random_weights(seed=0):
     return m.weights()
 
 
+def test_compiled_gru_equals_pytorch_in_float64():
+    """apply_residual's compiled loop runs PyTorch's GRU equations: equal to torch.nn.GRU in float64, per row
+    from h = 0, keeping the input's dtype."""
+    w = _random_weights(3)
+    y = torch.from_numpy(np.stack([music_like(0.3, SR, seed=s) for s in (5, 6)]))
+    with torch.no_grad():
+        r, _ = GRUResidual.from_weights(w)(y)
+    got = apply_residual(y, w)
+    assert torch.allclose(got, y + r, rtol=0, atol=1e-13) and not torch.allclose(got, y)
+    assert torch.equal(apply_residual(y[1], w), got[1])
+    assert apply_residual(y.float(), w).dtype == torch.float32
+
+
 def test_cpp_gru_equals_pytorch():
     w = _random_weights()
     x = music_like(0.5, SR, seed=4)
