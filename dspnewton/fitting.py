@@ -93,6 +93,10 @@ def fit_options(*, model: str = "ff5", hessian: str = "auto", optimizer: str = "
     if dtype not in (torch.float32, torch.float64):
         raise InputError(f"dtype must be float32 or float64, got {dtype}")
     initial_state = _resolve_initial_state(initial_state, strategy)
+    if options is not None and options.lazy_hessian and strategy != "fused":
+        raise InputError(f"lazy Hessians reuse a Hessian with the compiled pass's gradient alone; the {strategy} "
+                         "strategy has no such pass: use {hessian} or NewtonOptions(lazy_hessian=False)",
+                         {"hessian": "fused"})
     if device is not None and str(device).startswith("cuda") and not torch.cuda.is_available():
         raise InputError("device 'cuda' was requested but no CUDA GPU is available; use {device}",
                          {"device": "cpu"})
@@ -328,9 +332,15 @@ def _minimise(frames: Frames, opts: FitOptions, theta0: torch.Tensor, energy: fl
                 lgh_local, lv_local = lgh, lv
                 lgh = lambda th: dist.reduce_lgh(*lgh_local(th))  # noqa: E731
                 lv = lambda th: dist.reduce_scalar(lv_local(th))  # noqa: E731
+            lg = None  # the gradient-only pass of the compiled kernels (lazy Hessians)
+            if resolve_strategy(opts.strategy) == "fused":
+                lg = lambda th: exact_loss_grad(spec, th, part)  # noqa: E731
+                if dist is not None:
+                    lg_local = lg
+                    lg = lambda th: _reduce_grad(dist, *lg_local(th))  # noqa: E731
             stage_energy = energy if part is frames else part.target_energy
             stage_opts = dataclasses.replace(nopts, max_iter=max_iter)
-            return newton(lgh, lv, theta, stage_opts, enricher(stage_energy, info))
+            return newton(lgh, lv, theta, stage_opts, enricher(stage_energy, info), loss_grad=lg)
 
         if not nopts.progressive or dist is not None or len(growth_schedule(frames.n_frames)) == 1:
             return run_newton(frames, theta0, {}), opts.strategy, None
@@ -339,14 +349,17 @@ def _minimise(frames: Frames, opts: FitOptions, theta0: torch.Tensor, energy: fl
 
     def loss_grad(th):
         L, g = exact_loss_grad(spec, th, frames)
-        if dist is not None:
-            L, g, _ = dist.reduce_lgh(torch.tensor(L, dtype=torch.float64), g,
-                                      torch.zeros(len(g), len(g), dtype=torch.float64))
-        return float(L), g
+        return _reduce_grad(dist, L, g) if dist is not None else (float(L), g)
 
     if opts.optimizer == "adam":
         return adam(loss_grad, theta0, opts.max_iter or 500, opts.lr, callback=enrich), "adam", None
     return lbfgs(loss_grad, theta0, opts.max_iter or 100, callback=enrich), "lbfgs", None
+
+
+def _reduce_grad(dist, L: float, g: torch.Tensor) -> tuple[float, torch.Tensor]:
+    """(loss, gradient) summed over the distributed workers."""
+    L, g, _ = dist.reduce_lgh(torch.tensor(L, dtype=torch.float64), g, torch.zeros(len(g), len(g), dtype=torch.float64))
+    return float(L), g
 
 
 def _stages_summary(stages) -> dict | None:
@@ -369,6 +382,7 @@ def _report(res, opts: FitOptions, frames: Frames, energy: float, strategy: str,
         extra={**extra, "workers": 1 if opts.dist is None else opts.dist.world,
                "frame_seconds": opts.frame_seconds, "overlap_seconds": opts.overlap_seconds,
                "initial_state": opts.initial_state, "evaluations": res.evaluations,
+               "hessians": res.hessians,
                "device": str(frames.x.device), "dtype": str(opts.dtype).replace("torch.", ""),
                "at_bounds": get_model(spec).at_bounds(phys, sr)},
     )

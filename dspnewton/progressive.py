@@ -38,6 +38,7 @@ class Stage:
     frames: int
     iterations: int
     evaluations: int
+    hessians: int  # of the evaluations, those with a Hessian (the others: loss or gradient alone)
     seconds: float
     loss: float
     message: str
@@ -84,8 +85,10 @@ def progressive_newton(frames, theta0: torch.Tensor, run_newton: Callable, max_i
         theta = res.theta
         results.append(res)
         history += res.history
-        stages.append(Stage(n, res.iterations, res.evaluations, time.perf_counter() - t0, res.loss, res.message))
+        stages.append(Stage(n, res.iterations, res.evaluations, res.hessians, time.perf_counter() - t0, res.loss,
+                            res.message))
     last = results[-1]
     merged = NewtonResult(last.theta, last.loss, sum(r.iterations for r in results), last.converged, last.message,
-                          history, sum(s.seconds for s in stages), sum(r.evaluations for r in results))
+                          history, sum(s.seconds for s in stages), sum(r.evaluations for r in results),
+                          sum(r.hessians for r in results))
     return merged, stages

@@ -89,6 +89,8 @@ def test_compiled_fused_pass_with_signal_path_stages(name):
     assert abs(greybox_fused_loss(th, frames, spec) - float(L0)) <= 1e-10 * float(L0)
     assert (g1 - g0).abs().max() <= 1e-10 * g0.abs().max()
     assert (H1 - H0).abs().max() <= 1e-10 * H0.abs().max()
+    Lg, gg = greybox_fused_loss_grad(th, frames, spec)  # the gradient level: same sums, bit for bit
+    assert Lg == L1 and torch.equal(gg, g1)
     # The stages' own rows are not trivially zero (the test would pass vacuously otherwise).
     staged = [i for i, n in enumerate(spec.param_names) if n in ("input_hp_hz", "output_shelf_hz", "output_shelf_db")]
     assert all(H0[i].abs().max() > 1e-6 * H0.abs().max() for i in staged)
@@ -129,7 +131,7 @@ def test_greybox_cuda_kernel_under_simulator():
         from dspnewton.model.models import get_model
         from dspnewton.model.greybox import render_model
         from dspnewton.objective.framing import make_frames
-        from dspnewton.objective.greybox_fused import greybox_fused_loss_grad_hess, greybox_fused_loss
+        from dspnewton.objective.greybox_fused import greybox_fused_loss_grad_hess, greybox_fused_loss_grad, greybox_fused_loss
         sr = 8000
         g = torch.Generator().manual_seed(0)
         x = torch.randn(240, generator=g, dtype=torch.float64) * 0.4
@@ -145,6 +147,8 @@ def test_greybox_cuda_kernel_under_simulator():
             assert (a[1] - b[1]).abs().max() <= 1e-12 * b[1].abs().max()
             assert (a[2] - b[2]).abs().max() <= 1e-12 * b[2].abs().max()
             assert abs(greybox_fused_loss(th, fr, name, kernel="cuda") - b[0]) <= 1e-12 * abs(b[0])
+            c = greybox_fused_loss_grad(th, fr, name, kernel="cuda")
+            assert c[0] == a[0] and torch.equal(c[1], a[1])
         print("SIM-OK")
         """
     )

@@ -16,9 +16,10 @@ import torch
 import dspnewton
 from dspnewton.model import CompressorParams, compress
 from dspnewton.objective.framing import make_frames
-from dspnewton.objective.fused import fused_loss
+from dspnewton.objective.fused import fused_loss, fused_loss_grad
 from dspnewton.objective.hessian import STRATEGIES, loss_grad_hess
-from dspnewton.optim import modified_newton_direction, newton
+from dspnewton.audio import InputError
+from dspnewton.optim import NewtonOptions, modified_newton_direction, newton
 from dspnewton.result import FitResult
 from dspnewton.synth import music_like
 
@@ -43,6 +44,8 @@ def test_all_strategies_agree(small_frames, theta_params):
     theta = theta_params.to_theta(small_frames.sample_rate)
     L0, g0, H0 = loss_grad_hess(theta, small_frames, "fused")
     assert np.isclose(float(L0), fused_loss(theta, small_frames), rtol=1e-13)
+    Lg, gg = fused_loss_grad(theta, small_frames)  # the kernel's gradient level: the same sums, bit for bit
+    assert Lg == float(L0) and torch.equal(gg, g0)
     for strategy in STRATEGIES:
         if strategy == "gauss-newton":
             continue
@@ -82,6 +85,8 @@ def test_fused_cuda_kernel_under_simulator(small_frames):
         assert (a[1] - b[1]).abs().max() <= 1e-12 * b[1].abs().max()
         assert (a[2] - b[2]).abs().max() <= 1e-12 * b[2].abs().max()
         assert abs(fused.fused_loss(th, fr, kernel="cuda") - b[0]) <= 1e-12 * abs(b[0])
+        c = fused.fused_loss_grad(th, fr, kernel="cuda")
+        assert c[0] == a[0] and torch.equal(c[1], a[1])
         print("SIM-OK")
         """
     )
@@ -123,6 +128,52 @@ def test_newton_on_nonconvex_function_uses_line_search():
             assert e["loss_after"] <= e["loss"] + 1e-4 * e["step"] * (-e["decrement"]) + 1e-15
     a = float(res.theta[0])
     assert abs(4 * a**3 - 4 * a + 0.3) < 1e-8 and abs(float(res.theta[1])) < 1e-8
+
+
+def _smooth_problem():
+    """A smooth convex loss in 3 unknowns with a non-constant Hessian: (L, g, H), (L, g) and L callables."""
+    A = torch.tensor([[3.0, 1.0, 0.2], [1.0, 2.0, 0.5], [0.2, 0.5, 1.5]], dtype=torch.float64)
+    c = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+
+    def f(t):
+        return 0.5 * t @ A @ t - c @ t + 0.1 * (t**4).sum() + 3.0
+
+    def lgh(t):
+        return f(t), A @ t - c + 0.4 * t**3, A + torch.diag(1.2 * t**2)
+
+    return lgh, (lambda t: lgh(t)[:2]), (lambda t: float(f(t)))
+
+
+def test_lazy_hessians_reuse_and_confirm_every_stop():
+    """With a gradient-only pass, Hessians are reused near the optimum; the stop is confirmed by a fresh one;
+    switched off (the default) or without the pass, the iterates are those of plain Newton, bit for bit."""
+    lgh, lg, lv = _smooth_problem()
+    t0 = torch.tensor([4.0, -3.0, 2.5], dtype=torch.float64)
+    tight = dict(loss_rtol=1e-15, stall_iters=0, decrement_rtol=1e-30)
+    steps = lambda r: [{k: v for k, v in e.items() if k != "seconds"} for e in r.history]  # noqa: E731
+    plain = newton(lgh, lv, t0, NewtonOptions(**tight))
+    assert steps(newton(lgh, lv, t0, NewtonOptions(**tight), loss_grad=lg)) == steps(plain)  # default: off
+    assert plain.hessians >= plain.iterations and not any(e["hessian_reused"] for e in plain.history)
+    lazy = newton(lgh, lv, t0, NewtonOptions(**tight, lazy_hessian=True, lazy_near=1.0), loss_grad=lg)
+    assert lazy.converged and abs(lazy.loss - plain.loss) <= 1e-12 * abs(plain.loss)
+    assert torch.allclose(lazy.theta, plain.theta, rtol=0, atol=1e-7)
+    reused = [e["hessian_reused"] for e in lazy.history]
+    assert any(reused) and not reused[-1] and lazy.hessians < lazy.evaluations
+    assert max(len(run) for run in "".join("R" if r else "F" for r in reused).split("F")) <= 3  # lazy_max_reuse
+    # Without the gradient pass there is nothing to reuse a Hessian with: plain Newton.
+    assert steps(newton(lgh, lv, t0, NewtonOptions(**tight, lazy_hessian=True))) == steps(plain)
+
+
+def test_lazy_hessian_fit_and_refusal():
+    sr = 16000
+    x, y = _pair(6.0, sr, CompressorParams(-25.0, 6.0, 5.0, 200.0, 1.0), seed=6)
+    kw = dict(frame_seconds=3.0, overlap_seconds=0.5)
+    eager = dspnewton.fit(x, y, sr, **kw)
+    lazy = dspnewton.fit(x, y, sr, options=NewtonOptions(lazy_hessian=True, lazy_near=1.0), **kw)
+    assert lazy.converged and lazy.esr <= 1.001 * eager.esr + 1e-9
+    assert lazy.extra["hessians"] <= lazy.extra["evaluations"] and eager.extra["hessians"] >= eager.iterations
+    with pytest.raises(InputError, match="lazy Hessians.*hessian='fused'"):
+        dspnewton.fit(x, y, sr, hessian="revrev", options=NewtonOptions(lazy_hessian=True), **kw)
 
 
 @pytest.mark.parametrize("true", [CompressorParams(-22.0, 4.2, 2.9, 243.0, 0.34),

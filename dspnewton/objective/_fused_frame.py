@@ -34,6 +34,8 @@ import math
 from ._greybox_steps import preemphasis_adjoint
 
 K_DB = math.log(10.0) / 20.0
+# The ``derivatives`` levels of both frame bodies (this one and :mod:`._greybox_frame`).
+LOSS, GRADIENT, HESSIAN = 0, 1, 2
 N_STATE = 5  # g, y[-1], pe(y)[-1], t[-1], pe(t)[-1]
 
 
@@ -47,7 +49,8 @@ def fused_frame(f, xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat, ar
     init: (F, 5) initial states (see above); snap_at: (F,) int, > 0 to write the state there.
     buf, ubuf, gbuf: (F, L) scratch (residual/adjoint, threshold minus level, static gain);
     out_l (F,), out_g (F, 5), out_h (F, 15).
-    derivatives: False computes the loss only (sweep 1), for line searches.
+    derivatives: :data:`LOSS` computes the loss only (sweep 1), for line searches; :data:`GRADIENT` the loss
+    and the gradient (sweep 3 without the second derivatives; out_h untouched); :data:`HESSIAN` everything.
     """
     m = math.exp(K_DB * gm)
     n_end = valid[f]
@@ -97,7 +100,8 @@ def fused_frame(f, xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat, ar
         return
     # 2. backward: rho = PE^T(w e), in place.
     preemphasis_adjoint(buf, f, n_end, pole)
-    # 3. forward: sensitivities.
+    # 3. forward: sensitivities (first order; with ``hess`` also the second and the Hessian's sums).
+    hess = derivatives == HESSIAN
     g = init[f, 0]
     gc = 0.0
     gs = 0.0
@@ -163,29 +167,28 @@ def fused_frame(f, xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat, ar
             ghcc = 0.0
             ghcs = 0.0
             ghss = 0.0
-        if gh < g:  # attack
-            c = aat
-            b = 1.0 - c
-            gca = b * gca + (ghc - gc)
-            gsa = b * gsa + (ghs - gs)
-            gaa = b * gaa - 2.0 * ga
-            gar = b * gar - gr
-            gcr = b * gcr
-            gsr = b * gsr
-            grr = b * grr
-        else:  # release
-            c = art
-            b = 1.0 - c
-            gcr = b * gcr + (ghc - gc)
-            gsr = b * gsr + (ghs - gs)
-            grr = b * grr - 2.0 * gr
-            gar = b * gar - ga
-            gca = b * gca
-            gsa = b * gsa
-            gaa = b * gaa
-        gcc = b * gcc + c * ghcc
-        gcs = b * gcs + c * ghcs
-        gss = b * gss + c * ghss
+        c = aat if gh < g else art
+        b = 1.0 - c
+        if hess:
+            if gh < g:  # attack
+                gca = b * gca + (ghc - gc)
+                gsa = b * gsa + (ghs - gs)
+                gaa = b * gaa - 2.0 * ga
+                gar = b * gar - gr
+                gcr = b * gcr
+                gsr = b * gsr
+                grr = b * grr
+            else:  # release
+                gcr = b * gcr + (ghc - gc)
+                gsr = b * gsr + (ghs - gs)
+                grr = b * grr - 2.0 * gr
+                gar = b * gar - ga
+                gca = b * gca
+                gsa = b * gsa
+                gaa = b * gaa
+            gcc = b * gcc + c * ghcc
+            gcs = b * gcs + c * ghcs
+            gss = b * gss + c * ghss
         d = gh - g
         if gh < g:
             ga = b * ga + d
@@ -219,6 +222,8 @@ def fused_frame(f, xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat, ar
         da += rho * ya
         dr += rho * yr
         dg += rho * y
+        if not hess:
+            continue
         rx = rho * xm
         h00 += rx * gcc
         h01 += rx * gcs
@@ -247,17 +252,19 @@ def fused_frame(f, xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat, ar
             h33 += pr * pr
             h34 += pr * pg
             h44 += pg * pg
+    out_g[f, 0] = 2.0 * dc
+    out_g[f, 1] = 2.0 * ds
+    out_g[f, 2] = 2.0 * da
+    out_g[f, 3] = 2.0 * dr
+    out_g[f, 4] = 2.0 * K_DB * dg
+    if not hess:
+        return
     # gamma terms: d y / d gamma = K y; d2 y / d p d gamma = K d y / d p; d2 y / d gamma2 = K^2 y
     h04 += K_DB * dc
     h14 += K_DB * ds
     h24 += K_DB * da
     h34 += K_DB * dr
     h44 += K_DB * K_DB * dg
-    out_g[f, 0] = 2.0 * dc
-    out_g[f, 1] = 2.0 * ds
-    out_g[f, 2] = 2.0 * da
-    out_g[f, 3] = 2.0 * dr
-    out_g[f, 4] = 2.0 * K_DB * dg
     out_h[f, 0] = 2.0 * h00
     out_h[f, 1] = 2.0 * h01
     out_h[f, 2] = 2.0 * h02

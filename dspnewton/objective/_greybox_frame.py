@@ -48,6 +48,7 @@ import math
 from ..model.greybox_spec import (C_ATTACK, C_BIAS, C_DRIVE, C_INPUT_HP, C_KNEE, C_MAKEUP, C_OUTPUT_SHELF,
                                   C_OUTPUT_SHELF_K, C_RELEASE, C_RELEASE_SLOW, C_RMS, C_SHELF, C_SLOPE, C_SLOW_MIX,
                                   C_THRESHOLD, F_2REL, F_FB, F_INHP, F_KNEE, F_OUTSHELF, F_RMS, F_SC, F_TUBE)
+from ._fused_frame import HESSIAN
 from ._greybox_steps import (K_DB, OA_DEN, OA_G, OA_GF, OA_GS, OA_S2, OA_T1, OA_T2, OA_W, OA_Z1, OA_Z2, OF_DEN, OF_G,
                              OF_T1, OF_T2, OF_Y, SA_A, SA_E, SA_GF, SA_GP, SA_GS, SA_KV, SA_O, SA_P, SA_PP, SA_V,
                              SF_AF, SF_AS, SF_CF, SF_CS, SF_E, SF_GF, SF_GH, SF_GP, SF_GS, SF_KV, SF_KV_O, SF_KV_OO,
@@ -65,8 +66,10 @@ REST = (1.0, 1.0) + (0.0,) * 10
 
 def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole,
                   sbuf, rbuf, hbuf, lbuf, tan, hacc, racc, gacc, out_l, derivatives):
-    """Loss (out_l[f]) and, with ``derivatives``, gradient/2 (gacc[f], (P,)) and
-    Hessian/2 (hacc[f], (P, P)) w.r.t. phi of frame f.
+    """Loss (out_l[f]) and, with ``derivatives`` (:data:`~._fused_frame.LOSS`, ``GRADIENT`` or ``HESSIAN``),
+    gradient/2 (gacc[f], (P,)) and Hessian/2 (hacc[f], (P, P)) w.r.t. phi of frame f.  The gradient alone skips
+    the adjoint states (sweep 2's second half) and every curvature and Gauss-Newton term of sweep 3; its
+    sums are the same operations in the same order as with the Hessian (bit-identical gradients).
 
     xbuf, tbuf: flat input and target audio; frame f is xbuf[off[f] : off[f] + valid[f]].
     starts: (F,) first sample in the loss.  init: (F, N_STATE) initial states; snap_at: (F,) int.  C (15,) coefficients, pos (15,) int, flags (8,) int.
@@ -165,33 +168,35 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             lbuf[f, n, 3] = rz
             lbuf[f, n, 4] = mu
             rbuf[f, n] = (1.0 + k_out) * rz + a_out * mu
-    lf = 0.0
-    ls = 0.0
-    lp = 0.0
-    for n in range(nv - 1, -1, -1):
-        gf = sbuf[f, n, 0]
-        gs = sbuf[f, n, 1]
-        pp = sbuf[f, n, 2]
-        bf = 0.0
-        bs = 0.0
-        bp = 0.0
-        if n + 1 < nv:  # (dF[n+1]/ds[n])^T lam[n+1]
-            xd = sbuf[f, n, 6] if fb else sbuf[f, n + 1, 6]
-            r = step_forward(gf, gs, pp, xd, hbuf[f, n + 1], thr, slope, Wk, a_at, a_rf, a_rs, m, a_p, k_sc,
-                             fb, knee, rms, two, sc, True, sbuf[f, n + 1, 3], sbuf[f, n + 1, 4])
-            ra = step_adjoints(r[SF_V0], r[SF_V], r[SF_GH], r[SF_AF], r[SF_AS], r[SF_KV_O], r[SF_U_P], slope, m, a_p, lf, ls, lp, fb, rms, two)
-            bf = ra[SA_GF]
-            bs = ra[SA_GS]
-            bp = ra[SA_PP]
-        xn = sbuf[f, n, 6]
-        q = output_forward(gf, gs, xn, m, Gm, kd, bd, t2c, two, tube, True, sbuf[f, n, 5])
-        qa = output_adjoints(xn, q[OF_G], Gm, q[OF_Y], q[OF_T1], q[OF_T2], q[OF_DEN], kd, m, rbuf[f, n], two, tube)
-        lf = bf + qa[OA_GF]
-        ls = bs + qa[OA_GS]
-        lp = bp
-        lbuf[f, n, 0] = lf
-        lbuf[f, n, 1] = ls
-        lbuf[f, n, 2] = lp
+    hess = derivatives == HESSIAN  # else the gradient alone: no adjoint states lam, no curvature terms
+    if hess:
+        lf = 0.0
+        ls = 0.0
+        lp = 0.0
+        for n in range(nv - 1, -1, -1):
+            gf = sbuf[f, n, 0]
+            gs = sbuf[f, n, 1]
+            pp = sbuf[f, n, 2]
+            bf = 0.0
+            bs = 0.0
+            bp = 0.0
+            if n + 1 < nv:  # (dF[n+1]/ds[n])^T lam[n+1]
+                xd = sbuf[f, n, 6] if fb else sbuf[f, n + 1, 6]
+                r = step_forward(gf, gs, pp, xd, hbuf[f, n + 1], thr, slope, Wk, a_at, a_rf, a_rs, m, a_p, k_sc,
+                                 fb, knee, rms, two, sc, True, sbuf[f, n + 1, 3], sbuf[f, n + 1, 4])
+                ra = step_adjoints(r[SF_V0], r[SF_V], r[SF_GH], r[SF_AF], r[SF_AS], r[SF_KV_O], r[SF_U_P], slope, m, a_p, lf, ls, lp, fb, rms, two)
+                bf = ra[SA_GF]
+                bs = ra[SA_GS]
+                bp = ra[SA_PP]
+            xn = sbuf[f, n, 6]
+            q = output_forward(gf, gs, xn, m, Gm, kd, bd, t2c, two, tube, True, sbuf[f, n, 5])
+            qa = output_adjoints(xn, q[OF_G], Gm, q[OF_Y], q[OF_T1], q[OF_T2], q[OF_DEN], kd, m, rbuf[f, n], two, tube)
+            lf = bf + qa[OA_GF]
+            ls = bs + qa[OA_GS]
+            lp = bp
+            lbuf[f, n, 0] = lf
+            lbuf[f, n, 1] = ls
+            lbuf[f, n, 2] = lp
     # ---------------------------------------------------------------- 3. forward: tangents and sums
     # Second-order terms go to U (dense rank-one terms, full square) and R (rows of
     # coefficient-tangent products); at the end H = U + R + R^T.
@@ -260,11 +265,6 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
         v0, gp, v, e, u_p, u_pp, kv = r[SF_V0], r[SF_GP], r[SF_V], r[SF_E], r[SF_U_P], r[SF_U_PP], r[SF_KV]
         kv_o, kv_w, kv_oo, kv_ow, kv_ww, gh = r[SF_KV_O], r[SF_KV_W], r[SF_KV_OO], r[SF_KV_OW], r[SF_KV_WW], r[SF_GH]
         af, cf, as_, cs = r[SF_AF], r[SF_CF], r[SF_AS], r[SF_CS]
-        lf = lbuf[f, n, 0]
-        ls = lbuf[f, n, 1]
-        lp = lbuf[f, n, 2]
-        ra = step_adjoints(v0, v, gh, af, as_, kv_o, u_p, slope, m, a_p, lf, ls, lp, fb, rms, two)
-        a_b, kv_b, o_b, p_b, e_b, v_b, gp_b = ra[SA_A], ra[SA_KV], ra[SA_O], ra[SA_P], ra[SA_E], ra[SA_V], ra[SA_GP]
         # Tangents of the step: GP (feedback gain), V (detector), PV (mean square) and
         # A = alpha PV + s0 e0 + s1 e1 + s2 e2 (exponent of the static gain).
         if fb:
@@ -296,60 +296,68 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             tA[k1] += s1
         if k2 >= 0:
             tA[k2] += s2
-        # Curvature of the step, weighted by lam[n]: dense parts on PV and V ...
-        w_pv = a_b * alpha * alpha + kv_b * kv_oo * u_p * u_p + o_b * u_pp
-        w_v = 2.0 * e_b  # e = v^2 (in ff V is non-zero only on k8 and kin)
-        # ... rows of coefficients against PV (exp, exponent, knee) ...
-        r0 = a_b * alpha * s0 - kv_b * kv_oo * u_p
-        r1 = a_b * alpha * s1 - K_DB * a_b * kv_o * u_p
-        r2 = a_b * alpha * s2 + kv_b * kv_ow * u_p
-        for i in range(P):
-            pv = tPV[i]
-            if k0 >= 0:
-                R[k0, i] += r0 * pv
-            if k1 >= 0:
-                R[k1, i] += r1 * pv
-            if k2 >= 0:
-                R[k2, i] += r2 * pv
-        # ... ballistics (d2/dalpha d(gh - g)), mean square, feedback gain ...
         kf = pos[cf]
         ks = pos[cs] if two else -1
-        if kf >= 0:
+        w_pv = 0.0
+        w_v = 0.0
+        if hess:
+            lf = lbuf[f, n, 0]
+            ls = lbuf[f, n, 1]
+            lp = lbuf[f, n, 2]
+            ra = step_adjoints(v0, v, gh, af, as_, kv_o, u_p, slope, m, a_p, lf, ls, lp, fb, rms, two)
+            a_b, kv_b, o_b, p_b, e_b, v_b, gp_b = ra[SA_A], ra[SA_KV], ra[SA_O], ra[SA_P], ra[SA_E], ra[SA_V], ra[SA_GP]
+            # Curvature of the step, weighted by lam[n]: dense parts on PV and V ...
+            w_pv = a_b * alpha * alpha + kv_b * kv_oo * u_p * u_p + o_b * u_pp
+            w_v = 2.0 * e_b  # e = v^2 (in ff V is non-zero only on k8 and kin)
+            # ... rows of coefficients against PV (exp, exponent, knee) ...
+            r0 = a_b * alpha * s0 - kv_b * kv_oo * u_p
+            r1 = a_b * alpha * s1 - K_DB * a_b * kv_o * u_p
+            r2 = a_b * alpha * s2 + kv_b * kv_ow * u_p
             for i in range(P):
-                R[kf, i] += lf * (gh * tA[i] - tGF[i])
-        if ks >= 0:
-            for i in range(P):
-                R[ks, i] += ls * (gh * tA[i] - tGS[i])
-        if rms and k7 >= 0:
-            for i in range(P):
-                R[k7, i] += p_b * (2.0 * v * tV[i] - tPP[i])
-        if fb and sc and k8 >= 0:
-            for i in range(P):
-                R[k8, i] += v_b * hd * tGP[i]
-        if fb and two and k6 >= 0:
-            for i in range(P):
-                R[k6, i] += gp_b * (tGS[i] - tGF[i])
-        if inhp and kin >= 0:  # v0's own second derivatives in a_in (and with k_sc); v = v0 gp in fb
-            v0_b = v_b * gp if fb else v_b
-            R[kin, kin] += 0.5 * v0_b * (ttxd + (k_sc * tthd if sc else 0.0))
-            if sc and k8 >= 0:
-                R[k8, kin] += v0_b * thd
-            if fb:
+                pv = tPV[i]
+                if k0 >= 0:
+                    R[k0, i] += r0 * pv
+                if k1 >= 0:
+                    R[k1, i] += r1 * pv
+                if k2 >= 0:
+                    R[k2, i] += r2 * pv
+            # ... ballistics (d2/dalpha d(gh - g)), mean square, feedback gain ...
+            if kf >= 0:
                 for i in range(P):
-                    R[kin, i] += v_b * dv0 * tGP[i]
-        # ... and coefficient pairs: exp (a_b s s^T), exponent, knee.
-        sv0 = s0 if k0 >= 0 else 0.0
-        sv1 = s1 if k1 >= 0 else 0.0
-        sv2 = s2 if k2 >= 0 else 0.0
-        if k0 >= 0:
-            R[k0, k0] += 0.5 * (a_b * sv0 * sv0 + kv_b * kv_oo)
-            R[k0, k1 if k1 >= 0 else k0] += a_b * sv0 * sv1 + K_DB * a_b * kv_o * (k1 >= 0)
-            R[k0, k2 if k2 >= 0 else k0] += a_b * sv0 * sv2 - kv_b * kv_ow * (k2 >= 0)
-        if k1 >= 0:
-            R[k1, k1] += 0.5 * a_b * sv1 * sv1
-            R[k1, k2 if k2 >= 0 else k1] += a_b * sv1 * sv2 - K_DB * a_b * kv_w * (k2 >= 0)
-        if k2 >= 0:
-            R[k2, k2] += 0.5 * (a_b * sv2 * sv2 + kv_b * kv_ww)
+                    R[kf, i] += lf * (gh * tA[i] - tGF[i])
+            if ks >= 0:
+                for i in range(P):
+                    R[ks, i] += ls * (gh * tA[i] - tGS[i])
+            if rms and k7 >= 0:
+                for i in range(P):
+                    R[k7, i] += p_b * (2.0 * v * tV[i] - tPP[i])
+            if fb and sc and k8 >= 0:
+                for i in range(P):
+                    R[k8, i] += v_b * hd * tGP[i]
+            if fb and two and k6 >= 0:
+                for i in range(P):
+                    R[k6, i] += gp_b * (tGS[i] - tGF[i])
+            if inhp and kin >= 0:  # v0's own second derivatives in a_in (and with k_sc); v = v0 gp in fb
+                v0_b = v_b * gp if fb else v_b
+                R[kin, kin] += 0.5 * v0_b * (ttxd + (k_sc * tthd if sc else 0.0))
+                if sc and k8 >= 0:
+                    R[k8, kin] += v0_b * thd
+                if fb:
+                    for i in range(P):
+                        R[kin, i] += v_b * dv0 * tGP[i]
+            # ... and coefficient pairs: exp (a_b s s^T), exponent, knee.
+            sv0 = s0 if k0 >= 0 else 0.0
+            sv1 = s1 if k1 >= 0 else 0.0
+            sv2 = s2 if k2 >= 0 else 0.0
+            if k0 >= 0:
+                R[k0, k0] += 0.5 * (a_b * sv0 * sv0 + kv_b * kv_oo)
+                R[k0, k1 if k1 >= 0 else k0] += a_b * sv0 * sv1 + K_DB * a_b * kv_o * (k1 >= 0)
+                R[k0, k2 if k2 >= 0 else k0] += a_b * sv0 * sv2 - kv_b * kv_ow * (k2 >= 0)
+            if k1 >= 0:
+                R[k1, k1] += 0.5 * a_b * sv1 * sv1
+                R[k1, k2 if k2 >= 0 else k1] += a_b * sv1 * sv2 - K_DB * a_b * kv_w * (k2 >= 0)
+            if k2 >= 0:
+                R[k2, k2] += 0.5 * (a_b * sv2 * sv2 + kv_b * kv_ww)
         # New state tangents.
         for i in range(P):
             dgh = gh * tA[i]
@@ -368,9 +376,10 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
         q = output_forward(gf, gs, xn, m, Gm, kd, bd, t2c, two, tube, True, sbuf[f, n, 5])
         g, w, y, t1, t2, s2o, num, den = q
         rho = rbuf[f, n]
-        qa = output_adjoints(xn, g, Gm, y, t1, t2, den, kd, m, rho, two, tube)
-        den_b, s2_b, t2_b, t1_b = qa[OA_DEN], qa[OA_S2], qa[OA_T2], qa[OA_T1]
-        z1_b, z2_b, w_b, g_b = qa[OA_Z1], qa[OA_Z2], qa[OA_W], qa[OA_G]
+        if hess:
+            qa = output_adjoints(xn, g, Gm, y, t1, t2, den, kd, m, rho, two, tube)
+            den_b, s2_b, t2_b, t1_b = qa[OA_DEN], qa[OA_S2], qa[OA_T2], qa[OA_T1]
+            z1_b, z2_b, w_b, g_b = qa[OA_Z1], qa[OA_Z2], qa[OA_W], qa[OA_G]
         for i in range(P):
             tG[i] = tGF[i] + m * (tGS[i] - tGF[i]) if two else tGF[i]
         if two and k6 >= 0:
@@ -379,18 +388,21 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             tW[i] = xn * Gm * tG[i]
         if k9 >= 0:
             tW[k9] += xn * g
-            for i in range(P):  # w = x g G: d2/dg dG
-                R[k9, i] += w_b * xn * tG[i]
         if inhp and kin >= 0:  # w = x g G with x the high-passed input
             tW[kin] += tx * g * Gm
-            for i in range(P):
-                R[kin, i] += w_b * Gm * tx * tG[i]
+        if hess:
             if k9 >= 0:
-                R[kin, k9] += w_b * g * tx
-            R[kin, kin] += 0.5 * w_b * g * Gm * ttx
-        if two and k6 >= 0:  # g = gf + m (gs - gf)
-            for i in range(P):
-                R[k6, i] += g_b * (tGS[i] - tGF[i])
+                for i in range(P):  # w = x g G: d2/dg dG
+                    R[k9, i] += w_b * xn * tG[i]
+            if inhp and kin >= 0:
+                for i in range(P):
+                    R[kin, i] += w_b * Gm * tx * tG[i]
+                if k9 >= 0:
+                    R[kin, k9] += w_b * g * tx
+                R[kin, kin] += 0.5 * w_b * g * Gm * ttx
+            if two and k6 >= 0:  # g = gf + m (gs - gf)
+                for i in range(P):
+                    R[k6, i] += g_b * (tGS[i] - tGF[i])
         w_z = 0.0
         if tube:
             d1 = 1.0 - t1 * t1
@@ -408,28 +420,29 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             s2b = -2.0 * t2 * t2b
             dnk = kd * s2k + s2o
             dnb = kd * s2b
-            w_z = t1_b * (-2.0 * t1 * d1)  # tanh(z1)'' on Z1 Z1^T
-            wnd = -rho / (den * den)  # d2(num/den)/dnum dden
-            if k10 >= 0:
-                for i in range(P):
-                    R[k10, i] += z1_b * tW[i] + wnd * d1 * dnk * tZ1[i]
-            if k11 >= 0:
-                for i in range(P):
-                    R[k11, i] += wnd * d1 * dnb * tZ1[i]
-            # The (k, b) block of the sparse terms, as full symmetric entries.
-            wdd = 2.0 * rho * num / (den * den * den)
-            wt2 = t2_b * (-2.0 * t2 * d2)
-            hkk = -2.0 * wnd * t2k * dnk + wdd * dnk * dnk + 2.0 * den_b * s2k - 2.0 * s2_b * t2k * t2k \
-                + wt2 * bd * bd
-            hkb = z1_b - wnd * (t2k * dnb + t2b * dnk) + wdd * dnk * dnb + den_b * s2b \
-                - 2.0 * s2_b * t2k * t2b + wt2 * bd * kd + z2_b
-            hbb = -2.0 * wnd * t2b * dnb + wdd * dnb * dnb - 2.0 * s2_b * t2b * t2b + wt2 * kd * kd
-            if k10 >= 0:
-                R[k10, k10] += 0.5 * hkk
-            if k11 >= 0:
-                R[k11, k11] += 0.5 * hbb
-            if k10 >= 0 and k11 >= 0:
-                R[k10, k11] += hkb
+            if hess:
+                w_z = t1_b * (-2.0 * t1 * d1)  # tanh(z1)'' on Z1 Z1^T
+                wnd = -rho / (den * den)  # d2(num/den)/dnum dden
+                if k10 >= 0:
+                    for i in range(P):
+                        R[k10, i] += z1_b * tW[i] + wnd * d1 * dnk * tZ1[i]
+                if k11 >= 0:
+                    for i in range(P):
+                        R[k11, i] += wnd * d1 * dnb * tZ1[i]
+                # The (k, b) block of the sparse terms, as full symmetric entries.
+                wdd = 2.0 * rho * num / (den * den * den)
+                wt2 = t2_b * (-2.0 * t2 * d2)
+                hkk = -2.0 * wnd * t2k * dnk + wdd * dnk * dnk + 2.0 * den_b * s2k - 2.0 * s2_b * t2k * t2k \
+                    + wt2 * bd * bd
+                hkb = z1_b - wnd * (t2k * dnb + t2b * dnk) + wdd * dnk * dnb + den_b * s2b \
+                    - 2.0 * s2_b * t2k * t2b + wt2 * bd * kd + z2_b
+                hbb = -2.0 * wnd * t2b * dnb + wdd * dnb * dnb - 2.0 * s2_b * t2b * t2b + wt2 * kd * kd
+                if k10 >= 0:
+                    R[k10, k10] += 0.5 * hkk
+                if k11 >= 0:
+                    R[k11, k11] += 0.5 * hbb
+                if k10 >= 0 and k11 >= 0:
+                    R[k10, k11] += hkb
             for i in range(P):
                 tY[i] = d1 * tZ1[i] / den
             if k10 >= 0:
@@ -448,7 +461,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             mu = lbuf[f, n, 4]
             l_prev = lo
             lo = lo + a_out * (y - lo)
-            if kao >= 0:
+            if hess and kao >= 0:
                 for i in range(P):
                     R[kao, i] += mu * (tY[i] - tLO[i])
             for i in range(P):
@@ -459,13 +472,17 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 tZ[i] = (1.0 + k_out) * tY[i] - k_out * tLO[i]
             if kko >= 0:
                 tZ[kko] += y - lo
-                for i in range(P):
-                    R[kko, i] += rho_o * (tY[i] - tLO[i])
+                if hess:
+                    for i in range(P):
+                        R[kko, i] += rho_o * (tY[i] - tLO[i])
             tO = tZ
         # Gradient, pre-emphasised Jacobian; all dense rank-one terms in one sweep of U.
-        w_j = 1.0 if n >= start else 0.0
         for i in range(P):
             gr[i] += rho_o * tO[i]
+        if not hess:
+            continue
+        w_j = 1.0 if n >= start else 0.0
+        for i in range(P):
             tPJ[i] = tO[i] - tYP[i] + pole * tPJ[i]
             tYP[i] = tO[i]
         # The upper triangle only (U is symmetric); the V and Z1 terms only where they can be non-zero.
@@ -493,6 +510,8 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 Ui = U[i]
                 for j in range(i, P):
                     Ui[j] += c_pv * tPV[j] + c_j * tPJ[j]
+    if not hess:
+        return
     for i in range(P):
         for j in range(i, P):
             hij = U[i, j] + R[i, j] + R[j, i]

@@ -46,11 +46,13 @@ def exact_loss_grad_hess(model, theta: torch.Tensor, frames: Frames):
 
 
 def exact_loss_grad(model, theta: torch.Tensor, frames: Frames):
-    """(loss (float), grad (P,)) for first-order optimisers: the same gradient as :func:`exact_loss_grad_hess`
-    (bit for bit), without assembling the Hessian of a grey-box model's coefficients."""
+    """(loss (float), grad (P,)): the same gradient as :func:`exact_loss_grad_hess` (bit for bit) by the compiled
+    pass's gradient level (no second-order sensitivities or sums): first-order optimisers, lazy Hessians."""
     spec = get_model(model).spec
     if spec.is_ff5:
-        L, g, _ = exact_loss_grad_hess(spec, theta, frames)
+        from .fused import fused_loss_grad
+
+        L, g = fused_loss_grad(theta, frames)
         return float(L), g
     from .greybox_fused import greybox_fused_loss_grad
 

@@ -27,7 +27,7 @@ from .frame_state import frame_states, snap_offsets
 from .framing import Frames
 from .preemphasis import PREEMPHASIS_POLE
 
-__all__ = ["fused_loss_grad_hess", "fused_loss", "theta_to_phi"]
+__all__ = ["fused_loss_grad_hess", "fused_loss_grad", "fused_loss", "theta_to_phi"]
 
 _frame_cpu = nb.njit(cache=True, nogil=True)(ff.fused_frame)
 
@@ -45,7 +45,7 @@ def _fused_sequential(xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat,
                       out_g, out_h):  # pragma: no cover
     for f in range(off.shape[0]):  # in order: frame f writes frame f + 1's initial state
         _frame_cpu(f, xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat, art, gm, pole, sc, ub, gb, out_l,
-                   out_g, out_h, False)
+                   out_g, out_h, ff.LOSS)
 
 REST = (1.0, 0.0, 0.0, 0.0, 0.0)  # g, y[-1], pe(y)[-1], t[-1], pe(t)[-1]
 
@@ -121,8 +121,10 @@ def _states(phi: np.ndarray, frames: Frames, pole: float):
     return frame_states(frames, b"ff5" + phi.tobytes() + np.float64(pole).tobytes(), REST, run)
 
 
-def _run(theta: torch.Tensor, frames: Frames, pole: float, kernel: str, derivatives: bool, chunk: int | None = None):
+def _run(theta: torch.Tensor, frames: Frames, pole: float, kernel: str, derivatives: int, chunk: int | None = None):
     """Run the fused kernel; returns (loss, grad_phi (5,), H_phi upper (15,)) as floats/numpy.
+
+    ``derivatives``: ``ff.LOSS``, ``ff.GRADIENT`` (H_phi zero) or ``ff.HESSIAN``.
 
     Frames go through in chunks of ``chunk`` (default: the numba threads on CPU, all on GPU),
     so the scratch buffer is O(frame) per frame in flight.  With carried initial states a
@@ -181,12 +183,20 @@ def fused_loss_grad_hess(theta: torch.Tensor, frames: Frames, pole: float = PREE
     Sums are accumulated in float64 whatever the audio dtype.
     """
     _, j1, j2 = theta_to_phi(theta, frames.sample_rate)
-    L, g_phi, h_upper = _run(theta, frames, pole, kernel, True)
+    L, g_phi, h_upper = _run(theta, frames, pole, kernel, ff.HESSIAN)
     grad = j1 * g_phi
     H = _upper_to_full(h_upper) * np.outer(j1, j1) + np.diag(g_phi * j2)
     return L, torch.from_numpy(grad), torch.from_numpy(H)
 
 
+def fused_loss_grad(theta: torch.Tensor, frames: Frames, pole: float = PREEMPHASIS_POLE, kernel: str = "auto"):
+    """Exact loss (float) and gradient (5,) w.r.t. theta: :func:`fused_loss_grad_hess`'s gradient bit for bit,
+    from the same pass without the second-order sensitivities (first-order optimisers, lazy Hessians)."""
+    _, j1, _ = theta_to_phi(theta, frames.sample_rate)
+    L, g_phi, _ = _run(theta, frames, pole, kernel, ff.GRADIENT)
+    return L, torch.from_numpy(j1 * g_phi)
+
+
 def fused_loss(theta: torch.Tensor, frames: Frames, pole: float = PREEMPHASIS_POLE, kernel: str = "auto") -> float:
     """The loss alone (for line searches): the first sweep of the same pass."""
-    return _run(theta, frames, pole, kernel, False)[0]
+    return _run(theta, frames, pole, kernel, ff.LOSS)[0]

@@ -31,6 +31,7 @@ import torch
 from ..model.greybox_spec import kernel_flags
 from ..model.greybox_spec import COEFFICIENTS, SC_CORNER_HZ, ModelSpec, coefficient_table, parse_model
 from . import _greybox_frame as gf
+from ._fused_frame import GRADIENT, HESSIAN, LOSS
 from .frame_state import frame_states, snap_offsets
 from .framing import Frames
 from .preemphasis import PREEMPHASIS_POLE
@@ -58,7 +59,7 @@ def _greybox_sequential(xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, f
                         hbuf, lbuf, tan, hacc, racc, gacc, out_l):  # pragma: no cover - compiled
     for f in range(off.shape[0]):  # in order: frame f writes frame f + 1's initial state
         _frame_cpu(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf,
-                   hbuf, lbuf, tan, hacc, racc, gacc, out_l, False)
+                   hbuf, lbuf, tan, hacc, racc, gacc, out_l, LOSS)
 
 
 @functools.lru_cache(maxsize=None)
@@ -140,9 +141,11 @@ def _states(C: np.ndarray, pos, flags, hp: tuple, frames: Frames, spec: ModelSpe
     return frame_states(frames, key, gf.REST, run)
 
 
-def _run(C: np.ndarray, frames: Frames, spec: ModelSpec, pole: float, derivatives: bool, kernel: str,
+def _run(C: np.ndarray, frames: Frames, spec: ModelSpec, pole: float, derivatives: int, kernel: str,
          chunk: int | None):
     """(loss, grad_phi (P,), H_phi (P, P)) at coefficients C, summed over frames (halves: the caller doubles).
+
+    ``derivatives``: ``LOSS``, ``GRADIENT`` (H_phi zero) or ``HESSIAN`` (:mod:`._fused_frame`).
 
     With carried initial states a loss-only call is the sequential pass that carries them."""
     from .fused import _host, _launch, _use_cuda_kernel
@@ -193,7 +196,7 @@ def greybox_fused_loss_grad_hess(theta: torch.Tensor, frames: Frames, spec, pole
     """
     spec = parse_model(spec)
     C, j, h = _coefficient_derivatives(theta, spec, frames.sample_rate)
-    L, g_half, H_half = _run(C, frames, spec, pole, True, kernel, chunk)
+    L, g_half, H_half = _run(C, frames, spec, pole, HESSIAN, kernel, chunk)
     H_phi = torch.from_numpy(2.0 * H_half)
     grad, H = _chain_rule(torch.from_numpy(2.0 * g_half), 0.5 * (H_phi + H_phi.T), j, h)
     return L, grad, H
@@ -201,11 +204,12 @@ def greybox_fused_loss_grad_hess(theta: torch.Tensor, frames: Frames, spec, pole
 
 def greybox_fused_loss_grad(theta: torch.Tensor, frames: Frames, spec, pole: float = PREEMPHASIS_POLE,
                             kernel: str = "auto", chunk: int | None = None):
-    """Exact loss (float) and gradient (P,) w.r.t. theta: :func:`greybox_fused_loss_grad_hess`'s, without the
-    coefficients' second derivatives (first-order optimisers)."""
+    """Exact loss (float) and gradient (P,) w.r.t. theta: :func:`greybox_fused_loss_grad_hess`'s gradient bit for
+    bit, from the same pass without the adjoint states and the curvature terms (first-order optimisers, lazy
+    Hessians)."""
     spec = parse_model(spec)
     C, j, _ = _coefficient_derivatives(theta, spec, frames.sample_rate, second=False)
-    L, g_half, _ = _run(C, frames, spec, pole, True, kernel, chunk)
+    L, g_half, _ = _run(C, frames, spec, pole, GRADIENT, kernel, chunk)
     return L, _chain_rule(torch.from_numpy(2.0 * g_half), None, j, None)[0]
 
 
@@ -213,4 +217,4 @@ def greybox_fused_loss(theta: torch.Tensor, frames: Frames, spec, pole: float = 
                        kernel: str = "auto", chunk: int | None = None) -> float:
     """The loss alone (line searches): the first sweep of the same pass."""
     spec = parse_model(spec)
-    return _run(_coefficients(theta, spec, frames.sample_rate), frames, spec, pole, False, kernel, chunk)[0]
+    return _run(_coefficients(theta, spec, frames.sample_rate), frames, spec, pole, LOSS, kernel, chunk)[0]

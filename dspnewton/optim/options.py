@@ -23,3 +23,12 @@ class NewtonOptions:
     stall_iters: int = 3  # ... for this many consecutive steps (0 disables the rule)
     full_pass_first: bool = True  # after a full step, try the next full step with loss+grad+Hessian at once
     progressive: bool = True  # fits of long files iterate on covering subsets of frames first (dspnewton.progressive)
+    # Lazy Hessians (off: measured no faster on these piecewise-smooth losses, docs/long_fits.md): near the
+    # optimum (a step's relative decrease below lazy_near), after a full step that decreased the loss by at
+    # least (1 - lazy_rtol) of the quadratic model's prediction, the next iteration reuses the Hessian and
+    # evaluates the gradient alone (at most lazy_max_reuse times in a row); a stop is only taken on a step
+    # made with a fresh Hessian.  Needs the compiled (fused) pass.
+    lazy_hessian: bool = False
+    lazy_rtol: float = 0.5
+    lazy_near: float = 1e-2
+    lazy_max_reuse: int = 3
