@@ -3,7 +3,7 @@
 Two parts, one run, side by side:
 
 1. the loss + gradient + exact Hessian over the whole file for ``ff5``, ``fb+2rel`` and
-   the recommended model: the model's fused pass (whole file) against reverse-over-reverse
+   the recommended model: the model's fused pass (whole file; also its gradient level alone) against reverse-over-reverse
    autograd (timed on ``--revrev-frames`` frames and scaled to the file; it cannot hold a
    20-minute tape), plus one Newton iteration on a 2-minute pair (the ratio target);
 2. a full default fit of each model (``dspnewton fit`` in a fresh process, as a user runs it)
@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import dspnewton_cmd, machine_info, print_table, write_json  # noqa: E402
 
-from dspnewton.objective.exact import exact_loss, exact_loss_grad_hess
+from dspnewton.objective.exact import exact_loss, exact_loss_grad, exact_loss_grad_hess
 from dspnewton.data.virtual_unit import OpticalLeveler  # noqa: E402
 from dspnewton.model.greybox_spec import RECOMMENDED_MODEL  # noqa: E402
 from dspnewton.model.models import get_model  # noqa: E402
@@ -71,6 +71,9 @@ def hessian_part(x, y, models, revrev_frames: int, device: str = "cpu"):
         exact_loss_grad_hess(m, theta, frames)
         fused = time.perf_counter() - t0
         t0 = time.perf_counter()
+        exact_loss_grad(m, theta, frames)
+        gradient = time.perf_counter() - t0
+        t0 = time.perf_counter()
         exact_loss(m, theta, frames)
         loss_only = time.perf_counter() - t0
         # One Newton iteration on a 2-minute pair: Hessian pass + two line-search losses.
@@ -86,7 +89,7 @@ def hessian_part(x, y, models, revrev_frames: int, device: str = "cpu"):
         loss_grad_hess(theta, part, "revrev", model=name, chunk_frames=1)
         revrev = (time.perf_counter() - t0) * frames.n_frames / revrev_frames
         rows.append({"model": name, "params": m.n_params, "frames": frames.n_frames, "fused_s": fused,
-                     "loss_only_s": loss_only, "revrev_s_scaled": revrev, "speedup": revrev / fused,
+                     "gradient_s": gradient, "gradient_vs_fused": gradient / fused, "loss_only_s": loss_only, "revrev_s_scaled": revrev, "speedup": revrev / fused,
                      "newton_iteration_2min_s": iteration_2min})
         print(f"  {name}: fused {fused:.2f} s, revrev ~{revrev:.0f} s", file=sys.stderr)
     base = next((r for r in rows if r["model"] == "ff5"), None)
@@ -108,6 +111,14 @@ def _watch_peak_rss(proc) -> int:
             pass
         time.sleep(0.2)
     return peak
+
+
+def _auto_summary(auto: dict | None) -> dict | None:
+    """``--model auto``: the chosen model and, per candidate, its fit's seconds, ESR, score and verdict."""
+    if not auto:
+        return None
+    keys = ("model", "seconds", "esr_fit", "score", "eligible", "why", "unidentifiable")
+    return {"chosen": auto.get("chosen"), "candidates": [{k: c.get(k) for k in keys} for c in auto["candidates"]]}
 
 
 def fit_part(x, y, models, workdir: Path, codes=(("this", None),), nostall: bool = True):
@@ -139,7 +150,7 @@ def fit_part(x, y, models, workdir: Path, codes=(("this", None),), nostall: bool
                          "full_data_passes": prog["full_data_passes"] if prog else ex.get("evaluations"),
                          "esr_percent": 100 * fitj["esr"], "peak_rss_gb": peak_kb / 2**20,
                          "warm_start_s": warm.get("seconds"), "message": fitj["message"],
-                         "stages": prog["stages"] if prog else None})
+                         "stages": prog["stages"] if prog else None, "auto": _auto_summary(ex.get("auto"))})
             print(f"  {label} fit {name} {extra}: {wall:.0f} s, {fitj['iterations']} it, ESR {100 * fitj['esr']:.4f} %, "
                   f"{peak_kb / 2**20:.2f} GB", file=sys.stderr, flush=True)
     return rows
@@ -165,6 +176,7 @@ def main(argv=None) -> int:
         print(f"\nLoss + gradient + exact Hessian over {args.minutes:g} min ({rows[0]['frames']} frames of 12 s); "
               f"revrev timed on {args.revrev_frames} frame(s) and scaled")
         print_table(rows, [("model", "model"), ("params", "P"), ("fused_s", "fused (s)"),
+                           ("gradient_s", "gradient only (s)"), ("gradient_vs_fused", "gradient / fused"),
                            ("loss_only_s", "loss only (s)"), ("revrev_s_scaled", "revrev (s, scaled)"),
                            ("speedup", "fused speed-up"), ("newton_iteration_2min_s", "Newton iteration, 2 min (s)"),
                            ("iteration_vs_ff5", "x ff5")])

@@ -1,5 +1,5 @@
 """Figures of a sweep (matplotlib, PNG): every parameter of the sweep's model vs peak
-reduction, optimiser convergence on one fit, and a 5 s excerpt with the model's gain
+reduction, optimiser convergence on one fit (its pair's first minute), and a 5 s excerpt with the model's gain
 reduction.  Each figure is titled with the model's name."""
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from .result import FitResult
 from .sweep_folder import fit_path
 
 __all__ = ["plot_sweep"]
+
+CONVERGENCE_SECONDS = 60.0  # the optimisers' comparison runs on the pair's first minute
 
 COLORS = {"compress": "tab:blue", "limit": "tab:red"}
 
@@ -91,16 +93,21 @@ def _params_vs_peak(mapping: dict, model, path: Path, joint: dict | None = None,
 
 def _convergence(pair, sr, frame_seconds, overlap_seconds, title: str, path: Path, model, init):
     """Newton, L-BFGS and Adam from the same start (``init``: the sweep's fit of this model's
-    warm start, so that a grey-box model does not repeat its ff5 warm start three times)."""
+    warm start, so that a grey-box model does not repeat its ff5 warm start three times), on the pair's first
+    :data:`CONVERGENCE_SECONDS` (400 passes over a 20-minute pair would take the better part of an hour)."""
     import matplotlib.pyplot as plt
 
     from .fitting import fit
 
+    n = min(pair.x.shape[-1], int(round(CONVERGENCE_SECONDS * sr)))
+    x, y = pair.x[..., :n], pair.y[..., :n]
+    if n < pair.x.shape[-1]:
+        title = f"{title}, first {CONVERGENCE_SECONDS:g} s"
     kw = dict(frame_seconds=frame_seconds, overlap_seconds=overlap_seconds, model=model.name, init=init)
     runs = {
-        "Newton (fused Hessian)": fit(pair.x, pair.y, sr, **kw),
-        "L-BFGS": fit(pair.x, pair.y, sr, optimizer="lbfgs", max_iter=100, **kw),
-        "Adam (lr 0.05)": fit(pair.x, pair.y, sr, optimizer="adam", max_iter=300, **kw),
+        "Newton (fused Hessian)": fit(x, y, sr, **kw),
+        "L-BFGS": fit(x, y, sr, optimizer="lbfgs", max_iter=100, **kw),
+        "Adam (lr 0.05)": fit(x, y, sr, optimizer="adam", max_iter=300, **kw),
     }
     curves = {}
     for name, r in runs.items():

@@ -128,8 +128,9 @@ def test_joint_sweep_end_to_end(model, virtual, tmp_path, capsys):
     summary = json.loads((sweep / "eval_summary.json").read_text())["compress"]
     assert summary["methods"] == ["fitted", "linear", "spline", "joint"] and summary["held_out"] == [55, 85]
     assert "joint: mean ESR" in out
-    code, out, err = _run(["plot", str(sweep)], capsys)
-    assert code == 0, err
+    if model == MODELS[0]:  # the joint curves' figure (plot of every model: test_models.py)
+        code, out, err = _run(["plot", str(sweep)], capsys)
+        assert code == 0, err
     # export: the curves go into the bundle (schema 2) and the C++ core evaluates them anywhere.
     code, out, err = _run(["export", str(sweep), "-o", str(tmp_path / "j.bundle")], capsys)
     assert code == 0, err

@@ -102,7 +102,7 @@ def test_parse_peaks():
             parse_peaks(bad)
 
 
-def test_sweep_evaluate_and_plot(virtual, tmp_path):
+def test_sweep_evaluate_and_plot(virtual, tmp_path, monkeypatch):
     out = tmp_path / "sweep"
     events = []
     res = sweep(virtual, out, peaks=[40, 60, 80, 100], frame_seconds=2.0, overlap_seconds=0.5,
@@ -129,9 +129,17 @@ def test_sweep_evaluate_and_plot(virtual, tmp_path):
         s = summary[mode]
         assert 0 < s["mean_esr_fitted"] <= s["mean_esr_linear"] * 1.0001
         assert s["mean_esr_first_second_fitted"] > 0 and s["max_startup_db_fitted"] >= 0  # from sample 0
+    import dspnewton.fitting
+    import dspnewton.plots
     from dspnewton.plots import plot_sweep
 
+    # The optimisers' comparison runs on the pair's first CONVERGENCE_SECONDS (here 1.5 s of the 4 s pairs).
+    monkeypatch.setattr(dspnewton.plots, "CONVERGENCE_SECONDS", 1.5)
+    lengths, real_fit = [], dspnewton.fitting.fit
+    monkeypatch.setattr(dspnewton.fitting, "fit", lambda x, y, sr, **kw: lengths.append(x.shape[-1]) or real_fit(
+        x, y, sr, **kw))
     paths = plot_sweep(out)
+    assert lengths == [int(1.5 * SR)] * 3
     assert [p.name for p in paths] == ["params_vs_peak.png", "convergence.png", "excerpt.png"]
     assert all(p.stat().st_size > 10_000 and p.read_bytes()[:4] == b"\x89PNG" for p in paths)
 
