@@ -28,7 +28,7 @@ import torch
 
 from .audio import InputError
 from .model.models import get_model
-from .objective.exact import exact_loss, exact_loss_grad_hess
+from .objective.exact import exact_loss, exact_loss_grad, exact_loss_grad_hess
 from .optim.newton import NewtonOptions, newton
 
 __all__ = ["KnobCurves", "JointResult", "joint_fit", "legendre_basis", "DEFAULT_DEGREE"]
@@ -190,6 +190,14 @@ def joint_fit(settings: dict, model: str, sample_rate: int, init: dict, degree: 
             H += w[s] * torch.kron(Hs.double().cpu(), torch.outer(B[s], B[s]))
         return torch.tensor(float(L), dtype=torch.float64), g, H
 
+    def lg(c):  # the gradient alone (lazy Hessians)
+        L, g = 0.0, torch.zeros(P * J, dtype=torch.float64)
+        for s, th in enumerate(thetas(c)):
+            Ls, gs = exact_loss_grad(m, th, settings[peaks[s]])
+            L = L + float(w[s]) * float(Ls)
+            g += w[s] * torch.kron(gs.double().cpu(), B[s])
+        return float(L), g
+
     def loss_only(c):
         return sum(float(w[s]) * float(exact_loss(m, th, settings[peaks[s]])) for s, th in enumerate(thetas(c)))
 
@@ -203,7 +211,7 @@ def joint_fit(settings: dict, model: str, sample_rate: int, init: dict, degree: 
             callback(entry)
         return entry
 
-    res = newton(lgh, loss_only, c0, opts, enrich)
+    res = newton(lgh, loss_only, c0, opts, enrich, loss_grad=lg)
     C = res.theta.view(P, J)
     curves = KnobCurves(m.name, sample_rate, lo, hi, {n: [float(v) for v in C[i]] for i, n in enumerate(m.param_names)})
     esr = {p: float(exact_loss(m, th, settings[p])) / float(settings[p].target_energy) for p, th in zip(peaks, thetas(res.theta))}

@@ -184,6 +184,10 @@ def newton(
             history.append(entry)
             if callback:
                 callback(entry)
+            if reused:  # no decrease along a reused Hessian's directions: try again with a fresh one
+                L, g, H, _ = evaluate(theta, True)
+                L, eig, reused, reuse_next, last_full_step = float(L), None, 0, False, False
+                continue
             if decrement / 2 <= opt.decrement_rtol * abs(L) + opt.decrement_atol:
                 converged, message = True, "Newton decrement below tolerance"
             else:
