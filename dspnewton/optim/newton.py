@@ -133,6 +133,10 @@ def newton(
         Lp, gp = loss_grad(point)
         return Lp, gp, H, False
 
+    def may_reuse() -> bool:
+        """Whether the next point may reuse H: the last full step kept to the model, reuses left."""
+        return reuse_next and reused < opt.lazy_max_reuse
+
     for iteration in range(1, opt.max_iter + 1):
         if L < best_loss:
             best_theta, best_loss = theta.clone(), L
@@ -165,7 +169,7 @@ def newton(
                     # Full steps usually follow full steps near the optimum: the pass that the next
                     # iteration needs anyway also gives the trial loss (the same first sweep); the gradient
                     # alone when the last full step kept to the quadratic model (the Hessian will be reused).
-                    candidate = evaluate(theta + p, not (lazy and reuse_next and reused < opt.lazy_max_reuse))
+                    candidate = evaluate(theta + p, not may_reuse())
                     L_try = float(candidate[0])
                 else:
                     L_try = loss_only(theta + t * p)
@@ -202,13 +206,13 @@ def newton(
                       and (L_new - L) / predicted >= 1.0 - opt.lazy_rtol)
         confirm = stop and reused > 0  # a stop after a step with a reused Hessian waits for a fresh one
         stop = stop and not confirm
+        fresh_next = confirm or not may_reuse()
         nxt = prefetched
-        if nxt is not None and not nxt[3] and (confirm or not reuse_next or reused >= opt.lazy_max_reuse):
+        if nxt is not None and not nxt[3] and fresh_next:
             nxt = None  # the trial gave the gradient alone, but this point needs a fresh Hessian
         if not stop:
-            fresh = confirm or not reuse_next or reused >= opt.lazy_max_reuse
             if nxt is None:
-                nxt = evaluate(theta + step * p, fresh)
+                nxt = evaluate(theta + step * p, fresh_next)
             # A point with a finite loss can still have non-finite derivatives (e.g. a feedback loop
             # driven unstable): step back along p until they are finite again.
             halvings, t_try = 0, step
