@@ -87,6 +87,34 @@ def test_virtual_unit_is_a_levelling_amplifier():
         OpticalLeveler(50, "expand")
 
 
+def test_third_virtual_unit_is_a_limiter_whose_core_saturates_at_low_frequencies():
+    """The FET unit (issue 26): more peak reduction, less level; limit mode stronger; its input transformer
+    distorts a loud 40 Hz tone, not the same tone at 400 Hz or 20 dB lower; analogue corners (the same
+    response at 44.1 and 96 kHz); deterministic."""
+    from dspnewton.data.virtual_fet_unit import FETLeveler, input_transformer
+    from dspnewton.synth import music_like
+
+    x = music_like(3.0, SR, seed=1)
+    rms = lambda v: np.sqrt(np.mean(v**2))  # noqa: E731
+    gains = [rms(FETLeveler(p, "compress").process(x, SR)) / rms(x) for p in (0, 40, 70, 100)]
+    assert all(a > b for a, b in zip(gains, gains[1:]))
+    assert rms(FETLeveler(100, "limit").process(x, SR)) < gains[-1] * rms(x)
+    y = FETLeveler(70, "limit").process(x, SR)
+    assert np.isfinite(y).all() and np.array_equal(y, FETLeveler(70, "limit").process(x, SR))
+
+    def distortion(f, amp, sr=44100):  # harmonics 2..5 over the fundamental, after a second's settling
+        t = np.arange(2 * sr) / sr
+        out = input_transformer(amp * np.sin(2 * np.pi * f * t), sr)[sr:]
+        spec = np.abs(np.fft.rfft(out * np.hanning(sr)))
+        bins = [round(h * f) for h in range(1, 6)]  # 1 Hz bins
+        return np.sqrt(sum(spec[b] ** 2 for b in bins[1:])) / spec[bins[0]], spec[bins[0]] / (sr / 4 * amp)
+
+    loud_low, _ = distortion(40, 1.0)
+    assert loud_low > 0.01 and loud_low > 100 * distortion(400, 1.0)[0] and loud_low > 30 * distortion(40, 0.1)[0]
+    gains_sr = [distortion(30, 0.01, sr)[1] for sr in (44100, 96000)]  # linear region: the resonant high-pass
+    assert abs(20 * np.log10(gains_sr[0] / gains_sr[1])) < 0.05
+
+
 @pytest.fixture(scope="module")
 def virtual(tmp_path_factory):
     d = tmp_path_factory.mktemp("virtual")
