@@ -75,7 +75,7 @@ def pair():
 @pytest.mark.parametrize("model", ["ff5", "fb+2rel", RECOMMENDED_MODEL])
 def test_fit_with_residual_end_to_end(model, pair, tmp_path):
     x, y = pair
-    r = fit(x, y, SR, model=model + "+gru", frame_seconds=2.0, overlap_seconds=0.5, gru_epochs=3)
+    r = fit(x, y, SR, model=model + "+gru", frame_seconds=2.0, overlap_seconds=0.5, gru_epochs=2)
     assert r.model.endswith("+gru") and r.residual["epochs"] >= 1
     assert r.esr <= r.residual["esr_dsp"] * (1 + 1e-6)  # best epoch kept: never worse in-sample
     r.save(tmp_path / "fit.json")
