@@ -205,6 +205,16 @@ def fused_frame(f, xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat, ar
         ys = xm * gs
         ya = xm * ga
         yr = xm * gr
+        rho = buf[f, n]
+        # gradient and second-order part, contracted with rho
+        dc += rho * yc
+        ds += rho * ys
+        da += rho * ya
+        dr += rho * yr
+        dg += rho * y
+        if not hess:
+            continue
+        # the pre-emphasised first derivatives (Gauss-Newton part only)
         p0 = y - y_prev + pole * p0
         pc = yc - yc_prev + pole * pc
         ps = ys - ys_prev + pole * ps
@@ -215,15 +225,6 @@ def fused_frame(f, xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat, ar
         ys_prev = ys
         ya_prev = ya
         yr_prev = yr
-        rho = buf[f, n]
-        # gradient and second-order part, contracted with rho
-        dc += rho * yc
-        ds += rho * ys
-        da += rho * ya
-        dr += rho * yr
-        dg += rho * y
-        if not hess:
-            continue
         rx = rho * xm
         h00 += rx * gcc
         h01 += rx * gcs
