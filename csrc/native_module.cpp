@@ -65,6 +65,7 @@ PYBIND11_MODULE(_native, m) {
             if (!(sample_rate > 0)) throw std::invalid_argument("sample_rate must be positive");
             Compressor comp;
             const Model m = parse_model(model);
+            if (!sample_rate_error(m, sample_rate).empty()) throw std::invalid_argument(sample_rate_error(m, sample_rate));
             comp.set_sample_rate(sample_rate);
             comp.set_model(m);
             comp.set_params(params_from(params, m));
@@ -90,6 +91,8 @@ PYBIND11_MODULE(_native, m) {
            const std::string& model) {
             Compressor comp;
             Table t = table_from(table, model);
+            if (!sample_rate_error(t.model, sample_rate).empty())
+                throw std::invalid_argument(sample_rate_error(t.model, sample_rate));
             comp.set_sample_rate(sample_rate);
             comp.set_model(t.model);
             comp.set_params(t.interpolate(mode_from(mode), peak));

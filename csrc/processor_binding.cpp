@@ -57,6 +57,7 @@ std::unique_ptr<PyProcessor> make(const Table& t, int fitted_rate, py::object sa
                                   double peak, double gain_db, int channels, bool link, const std::string& source) {
     const double sr = sample_rate.is_none() ? static_cast<double>(fitted_rate) : sample_rate.cast<double>();
     auto p = std::make_unique<PyProcessor>(t, fitted_rate, sr, channels, link, source);
+    if (!p->proc.rate_error().empty()) throw std::invalid_argument(with_source(source, p->proc.rate_error()));
     set_mode(*p, mode);
     p->proc.set_peak(checked_peak(peak));
     p->proc.set_gain_db(checked_gain(gain_db));

@@ -76,6 +76,15 @@ def greybox_loop(x, params: dict, spec, sample_rate: int):
     for n in range(len(x)):  # input high-pass (transformer low-frequency roll-off)
         l_in += a_in * (x[n] - l_in)
         x[n] -= l_in
+    if spec.has("in2"):  # second-order high-pass, analogue prototype through the pre-warped bilinear transform
+        x = _analogue_biquad(x, "high", params["input_hp2_hz"], params["input_q"], sample_rate)
+    if spec.has("core"):  # saturating core: v = u - c(l), l += a v, c(l) = l + b l^3
+        a_c = 1.0 - math.exp(-2.0 * math.pi * params["core_hz"] / sample_rate)
+        b_c = 10 ** (-params["core_sat_db"] / 10)
+        flux = 0.0
+        for n in range(len(x)):
+            x[n] = x[n] - flux - b_c * flux ** 3
+            flux += a_c * x[n]
     wq = math.tan(math.pi * 1000.0 / sample_rate)
     hp_b, hp_a = 1 / (1 + wq), (1 - wq) / (1 + wq)
     gf = gs = 1.0
@@ -110,4 +119,20 @@ def greybox_loop(x, params: dict, spec, sample_rate: int):
             w = w + k_out * (w - l_out)
         y[n] = w
         hp_prev, x_prev = hp, x[n]
+    if spec.has("out2"):
+        y = _analogue_biquad(y, "low", params["output_lp_hz"], params["output_q"], sample_rate)
     return y
+
+
+def _analogue_biquad(x, kind, hz, q, sample_rate):
+    """x through the bilinear transform (pre-warped at hz) of s^2/(s^2 + w s/q + w^2) (high) or
+    w^2/(...) (low), written from the analogue prototype (scipy), not from the model's coefficients."""
+    import math
+
+    import numpy as np
+    from scipy import signal
+
+    w = 2 * sample_rate * math.tan(math.pi * hz / sample_rate)  # pre-warped analogue corner (rad/s)
+    num = [1.0, 0.0, 0.0] if kind == "high" else [w * w]
+    b, a = signal.bilinear(num, [1.0, w / q, w * w], fs=sample_rate)
+    return signal.lfilter(b, a, np.asarray(x, dtype=np.float64))

@@ -27,28 +27,33 @@ from dspnewton.model.schema import COLUMN_ORDER, PARAMETERS
 from dspnewton.objective.framing import make_frames
 from dspnewton.objective.greybox_fused import greybox_fused_loss, greybox_fused_loss_grad, greybox_fused_loss_grad_hess
 from greybox_reference import greybox_loss_grad_hess
+from dspnewton.model.names import SIGNAL_PATH_OPTIONS
 from dspnewton.optim.newton import NewtonOptions, newton
 from dspnewton.result import FitResult
-from conftest import run_cli as _run
+from conftest import run_cli as _run, sample_models
 
 SR = 8000
 VALUES = dict(threshold_db=-24.0, ratio=4.0, attack_ms=1.0, release_ms=20.0, makeup_db=2.0, knee_db=6.0,
               rms_ms=2.0, release_slow_ms=300.0, slow_mix=0.4, sc_shelf_db=6.0, drive=1.0, bias=0.2,
-              input_hp_hz=60.0, output_shelf_hz=1200.0, output_shelf_db=-6.0)
+              input_hp_hz=60.0, output_shelf_hz=1200.0, output_shelf_db=-6.0, input_hp2_hz=80.0, input_q=1.3,
+              core_hz=40.0, core_sat_db=-10.0, output_lp_hz=9000.0, output_q=1.2)
+SR2 = 44100  # out2's corners reach 20 kHz
 ALONE = ["ff", "fb"] + [f"{t}+{o}" for t in ("ff", "fb") for o in ("knee", "rms", "2rel", "sc", "tube")]
 # Models with signal-path stages: the compiled pass against reverse-over-reverse autograd.
 STAGED = ["ff+inhp", "fb+inhp", "ff+outshelf", "fb+outshelf", "ff+sc+inhp", "fb+2rel+sc+inhp+outshelf",
-          "ff+knee+rms+2rel+sc+tube+inhp+outshelf", f"{RECOMMENDED_MODEL}+inhp+outshelf"]
-SAMPLE = random.Random(7).sample([m.name for m in list_models() if not m.has("inhp") and not m.has("outshelf")], 6)
+          "ff+knee+rms+2rel+sc+tube+inhp+outshelf", f"{RECOMMENDED_MODEL}+inhp+outshelf",
+          "ff+in2", "fb+core", "ff+out2", "fb+2rel+sc+in2+core+out2", "ff+sc+inhp+core+outshelf",
+          f"{RECOMMENDED_MODEL}+in2+core+out2"]
+SAMPLE = random.Random(7).sample([m.name for m in list_models() if not any(m.has(o) for o in SIGNAL_PATH_OPTIONS)], 6)
 MODELS_E2E = ["ff5", "fb+2rel", RECOMMENDED_MODEL, "fb+2rel+inhp+outshelf"]
 
 
-def _pair(spec, T=1600, seed=0):
+def _pair(spec, T=1600, seed=0, sr=SR):
     g = torch.Generator().manual_seed(seed)
     env = 0.05 + 0.6 * (torch.arange(T) // (T // 4) % 2).double()
     x = torch.randn(T, generator=g, dtype=torch.float64) * env
-    th = get_model(spec).physical_to_theta({k: v for k, v in VALUES.items() if k in spec.param_names}, SR)
-    y = render_model(x, th + 0.3 * torch.randn(th.shape, generator=g, dtype=torch.float64), spec, SR).detach()
+    th = get_model(spec).physical_to_theta({k: v for k, v in VALUES.items() if k in spec.param_names}, sr)
+    y = render_model(x, th + 0.3 * torch.randn(th.shape, generator=g, dtype=torch.float64), spec, sr).detach()
     return x, y, th
 
 
@@ -77,12 +82,14 @@ def test_compiled_fused_pass_equals_torch_reference(name):
 
 @pytest.mark.parametrize("name", STAGED)
 def test_compiled_fused_pass_with_signal_path_stages(name):
-    """Input high-pass and output shelf: loss, gradient and Hessian = reverse over reverse autograd (float64)."""
+    """The signal-path stages (first- and second-order, the saturating core): loss, gradient and Hessian =
+    reverse over reverse autograd (float64)."""
     from dspnewton.objective.hessian import loss_grad_hess
 
     spec = parse_model(name)
-    x, y, th = _pair(spec)
-    frames = make_frames(x, y, SR, 0.1, 0.02)
+    sr = SR2 if spec.has("out2") else SR
+    x, y, th = _pair(spec, sr=sr)
+    frames = make_frames(x, y, sr, 800 / sr, 160 / sr)
     L0, g0, H0 = loss_grad_hess(th, frames, "revrev", model=spec)
     L1, g1, H1 = greybox_fused_loss_grad_hess(th, frames, spec)
     assert abs(L1 - float(L0)) <= 1e-10 * float(L0)
@@ -92,7 +99,7 @@ def test_compiled_fused_pass_with_signal_path_stages(name):
     Lg, gg = greybox_fused_loss_grad(th, frames, spec)  # the gradient level: same sums, bit for bit
     assert Lg == L1 and torch.equal(gg, g1)
     # The stages' own rows are not trivially zero (the test would pass vacuously otherwise).
-    staged = [i for i, n in enumerate(spec.param_names) if n in ("input_hp_hz", "output_shelf_hz", "output_shelf_db")]
+    staged = [i for i, n in enumerate(spec.param_names) if get_model(spec).params[i].option in SIGNAL_PATH_OPTIONS]
     assert all(H0[i].abs().max() > 1e-6 * H0.abs().max() for i in staged)
 
 
@@ -103,25 +110,26 @@ def test_vectorised_reference_refuses_signal_path_stages():
         greybox_loss_grad_hess(th, make_frames(x, y, SR, 0.02, 0.005), spec)
 
 
-@pytest.mark.parametrize("name", ["ff+knee+rms+2rel+sc+tube+inhp+outshelf", f"{RECOMMENDED_MODEL}+inhp+outshelf"])
+@pytest.mark.parametrize("name", ["ff+knee+rms+2rel+sc+tube+inhp+outshelf", f"{RECOMMENDED_MODEL}+inhp+outshelf",
+                                  f"{RECOMMENDED_MODEL}+in2+core+out2"])
 def test_coefficient_derivatives_are_the_full_second_derivatives(name):
-    """The chain rule's diagonal derivatives equal jacfwd(jacfwd) of the whole coefficient table (no coupling)."""
+    """The chain rule's derivatives (diagonal, and the second-order stages' 2 x 2 blocks) equal jacfwd(jacfwd) of
+    the whole coefficient table."""
     from dspnewton.model.greybox_spec import coefficient_table
     from dspnewton.objective.greybox_fused import COEFFICIENT_OF_PARAM, _coefficient_derivatives
 
     spec = parse_model(name)
     theta = torch.linspace(-1.5, 1.2, spec.n_params, dtype=torch.float64)
-    C, j, h = _coefficient_derivatives(theta, spec, 44100)
+    C, J, D = _coefficient_derivatives(theta, spec, 44100)
     act = [COEFFICIENT_OF_PARAM[n] for n in spec.param_names]
     table = lambda t: coefficient_table(t.unsqueeze(0), spec, 44100)[0]  # noqa: E731
-    J = torch.func.jacfwd(table)(theta)[act]
+    Jf = torch.func.jacfwd(table)(theta)[act]
     Hc = torch.func.jacfwd(torch.func.jacfwd(table))(theta)[act]
-    P = spec.n_params
-    diag = torch.zeros(P, P, P, dtype=torch.float64)
-    diag[range(P), range(P), range(P)] = h
     torch.testing.assert_close(torch.from_numpy(C), table(theta), rtol=0, atol=0)
-    torch.testing.assert_close(torch.diag(j), J, rtol=1e-14, atol=1e-300)
-    torch.testing.assert_close(diag, Hc, rtol=1e-13, atol=1e-300)
+    torch.testing.assert_close(J, Jf, rtol=1e-14, atol=1e-300)
+    torch.testing.assert_close(D, Hc, rtol=1e-13, atol=1e-300)
+    coupled = [i for i, n in enumerate(spec.param_names) if n in ("input_hp2_hz", "input_q", "output_lp_hz", "output_q")]
+    assert all(J[i].count_nonzero() == (2 if i in coupled else 1) for i in range(spec.n_params))
 
 
 def test_greybox_cuda_kernel_under_simulator():
@@ -132,15 +140,17 @@ def test_greybox_cuda_kernel_under_simulator():
         from dspnewton.model.greybox import render_model
         from dspnewton.objective.framing import make_frames
         from dspnewton.objective.greybox_fused import greybox_fused_loss_grad_hess, greybox_fused_loss_grad, greybox_fused_loss
-        sr = 8000
         g = torch.Generator().manual_seed(0)
         x = torch.randn(240, generator=g, dtype=torch.float64) * 0.4
-        for name in ("fb+knee+rms+2rel+sc+tube", "ff+knee+rms+2rel+sc+tube", "fb+2rel+sc+inhp+outshelf"):
+        for name, sr in (("fb+knee+rms+2rel+sc+tube", 8000), ("ff+knee+rms+2rel+sc+tube", 8000),
+                         ("fb+2rel+sc+inhp+outshelf", 8000), ("fb+sc+in2+core+out2", 44100)):
             m = get_model(name)
             th = m.physical_to_theta({**m.defaults(), "threshold_db": -20.0, "drive": 1.0, "slow_mix": 0.4,
-                                      "input_hp_hz": 80.0, "output_shelf_db": -6.0}, sr)
+                                      "input_hp_hz": 80.0, "output_shelf_db": -6.0, "input_hp2_hz": 200.0,
+                                      "input_q": 1.3, "core_hz": 100.0, "core_sat_db": -10.0,
+                                      "output_lp_hz": 5000.0, "output_q": 1.2}, sr)
             y = render_model(x, th + 0.2, name, sr).detach()
-            fr = make_frames(x, y, sr, 0.02, 0.005)
+            fr = make_frames(x, y, sr, 160 / sr, 40 / sr)
             a = greybox_fused_loss_grad_hess(th, fr, name, kernel="cuda")
             b = greybox_fused_loss_grad_hess(th, fr, name, kernel="cpu")
             assert abs(a[0] - b[0]) <= 1e-12 * abs(b[0])
@@ -163,8 +173,8 @@ def test_greybox_cuda_kernel_under_simulator():
 def test_one_parameter_table_serves_every_model():
     assert COLUMN_ORDER[:5] == ("threshold_db", "ratio", "attack_ms", "release_ms", "makeup_db")
     assert len(PARAMETERS) == len(COLUMN_ORDER) == len({p.name for p in PARAMETERS})  # one row per column
-    assert max(spec.n_params for spec in list_models()) == len(PARAMETERS)  # the fullest model uses every row
-    for spec in list_models():
+    assert {n for spec in list_models() for n in spec.param_names} == set(COLUMN_ORDER)  # every row is used
+    for spec in sample_models():
         m = get_model(spec)
         assert [p.name for p in m.params] == list(spec.param_names) and m.n_params == spec.n_params
         # Defaults are in range and round-trip through theta.

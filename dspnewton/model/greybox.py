@@ -4,7 +4,8 @@ Per sample n, with state s = (g_fast, [g_slow], [p]) and coefficients from theta
 
 - ``inhp``: the input first goes through the signal path's high-pass
   ``x <- x - l``, ``l[n] = l[n-1] + a_in (x[n] - l[n-1])`` (everything below
-  reads the high-passed x);
+  reads the high-passed x); ``in2``: a second-order high-pass instead; ``core``: then the saturating
+  core ``x <- x - l - b l^3``, ``l[n] = l[n-1] + a x[n]`` (:func:`saturating_core`);
 - detector input ``v = x_d[n] + k_sc hp(x)_d[n]`` (``sc``: first-order 1 kHz
   high shelf; ``x_d`` is x itself (``ff``) or the previous sample x[n-1] (``fb``),
   which ``fb`` multiplies by the previous gain ``g[n-1]``, so the detector reads
@@ -30,7 +31,9 @@ make the first, second and third derivatives of the states exact in every
 autograd mode (reverse, forward, ``torch.func``).  The attack/release
 decisions are held fixed as in the ``ff5`` ballistics.  The signal-path stages
 are linear filters (:func:`~dspnewton.filters.lti_allpole`, differentiable in
-their coefficients) around that core.
+their coefficients) around that core, and the saturating core a scalar recursion solved the same way
+(kernel, then two Newton steps with :func:`~dspnewton.filters.linear_recurrence`); ``out2`` (the
+output low-pass) comes last.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ import numba as nb
 import numpy as np
 import torch
 
-from ..filters import lfilter, lti_allpole
+from ..filters import lfilter, linear_recurrence, lti_allpole
 from ..filters._vmap import fold_vmap
 from ..filters._time import shift_in
 from ..filters.matrix_recurrence import matrix_recurrence
@@ -73,18 +76,105 @@ def _one_pole(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     return lti_allpole(alpha * x, alpha - 1.0)
 
 
+def _biquad(x: torch.Tensor, a1: torch.Tensor, a2: torch.Tensor, sign: float) -> torch.Tensor:
+    """``z[n] = (1 + s a1 + a2)/4 (x[n] + 2 s x[n-1] + x[n-2]) - a1 z[n-1] - a2 z[n-2]``, zero initial state:
+    the low-pass (s = 1) or high-pass (s = -1) of :func:`~.greybox_spec.biquad_poles`; x (B, T), a1, a2 (B, 1)."""
+    zero = x.new_zeros(x.shape[0])
+    x1 = shift_in(zero, x)
+    fir = x + 2.0 * sign * x1 + shift_in(zero, x1)
+    return lti_allpole(0.25 * (1.0 + sign * a1 + a2) * fir, torch.cat([a1, a2], dim=-1))
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def _core_kernel(u, a, b, out):  # pragma: no cover - compiled
+    """The saturating core's flux l (B, T) (see :func:`saturating_core`); u (B, T), a, b (B,)."""
+    for i in nb.prange(u.shape[0]):
+        lp = 0.0
+        for n in range(u.shape[1]):
+            lp = lp + a[i] * (u[i, n] - lp - b[i] * lp * lp * lp)
+            out[i, n] = lp
+
+
+def _core_step(l_prev, u, a, b):
+    """One step of the core's flux for every sample: ``l = l_prev + a (u - l_prev - b l_prev^3)``."""
+    return l_prev + a * (u - l_prev - b * l_prev ** 3)
+
+
+def saturating_core(u: torch.Tensor, a: torch.Tensor, b: torch.Tensor, backend: str = "auto") -> torch.Tensor:
+    """The input transformer's saturating core (``core``): ``v[n] = u[n] - c(l[n-1])``,
+    ``l[n] = l[n-1] + a v[n]``, ``c(l) = l + b l^3``, l[-1] = 0.  u (B, T), a, b (B, 1) -> v (B, T).
+
+    l is the flux, scaled so that the core is a first-order high-pass of coefficient a while it is linear; the
+    magnetising current c(l) is the anhysteretic curve's lowest odd polynomial, so the distortion grows with the
+    flux (level over frequency).  Differentiable to any order: the kernel's solution passes through two Newton
+    steps of the recursion (as :func:`greybox_states`)."""
+    zero = u.new_zeros(u.shape[0])
+    if _needs_derivatives(u, a, b):
+        L = _CoreFlux.apply(u, a, b)
+        for _ in range(2):
+            lp = shift_in(zero, L)
+            A = 1.0 - a * (1.0 + 3.0 * b * lp * lp)
+            L = L - linear_recurrence(A, L - _core_step(lp, u, a, b), backend=backend)
+    else:
+        L = core_flux(u, a, b)
+    lp = shift_in(zero, L)
+    return u - lp - b * lp ** 3
+
+
+class _CoreFlux(torch.autograd.Function):
+    """The kernel's flux trajectory (B, T) as a constant for autograd (any transform)."""
+
+    @staticmethod
+    def forward(u, a, b):
+        return core_flux(u, a, b)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.mark_non_differentiable(output)
+
+    @staticmethod
+    def backward(ctx, _):
+        return None, None, None
+
+    @staticmethod
+    def jvp(ctx, *_):
+        return None
+
+    @staticmethod
+    def vmap(info, in_dims, u, a, b):
+        return fold_vmap(info, in_dims, (u, a, b), lambda p, q, r: _CoreFlux.apply(p, q, r))
+
+
+def core_flux(u: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The core's flux l (B, T) from the sequential kernel; no derivatives."""
+    out = np.empty(tuple(u.shape))
+    bsz = u.shape[0]
+    _core_kernel(u.detach().double().cpu().numpy(), a.detach().double().cpu().expand(bsz, 1).reshape(bsz).numpy(),
+                 b.detach().double().cpu().expand(bsz, 1).reshape(bsz).numpy(), out)
+    return torch.from_numpy(out).to(device=u.device, dtype=u.dtype)
+
+
 def input_stage(x: torch.Tensor, C: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
-    """The signal path's input high-pass (``inhp``) of x (B, T) with coefficients C (B, 15); x itself otherwise."""
-    if not spec.has("inhp"):
-        return x
-    return x - _one_pole(x, _col(C, "alpha_input_hp"))
+    """The signal path's input stages of x (B, T) with coefficients C (B, 21), in this order: the first-order
+    high-pass (``inhp``) or the second-order one (``in2``), then the saturating core (``core``); x itself
+    without them."""
+    if spec.has("inhp"):
+        x = x - _one_pole(x, _col(C, "alpha_input_hp"))
+    if spec.has("in2"):
+        x = _biquad(x, _col(C, "input_hp2_a1"), _col(C, "input_hp2_a2"), -1.0)
+    if spec.has("core"):
+        x = saturating_core(x, _col(C, "alpha_core"), _col(C, "core_b"))
+    return x
 
 
 def output_stage(y: torch.Tensor, C: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
-    """The signal path's output high shelf (``outshelf``) of y (B, T); y itself otherwise."""
-    if not spec.has("outshelf"):
-        return y
-    return y + _col(C, "output_shelf_k") * (y - _one_pole(y, _col(C, "alpha_output_shelf")))
+    """The signal path's output stage of y (B, T): the high shelf (``outshelf``) or the second-order low-pass
+    (``out2``); y itself without them."""
+    if spec.has("outshelf"):
+        y = y + _col(C, "output_shelf_k") * (y - _one_pole(y, _col(C, "alpha_output_shelf")))
+    if spec.has("out2"):
+        y = _biquad(y, _col(C, "output_lp_a1"), _col(C, "output_lp_a2"), 1.0)
+    return y
 
 
 def detector_inputs(x: torch.Tensor, spec: ModelSpec, sample_rate: int):
@@ -98,7 +188,7 @@ def detector_inputs(x: torch.Tensor, spec: ModelSpec, sample_rate: int):
 
 @nb.njit(parallel=True, cache=True, nogil=True)
 def _states_kernel(xd, hd, C, flags, out):  # pragma: no cover - compiled
-    """Sequential recursion; xd, hd (B, T), C (B, 15) coefficients, out (B, T, d)."""
+    """Sequential recursion; xd, hd (B, T), C (B, 21) coefficients, out (B, T, d)."""
     fb, knee, rms, two, sc = flags[F_FB], flags[F_KNEE], flags[F_RMS], flags[F_2REL], flags[F_SC]
     Bn, T = xd.shape
     for i in nb.prange(Bn):
@@ -143,7 +233,7 @@ def _states_kernel(xd, hd, C, flags, out):  # pragma: no cover - compiled
 
 
 def kernel_states_from_inputs(xd, hd, C, spec):
-    """States (B, T, d) from the kernel given detector inputs (B, T) and coefficients C (B, 15); no derivatives."""
+    """States (B, T, d) from the kernel given detector inputs (B, T) and coefficients C (B, 21); no derivatives."""
     out = torch.empty(*xd.shape, spec.state_dim, dtype=torch.float64)
     _states_kernel(xd.detach().double().cpu().numpy(), hd.detach().double().cpu().numpy(),
                    C.detach().double().cpu().numpy(), kernel_flags(spec), out.numpy())
@@ -183,7 +273,7 @@ def kernel_states(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int) 
 
 
 def _col(C: torch.Tensor, name: str) -> torch.Tensor:
-    """Column ``name`` of the coefficient table C (..., 15) (:data:`~.greybox_spec.COEFFICIENTS`), as (..., 1)."""
+    """Column ``name`` of the coefficient table C (..., 21) (:data:`~.greybox_spec.COEFFICIENTS`), as (..., 1)."""
     return C[..., COLUMN[name]].unsqueeze(-1)
 
 
@@ -191,7 +281,7 @@ def step(s_prev: torch.Tensor, xd: torch.Tensor, hd: torch.Tensor, C: torch.Tens
          jacobian: bool = False):
     """One recursion step for every sample at once: s_prev (B, T, d) -> s (B, T, d).
 
-    xd, hd: (B, T) detector inputs; C: (B, 15) coefficients.  Plain torch ops
+    xd, hd: (B, T) detector inputs; C: (B, 21) coefficients.  Plain torch ops
     (differentiable); the same arithmetic as the sequential kernel.  With
     ``jacobian=True`` also returns ``A = ds/ds_prev`` (B, T, d, d), written out
     by the chain rule in differentiable ops (so its own derivatives are exact).
@@ -302,7 +392,7 @@ def greybox_states(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int,
 
 
 def greybox_output(S: torch.Tensor, x: torch.Tensor, C: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
-    """Output y (B, T) of the core (before ``outshelf``) from states S (B, T, d), input x (B, T) and coefficients C (B, 15)."""
+    """Output y (B, T) of the core (before ``outshelf``) from states S (B, T, d), input x (B, T) and coefficients C (B, 21)."""
     g = S[..., 0]
     if spec.has("2rel"):
         g = g + _col(C, "slow_mix") * (S[..., 1] - g)

@@ -17,10 +17,21 @@ input; ``fb``: it reads the previous output sample) followed by any of
   high-frequency loss): first-order, corner ``output_shelf_hz`` (Hz) and
   high-frequency gain ``output_shelf_db`` (dB; its lower bound, -40 dB, is a
   low-pass), after everything else,
+- ``in2``: signal-path input high-pass of second order (an input transformer's low end, with the resonance
+  its source impedance sets): corner ``input_hp2_hz`` (Hz) and ``input_q``; instead of ``inhp``;
+- ``core``: the input transformer's saturating core, after the input high-pass: flux
+  ``l[n] = l[n-1] + a v[n]`` (a first-order high-pass at ``core_hz`` while linear) and output
+  ``v = x - l - b l^3`` (the magnetising current's lowest odd term: distortion grows with the flux, i.e. with
+  level and towards low frequencies), ``b = 10^(-core_sat_db / 10)`` (``core_sat_db``: the flux, in dB, at which
+  the cubic term equals the linear one);
+- ``out2``: signal-path output low-pass of second order (an output transformer's roll-off, with its peak):
+  corner ``output_lp_hz`` (Hz) and ``output_q``; instead of ``outshelf``; needs a sample rate above twice
+  its highest corner (:data:`~.schema.OUTPUT_LP_TOP_HZ`),
 
-joined by ``+`` in that order, e.g. ``fb+knee+2rel+sc``.  Both signal-path
+joined by ``+`` in that order, e.g. ``fb+knee+2rel+sc``.  The first-order
 stages are one-pole filters discretised from their analogue corners
-(``alpha = 1 - exp(-2 pi f / sr)``), so they mean the same at every sample rate.  ``ff5`` is the
+(``alpha = 1 - exp(-2 pi f / sr)``), the second-order ones bilinear transforms of their analogue
+prototypes pre-warped at the corner (:func:`biquad_poles`), so they mean the same at every sample rate.  ``ff5`` is the
 published 5-parameter feed-forward model (``ff`` with no option).  Every
 model starts with the ``ff5`` parameters (threshold_db, ratio, attack_ms,
 release_ms, makeup_db), so an ``ff5`` fit warm-starts any other model.
@@ -43,7 +54,7 @@ import math
 import torch
 
 from .names import OPTION_PARAMS, OPTIONS, RECOMMENDED_MODEL, SIGNAL_PATH_OPTIONS, ModelSpec, list_models, parse_model
-from .schema import PARAMETERS
+from .schema import OUTPUT_LP_TOP_HZ, PARAMETERS
 from .params import check_sample_rate, ms_to_coef, physical_to_theta, theta_to_physical
 from .transforms import check_ranges, sigmoid_inverse, sigmoid_map
 
@@ -104,8 +115,9 @@ def model_physical_to_theta(params: dict, spec: ModelSpec, sample_rate: int, dty
 
 
 def coefficient_table(theta: torch.Tensor, spec: ModelSpec, sample_rate: int) -> torch.Tensor:
-    """theta (B, P) -> coefficients (B, 15), differentiable; the columns are
-    ``COEFFICIENTS`` (unused ones hold neutral values)."""
+    """theta (B, P) -> coefficients (B, 21), differentiable; the columns are
+    ``COEFFICIENTS`` (unused ones hold neutral values).  InputError for ``out2`` at a sample rate whose
+    Nyquist lies below its corner's range (:func:`check_output_lp_rate`)."""
     phys = model_theta_to_physical(theta, spec, sample_rate)
     sr = sample_rate
     one = torch.ones_like(phys["threshold_db"])
@@ -128,23 +140,57 @@ def coefficient_table(theta: torch.Tensor, spec: ModelSpec, sample_rate: int) ->
         hz_to_coef(phys["output_shelf_hz"], sr) if spec.has("outshelf") else one,
         torch.expm1(math.log(10.0) / 20.0 * phys["output_shelf_db"]) if spec.has("outshelf") else 0 * one,
     ]
+    if spec.has("in2"):
+        cols += biquad_poles(phys["input_hp2_hz"], phys["input_q"], sr)
+    else:
+        cols += [0 * one, 0 * one]
+    cols += [hz_to_coef(phys["core_hz"], sr) if spec.has("core") else 0 * one,
+             torch.exp(-math.log(10.0) / 10.0 * phys["core_sat_db"]) if spec.has("core") else 0 * one]
+    if spec.has("out2"):
+        check_output_lp_rate(spec, sr)
+        cols += biquad_poles(phys["output_lp_hz"], phys["output_q"], sr)
+    else:
+        cols += [0 * one, 0 * one]
     return torch.stack(cols, dim=-1)
+
+
+def biquad_poles(hz, q, sample_rate: int) -> list:
+    """The denominator ``1 + a1 z^-1 + a2 z^-2`` of the bilinear transform, pre-warped at ``hz``, of an analogue
+    second-order section ``s^2 + (w/q) s + w^2`` (w = 2 pi hz): [a1, a2] (tensors like ``hz``).
+
+    The high-pass with unit gain at Nyquist has numerator ``(1 - a1 + a2) / 4 (1, -2, 1)``, the low-pass with
+    unit gain at DC ``(1 + a1 + a2) / 4 (1, 2, 1)``: both are linear in (a1, a2), which the kernels use."""
+    K = torch.tan(math.pi * hz / sample_rate)
+    D = 1.0 + K / q + K * K
+    return [2.0 * (K * K - 1.0) / D, (1.0 - K / q + K * K) / D]
+
+
+def check_output_lp_rate(spec: ModelSpec, sample_rate: int) -> None:
+    """InputError when ``spec`` has ``out2`` and the sample rate cannot hold its corner's range below Nyquist."""
+    if spec.has("out2") and sample_rate <= 2.0 * OUTPUT_LP_TOP_HZ:
+        from ..errors import InputError
+
+        raise InputError(f"model {spec.name}: the output low-pass (out2) has corners up to {OUTPUT_LP_TOP_HZ:g} Hz, "
+                         f"above Nyquist at {sample_rate} Hz; use a sample rate above {2 * OUTPUT_LP_TOP_HZ:g} Hz "
+                         f"(44.1 kHz and up) or a model with outshelf")
 
 
 COEFFICIENTS = ("threshold_db", "slope", "knee_db", "alpha_attack", "alpha_release", "alpha_release_slow",
                 "slow_mix", "alpha_rms", "shelf_k", "makeup_gain", "drive", "bias", "alpha_input_hp",
-                "alpha_output_shelf", "output_shelf_k")
+                "alpha_output_shelf", "output_shelf_k", "input_hp2_a1", "input_hp2_a2", "alpha_core", "core_b",
+                "output_lp_a1", "output_lp_a2")
 COLUMN = {name: i for i, name in enumerate(COEFFICIENTS)}  # coefficient name -> column of the table
 # The columns as named constants, for the compiled kernels (unpacking fails if COEFFICIENTS changes length).
 (C_THRESHOLD, C_SLOPE, C_KNEE, C_ATTACK, C_RELEASE, C_RELEASE_SLOW, C_SLOW_MIX, C_RMS, C_SHELF, C_MAKEUP, C_DRIVE,
- C_BIAS, C_INPUT_HP, C_OUTPUT_SHELF, C_OUTPUT_SHELF_K) = range(len(COEFFICIENTS))
+ C_BIAS, C_INPUT_HP, C_OUTPUT_SHELF, C_OUTPUT_SHELF_K, C_IN2_A1, C_IN2_A2, C_CORE_A, C_CORE_B, C_OUT2_A1,
+ C_OUT2_A2) = range(len(COEFFICIENTS))
 # The kernels' option flags (an int array, :func:`kernel_flags`): the topology, then the options in name order.
 KERNEL_FLAGS = ("fb",) + OPTIONS
-F_FB, F_KNEE, F_RMS, F_2REL, F_SC, F_TUBE, F_INHP, F_OUTSHELF = range(len(KERNEL_FLAGS))
+F_FB, F_KNEE, F_RMS, F_2REL, F_SC, F_TUBE, F_INHP, F_OUTSHELF, F_IN2, F_CORE, F_OUT2 = range(len(KERNEL_FLAGS))
 
 
 def kernel_flags(spec: ModelSpec):
-    """The model's flags (0/1, int64 (8,)) in :data:`KERNEL_FLAGS` order, as the compiled kernels read them."""
+    """The model's flags (0/1, int64 (11,)) in :data:`KERNEL_FLAGS` order, as the compiled kernels read them."""
     import numpy as np
 
     return np.array([spec.feedback if flag == "fb" else spec.has(flag) for flag in KERNEL_FLAGS], dtype=np.int64)

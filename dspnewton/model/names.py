@@ -11,7 +11,7 @@ from ..errors import InputError
 from .schema import PARAMETERS
 
 __all__ = ["ModelChoice", "parse_model_choice", "RESIDUAL_OPTION", "AUTO", "OptionSpec", "OPTION_TABLE", "OPTIONS",
-           "SIGNAL_PATH_OPTIONS", "OPTION_PARAMS", "RECOMMENDED_MODEL", "FF5_NAMES", "ModelSpec", "parse_model",
+           "SIGNAL_PATH_OPTIONS", "EXCLUSIVE_OPTIONS", "OPTION_PARAMS", "RECOMMENDED_MODEL", "FF5_NAMES", "ModelSpec", "parse_model",
            "list_models"]
 
 
@@ -37,7 +37,15 @@ OPTION_TABLE = (
     OptionSpec("inhp", "inhp", "signal path: input high-pass (an input transformer's low-frequency roll-off)", True),
     OptionSpec("outshelf", "outshelf", "signal path: output high shelf (an output transformer's high-frequency "
                                        "loss; its lowest gain is a low-pass)", True),
+    OptionSpec("in2", "in2", "signal path: second-order input high-pass with Q (an input transformer's resonant "
+                             "low end)", True),
+    OptionSpec("core", "core", "signal path: saturating input transformer core (distortion growing with level "
+                               "and towards low frequencies)", True),
+    OptionSpec("out2", "out2", "signal path: second-order output low-pass with Q (an output transformer's "
+                               "high-frequency roll-off, with its peak)", True),
 )
+# Options that do the same job in two ways: a model takes at most one of each pair.
+EXCLUSIVE_OPTIONS = (("inhp", "in2"), ("outshelf", "out2"))
 OPTIONS = tuple(o.name for o in OPTION_TABLE)
 SIGNAL_PATH_OPTIONS = tuple(o.name for o in OPTION_TABLE if o.signal_path)
 # Views of the one parameter table (:mod:`.schema`).
@@ -183,6 +191,10 @@ def _parse_name(name: str) -> ModelSpec:
         if t in seen:
             raise ValueError(f"model option {t!r} appears twice in {name!r}")
         seen.append(t)
+    for a, b in EXCLUSIVE_OPTIONS:
+        if a in seen and b in seen:
+            raise ValueError(f"model {name!r} has both {a!r} and {b!r}, two forms of the same signal-path stage; "
+                             f"use one of them")
     if "ff5" in tokens and seen:
         raise ValueError(f"'ff5' is the plain feed-forward model; write 'ff+{'+'.join(seen)}' instead of {name!r}")
     return ModelSpec(feedback, tuple(o for o in OPTIONS if o in seen))
@@ -192,6 +204,7 @@ def list_models() -> list[ModelSpec]:
     """Every model, the recommended one first, then by parameter count and name."""
     specs = [ModelSpec(fb, tuple(o for o, on in zip(OPTIONS, mask) if on))
              for fb in (False, True) for mask in itertools.product((False, True), repeat=len(OPTIONS))]
+    specs = [s for s in specs if not any(s.has(a) and s.has(b) for a, b in EXCLUSIVE_OPTIONS)]
     rec = parse_model(RECOMMENDED_MODEL)
     rest = sorted((s for s in specs if s != rec), key=lambda s: (s.n_params, s.feedback, s.name))
     return [rec] + rest

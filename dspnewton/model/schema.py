@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ParamSpec", "PARAMETERS", "COLUMN_ORDER", "param_spec", "format_value"]
+__all__ = ["ParamSpec", "PARAMETERS", "OUTPUT_LP_TOP_HZ", "COLUMN_ORDER", "param_spec", "format_value"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,9 @@ class ParamSpec:
 # amplifiers need more: limit modes with very high ratios, and program-dependent release from a few ms to
 # seconds (the slow component of an optical cell up to a minute); evaluation fits sat on the published bounds,
 # so the ratio reaches 50:1, the release 5..5000 ms and the slow release 60 s.
+# The output low-pass's highest corner (Hz): models with ``out2`` need a sample rate above twice it
+# (its bilinear pre-warping reaches Nyquist there); 44.1 kHz and up.
+OUTPUT_LP_TOP_HZ = 20000.0
 PARAMETERS: tuple = (
     ParamSpec("threshold_db", "dB", None, None, "none", -36.0, "threshold", ui_range=(-80.0, 0.0)),
     ParamSpec("ratio", "", 1.0, 50.0, "sigmoid", 4.0, "ratio"),
@@ -80,6 +83,12 @@ PARAMETERS: tuple = (
     ParamSpec("input_hp_hz", "Hz", 1.0, 1000.0, "logsigmoid", 5.0, "input high-pass", "inhp"),
     ParamSpec("output_shelf_hz", "Hz", 100.0, 40000.0, "logsigmoid", 8000.0, "output shelf corner", "outshelf"),
     ParamSpec("output_shelf_db", "dB", -40.0, 12.0, "sigmoid", 0.0, "output shelf gain", "outshelf"),
+    ParamSpec("input_hp2_hz", "Hz", 1.0, 1000.0, "logsigmoid", 10.0, "input high-pass (2nd order)", "in2"),
+    ParamSpec("input_q", "", 0.3, 3.0, "logsigmoid", 0.707, "input high-pass Q", "in2"),
+    ParamSpec("core_hz", "Hz", 0.5, 200.0, "logsigmoid", 5.0, "core corner", "core"),
+    ParamSpec("core_sat_db", "dB", -40.0, 40.0, "sigmoid", 20.0, "core saturation flux", "core"),
+    ParamSpec("output_lp_hz", "Hz", 200.0, OUTPUT_LP_TOP_HZ, "logsigmoid", 18000.0, "output low-pass", "out2"),
+    ParamSpec("output_q", "", 0.3, 3.0, "logsigmoid", 0.707, "output low-pass Q", "out2"),
 )
 _BY_NAME = {p.name: p for p in PARAMETERS}
 # Column order of the C++ tables (params.h, the plugin): the ff5 five, then the options' parameters.

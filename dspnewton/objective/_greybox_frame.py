@@ -14,11 +14,11 @@ Derivatives are taken with respect to the model's active coefficients phi (P,):
 ``pos[c]`` is the position in phi of coefficient c (see :mod:`._greybox_steps`)
 or -1.  Three sweeps over the frame:
 
-1. forward: the input high-pass (``inhp``), states s[n] (stored with the level, static gain, tube tanh and the
-   high-passed input), detector high-pass (stored with ``sc``), the prediction, its output shelf (``outshelf``) and
-   the pre-emphasised residual (loss);
-2. backward: ``rho = PE^T(mask e)``, through the output shelf's transposed recursion (``outshelf``: rho of the
-   shelf's output and its state's adjoint mu are stored; rho becomes the core output's adjoint), and the adjoint state
+1. forward: the input chain (``inhp`` or ``in2``, then ``core``), states s[n] (stored with the level, static
+   gain, tube tanh and the chain's output), detector high-pass (stored with ``sc``), the prediction, its output
+   stage (``outshelf`` or ``out2``) and the pre-emphasised residual (loss);
+2. backward: ``rho = PE^T(mask e)``, through the output stage's transposed recursion (the adjoint of the stage's
+   output and of its recursion are stored; rho becomes the core output's adjoint), and the adjoint state
    ``lam[n] = rho[n] dY/ds[n] + (dF[n+1]/ds[n])^T lam[n+1]`` (stored);
 3. forward: tangent sensitivities ds/dphi (d x P, in registers/scratch), the
    output Jacobian J[n] (P,), its pre-emphasis, and the accumulators
@@ -26,11 +26,11 @@ or -1.  Three sweeps over the frame:
    curvature ``sum rho d2y`` written, by the second-order Lagrangian identity,
    as ``sum_n [rho[n] d2Y[n] + lam[n] . d2F[n]]`` along the tangents: each
    elementary operation adds (its adjoint) x (its second derivative) x (outer
-   product of its inputs' tangents).  The input high-pass enters as the
-   high-passed input's first and second derivatives with respect to its one
-   coefficient (scalar forward recursions), the output shelf as two more
-   tangent rows (its state and output) with its bilinear terms weighted by mu
-   and rho.
+   product of its inputs' tangents).  The input chain enters as its output's
+   first and second derivatives with respect to the chain's own coefficients (forward recursions, at most
+   4 coefficients: ``ct``, ``ctt``), weighted where the core reads the chain's output (detector and audio path);
+   the output stage as more tangent rows (its states and output) with its bilinear terms weighted by the
+   adjoints of its recursion.
 
 Loss = out_l; gradient = 2 gacc; Hessian = 2 hacc (the caller scales).
 
@@ -45,9 +45,10 @@ to ``init[f + 1]``.
 
 import math
 
-from ..model.greybox_spec import (C_ATTACK, C_BIAS, C_DRIVE, C_INPUT_HP, C_KNEE, C_MAKEUP, C_OUTPUT_SHELF,
-                                  C_OUTPUT_SHELF_K, C_RELEASE, C_RELEASE_SLOW, C_RMS, C_SHELF, C_SLOPE, C_SLOW_MIX,
-                                  C_THRESHOLD, F_2REL, F_FB, F_INHP, F_KNEE, F_OUTSHELF, F_RMS, F_SC, F_TUBE)
+from ..model.greybox_spec import (C_ATTACK, C_BIAS, C_CORE_A, C_CORE_B, C_DRIVE, C_IN2_A1, C_IN2_A2, C_INPUT_HP,
+                                  C_KNEE, C_MAKEUP, C_OUT2_A1, C_OUT2_A2, C_OUTPUT_SHELF, C_OUTPUT_SHELF_K, C_RELEASE,
+                                  C_RELEASE_SLOW, C_RMS, C_SHELF, C_SLOPE, C_SLOW_MIX, C_THRESHOLD, F_2REL, F_CORE,
+                                  F_FB, F_IN2, F_INHP, F_KNEE, F_OUT2, F_OUTSHELF, F_RMS, F_SC, F_TUBE)
 from ._fused_frame import HESSIAN
 from ._greybox_steps import (K_DB, OA_DEN, OA_G, OA_GF, OA_GS, OA_S2, OA_T1, OA_T2, OA_W, OA_Z1, OA_Z2, OF_DEN, OF_G,
                              OF_T1, OF_T2, OF_Y, SA_A, SA_E, SA_GF, SA_GP, SA_GS, SA_KV, SA_O, SA_P, SA_PP, SA_V,
@@ -55,33 +56,48 @@ from ._greybox_steps import (K_DB, OA_DEN, OA_G, OA_GF, OA_GS, OA_S2, OA_T1, OA_
                              SF_KV_OW, SF_KV_W, SF_KV_WW, SF_P, SF_U, SF_U_P, SF_U_PP, SF_V, SF_V0, output_adjoints,
                              output_forward, preemphasis_adjoint, step_adjoints, step_forward)
 
-# Tangent slots of ``tan`` (F, NT, P).
-GF, GS, PP, GP, V, PV, A, G, W, Z1, Y, YP, PJ, LO, Z = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
-N_TANGENTS = 15
-# Initial-state slots of ``init`` (F, N_STATE).
-S_GF, S_GS, S_PP, S_XP, S_H, S_HP, S_YP, S_PE, S_TP, S_TPE, S_LI, S_LO = range(12)
-N_STATE = 12
-REST = (1.0, 1.0) + (0.0,) * 10
+# Tangent slots of ``tan`` (F, NT, P); Y1, Y2, Z1O, Z2O: the output low-pass's (``out2``) past inputs and outputs.
+GF, GS, PP, GP, V, PV, A, G, W, Z1, Y, YP, PJ, LO, Z, Y1, Y2, Z1O, Z2O = range(19)
+N_TANGENTS = 19
+# Initial-state slots of ``init`` (F, N_STATE): the core's, then the signal-path stages' (``inhp``'s low-pass,
+# ``outshelf``'s low-pass, ``in2``'s past inputs and outputs, ``core``'s flux, ``out2``'s past inputs and outputs).
+(S_GF, S_GS, S_PP, S_XP, S_H, S_HP, S_YP, S_PE, S_TP, S_TPE, S_LI, S_LO, S_IX1, S_IX2, S_IU1, S_IU2, S_FL, S_OY1,
+ S_OY2, S_OZ1, S_OZ2) = range(21)
+N_STATE = 21
+REST = (1.0, 1.0) + (0.0,) * 19
+# The input chain (inhp or in2, then core) is differentiated in forward mode to second order with respect to its
+# coefficients, the slots of ``ct`` (F, N_CHAIN_ROWS, N_CHAIN) and ``ctt`` (F, N_CHAIN_ROWS, N_CHAIN, N_CHAIN):
+I_INHP, I_A1, I_A2, I_CA, I_CB = range(5)
+N_CHAIN = 5
+# ... for these signals (rows): inhp's low-pass, in2's two past outputs, the core's flux, the chain's output now
+# and one sample before, its side-chain high-pass now and before, and the signal being worked on.
+R_LI, R_U1, R_U2, R_FL, R_X, R_XP, R_H, R_HP, R_W = range(9)
+N_CHAIN_ROWS = 9
 
 
 def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole,
-                  sbuf, rbuf, hbuf, lbuf, tan, hacc, racc, gacc, out_l, derivatives):
+                  sbuf, rbuf, hbuf, lbuf, tan, ct, ctt, hacc, racc, gacc, out_l, derivatives):
     """Loss (out_l[f]) and, with ``derivatives`` (:data:`~._fused_frame.LOSS`, ``GRADIENT`` or ``HESSIAN``),
     gradient/2 (gacc[f], (P,)) and Hessian/2 (hacc[f], (P, P)) w.r.t. phi of frame f.  The gradient alone skips
     the adjoint states (sweep 2's second half) and every curvature and Gauss-Newton term of sweep 3; its
     sums are the same operations in the same order as with the Hessian (bit-identical gradients).
 
     xbuf, tbuf: flat input and target audio; frame f is xbuf[off[f] : off[f] + valid[f]].
-    starts: (F,) first sample in the loss.  init: (F, N_STATE) initial states; snap_at: (F,) int.  C (15,) coefficients, pos (15,) int, flags (8,) int.
+    starts: (F,) first sample in the loss.  init: (F, N_STATE) initial states; snap_at: (F,) int.
+    C (21,) coefficients, pos (21,) int, flags (11,) int.
     hp_g, hp_a1: the side-chain high-pass ``h[n] = hp_g (x[n] - x[n-1]) + hp_a1 h[n-1]``.
-    Scratch: sbuf (F, L, 7), rbuf (F, L), hbuf (F, L), lbuf (F, L, 5), tan (F, 15, P), racc (F, P, P).
+    Scratch: sbuf (F, L, 7), rbuf (F, L), hbuf (F, L), lbuf (F, L, 5), tan (F, N_TANGENTS, P),
+    ct (F, N_CHAIN_ROWS, N_CHAIN), ctt (F, N_CHAIN_ROWS, N_CHAIN, N_CHAIN), racc (F, P, P).
     """
     fb, knee, rms, two, sc, tube = flags[F_FB], flags[F_KNEE], flags[F_RMS], flags[F_2REL], flags[F_SC], flags[F_TUBE]
-    inhp, outsh = flags[F_INHP], flags[F_OUTSHELF]
+    inhp, outsh, in2, core, out2 = flags[F_INHP], flags[F_OUTSHELF], flags[F_IN2], flags[F_CORE], flags[F_OUT2]
     thr, slope, Wk = C[C_THRESHOLD], C[C_SLOPE], C[C_KNEE]
     a_at, a_rf, a_rs = C[C_ATTACK], C[C_RELEASE], C[C_RELEASE_SLOW]
     m, a_p, k_sc, Gm, kd, bd = C[C_SLOW_MIX], C[C_RMS], C[C_SHELF], C[C_MAKEUP], C[C_DRIVE], C[C_BIAS]
     a_in, a_out, k_out = C[C_INPUT_HP], C[C_OUTPUT_SHELF], C[C_OUTPUT_SHELF_K]
+    i_a1, i_a2, c_a, c_b, o_a1, o_a2 = C[C_IN2_A1], C[C_IN2_A2], C[C_CORE_A], C[C_CORE_B], C[C_OUT2_A1], C[C_OUT2_A2]
+    i_g = 0.25 * (1.0 - i_a1 + i_a2)  # in2's and out2's numerator gains (greybox_spec.biquad_poles)
+    o_g = 0.25 * (1.0 + o_a1 + o_a2)
     o0 = off[f]
     nv = valid[f]
     start = starts[f]
@@ -102,6 +118,15 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
     loss = 0.0
     li = init[f, S_LI]
     lo = init[f, S_LO]
+    ix1 = init[f, S_IX1]
+    ix2 = init[f, S_IX2]
+    iu1 = init[f, S_IU1]
+    iu2 = init[f, S_IU2]
+    fl = init[f, S_FL]
+    oy1 = init[f, S_OY1]
+    oy2 = init[f, S_OY2]
+    oz1 = init[f, S_OZ1]
+    oz2 = init[f, S_OZ2]
     for n in range(nv + 1):
         if n == snap:
             init[f + 1, S_GF] = gf
@@ -116,12 +141,31 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             init[f + 1, S_TPE] = tpe
             init[f + 1, S_LI] = li
             init[f + 1, S_LO] = lo
+            init[f + 1, S_IX1] = ix1
+            init[f + 1, S_IX2] = ix2
+            init[f + 1, S_IU1] = iu1
+            init[f + 1, S_IU2] = iu2
+            init[f + 1, S_FL] = fl
+            init[f + 1, S_OY1] = oy1
+            init[f + 1, S_OY2] = oy2
+            init[f + 1, S_OZ1] = oz1
+            init[f + 1, S_OZ2] = oz2
         if n == nv:
             break
         xn = xbuf[o0 + n]
         if inhp:
             li = li + a_in * (xn - li)
             xn = xn - li
+        if in2:  # u = g (x - 2 x1 + x2) - a1 u1 - a2 u2
+            u = i_g * (xn - 2.0 * ix1 + ix2) - i_a1 * iu1 - i_a2 * iu2
+            ix2 = ix1
+            ix1 = xn
+            iu2 = iu1
+            iu1 = u
+            xn = u
+        if core:  # v = x - l - b l^3, l += a v
+            xn = xn - fl - c_b * fl * fl * fl
+            fl = fl + c_a * xn
         if sc:
             h = hp_g * (xn - x_prev) + hp_a1 * h
         xd = x_prev if fb else xn
@@ -136,6 +180,13 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
         if outsh:
             lo = lo + a_out * (y - lo)
             y = y + k_out * (y - lo)
+        if out2:  # z = g (y + 2 y1 + y2) - a1 z1 - a2 z2
+            z = o_g * (y + 2.0 * oy1 + oy2) - o_a1 * oz1 - o_a2 * oz2
+            oy2 = oy1
+            oy1 = y
+            oz2 = oz1
+            oz1 = z
+            y = z
         pe = y - y_prev + pole * pe
         tn = tbuf[o0 + n]
         tpe = tn - t_prev + pole * tpe
@@ -168,6 +219,17 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             lbuf[f, n, 3] = rz
             lbuf[f, n, 4] = mu
             rbuf[f, n] = (1.0 + k_out) * rz + a_out * mu
+    if out2:  # transposed: lam[n] = rz[n] - a1 lam[n+1] - a2 lam[n+2], rho_y[n] = g (lam[n] + 2 lam[n+1] + lam[n+2])
+        lam1 = 0.0
+        lam2 = 0.0
+        for n in range(nv - 1, -1, -1):
+            rz = rbuf[f, n]
+            lam = rz - o_a1 * lam1 - o_a2 * lam2
+            lbuf[f, n, 3] = rz
+            lbuf[f, n, 4] = lam
+            rbuf[f, n] = o_g * (lam + 2.0 * lam1 + lam2)
+            lam2 = lam1
+            lam1 = lam
     hess = derivatives == HESSIAN  # else the gradient alone: no adjoint states lam, no curvature terms
     if hess:
         lf = 0.0
@@ -215,51 +277,109 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             R[i, j] = 0.0
     k0, k1, k2 = pos[C_THRESHOLD], pos[C_SLOPE], pos[C_KNEE]
     k6, k7, k8, k9, k10, k11 = pos[C_SLOW_MIX], pos[C_RMS], pos[C_SHELF], pos[C_MAKEUP], pos[C_DRIVE], pos[C_BIAS]
-    kin, kao, kko = pos[C_INPUT_HP], pos[C_OUTPUT_SHELF], pos[C_OUTPUT_SHELF_K]
-    v_live = fb or (sc and k8 >= 0) or (inhp and kin >= 0)  # whether the detector tangent V can be non-zero
+    kao, kko, ko1, ko2 = pos[C_OUTPUT_SHELF], pos[C_OUTPUT_SHELF_K], pos[C_OUT2_A1], pos[C_OUT2_A2]
+    tY1, tY2, tZ1O, tZ2O = T[Y1], T[Y2], T[Z1O], T[Z2O]
+    # The input chain's coefficients (slots I_*) and their positions in phi.
+    cp = (pos[C_INPUT_HP], pos[C_IN2_A1], pos[C_IN2_A2], pos[C_CORE_A], pos[C_CORE_B])
+    chain = max(cp[0], max(cp[1], max(cp[2], max(cp[3], cp[4])))) >= 0
+    CT = ct[f]
+    CTT = ctt[f]
+    for r_ in range(N_CHAIN_ROWS):
+        for k in range(N_CHAIN):
+            CT[r_, k] = 0.0
+            for kk in range(N_CHAIN):
+                CTT[r_, k, kk] = 0.0
+    rxd = R_XP if fb else R_X  # the rows the detector reads
+    rhd = R_HP if fb else R_H
+    v_live = fb or (sc and k8 >= 0) or chain  # whether the detector tangent V can be non-zero
     gf = init[f, S_GF]
     gs = init[f, S_GS]
     pp = init[f, S_PP]
-    # Input high-pass: its low-pass state li and, with respect to a_in, the first (t) and
-    # second (tt) derivatives of li, of the high-passed input x and of its side-chain high-pass h.
     li = init[f, S_LI]
-    tli = 0.0
-    ttli = 0.0
-    tx = 0.0
-    ttx = 0.0
-    th = 0.0
-    tth = 0.0
-    tx_prev = 0.0
-    ttx_prev = 0.0
-    th_prev = 0.0
-    tth_prev = 0.0
-    txd = 0.0
-    ttxd = 0.0
-    thd = 0.0
-    tthd = 0.0
+    ix1 = init[f, S_IX1]
+    ix2 = init[f, S_IX2]
+    iu1 = init[f, S_IU1]
+    iu2 = init[f, S_IU2]
+    fl = init[f, S_FL]
     lo = init[f, S_LO]
+    oy1 = init[f, S_OY1]
+    oy2 = init[f, S_OY2]
+    oz1 = init[f, S_OZ1]
+    oz2 = init[f, S_OZ2]
     for n in range(nv):
         xn = sbuf[f, n, 6]
         hd = hbuf[f, n]
         xd = (sbuf[f, n - 1, 6] if n > 0 else init[f, S_XP]) if fb else xn
-        if inhp:
-            xr = xbuf[o0 + n]
-            ttli = (1.0 - a_in) * ttli - 2.0 * tli
-            tli = (1.0 - a_in) * tli + (xr - li)
-            li = li + a_in * (xr - li)
-            tx = -tli
-            ttx = -ttli
-            if sc:
-                th = hp_g * (tx - tx_prev) + hp_a1 * th
-                tth = hp_g * (ttx - ttx_prev) + hp_a1 * tth
-            txd = tx_prev if fb else tx
-            ttxd = ttx_prev if fb else ttx
-            thd = th_prev if fb else th
-            tthd = tth_prev if fb else tth
-            tx_prev = tx
-            ttx_prev = ttx
-            th_prev = th
-            tth_prev = tth
+        if chain:  # the input chain's values again, with first (CT) and second (CTT) derivatives
+            sv = xbuf[o0 + n]
+            for k in range(N_CHAIN):
+                CT[R_W, k] = 0.0
+                for kk in range(N_CHAIN):
+                    CTT[R_W, k, kk] = 0.0
+            if inhp:  # l += a (x - l), x <- x - l: first in the chain, so only slot I_INHP
+                CTT[R_LI, I_INHP, I_INHP] = (1.0 - a_in) * CTT[R_LI, I_INHP, I_INHP] - 2.0 * CT[R_LI, I_INHP]
+                CT[R_LI, I_INHP] = (1.0 - a_in) * CT[R_LI, I_INHP] + (sv - li)
+                li = li + a_in * (sv - li)
+                sv = sv - li
+                CT[R_W, I_INHP] = -CT[R_LI, I_INHP]
+                CTT[R_W, I_INHP, I_INHP] = -CTT[R_LI, I_INHP, I_INHP]
+            if in2:  # u = (1 - a1 + a2)/4 d - a1 u1 - a2 u2, d = x - 2 x1 + x2: first in the chain (d is constant)
+                d = sv - 2.0 * ix1 + ix2
+                for k in range(I_A1, I_A2 + 1):
+                    for kk in range(I_A1, I_A2 + 1):
+                        CTT[R_W, k, kk] = -i_a1 * CTT[R_U1, k, kk] - i_a2 * CTT[R_U2, k, kk]
+                    CT[R_W, k] = -i_a1 * CT[R_U1, k] - i_a2 * CT[R_U2, k]
+                for k in range(I_A1, I_A2 + 1):  # the bilinear terms a1 u1, a2 u2
+                    CTT[R_W, k, I_A1] -= CT[R_U1, k]
+                    CTT[R_W, I_A1, k] -= CT[R_U1, k]
+                    CTT[R_W, k, I_A2] -= CT[R_U2, k]
+                    CTT[R_W, I_A2, k] -= CT[R_U2, k]
+                CT[R_W, I_A1] += -0.25 * d - iu1
+                CT[R_W, I_A2] += 0.25 * d - iu2
+                u = i_g * d - i_a1 * iu1 - i_a2 * iu2
+                for k in range(I_A1, I_A2 + 1):
+                    CT[R_U2, k] = CT[R_U1, k]
+                    CT[R_U1, k] = CT[R_W, k]
+                    for kk in range(I_A1, I_A2 + 1):
+                        CTT[R_U2, k, kk] = CTT[R_U1, k, kk]
+                        CTT[R_U1, k, kk] = CTT[R_W, k, kk]
+                ix2 = ix1
+                ix1 = sv
+                iu2 = iu1
+                iu1 = u
+                sv = u
+            if core:  # v = s - l - b l^3, l += a v
+                lq = 1.0 + 3.0 * c_b * fl * fl
+                for k in range(N_CHAIN):
+                    tl = CT[R_FL, k]
+                    for kk in range(N_CHAIN):
+                        CTT[R_W, k, kk] += -lq * CTT[R_FL, k, kk] - 6.0 * c_b * fl * tl * CT[R_FL, kk]
+                    CTT[R_W, k, I_CB] -= 3.0 * fl * fl * tl
+                    CTT[R_W, I_CB, k] -= 3.0 * fl * fl * tl
+                    CT[R_W, k] -= lq * tl
+                CT[R_W, I_CB] -= fl * fl * fl
+                sv = sv - fl - c_b * fl * fl * fl
+                for k in range(N_CHAIN):
+                    tv = CT[R_W, k]
+                    for kk in range(N_CHAIN):
+                        CTT[R_FL, k, kk] += c_a * CTT[R_W, k, kk]
+                    CTT[R_FL, k, I_CA] += tv
+                    CTT[R_FL, I_CA, k] += tv
+                    CT[R_FL, k] += c_a * tv
+                CT[R_FL, I_CA] += sv
+                fl = fl + c_a * sv
+            for k in range(N_CHAIN):  # the chain's output, the one before, and their side-chain high-passes
+                CT[R_XP, k] = CT[R_X, k]
+                CT[R_X, k] = CT[R_W, k]
+                CT[R_HP, k] = CT[R_H, k]
+                if sc:
+                    CT[R_H, k] = hp_g * (CT[R_X, k] - CT[R_XP, k]) + hp_a1 * CT[R_H, k]
+                for kk in range(N_CHAIN):
+                    CTT[R_XP, k, kk] = CTT[R_X, k, kk]
+                    CTT[R_X, k, kk] = CTT[R_W, k, kk]
+                    CTT[R_HP, k, kk] = CTT[R_H, k, kk]
+                    if sc:
+                        CTT[R_H, k, kk] = hp_g * (CTT[R_X, k, kk] - CTT[R_XP, k, kk]) + hp_a1 * CTT[R_H, k, kk]
         r = step_forward(gf, gs, pp, xd, hd, thr, slope, Wk, a_at, a_rf, a_rs, m, a_p, k_sc, fb, knee, rms, two, sc,
                          True, sbuf[f, n, 3], sbuf[f, n, 4])
         v0, gp, v, e, u_p, u_pp, kv = r[SF_V0], r[SF_GP], r[SF_V], r[SF_E], r[SF_U_P], r[SF_U_PP], r[SF_KV]
@@ -276,10 +396,12 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 tV[i] = v0 * tGP[i]
         if sc and k8 >= 0:
             tV[k8] = (gp if fb else 1.0) * hd + (v0 * tGP[k8] if fb else 0.0)
-        dv0 = 0.0
-        if inhp and kin >= 0:  # v0 = xd + k_sc hd, both high-passed input
-            dv0 = txd + (k_sc * thd if sc else 0.0)
-            tV[kin] = (gp if fb else 1.0) * dv0 + (v0 * tGP[kin] if fb else 0.0)
+        if chain:  # v0 = xd + k_sc hd, both from the chain's output
+            for k in range(N_CHAIN):
+                pk = cp[k]
+                if pk >= 0:
+                    dv0 = CT[rxd, k] + (k_sc * CT[rhd, k] if sc else 0.0)
+                    tV[pk] = (gp if fb else 1.0) * dv0 + (v0 * tGP[pk] if fb else 0.0)
         for i in range(P):
             tPV[i] = (1.0 - a_p) * tPP[i] + a_p * 2.0 * v * tV[i] if rms else 2.0 * v * tV[i]
         if rms and k7 >= 0:
@@ -308,7 +430,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             a_b, kv_b, o_b, p_b, e_b, v_b, gp_b = ra[SA_A], ra[SA_KV], ra[SA_O], ra[SA_P], ra[SA_E], ra[SA_V], ra[SA_GP]
             # Curvature of the step, weighted by lam[n]: dense parts on PV and V ...
             w_pv = a_b * alpha * alpha + kv_b * kv_oo * u_p * u_p + o_b * u_pp
-            w_v = 2.0 * e_b  # e = v^2 (in ff V is non-zero only on k8 and kin)
+            w_v = 2.0 * e_b  # e = v^2 (in ff V is non-zero only on k8 and the input chain's coefficients)
             # ... rows of coefficients against PV (exp, exponent, knee) ...
             r0 = a_b * alpha * s0 - kv_b * kv_oo * u_p
             r1 = a_b * alpha * s1 - K_DB * a_b * kv_o * u_p
@@ -337,14 +459,23 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             if fb and two and k6 >= 0:
                 for i in range(P):
                     R[k6, i] += gp_b * (tGS[i] - tGF[i])
-            if inhp and kin >= 0:  # v0's own second derivatives in a_in (and with k_sc); v = v0 gp in fb
+            if chain:  # v0's own second derivatives in the chain's coefficients (and with k_sc); v = v0 gp in fb
                 v0_b = v_b * gp if fb else v_b
-                R[kin, kin] += 0.5 * v0_b * (ttxd + (k_sc * tthd if sc else 0.0))
-                if sc and k8 >= 0:
-                    R[k8, kin] += v0_b * thd
-                if fb:
-                    for i in range(P):
-                        R[kin, i] += v_b * dv0 * tGP[i]
+                for k in range(N_CHAIN):
+                    pk = cp[k]
+                    if pk < 0:
+                        continue
+                    for kk in range(k, N_CHAIN):
+                        pk2 = cp[kk]
+                        if pk2 >= 0:
+                            c2 = v0_b * (CTT[rxd, k, kk] + (k_sc * CTT[rhd, k, kk] if sc else 0.0))
+                            R[pk, pk2] += 0.5 * c2 if kk == k else c2
+                    if sc and k8 >= 0:
+                        R[k8, pk] += v0_b * CT[rhd, k]
+                    if fb:
+                        dv0 = CT[rxd, k] + (k_sc * CT[rhd, k] if sc else 0.0)
+                        for i in range(P):
+                            R[pk, i] += v_b * dv0 * tGP[i]
             # ... and coefficient pairs: exp (a_b s s^T), exponent, knee.
             sv0 = s0 if k0 >= 0 else 0.0
             sv1 = s1 if k1 >= 0 else 0.0
@@ -388,18 +519,29 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             tW[i] = xn * Gm * tG[i]
         if k9 >= 0:
             tW[k9] += xn * g
-        if inhp and kin >= 0:  # w = x g G with x the high-passed input
-            tW[kin] += tx * g * Gm
+        if chain:  # w = x g G with x the chain's output
+            for k in range(N_CHAIN):
+                if cp[k] >= 0:
+                    tW[cp[k]] += CT[R_X, k] * g * Gm
         if hess:
             if k9 >= 0:
                 for i in range(P):  # w = x g G: d2/dg dG
                     R[k9, i] += w_b * xn * tG[i]
-            if inhp and kin >= 0:
-                for i in range(P):
-                    R[kin, i] += w_b * Gm * tx * tG[i]
-                if k9 >= 0:
-                    R[kin, k9] += w_b * g * tx
-                R[kin, kin] += 0.5 * w_b * g * Gm * ttx
+            if chain:
+                for k in range(N_CHAIN):
+                    pk = cp[k]
+                    if pk < 0:
+                        continue
+                    tx = CT[R_X, k]
+                    for i in range(P):
+                        R[pk, i] += w_b * Gm * tx * tG[i]
+                    if k9 >= 0:
+                        R[pk, k9] += w_b * g * tx
+                    for kk in range(k, N_CHAIN):
+                        pk2 = cp[kk]
+                        if pk2 >= 0:
+                            c2 = w_b * g * Gm * CTT[R_X, k, kk]
+                            R[pk, pk2] += 0.5 * c2 if kk == k else c2
             if two and k6 >= 0:  # g = gf + m (gs - gf)
                 for i in range(P):
                     R[k6, i] += g_b * (tGS[i] - tGF[i])
@@ -475,6 +617,34 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 if hess:
                     for i in range(P):
                         R[kko, i] += rho_o * (tY[i] - tLO[i])
+            tO = tZ
+        if out2:  # z = g (y + 2 y1 + y2) - a1 z1 - a2 z2, g = (1 + a1 + a2)/4; bilinear terms weighted by lam
+            rho_o = lbuf[f, n, 3]
+            lam = lbuf[f, n, 4]
+            dy = y + 2.0 * oy1 + oy2
+            z = o_g * dy - o_a1 * oz1 - o_a2 * oz2
+            if hess:
+                if ko1 >= 0:
+                    for i in range(P):
+                        R[ko1, i] += lam * (0.25 * (tY[i] + 2.0 * tY1[i] + tY2[i]) - tZ1O[i])
+                if ko2 >= 0:
+                    for i in range(P):
+                        R[ko2, i] += lam * (0.25 * (tY[i] + 2.0 * tY1[i] + tY2[i]) - tZ2O[i])
+            for i in range(P):
+                tZ[i] = o_g * (tY[i] + 2.0 * tY1[i] + tY2[i]) - o_a1 * tZ1O[i] - o_a2 * tZ2O[i]
+            if ko1 >= 0:
+                tZ[ko1] += 0.25 * dy - oz1
+            if ko2 >= 0:
+                tZ[ko2] += 0.25 * dy - oz2
+            for i in range(P):
+                tY2[i] = tY1[i]
+                tY1[i] = tY[i]
+                tZ2O[i] = tZ1O[i]
+                tZ1O[i] = tZ[i]
+            oy2 = oy1
+            oy1 = y
+            oz2 = oz1
+            oz1 = z
             tO = tZ
         # Gradient, pre-emphasised Jacobian; all dense rank-one terms in one sweep of U.
         for i in range(P):

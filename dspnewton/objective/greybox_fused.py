@@ -39,27 +39,32 @@ from .preemphasis import PREEMPHASIS_POLE
 __all__ = ["greybox_fused_loss_grad_hess", "greybox_fused_loss_grad", "greybox_fused_loss", "COEFFICIENT_OF_PARAM"]
 
 # Which coefficient (index into coefficient_table's columns) each parameter drives.
+# A second-order stage's two parameters (corner, Q) drive its two pole coefficients (a1, a2) together: the
+# corner's position in phi holds a1, the Q's a2 (:data:`COEFFICIENT_PAIRS`).
 COEFFICIENT_OF_PARAM = {"threshold_db": 0, "ratio": 1, "knee_db": 2, "attack_ms": 3, "release_ms": 4,
                         "release_slow_ms": 5, "slow_mix": 6, "rms_ms": 7, "sc_shelf_db": 8, "makeup_db": 9,
-                        "drive": 10, "bias": 11, "input_hp_hz": 12, "output_shelf_hz": 13, "output_shelf_db": 14}
+                        "drive": 10, "bias": 11, "input_hp_hz": 12, "output_shelf_hz": 13, "output_shelf_db": 14,
+                        "input_hp2_hz": 15, "input_q": 16, "core_hz": 17, "core_sat_db": 18, "output_lp_hz": 19,
+                        "output_q": 20}
+COEFFICIENT_PAIRS = (("input_hp2_hz", "input_q"), ("output_lp_hz", "output_q"))
 
 _frame_cpu = nb.njit(cache=True, nogil=True)(gf.greybox_frame)
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
 def _greybox_cpu(xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf, hbuf,
-                 lbuf, tan, hacc, racc, gacc, out_l, derivatives):  # pragma: no cover - compiled
+                 lbuf, tan, ct, ctt, hacc, racc, gacc, out_l, derivatives):  # pragma: no cover - compiled
     for f in nb.prange(off.shape[0]):
         _frame_cpu(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf,
-                   hbuf, lbuf, tan, hacc, racc, gacc, out_l, derivatives)
+                   hbuf, lbuf, tan, ct, ctt, hacc, racc, gacc, out_l, derivatives)
 
 
 @nb.njit(cache=True, nogil=True)
 def _greybox_sequential(xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf,
-                        hbuf, lbuf, tan, hacc, racc, gacc, out_l):  # pragma: no cover - compiled
+                        hbuf, lbuf, tan, ct, ctt, hacc, racc, gacc, out_l):  # pragma: no cover - compiled
     for f in range(off.shape[0]):  # in order: frame f writes frame f + 1's initial state
         _frame_cpu(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf,
-                   hbuf, lbuf, tan, hacc, racc, gacc, out_l, LOSS)
+                   hbuf, lbuf, tan, ct, ctt, hacc, racc, gacc, out_l, LOSS)
 
 
 @functools.lru_cache(maxsize=None)
@@ -85,29 +90,57 @@ def _highpass_coefficients(sample_rate: int) -> tuple[float, float]:
 
 
 def _coefficient_derivatives(theta: torch.Tensor, spec: ModelSpec, sample_rate: int, second: bool = True):
-    """Coefficients C (15,), and for the active ones (P, in parameter order) their first (P,) and (with
-    ``second``, else None) second (P,) derivatives with respect to theta.
+    """Coefficients C (21,), and for the active ones phi (P, in parameter order) their Jacobian J (P, P),
+    ``J[a, i] = dphi_a/dtheta_i``, and (with ``second``, else None) second derivatives D (P, P, P),
+    ``D[a] = d2phi_a/dtheta^2``.
 
-    Every active coefficient depends on its own parameter alone (the coefficient map is elementwise: each
-    parameter's range map, then its coefficient), so the Jacobian is diagonal and so is each coefficient's
-    Hessian: ``dC_a/dtheta = j[a] e_a``, ``d2C_a/dtheta2 = h[a] e_a e_a^T``.  Both come from two reverse
-    sweeps over the tiny graph of the map (about 30x cheaper than ``jacfwd(jacfwd)`` of the whole table)."""
+    Every active coefficient depends on its own parameter alone (each parameter's range map, then its
+    coefficient), except a second-order stage's two pole coefficients, which depend on its corner and Q together
+    (:data:`COEFFICIENT_PAIRS`).  The diagonal comes from two reverse sweeps over the tiny graph of the map (about
+    30x cheaper than ``jacfwd(jacfwd)`` of the whole table); each pair's 2 x 2 block from ``torch.func`` on the
+    table as a function of the pair's two parameters."""
     t = theta.detach().double().cpu().clone().requires_grad_()
     act = [COEFFICIENT_OF_PARAM[n] for n in spec.param_names]
     with torch.enable_grad():
         C = coefficient_table(t.unsqueeze(0), spec, sample_rate)[0]
         (j,) = torch.autograd.grad(C[act].sum(), t, create_graph=second)
         h = torch.autograd.grad(j.sum(), t)[0] if second else None
-    return C.detach().numpy(), j.detach(), h
+    P = len(act)
+    J = torch.diag(j.detach())
+    D = None
+    if second:
+        D = torch.zeros(P, P, P, dtype=torch.float64)
+        D[range(P), range(P), range(P)] = h
+    for names in COEFFICIENT_PAIRS:
+        if names[0] not in spec.param_names:
+            continue
+        idx = [spec.param_names.index(n) for n in names]
+        cols = [COEFFICIENT_OF_PARAM[n] for n in names]
+        base = theta.detach().double().cpu()
+
+        def pair(tp, idx=idx, cols=cols, base=base):
+            full = base.index_put((torch.tensor(idx),), tp)
+            return coefficient_table(full.unsqueeze(0), spec, sample_rate)[0, cols]
+
+        tp = base[idx]
+        J2 = torch.func.jacrev(pair)(tp)
+        ix = torch.tensor(idx)
+        J[ix.unsqueeze(1), ix] = J2
+        if second:
+            D2 = torch.func.jacfwd(torch.func.jacrev(pair))(tp)  # (2 outputs, 2, 2)
+            for a in range(2):
+                D[idx[a]] = 0.0
+                D[idx[a], ix.unsqueeze(1), ix] = D2[a]
+    return C.detach().numpy(), J, D
 
 
-def _chain_rule(g_phi: torch.Tensor, H_phi: torch.Tensor | None, j: torch.Tensor, h: torch.Tensor | None):
-    """Gradient and Hessian w.r.t. theta from those w.r.t. the active coefficients (diagonal Jacobian j, and
-    second derivatives h): ``g = j * g_phi``, ``H = H_phi * j j^T + diag(g_phi * h)``."""
-    grad = j * g_phi
+def _chain_rule(g_phi: torch.Tensor, H_phi: torch.Tensor | None, J: torch.Tensor, D: torch.Tensor | None):
+    """Gradient and Hessian w.r.t. theta from those w.r.t. the active coefficients (Jacobian J (P, P), second
+    derivatives D (P, P, P)): ``g = J^T g_phi``, ``H = J^T H_phi J + sum_a g_phi[a] D[a]``."""
+    grad = J.T @ g_phi
     if H_phi is None:
         return grad, None
-    H = H_phi * torch.outer(j, j) + torch.diag(g_phi * h)
+    H = J.T @ H_phi @ J + torch.einsum("a,aij->ij", g_phi, D)
     return grad, 0.5 * (H + H.T)
 
 
@@ -118,11 +151,12 @@ class _Scratch:
         new = (lambda *s: xp.zeros(s, **kw)) if xp is torch else (lambda *s: np.zeros(s))
         self.sbuf, self.rbuf, self.hbuf, self.lbuf = new(n, L, 7), new(n, L), new(n, L), new(n, L, 5)
         self.tan, self.hacc, self.racc = new(n, gf.N_TANGENTS, P), new(n, P, P), new(n, P, P)
+        self.ct, self.ctt = new(n, gf.N_CHAIN_ROWS, gf.N_CHAIN), new(n, gf.N_CHAIN_ROWS, gf.N_CHAIN, gf.N_CHAIN)
         self.gacc, self.out_l = new(n, P), new(n)
 
 
 def _coefficients(theta: torch.Tensor, spec: ModelSpec, sample_rate: int) -> np.ndarray:
-    """Coefficients C (15,) float64 of theta (P,)."""
+    """Coefficients C (21,) float64 of theta (P,)."""
     return coefficient_table(theta.detach().double().cpu().unsqueeze(0), spec, sample_rate)[0].numpy()
 
 
@@ -135,7 +169,8 @@ def _states(C: np.ndarray, pos, flags, hp: tuple, frames: Frames, spec: ModelSpe
     def run(lo, hi, init, out_l):
         sc = _Scratch(1, 1, spec.n_params)
         _greybox_sequential(xbuf, tbuf, off[lo:hi], valid[lo:hi], starts[lo:hi], init, snap_at[lo:hi], C, pos, flags,
-                            *hp, pole, sc.sbuf, sc.rbuf, sc.hbuf, sc.lbuf, sc.tan, sc.hacc, sc.racc, sc.gacc, out_l)
+                            *hp, pole, sc.sbuf, sc.rbuf, sc.hbuf, sc.lbuf, sc.tan, sc.ct, sc.ctt, sc.hacc, sc.racc,
+                            sc.gacc, out_l)
 
     key = spec.name.encode() + C.tobytes() + np.float64(pole).tobytes()
     return frame_states(frames, key, gf.REST, run)
@@ -175,8 +210,8 @@ def _run(C: np.ndarray, frames: Frames, spec: ModelSpec, pole: float, derivative
     for s in range(0, F, chunk):
         n = min(chunk, F - s)
         args = (xbuf, tbuf, off[s:s + n], valid[s:s + n], starts[s:s + n], init[s:s + n], snap_at[s:s + n], C, pos,
-                flags, hp_g, hp_a1, pole, sc.sbuf, sc.rbuf, sc.hbuf, sc.lbuf, sc.tan, sc.hacc, sc.racc, sc.gacc,
-                sc.out_l, derivatives)
+                flags, hp_g, hp_a1, pole, sc.sbuf, sc.rbuf, sc.hbuf, sc.lbuf, sc.tan, sc.ct, sc.ctt, sc.hacc, sc.racc,
+                sc.gacc, sc.out_l, derivatives)
         if gpu:
             _launch(_cuda_kernel(), n, *args)
         else:

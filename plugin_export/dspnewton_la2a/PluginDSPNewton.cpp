@@ -208,9 +208,19 @@ protected:
     void sampleRateChanged(double newSampleRate) override {
         fSampleRate = usable_rate(newSampleRate);
         fSwitch.each([this](dspnewton::Processor& p) { p.set_sample_rate(fSampleRate); });
+        report_rate_error();
     }
 
-    void activate() override { fSwitch.reset(); }
+    void activate() override {
+        fSwitch.reset();
+        report_rate_error();
+    }
+
+    /// A model that cannot run at the host's rate (out2 below 44.1 kHz) passes the audio through: say so.
+    void report_rate_error() const {
+        const std::string& why = fSwitch.active().rate_error();
+        if (!why.empty()) d_stderr2("dspnewton LA-2A: %s; the audio passes through unprocessed", why.c_str());
+    }
 
     void run(const float** inputs, float** outputs, uint32_t frames) override {
         fSwitch.process(inputs, outputs, frames);

@@ -9,9 +9,10 @@
 //   c = 1 - exp(-2200 / (t_ms * sr));  y = x g 10^(gamma/20)
 // Grey-box models add options (see Model and process_greybox below): feedback
 // detector, soft knee, RMS detector, two-stage release, side-chain shelf, tube output,
-// and the signal-path stages: an input high-pass before everything (``inhp``) and an
-// output high shelf after everything (``outshelf``), one-pole filters whose state lives
-// in a PathState per channel.
+// and the signal-path stages: an input high-pass before everything, first order (``inhp``) or
+// second order with Q (``in2``), then the input transformer's saturating core (``core``); an
+// output stage after everything, a first-order high shelf (``outshelf``) or a second-order
+// low-pass with Q (``out2``). Their state lives in a PathState per channel.
 // Used by the pybind11 extension (dspnewton._native) and by the plugin.
 #pragma once
 
@@ -111,6 +112,12 @@ inline Model parse_model(const std::string& name) {
     }
     if (topologies > 1) throw std::invalid_argument("model '" + name + "' names more than one topology");
     if (ff5 && !m.is_ff5()) throw std::invalid_argument("'ff5' takes no options; write 'ff+...' in '" + name + "'");
+#define DSPNEWTON_EXCLUSIVE_CHECK(a, b)                                                                     \
+    if (m.a && m.b)                                                                                         \
+        throw std::invalid_argument("model '" + name + "' has both '" #a "' and '" #b "', two forms of the " \
+                                    "same signal-path stage; use one of them");
+    DSPNEWTON_EXCLUSIVE_OPTIONS(DSPNEWTON_EXCLUSIVE_CHECK)
+#undef DSPNEWTON_EXCLUSIVE_CHECK
     return m;
 }
 
@@ -199,12 +206,47 @@ inline double hz_to_coef(double hz, double sample_rate) {
     return -std::expm1(-2.0 * 3.141592653589793 * hz / sample_rate);
 }
 
-/// The state of one channel's signal-path stages (the one-pole filters of ``inhp`` and ``outshelf``).
+/// The state of one channel's signal-path stages: the one-pole filters of ``inhp`` and ``outshelf``, the past
+/// inputs and outputs of ``in2`` and ``out2``, the flux of ``core``.
 struct PathState {
     double in = 0.0, out = 0.0;
-    void reset() { in = out = 0.0; }
-    bool finite() const { return std::isfinite(in) && std::isfinite(out); }
+    double ix1 = 0.0, ix2 = 0.0, iu1 = 0.0, iu2 = 0.0, flux = 0.0, oy1 = 0.0, oy2 = 0.0, oz1 = 0.0, oz2 = 0.0;
+    void reset() { *this = PathState{}; }
+    bool finite() const {
+        return std::isfinite(in) && std::isfinite(out) && std::isfinite(ix1) && std::isfinite(ix2) &&
+               std::isfinite(iu1) && std::isfinite(iu2) && std::isfinite(flux) && std::isfinite(oy1) &&
+               std::isfinite(oy2) && std::isfinite(oz1) && std::isfinite(oz2);
+    }
 };
+
+/// The denominator (a1, a2) of the bilinear transform, pre-warped at ``hz``, of the analogue section
+/// s^2 + (w/q) s + w^2 (the same as dspnewton.model.greybox_spec.biquad_poles).
+inline void biquad_poles(double hz, double q, double sample_rate, double& a1, double& a2) {
+    const double k = std::tan(3.141592653589793 * hz / sample_rate);
+    const double d = 1.0 + k / q + k * k;
+    a1 = 2.0 * (k * k - 1.0) / d;
+    a2 = (1.0 - k / q + k * k) / d;
+}
+
+/// The highest corner of the output low-pass (``out2``), Hz (the top of output_lp_hz's range in the parameter
+/// table): its models need a sample rate above twice it.
+inline double output_low_pass_top_hz() {
+#define DSPNEWTON_LP_TOP(name, label, unit, lo, hi, def, option, clo, chi, transform) \
+    if (std::strcmp(#name, "output_lp_hz") == 0) return hi;
+    DSPNEWTON_PARAM_FIELDS(DSPNEWTON_LP_TOP)
+#undef DSPNEWTON_LP_TOP
+    return 0.0;
+}
+
+/// Why ``model`` cannot run at ``sample_rate`` (empty: it can): ``out2``'s corners reach output_low_pass_top_hz().
+inline std::string sample_rate_error(const Model& model, double sample_rate) {
+    const double top = output_low_pass_top_hz();
+    if (!model.out2 || sample_rate > 2.0 * top) return "";
+    return "model " + model.name() + ": the output low-pass (out2) has corners up to " +
+           std::to_string(static_cast<long>(top)) + " Hz, above Nyquist at " +
+           std::to_string(static_cast<long>(sample_rate)) + " Hz; use a sample rate above " +
+           std::to_string(static_cast<long>(2.0 * top)) + " Hz (44.1 kHz and up) or a model with outshelf";
+}
 
 /// A field's value from its unconstrained theta (the transforms of dspnewton/model/schema.py;
 /// ``coef`` time constants refer to ``sample_rate``, the rate the theta was fitted at).
@@ -273,18 +315,46 @@ public:
         return output_stage(output(xs, detect(xs)), path_);
     }
 
-    /// The signal path's input high-pass (``inhp``) of one channel's sample; x itself otherwise.
+    /// The signal path's input stages of one channel's sample: the high-pass (``inhp`` or ``in2``), then the
+    /// saturating core (``core``); x itself without them.
     inline double input_stage(double x, PathState& s) const {
-        if (!model_.inhp) return x;
-        s.in += in_a_ * (x - s.in);
-        return x - s.in;
+        if (model_.inhp) {
+            s.in += in_a_ * (x - s.in);
+            x = x - s.in;
+        }
+        if (model_.in2) {  // u = (1 - a1 + a2)/4 (x - 2 x1 + x2) - a1 u1 - a2 u2
+            const double u = 0.25 * (1.0 - in2_a1_ + in2_a2_) * (x - 2.0 * s.ix1 + s.ix2) - in2_a1_ * s.iu1 -
+                             in2_a2_ * s.iu2;
+            s.ix2 = s.ix1;
+            s.ix1 = x;
+            s.iu2 = s.iu1;
+            s.iu1 = u;
+            x = u;
+        }
+        if (model_.core) {  // v = x - l - b l^3, l += a v
+            x = x - s.flux - core_b_ * s.flux * s.flux * s.flux;
+            s.flux += core_a_ * x;
+        }
+        return x;
     }
 
-    /// The signal path's output high shelf (``outshelf``) of one channel's sample; y itself otherwise.
+    /// The signal path's output stage of one channel's sample: the high shelf (``outshelf``) or the low-pass
+    /// (``out2``); y itself without them.
     inline double output_stage(double y, PathState& s) const {
-        if (!model_.outshelf) return y;
-        s.out += out_a_ * (y - s.out);
-        return y + out_k_ * (y - s.out);
+        if (model_.outshelf) {
+            s.out += out_a_ * (y - s.out);
+            y = y + out_k_ * (y - s.out);
+        }
+        if (model_.out2) {  // z = (1 + a1 + a2)/4 (y + 2 y1 + y2) - a1 z1 - a2 z2
+            const double z = 0.25 * (1.0 + out2_a1_ + out2_a2_) * (y + 2.0 * s.oy1 + s.oy2) - out2_a1_ * s.oz1 -
+                             out2_a2_ * s.oz2;
+            s.oy2 = s.oy1;
+            s.oy1 = y;
+            s.oz2 = s.oz1;
+            s.oz1 = z;
+            y = z;
+        }
+        return y;
     }
 
     /// Advance the detector by one sample of the detector signal ``d`` (the input for a
@@ -374,6 +444,10 @@ private:
         in_a_ = hz_to_coef(params_.input_hp_hz, sample_rate_);
         out_a_ = hz_to_coef(params_.output_shelf_hz, sample_rate_);
         out_k_ = std::expm1(kLn10Over20 * params_.output_shelf_db);
+        biquad_poles(params_.input_hp2_hz, params_.input_q, sample_rate_, in2_a1_, in2_a2_);
+        core_a_ = hz_to_coef(params_.core_hz, sample_rate_);
+        core_b_ = std::exp(-2.0 * kLn10Over20 * params_.core_sat_db);
+        biquad_poles(params_.output_lp_hz, params_.output_q, sample_rate_, out2_a1_, out2_a2_);
         const double w = std::tan(kPi * kShelfCornerHz / sample_rate_);
         hp_b_ = 1.0 / (1.0 + w);
         hp_a_ = (1.0 - w) / (1.0 + w);
@@ -385,6 +459,7 @@ private:
     double slope_ = 0.75, attack_ = 0.0, release_ = 0.0, makeup_ = 1.0;
     double release_slow_ = 0.0, mix_ = 0.0, rms_ = 1.0, shelf_k_ = 0.0, tanh_kb_ = 0.0, hp_b_ = 1.0, hp_a_ = 0.0;
     double in_a_ = 0.0, out_a_ = 1.0, out_k_ = 0.0;
+    double in2_a1_ = 0.0, in2_a2_ = 0.0, core_a_ = 0.0, core_b_ = 0.0, out2_a1_ = 0.0, out2_a2_ = 0.0;
     double g_ = 1.0, gs_ = 1.0, p_ = 0.0, x_prev_ = 0.0, hp_ = 0.0;
     PathState path_{};
 };

@@ -6,6 +6,7 @@
 // a UI range when the parameter is unbounded); transform maps the unconstrained theta to the value
 // (none, sigmoid, logsigmoid, coef; see dspnewton/model/schema.py).
 // DSPNEWTON_MODEL_OPTIONS: X(member, name, signal_path), in the order options are written in a model name.
+// DSPNEWTON_EXCLUSIVE_OPTIONS: X(member_a, member_b): a model takes at most one of the two.
 #pragma once
 
 #include <cmath>
@@ -25,7 +26,13 @@
     X(bias, "tube bias", "", -0.5, 0.5, 0.0, "tube", -0.5, 0.5, "sigmoid") \
     X(input_hp_hz, "input high-pass", "Hz", 1.0, 1000.0, 5.0, "inhp", 1.0, 1000.0, "logsigmoid") \
     X(output_shelf_hz, "output shelf corner", "Hz", 100.0, 40000.0, 8000.0, "outshelf", 100.0, 40000.0, "logsigmoid") \
-    X(output_shelf_db, "output shelf gain", "dB", -40.0, 12.0, 0.0, "outshelf", -40.0, 12.0, "sigmoid")
+    X(output_shelf_db, "output shelf gain", "dB", -40.0, 12.0, 0.0, "outshelf", -40.0, 12.0, "sigmoid") \
+    X(input_hp2_hz, "input high-pass (2nd order)", "Hz", 1.0, 1000.0, 10.0, "in2", 1.0, 1000.0, "logsigmoid") \
+    X(input_q, "input high-pass Q", "", 0.3, 3.0, 0.707, "in2", 0.3, 3.0, "logsigmoid") \
+    X(core_hz, "core corner", "Hz", 0.5, 200.0, 5.0, "core", 0.5, 200.0, "logsigmoid") \
+    X(core_sat_db, "core saturation flux", "dB", -40.0, 40.0, 20.0, "core", -40.0, 40.0, "sigmoid") \
+    X(output_lp_hz, "output low-pass", "Hz", 200.0, 20000.0, 18000.0, "out2", 200.0, 20000.0, "logsigmoid") \
+    X(output_q, "output low-pass Q", "", 0.3, 3.0, 0.707, "out2", 0.3, 3.0, "logsigmoid")
 
 #define DSPNEWTON_MODEL_OPTIONS(X) \
     X(knee, "knee", false) \
@@ -34,6 +41,13 @@
     X(sc, "sc", false) \
     X(tube, "tube", false) \
     X(inhp, "inhp", true) \
-    X(outshelf, "outshelf", true)
+    X(outshelf, "outshelf", true) \
+    X(in2, "in2", true) \
+    X(core, "core", true) \
+    X(out2, "out2", true)
+
+#define DSPNEWTON_EXCLUSIVE_OPTIONS(X) \
+    X(inhp, in2) \
+    X(outshelf, out2)
 
 #define DSPNEWTON_GRU_HIDDEN 8

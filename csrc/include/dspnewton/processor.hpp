@@ -133,8 +133,12 @@ public:
     /// Whether the table was given rows for ``mode`` (else that mode uses the other's rows).
     bool has_mode(int mode) const { return has_mode_[mode == kLimit ? 1 : 0]; }
 
+    /// A sample rate the table's model cannot run at (``out2`` below 44.1 kHz, see sample_rate_error()) is
+    /// accepted but refused: rate_error() says why, and process() passes the audio through unchanged (the
+    /// Python binding raises it; a plugin cannot refuse its host's rate, so it reports it and stays dry).
     void set_sample_rate(double sr) {
         if (!(sr >= 1000.0 && sr <= 1e6)) throw std::invalid_argument("sample rate must be 1000..1000000 Hz");
+        rate_error_ = sample_rate_error(table_.model, sr);
         sample_rate_ = sr;
         ramp_samples_ = static_cast<long>(std::lround(kSmoothMs * 1e-3 * sr));
         for (Compressor& c : comp_) c.set_sample_rate(sr);
@@ -143,6 +147,8 @@ public:
         vu_coef_ = -std::expm1(-static_cast<double>(kMeterStep) / (tau_s * sr));
     }
     double sample_rate() const { return sample_rate_; }
+    /// Why the model cannot run at the sample rate ("" when it can; then process() is a pass-through).
+    const std::string& rate_error() const { return rate_error_; }
 
     void set_channels(int channels) {
         if (channels < 1 || channels > kMaxChannels)
@@ -283,6 +289,13 @@ public:
     /// largest over the channels when they are independent).
     template <typename T, typename U = T>
     void process(const T* const* in, U* const* out, std::size_t n, double* gain_reduction_db = nullptr) {
+        if (!rate_error_.empty()) {  // refused sample rate: the audio passes through
+            for (int c = 0; c < channels_; ++c)
+                for (std::size_t i = 0; i < n; ++i) out[c][i] = static_cast<U>(in[c][i]);
+            if (gain_reduction_db)
+                for (std::size_t i = 0; i < n; ++i) gain_reduction_db[i] = 0.0;
+            return;
+        }
         if (n > 0) fresh_ = false;
         // Mix, trim and calibration at unity for the whole block (nothing ramps): the plain loop, without them.
         const bool plain = !ramps_[kMix].active() && !ramps_[kTrim].active() && !ramps_[kRef].active() &&
@@ -514,6 +527,7 @@ private:
     PathState path_[kMaxChannels];     // the signal-path stages' state per channel
     ResidualKernel res_kernel_{};      // its weights, laid out for the per-sample loop
     Ramp ramps_[kNumRamps];
+    std::string rate_error_;  // set_sample_rate(): why the model cannot run at this rate ("" when it can)
     double sample_rate_ = 44100.0, gain_lin_ = 1.0, last_gain_ = 1.0, in_lin_ = 1.0, out_lin_ = 1.0;
     double zero_vu_dbfs_ = Table::kDefaultZeroVuDbfs, vu_coef_ = 0.0;
     bool table_level_ = true;  // the session's 0 VU is the table's zero_vu_dbfs
