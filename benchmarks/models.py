@@ -34,6 +34,7 @@ from _common import machine_info, write_json  # noqa: E402
 import dspnewton  # noqa: E402
 from dspnewton.data.virtual_unit import OpticalLeveler  # noqa: E402
 from dspnewton.data.virtual_transformer_unit import TransformerLeveler  # noqa: E402
+from dspnewton.data.virtual_fet_unit import FETLeveler  # noqa: E402
 from dspnewton.fitting import fit_ff5_multistart  # noqa: E402
 from dspnewton.model.greybox_spec import RECOMMENDED_MODEL  # noqa: E402
 from dspnewton.model.models import get_model  # noqa: E402
@@ -44,7 +45,7 @@ from dspnewton.synth import music_like, program_material  # noqa: E402
 STAGED = f"{RECOMMENDED_MODEL}+inhp+outshelf"
 DEFAULT_MODELS = ["ff+knee+rms+inhp+outshelf", "fb+2rel", RECOMMENDED_MODEL, "fb+2rel+inhp+outshelf", STAGED, "auto"]
 PEDALBOARD_SETTINGS = {"pb-4to1": (-30.0, 4.0, 5.0, 100.0), "pb-10to1": (-24.0, 10.0, 1.0, 50.0)}
-UNITS = {"optical": OpticalLeveler, "transformer": TransformerLeveler}
+UNITS = {"optical": OpticalLeveler, "transformer": TransformerLeveler, "fet": FETLeveler}
 
 
 def targets():

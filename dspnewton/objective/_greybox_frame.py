@@ -66,13 +66,15 @@ N_TANGENTS = 19
 N_STATE = 21
 REST = (1.0, 1.0) + (0.0,) * 19
 # The input chain (inhp or in2, then core) is differentiated in forward mode to second order with respect to its
-# coefficients, the slots of ``ct`` (F, N_CHAIN_ROWS, N_CHAIN) and ``ctt`` (F, N_CHAIN_ROWS, N_CHAIN, N_CHAIN):
-I_INHP, I_A1, I_A2, I_CA, I_CB = range(5)
+# coefficients, the slots of ``ct`` (F, N_CHAIN_ROWS, N_CHAIN) and ``ctt`` (F, N_CHAIN_ROWS, N_CHAIN, N_CHAIN; the
+# upper triangle kk >= k only), ordered so that every model's slots in use are contiguous (inhp and in2 exclude
+# each other):
+I_A1, I_A2, I_CA, I_CB, I_INHP = range(5)
 N_CHAIN = 5
-# ... for these signals (rows): inhp's low-pass, in2's two past outputs, the core's flux, the chain's output now
-# and one sample before, its side-chain high-pass now and before, and the signal being worked on.
-R_LI, R_U1, R_U2, R_FL, R_X, R_XP, R_H, R_HP, R_W = range(9)
-N_CHAIN_ROWS = 9
+# ... for these signals (rows): inhp's low-pass, in2's two past outputs, the core's flux, and two rows each for the
+# chain's output and its side-chain high-pass (now and one sample before, alternating: no copies).
+R_LI, R_U1, R_U2, R_FL, R_XA, R_XB, R_HA, R_HB = range(8)
+N_CHAIN_ROWS = 8
 
 
 def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole,
@@ -279,9 +281,12 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
     k6, k7, k8, k9, k10, k11 = pos[C_SLOW_MIX], pos[C_RMS], pos[C_SHELF], pos[C_MAKEUP], pos[C_DRIVE], pos[C_BIAS]
     kao, kko, ko1, ko2 = pos[C_OUTPUT_SHELF], pos[C_OUTPUT_SHELF_K], pos[C_OUT2_A1], pos[C_OUT2_A2]
     tY1, tY2, tZ1O, tZ2O = T[Y1], T[Y2], T[Z1O], T[Z2O]
+    iy1, iy2 = Y1, Y2  # out2's input rows alternate (no copies)
     # The input chain's coefficients (slots I_*) and their positions in phi.
-    cp = (pos[C_INPUT_HP], pos[C_IN2_A1], pos[C_IN2_A2], pos[C_CORE_A], pos[C_CORE_B])
+    cp = (pos[C_IN2_A1], pos[C_IN2_A2], pos[C_CORE_A], pos[C_CORE_B], pos[C_INPUT_HP])
     chain = max(cp[0], max(cp[1], max(cp[2], max(cp[3], cp[4])))) >= 0
+    c0 = I_A1 if in2 else (I_CA if core else I_INHP)  # the slots in use: [c0, c1), all of them coefficients
+    c1 = I_INHP + 1 if inhp else (I_CB + 1 if core else I_A2 + 1)
     CT = ct[f]
     CTT = ctt[f]
     for r_ in range(N_CHAIN_ROWS):
@@ -289,8 +294,8 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             CT[r_, k] = 0.0
             for kk in range(N_CHAIN):
                 CTT[r_, k, kk] = 0.0
-    rxd = R_XP if fb else R_X  # the rows the detector reads
-    rhd = R_HP if fb else R_H
+    rx, rxp, rh, rhp = R_XA, R_XB, R_HA, R_HB  # the chain's output and its high-pass: now, one sample before
+    rxd, rhd = rx, rh  # the rows the detector reads
     v_live = fb or (sc and k8 >= 0) or chain  # whether the detector tangent V can be non-zero
     gf = init[f, S_GF]
     gs = init[f, S_GS]
@@ -312,37 +317,37 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
         xd = (sbuf[f, n - 1, 6] if n > 0 else init[f, S_XP]) if fb else xn
         if chain:  # the input chain's values again, with first (CT) and second (CTT) derivatives
             sv = xbuf[o0 + n]
-            for k in range(N_CHAIN):
-                CT[R_W, k] = 0.0
-                for kk in range(N_CHAIN):
-                    CTT[R_W, k, kk] = 0.0
+            rn = rxp  # the row of the new output (the oldest one is overwritten)
+            for k in range(c0, c1):
+                CT[rn, k] = 0.0
+                for kk in range(k, c1):
+                    CTT[rn, k, kk] = 0.0
             if inhp:  # l += a (x - l), x <- x - l: first in the chain, so only slot I_INHP
                 CTT[R_LI, I_INHP, I_INHP] = (1.0 - a_in) * CTT[R_LI, I_INHP, I_INHP] - 2.0 * CT[R_LI, I_INHP]
                 CT[R_LI, I_INHP] = (1.0 - a_in) * CT[R_LI, I_INHP] + (sv - li)
                 li = li + a_in * (sv - li)
                 sv = sv - li
-                CT[R_W, I_INHP] = -CT[R_LI, I_INHP]
-                CTT[R_W, I_INHP, I_INHP] = -CTT[R_LI, I_INHP, I_INHP]
+                CT[rn, I_INHP] = -CT[R_LI, I_INHP]
+                CTT[rn, I_INHP, I_INHP] = -CTT[R_LI, I_INHP, I_INHP]
             if in2:  # u = (1 - a1 + a2)/4 d - a1 u1 - a2 u2, d = x - 2 x1 + x2: first in the chain (d is constant)
                 d = sv - 2.0 * ix1 + ix2
                 for k in range(I_A1, I_A2 + 1):
-                    for kk in range(I_A1, I_A2 + 1):
-                        CTT[R_W, k, kk] = -i_a1 * CTT[R_U1, k, kk] - i_a2 * CTT[R_U2, k, kk]
-                    CT[R_W, k] = -i_a1 * CT[R_U1, k] - i_a2 * CT[R_U2, k]
-                for k in range(I_A1, I_A2 + 1):  # the bilinear terms a1 u1, a2 u2
-                    CTT[R_W, k, I_A1] -= CT[R_U1, k]
-                    CTT[R_W, I_A1, k] -= CT[R_U1, k]
-                    CTT[R_W, k, I_A2] -= CT[R_U2, k]
-                    CTT[R_W, I_A2, k] -= CT[R_U2, k]
-                CT[R_W, I_A1] += -0.25 * d - iu1
-                CT[R_W, I_A2] += 0.25 * d - iu2
+                    for kk in range(k, I_A2 + 1):
+                        CTT[rn, k, kk] = -i_a1 * CTT[R_U1, k, kk] - i_a2 * CTT[R_U2, k, kk]
+                    CT[rn, k] = -i_a1 * CT[R_U1, k] - i_a2 * CT[R_U2, k]
+                # The bilinear terms a1 u1, a2 u2: e_a1 (x) T_u1 + T_u1 (x) e_a1 + (the same for a2), upper triangle.
+                CTT[rn, I_A1, I_A1] -= 2.0 * CT[R_U1, I_A1]
+                CTT[rn, I_A1, I_A2] -= CT[R_U1, I_A2] + CT[R_U2, I_A1]
+                CTT[rn, I_A2, I_A2] -= 2.0 * CT[R_U2, I_A2]
+                CT[rn, I_A1] += -0.25 * d - iu1
+                CT[rn, I_A2] += 0.25 * d - iu2
                 u = i_g * d - i_a1 * iu1 - i_a2 * iu2
                 for k in range(I_A1, I_A2 + 1):
                     CT[R_U2, k] = CT[R_U1, k]
-                    CT[R_U1, k] = CT[R_W, k]
-                    for kk in range(I_A1, I_A2 + 1):
+                    CT[R_U1, k] = CT[rn, k]
+                    for kk in range(k, I_A2 + 1):
                         CTT[R_U2, k, kk] = CTT[R_U1, k, kk]
-                        CTT[R_U1, k, kk] = CTT[R_W, k, kk]
+                        CTT[R_U1, k, kk] = CTT[rn, k, kk]
                 ix2 = ix1
                 ix1 = sv
                 iu2 = iu1
@@ -350,36 +355,46 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 sv = u
             if core:  # v = s - l - b l^3, l += a v
                 lq = 1.0 + 3.0 * c_b * fl * fl
-                for k in range(N_CHAIN):
+                l2 = 3.0 * fl * fl
+                b6 = 6.0 * c_b * fl
+                for k in range(c0, c1):  # upper triangle; the b l^3 term adds e_b (x) T_l + T_l (x) e_b
                     tl = CT[R_FL, k]
-                    for kk in range(N_CHAIN):
-                        CTT[R_W, k, kk] += -lq * CTT[R_FL, k, kk] - 6.0 * c_b * fl * tl * CT[R_FL, kk]
-                    CTT[R_W, k, I_CB] -= 3.0 * fl * fl * tl
-                    CTT[R_W, I_CB, k] -= 3.0 * fl * fl * tl
-                    CT[R_W, k] -= lq * tl
-                CT[R_W, I_CB] -= fl * fl * fl
+                    for kk in range(k, c1):
+                        c2 = -lq * CTT[R_FL, k, kk] - b6 * tl * CT[R_FL, kk]
+                        if k == I_CB:
+                            c2 -= l2 * CT[R_FL, kk]
+                        if kk == I_CB:
+                            c2 -= l2 * tl
+                        CTT[rn, k, kk] += c2
+                for k in range(c0, c1):
+                    CT[rn, k] -= lq * CT[R_FL, k]
+                CT[rn, I_CB] -= fl * fl * fl
                 sv = sv - fl - c_b * fl * fl * fl
-                for k in range(N_CHAIN):
-                    tv = CT[R_W, k]
-                    for kk in range(N_CHAIN):
-                        CTT[R_FL, k, kk] += c_a * CTT[R_W, k, kk]
-                    CTT[R_FL, k, I_CA] += tv
-                    CTT[R_FL, I_CA, k] += tv
-                    CT[R_FL, k] += c_a * tv
+                for k in range(c0, c1):  # l += a v: e_a (x) T_v + T_v (x) e_a
+                    tv = CT[rn, k]
+                    for kk in range(k, c1):
+                        c2 = c_a * CTT[rn, k, kk]
+                        if k == I_CA:
+                            c2 += CT[rn, kk]
+                        if kk == I_CA:
+                            c2 += tv
+                        CTT[R_FL, k, kk] += c2
+                for k in range(c0, c1):
+                    CT[R_FL, k] += c_a * CT[rn, k]
                 CT[R_FL, I_CA] += sv
                 fl = fl + c_a * sv
-            for k in range(N_CHAIN):  # the chain's output, the one before, and their side-chain high-passes
-                CT[R_XP, k] = CT[R_X, k]
-                CT[R_X, k] = CT[R_W, k]
-                CT[R_HP, k] = CT[R_H, k]
-                if sc:
-                    CT[R_H, k] = hp_g * (CT[R_X, k] - CT[R_XP, k]) + hp_a1 * CT[R_H, k]
-                for kk in range(N_CHAIN):
-                    CTT[R_XP, k, kk] = CTT[R_X, k, kk]
-                    CTT[R_X, k, kk] = CTT[R_W, k, kk]
-                    CTT[R_HP, k, kk] = CTT[R_H, k, kk]
-                    if sc:
-                        CTT[R_H, k, kk] = hp_g * (CTT[R_X, k, kk] - CTT[R_XP, k, kk]) + hp_a1 * CTT[R_H, k, kk]
+            rxp = rx
+            rx = rn
+            if sc:  # the side-chain high-pass of the chain's output, into the older of its two rows
+                rhn = rhp
+                for k in range(c0, c1):
+                    CT[rhn, k] = hp_g * (CT[rx, k] - CT[rxp, k]) + hp_a1 * CT[rh, k]
+                    for kk in range(k, c1):
+                        CTT[rhn, k, kk] = hp_g * (CTT[rx, k, kk] - CTT[rxp, k, kk]) + hp_a1 * CTT[rh, k, kk]
+                rhp = rh
+                rh = rhn
+            rxd = rxp if fb else rx
+            rhd = rhp if fb else rh
         r = step_forward(gf, gs, pp, xd, hd, thr, slope, Wk, a_at, a_rf, a_rs, m, a_p, k_sc, fb, knee, rms, two, sc,
                          True, sbuf[f, n, 3], sbuf[f, n, 4])
         v0, gp, v, e, u_p, u_pp, kv = r[SF_V0], r[SF_GP], r[SF_V], r[SF_E], r[SF_U_P], r[SF_U_PP], r[SF_KV]
@@ -397,7 +412,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
         if sc and k8 >= 0:
             tV[k8] = (gp if fb else 1.0) * hd + (v0 * tGP[k8] if fb else 0.0)
         if chain:  # v0 = xd + k_sc hd, both from the chain's output
-            for k in range(N_CHAIN):
+            for k in range(c0, c1):
                 pk = cp[k]
                 if pk >= 0:
                     dv0 = CT[rxd, k] + (k_sc * CT[rhd, k] if sc else 0.0)
@@ -461,11 +476,11 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                     R[k6, i] += gp_b * (tGS[i] - tGF[i])
             if chain:  # v0's own second derivatives in the chain's coefficients (and with k_sc); v = v0 gp in fb
                 v0_b = v_b * gp if fb else v_b
-                for k in range(N_CHAIN):
+                for k in range(c0, c1):
                     pk = cp[k]
                     if pk < 0:
                         continue
-                    for kk in range(k, N_CHAIN):
+                    for kk in range(k, c1):
                         pk2 = cp[kk]
                         if pk2 >= 0:
                             c2 = v0_b * (CTT[rxd, k, kk] + (k_sc * CTT[rhd, k, kk] if sc else 0.0))
@@ -520,27 +535,27 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
         if k9 >= 0:
             tW[k9] += xn * g
         if chain:  # w = x g G with x the chain's output
-            for k in range(N_CHAIN):
+            for k in range(c0, c1):
                 if cp[k] >= 0:
-                    tW[cp[k]] += CT[R_X, k] * g * Gm
+                    tW[cp[k]] += CT[rx, k] * g * Gm
         if hess:
             if k9 >= 0:
                 for i in range(P):  # w = x g G: d2/dg dG
                     R[k9, i] += w_b * xn * tG[i]
             if chain:
-                for k in range(N_CHAIN):
+                for k in range(c0, c1):
                     pk = cp[k]
                     if pk < 0:
                         continue
-                    tx = CT[R_X, k]
+                    tx = CT[rx, k]
                     for i in range(P):
                         R[pk, i] += w_b * Gm * tx * tG[i]
                     if k9 >= 0:
                         R[pk, k9] += w_b * g * tx
-                    for kk in range(k, N_CHAIN):
+                    for kk in range(k, c1):
                         pk2 = cp[kk]
                         if pk2 >= 0:
-                            c2 = w_b * g * Gm * CTT[R_X, k, kk]
+                            c2 = w_b * g * Gm * CTT[rx, k, kk]
                             R[pk, pk2] += 0.5 * c2 if kk == k else c2
             if two and k6 >= 0:  # g = gf + m (gs - gf)
                 for i in range(P):
@@ -623,29 +638,33 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             lam = lbuf[f, n, 4]
             dy = y + 2.0 * oy1 + oy2
             z = o_g * dy - o_a1 * oz1 - o_a2 * oz2
+            for i in range(P):  # Z holds the tangent of y + 2 y1 + y2
+                tZ[i] = tY[i] + 2.0 * tY1[i] + tY2[i]
             if hess:
                 if ko1 >= 0:
                     for i in range(P):
-                        R[ko1, i] += lam * (0.25 * (tY[i] + 2.0 * tY1[i] + tY2[i]) - tZ1O[i])
+                        R[ko1, i] += lam * (0.25 * tZ[i] - tZ1O[i])
                 if ko2 >= 0:
                     for i in range(P):
-                        R[ko2, i] += lam * (0.25 * (tY[i] + 2.0 * tY1[i] + tY2[i]) - tZ2O[i])
-            for i in range(P):
-                tZ[i] = o_g * (tY[i] + 2.0 * tY1[i] + tY2[i]) - o_a1 * tZ1O[i] - o_a2 * tZ2O[i]
+                        R[ko2, i] += lam * (0.25 * tZ[i] - tZ2O[i])
+            for i in range(P):  # the new output's tangent into the oldest output row, which then becomes the newest
+                tZ2O[i] = o_g * tZ[i] - o_a1 * tZ1O[i] - o_a2 * tZ2O[i]
             if ko1 >= 0:
-                tZ[ko1] += 0.25 * dy - oz1
+                tZ2O[ko1] += 0.25 * dy - oz1
             if ko2 >= 0:
-                tZ[ko2] += 0.25 * dy - oz2
+                tZ2O[ko2] += 0.25 * dy - oz2
+            tO = tZ2O
+            tZ2O = tZ1O
+            tZ1O = tO
+            iy1, iy2 = iy2, iy1  # the oldest input row takes the new input
+            tY1 = T[iy1]
+            tY2 = T[iy2]
             for i in range(P):
-                tY2[i] = tY1[i]
                 tY1[i] = tY[i]
-                tZ2O[i] = tZ1O[i]
-                tZ1O[i] = tZ[i]
             oy2 = oy1
             oy1 = y
             oz2 = oz1
             oz1 = z
-            tO = tZ
         # Gradient, pre-emphasised Jacobian; all dense rank-one terms in one sweep of U.
         for i in range(P):
             gr[i] += rho_o * tO[i]

@@ -29,7 +29,9 @@ import numpy as np
 import torch
 
 from ..model.greybox_spec import kernel_flags
-from ..model.greybox_spec import COEFFICIENTS, SC_CORNER_HZ, ModelSpec, coefficient_table, parse_model
+from ..model.greybox_spec import (COEFFICIENTS, EXTRA_RANGES, SC_CORNER_HZ, ModelSpec, biquad_poles,
+                                  coefficient_table, parse_model)
+from ..model.transforms import sigmoid_map
 from . import _greybox_frame as gf
 from ._fused_frame import GRADIENT, HESSIAN, LOSS
 from .frame_state import frame_states, snap_offsets
@@ -97,8 +99,7 @@ def _coefficient_derivatives(theta: torch.Tensor, spec: ModelSpec, sample_rate: 
     Every active coefficient depends on its own parameter alone (each parameter's range map, then its
     coefficient), except a second-order stage's two pole coefficients, which depend on its corner and Q together
     (:data:`COEFFICIENT_PAIRS`).  The diagonal comes from two reverse sweeps over the tiny graph of the map (about
-    30x cheaper than ``jacfwd(jacfwd)`` of the whole table); each pair's 2 x 2 block from ``torch.func`` on the
-    table as a function of the pair's two parameters."""
+    30x cheaper than ``jacfwd(jacfwd)`` of the whole table); each pair's 2 x 2 block from :func:`_pair_derivatives`."""
     t = theta.detach().double().cpu().clone().requires_grad_()
     act = [COEFFICIENT_OF_PARAM[n] for n in spec.param_names]
     with torch.enable_grad():
@@ -115,23 +116,31 @@ def _coefficient_derivatives(theta: torch.Tensor, spec: ModelSpec, sample_rate: 
         if names[0] not in spec.param_names:
             continue
         idx = [spec.param_names.index(n) for n in names]
-        cols = [COEFFICIENT_OF_PARAM[n] for n in names]
-        base = theta.detach().double().cpu()
-
-        def pair(tp, idx=idx, cols=cols, base=base):
-            full = base.index_put((torch.tensor(idx),), tp)
-            return coefficient_table(full.unsqueeze(0), spec, sample_rate)[0, cols]
-
-        tp = base[idx]
-        J2 = torch.func.jacrev(pair)(tp)
+        J2, D2 = _pair_derivatives(theta.detach().double().cpu()[idx], names, sample_rate, second)
         ix = torch.tensor(idx)
         J[ix.unsqueeze(1), ix] = J2
         if second:
-            D2 = torch.func.jacfwd(torch.func.jacrev(pair))(tp)  # (2 outputs, 2, 2)
             for a in range(2):
                 D[idx[a]] = 0.0
                 D[idx[a], ix.unsqueeze(1), ix] = D2[a]
     return C.detach().numpy(), J, D
+
+
+def _pair_derivatives(tp: torch.Tensor, names, sample_rate: int, second: bool):
+    """A second-order stage's pole coefficients (a1, a2) as functions of its (corner, Q) thetas tp (2,): Jacobian
+    (2, 2) and (with ``second``) second derivatives (2, 2, 2), from reverse sweeps over the map's small graph (the
+    same range maps and :func:`~dspnewton.model.greybox_spec.biquad_poles` as the coefficient table)."""
+    t = tp.clone().requires_grad_()
+    with torch.enable_grad():
+        hz, q = (sigmoid_map(t[i], *EXTRA_RANGES[n]) for i, n in enumerate(names))
+        poles = biquad_poles(hz, q, sample_rate)
+        rows = [torch.autograd.grad(a, t, create_graph=second, retain_graph=True)[0] for a in poles]
+        J2 = torch.stack([r.detach() for r in rows])
+        if not second:
+            return J2, None
+        D2 = torch.stack([torch.stack([torch.autograd.grad(r[i], t, retain_graph=True)[0] for i in range(2)])
+                          for r in rows])
+    return J2, D2
 
 
 def _chain_rule(g_phi: torch.Tensor, H_phi: torch.Tensor | None, J: torch.Tensor, D: torch.Tensor | None):
