@@ -43,7 +43,9 @@ from dspnewton.optim.newton import NewtonOptions  # noqa: E402
 from dspnewton.synth import music_like, program_material  # noqa: E402
 
 STAGED = f"{RECOMMENDED_MODEL}+inhp+outshelf"
-DEFAULT_MODELS = ["ff+knee+rms+inhp+outshelf", "fb+2rel", RECOMMENDED_MODEL, "fb+2rel+inhp+outshelf", STAGED, "auto"]
+STAGED2 = f"{RECOMMENDED_MODEL}+in2+core+out2"  # the largest model (18 parameters)
+DEFAULT_MODELS = ["ff+knee+rms+inhp+outshelf", "fb+2rel", RECOMMENDED_MODEL, "fb+2rel+inhp+outshelf", STAGED,
+                  "fb+2rel+in2+core+out2", STAGED2, "auto"]
 PEDALBOARD_SETTINGS = {"pb-4to1": (-30.0, 4.0, 5.0, 100.0), "pb-10to1": (-24.0, 10.0, 1.0, 50.0)}
 UNITS = {"optical": OpticalLeveler, "transformer": TransformerLeveler, "fet": FETLeveler}
 
@@ -155,7 +157,8 @@ def hessian_timing(seconds: float = 3.0, sr: int = 44100):
     x = torch.from_numpy(music_like(seconds, sr, seed=3))
     base = dict(threshold_db=-30.0, ratio=4.0, attack_ms=3.0, release_ms=80.0, makeup_db=2.0)
     rows = []
-    for name in ["ff5", "fb+2rel", RECOMMENDED_MODEL, "fb+2rel+inhp+outshelf", STAGED]:
+    for name in ["ff5", "fb+2rel", RECOMMENDED_MODEL, "fb+2rel+inhp+outshelf", STAGED, "fb+2rel+in2+core+out2",
+                 STAGED2]:
         spec = parse_model(name)
         th = model_physical_to_theta(base, spec, sr, fill_defaults=True)
         y = render_model(x, th + 0.05, spec, sr).detach()

@@ -72,6 +72,24 @@ def _candidate_names(candidates) -> list:
         raise InputError(str(exc)) from None
 
 
+def runnable_candidates(names, sample_rate: int, named: bool) -> tuple[list, dict]:
+    """The candidates a pair at ``sample_rate`` can run, and {model: why} for the others (``out2`` needs a rate
+    above twice its highest corner).  With ``named`` (the user listed the candidates) a candidate that cannot run
+    is an InputError instead of being left out."""
+    from .model.greybox_spec import check_output_lp_rate
+
+    keep, skipped = [], {}
+    for n in names:
+        try:
+            check_output_lp_rate(parse_model(n), sample_rate)
+            keep.append(n)
+        except InputError as exc:
+            if named:
+                raise
+            skipped[n] = str(exc)
+    return keep, skipped
+
+
 @dataclass
 class FoldLayout:
     """How a pair of ``n_samples`` is cut for selection (all in samples).
@@ -204,7 +222,9 @@ def fit_auto(input, target, sample_rate: int | None = None, *, candidates=None,
     x, y, sr = pair.x, pair.y, pair.sample_rate
     layout = fold_layout(x.shape[-1], sr, validation, folds, float(fit_kw.get("overlap_seconds", 1.0)))
     fit_kw = dict(fit_kw, channels=channels)
+    names, skipped = runnable_candidates(names, sr, candidates is not None)
     rows, fits, decision = score_candidates(x, y, sr, layout, names, fit_kw, callback)
+    decision["skipped_candidates"] = skipped
     chosen = decision["chosen"]
     final = fit(x, y, sr, model=chosen, init=fits[chosen], callback=callback, **fit_kw)
     final.extra["auto"] = {
@@ -359,6 +379,16 @@ def select_for_sweep(pairs: dict, candidates=None, validation: float = VALIDATIO
             fold_layout(min(i.frames for i in infos), infos[0].samplerate, validation, folds, overlap)
         except InputError as exc:
             raise InputError(f"{key[0]} {key[1]} ('{tgt}'): {exc}") from None
+    rates = set()
+    for inp, tgt in pairs.values():
+        try:
+            rates.add(sf.info(str(tgt)).samplerate)
+        except RuntimeError:
+            continue
+    skipped = {}
+    for rate in sorted(rates):
+        names, more = runnable_candidates(names, rate, candidates is not None)
+        skipped.update(more)
     pool = list(dict.fromkeys(["ff5"] + names))
     settings, ratios, eligible, rule = {}, {n: [] for n in pool}, {n: True for n in pool}, ""
     for i, (key, (inp, tgt)) in enumerate(sorted(pairs.items())):
@@ -380,4 +410,5 @@ def select_for_sweep(pairs: dict, candidates=None, validation: float = VALIDATIO
     score = {n: float(sum(v) / len(v)) for n, v in ratios.items()}
     chosen = min((n for n in pool if eligible[n]), key=lambda n: score[n])
     return {"chosen": chosen, "candidates": names, "score": score, "eligible": eligible, "settings": settings,
-            "validation_fraction": validation, "rule": rule + ", in every selection setting"}
+            "validation_fraction": validation, "rule": rule + ", in every selection setting",
+            "skipped_candidates": skipped}

@@ -37,7 +37,10 @@ def test_fit_auto_records_every_candidate_and_keeps_the_best(pair, tmp_path, cap
     d = json.loads((out / "fit.json").read_text())
     auto = d["extra"]["auto"]
     rows = auto["candidates"]
-    assert [r["model"] for r in rows] == [m for m, _ in SHORT_LIST]
+    # Every candidate the pair's rate can run (out2 needs 44.1 kHz and up: left out, with the reason).
+    assert list(auto["skipped_candidates"]) == [m for m, _ in SHORT_LIST if "out2" in m]
+    assert all(f"above Nyquist at {SR} Hz" in why for why in auto["skipped_candidates"].values())
+    assert [r["model"] for r in rows] == [m for m, _ in SHORT_LIST if "out2" not in m]
     for r in rows:
         assert 0 < r["esr_fit"] < 1 and 0 < r["esr_held_out"] < 1 and r["iterations"] >= 1
         assert len(r["esr_folds"]) == 4 and r["esr_from_rest"] == r["esr_folds"][0]
