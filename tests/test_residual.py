@@ -68,7 +68,7 @@ def test_split_model_name():
 
 @pytest.fixture(scope="module")
 def pair():
-    x = music_like(6.0, SR, seed=1)
+    x = music_like(4.0, SR, seed=1)
     return x, OpticalLeveler(80.0).process(x, SR)
 
 

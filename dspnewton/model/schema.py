@@ -83,11 +83,11 @@ PARAMETERS: tuple = (
     ParamSpec("input_hp_hz", "Hz", 1.0, 1000.0, "logsigmoid", 5.0, "input high-pass", "inhp"),
     ParamSpec("output_shelf_hz", "Hz", 100.0, 40000.0, "logsigmoid", 8000.0, "output shelf corner", "outshelf"),
     ParamSpec("output_shelf_db", "dB", -40.0, 12.0, "sigmoid", 0.0, "output shelf gain", "outshelf"),
-    ParamSpec("input_hp2_hz", "Hz", 1.0, 1000.0, "logsigmoid", 10.0, "input high-pass (2nd order)", "in2"),
+    ParamSpec("input_hp2_hz", "Hz", 1.0, 1000.0, "logsigmoid", 5.0, "input high-pass (2nd order)", "in2"),
     ParamSpec("input_q", "", 0.3, 3.0, "logsigmoid", 0.707, "input high-pass Q", "in2"),
     ParamSpec("core_hz", "Hz", 0.5, 200.0, "logsigmoid", 5.0, "core corner", "core"),
     ParamSpec("core_sat_db", "dB", -40.0, 40.0, "sigmoid", 20.0, "core saturation flux", "core"),
-    ParamSpec("output_lp_hz", "Hz", 200.0, OUTPUT_LP_TOP_HZ, "logsigmoid", 18000.0, "output low-pass", "out2"),
+    ParamSpec("output_lp_hz", "Hz", 200.0, OUTPUT_LP_TOP_HZ, "logsigmoid", OUTPUT_LP_TOP_HZ, "output low-pass", "out2"),
     ParamSpec("output_q", "", 0.3, 3.0, "logsigmoid", 0.707, "output low-pass Q", "out2"),
 )
 _BY_NAME = {p.name: p for p in PARAMETERS}

@@ -27,11 +27,11 @@
     X(input_hp_hz, "input high-pass", "Hz", 1.0, 1000.0, 5.0, "inhp", 1.0, 1000.0, "logsigmoid") \
     X(output_shelf_hz, "output shelf corner", "Hz", 100.0, 40000.0, 8000.0, "outshelf", 100.0, 40000.0, "logsigmoid") \
     X(output_shelf_db, "output shelf gain", "dB", -40.0, 12.0, 0.0, "outshelf", -40.0, 12.0, "sigmoid") \
-    X(input_hp2_hz, "input high-pass (2nd order)", "Hz", 1.0, 1000.0, 10.0, "in2", 1.0, 1000.0, "logsigmoid") \
+    X(input_hp2_hz, "input high-pass (2nd order)", "Hz", 1.0, 1000.0, 5.0, "in2", 1.0, 1000.0, "logsigmoid") \
     X(input_q, "input high-pass Q", "", 0.3, 3.0, 0.707, "in2", 0.3, 3.0, "logsigmoid") \
     X(core_hz, "core corner", "Hz", 0.5, 200.0, 5.0, "core", 0.5, 200.0, "logsigmoid") \
     X(core_sat_db, "core saturation flux", "dB", -40.0, 40.0, 20.0, "core", -40.0, 40.0, "sigmoid") \
-    X(output_lp_hz, "output low-pass", "Hz", 200.0, 20000.0, 18000.0, "out2", 200.0, 20000.0, "logsigmoid") \
+    X(output_lp_hz, "output low-pass", "Hz", 200.0, 20000.0, 20000.0, "out2", 200.0, 20000.0, "logsigmoid") \
     X(output_q, "output low-pass Q", "", 0.3, 3.0, 0.707, "out2", 0.3, 3.0, "logsigmoid")
 
 #define DSPNEWTON_MODEL_OPTIONS(X) \
