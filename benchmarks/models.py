@@ -179,7 +179,7 @@ def hessian_timing(seconds: float = 3.0, sr: int = 44100):
 MODELS_TEXT = """## The models
 
 A model is named by its options (`dspnewton models` explains them and `--model auto`'s short list;
-`dspnewton models --all` lists all 256):
+`dspnewton models --all` lists all 1152):
 
 | option | parameters | what it adds |
 |---|---|---|
@@ -191,9 +191,15 @@ A model is named by its options (`dspnewton models` explains them and `--model a
 | `tube` | drive, bias | output saturation `(tanh(k(w+b)) - tanh(kb)) / (k sech^2(kb))` (unit slope at 0) |
 | `inhp` | input_hp_hz | signal path: first-order input high-pass before everything (an input transformer's low-frequency roll-off) |
 | `outshelf` | output_shelf_hz, output_shelf_db | signal path: first-order output high shelf after everything (an output transformer's high-frequency loss; -40 dB is a low-pass) |
+| `in2` | input_hp2_hz, input_q | signal path: second-order input high-pass with Q (an input transformer's low end with the resonance its source impedance sets); instead of `inhp` |
+| `core` | core_hz, core_sat_db | signal path: the input transformer's saturating core after the input high-pass: flux `l += a v` (a first-order high-pass at core_hz while linear), output `v = x - l - b l^3` with `b = 10^(-core_sat_db/10)` (the magnetising current's lowest odd term of the anhysteretic curve: distortion grows with the flux, i.e. with level and towards low frequencies) |
+| `out2` | output_lp_hz, output_q | signal path: second-order output low-pass with Q (an output transformer's roll-off with its peak), last; instead of `outshelf`; needs a sample rate above 40 kHz (corners up to 20 kHz) |
 
-All options compose; at most 15 parameters.  The signal-path stages are one-pole filters from
-analogue corners (`alpha = 1 - exp(-2 pi f / sr)`), the same at every sample rate.  Fitting uses
+All options compose except the two forms of one stage (`inhp`/`in2`, `outshelf`/`out2`); at most 18
+parameters.  The first-order stages are one-pole filters from analogue corners (`alpha = 1 - exp(-2 pi f /
+sr)`), the second-order ones bilinear transforms of their analogue prototypes pre-warped at the corner: each
+means the same at every sample rate (the bilinear transform compresses the response above the corner
+towards Nyquist).  Fitting uses
 the same damped Newton on the full Hessian as `ff5`.  Derivatives are exact: the states come from
 a sequential kernel; for autograd they pass through two Newton steps of the recursion's implicit
 equations (matrix linear recurrences), and the signal-path stages are differentiable linear
@@ -201,11 +207,48 @@ filters; gradcheck, gradgradcheck and forward-mode checks cover every option.  T
 is a compiled pass (`dspnewton.objective.greybox_fused`, numba CPU and numba.cuda from one frame
 body): a forward sweep of values, a backward sweep of adjoints (through the output shelf's
 transposed recursion) and a forward sweep of the P tangents adding each elementary operation's
-second-order term; the input high-pass enters as scalar first and second derivative recursions.
-It agrees with reverse-over-reverse autograd to rounding for every option.  The C++ real-time
-core, the bundle and the plugin run every model (parity with PyTorch below 1e-12 relative in
-float64 for all 256 models and any block size).
+second-order term; the input chain (`inhp` or `in2`, then `core`) enters as its output's first and
+second derivatives with respect to its own coefficients (forward recursions), `out2` as more tangent
+rows with its transposed recursion's adjoints.  It agrees with reverse-over-reverse autograd to
+rounding for every option.  The C++ real-time core, the bundle and the plugin run every model
+(parity with PyTorch below 1e-12 relative in float64 for 286 models tested, every block size, and
+at 44.1/48/96 kHz for the second-order stages).
 """
+
+
+def _issue26_verdict(by: dict, ratio: dict, tnames: list, unit_of: dict, timing) -> list:
+    """The targets of issue 26 (second-order stages), per setting."""
+    from dspnewton.model.names import SIGNAL_PATH_OPTIONS
+    from dspnewton.model.schema import param_spec
+
+    out = []
+    fet = [t for t in tnames if unit_of[t] == "fet" and (t, "auto") in by]
+    if fet:
+        ok = [t for t in fet if by[(t, "auto")]["esr_held_out"] <= 0.01]
+        out.append(f"- issue 26: `auto` <= 1 % held-out ESR on the `fet` unit: {len(ok)} of {len(fet)} settings "
+                   f"({'met' if len(ok) == len(fet) else 'not met'}; per setting: "
+                   + ", ".join(f"{t} {100 * by[(t, 'auto')]['esr_held_out']:.2f} % -> `{by[(t, 'auto')]['fitted_model']}`"
+                               for t in fet) + ").")
+    virt = [t for t in tnames if unit_of[t] in UNITS and (t, "auto") in ratio]
+    if virt:
+        half = [t for t in virt if ratio[(t, "auto")] <= 0.5]
+        missed = ", ".join(f"{t} {ratio[(t, 'auto')]:.2f}" for t in virt if t not in half)
+        out.append(f"- issue 26: `auto` <= 0.5x ff5 in every setting of the three units: {len(half)} of {len(virt)} "
+                   f"({'met' if not missed else 'not met: ' + missed}).")
+        on_bound = {t: [n for n in by[(t, "auto")]["at_bounds"] if param_spec(n).option in SIGNAL_PATH_OPTIONS]
+                    for t in virt}
+        bad = {t: v for t, v in on_bound.items() if v}
+        out.append(f"- issue 26: no fit of the chosen model with a signal-path parameter on a bound: "
+                   f"{len(virt) - len(bad)} of {len(virt)} settings "
+                   f"({'met' if not bad else 'not met: ' + '; '.join(f'{t}: ' + ', '.join(v) for t, v in bad.items())}).")
+    if timing:
+        rows = {r["model"]: r for r in timing["rows"]}
+        if STAGED in rows and STAGED2 in rows:
+            r = rows[STAGED2]["fused"] / rows[STAGED]["fused"]
+            out.append(f"- issue 26: one exact Hessian of the largest model (`{STAGED2}`, {rows[STAGED2]['n_params']} "
+                       f"parameters) <= 1.5x the 15-parameter model's per sample: {r:.2f}x "
+                       f"({'met' if r <= 1.5 else 'not met'}; the dense P x P sums alone scale as (18/15)^2 = 1.44).")
+    return out
 
 
 def _fmt_bounds(b: dict) -> str:
@@ -235,10 +278,13 @@ def write_markdown(payload: dict, out: Path) -> None:
         "the whole fitting clip; it never sees the held-out clip.  ESR is "
         "pre-emphasised, in %; ratio = model ESR / ff5 ESR on the held-out clip.",
         "",
-        "Targets: two embedded virtual units built differently, `optical` (`dspnewton.data.virtual_unit`: the "
-        "optical feedback leveller the grey-box options were developed against) and `transformer` "
+        "Targets: three embedded virtual units built differently, `optical` (`dspnewton.data.virtual_unit`: the "
+        "optical feedback leveller the grey-box options were developed against), `transformer` "
         "(`dspnewton.data.virtual_transformer_unit`: feed-forward variable-mu with input/output transformers and a "
-        "band-limited side chain, written after the options; no option or range was tuned on it), each at "
+        "band-limited side chain, written after the options; no option or range was tuned on it) and `fet` "
+        "(`dspnewton.data.virtual_fet_unit`: a FET feedback limiter whose gain is not dB-linear, with a resonant "
+        "second-order input high-pass, a saturating input transformer core and a resonant output low-pass; "
+        "written before the second-order stages were designed, nothing tuned on it), each at "
         "compress/limit x peak reduction 40/70/100; and `pedalboard.Compressor` (pb-4to1: -30 dB, 4:1, 5 ms, "
         "100 ms; pb-10to1: -24 dB, 10:1, 1 ms, 50 ms).",
         "",
@@ -326,6 +372,7 @@ def write_markdown(payload: dict, out: Path) -> None:
             f"- start-up level error of the chosen model <= 1 dB: {len(allt) - len(loud)} of {len(allt)} settings "
             f"({'met' if not loud else 'not met: ' + ', '.join(f'{t} {ups[t]:.2f} dB' for t in loud)}).",
         ]
+    verdict += _issue26_verdict(by, ratio, tnames, unit_of, payload.get("hessian_timing"))
     lines += ["## Targets (recommended or auto-selected model)", ""] + verdict + [""]
     timing = payload.get("hessian_timing")
     if timing:

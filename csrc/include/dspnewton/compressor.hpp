@@ -315,6 +315,18 @@ public:
         return output_stage(output(xs, detect(xs)), path_);
     }
 
+    /// One sample of a second-order section of biquad_poles(): the low-pass (sign 1, unit gain at DC) or the
+    /// high-pass (sign -1, unit gain at Nyquist); x1, x2, y1, y2: its past inputs and outputs, advanced.
+    static inline double section(double x, double sign, double a1, double a2, double& x1, double& x2, double& y1,
+                                 double& y2) {
+        const double y = 0.25 * (1.0 + sign * a1 + a2) * (x + 2.0 * sign * x1 + x2) - a1 * y1 - a2 * y2;
+        x2 = x1;
+        x1 = x;
+        y2 = y1;
+        y1 = y;
+        return y;
+    }
+
     /// The signal path's input stages of one channel's sample: the high-pass (``inhp`` or ``in2``), then the
     /// saturating core (``core``); x itself without them.
     inline double input_stage(double x, PathState& s) const {
@@ -322,15 +334,8 @@ public:
             s.in += in_a_ * (x - s.in);
             x = x - s.in;
         }
-        if (model_.in2) {  // u = (1 - a1 + a2)/4 (x - 2 x1 + x2) - a1 u1 - a2 u2
-            const double u = 0.25 * (1.0 - in2_a1_ + in2_a2_) * (x - 2.0 * s.ix1 + s.ix2) - in2_a1_ * s.iu1 -
-                             in2_a2_ * s.iu2;
-            s.ix2 = s.ix1;
-            s.ix1 = x;
-            s.iu2 = s.iu1;
-            s.iu1 = u;
-            x = u;
-        }
+        if (model_.in2)  // u = (1 - a1 + a2)/4 (x - 2 x1 + x2) - a1 u1 - a2 u2
+            x = section(x, -1.0, in2_a1_, in2_a2_, s.ix1, s.ix2, s.iu1, s.iu2);
         if (model_.core) {  // v = x - l - b l^3, l += a v
             x = x - s.flux - core_b_ * s.flux * s.flux * s.flux;
             s.flux += core_a_ * x;
@@ -345,15 +350,8 @@ public:
             s.out += out_a_ * (y - s.out);
             y = y + out_k_ * (y - s.out);
         }
-        if (model_.out2) {  // z = (1 + a1 + a2)/4 (y + 2 y1 + y2) - a1 z1 - a2 z2
-            const double z = 0.25 * (1.0 + out2_a1_ + out2_a2_) * (y + 2.0 * s.oy1 + s.oy2) - out2_a1_ * s.oz1 -
-                             out2_a2_ * s.oz2;
-            s.oy2 = s.oy1;
-            s.oy1 = y;
-            s.oz2 = s.oz1;
-            s.oz1 = z;
-            y = z;
-        }
+        if (model_.out2)  // z = (1 + a1 + a2)/4 (y + 2 y1 + y2) - a1 z1 - a2 z2
+            y = section(y, 1.0, out2_a1_, out2_a2_, s.oy1, s.oy2, s.oz1, s.oz2);
         return y;
     }
 
