@@ -64,7 +64,7 @@ def test_frames_tile_the_signal_from_its_first_sample():
         make_frames(x, x, SR, 1.0, 0.25, "warm")
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", MODELS + ["fb+sc+in2+core"])  # + the second-order input chain's carried states
 def test_carried_objective_equals_the_whole_signal(name):
     """Loss exact; gradient and Hessian truncated at frame starts, measured against the exact whole-signal ones."""
     x = _signal()

@@ -136,7 +136,7 @@ def test_wheel_in_a_clean_venv_runs_every_cli_command(clean_venv):
     assert proc.returncode == 1 and "pip install 'dspnewton[plots]'" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
     # ... and the capture report is written without figures, saying so.
-    _run(cli + ["capture", "fit", "cap", "-o", "cap.bundle", "--force", "--quiet"], work, env)
+    _run(cli + ["capture", "fit", "cap", "-o", "cap.bundle", "--force", "--max-iter", "4", "--quiet"], work, env)
     assert "matplotlib is not installed" in (work / "cap_capture" / "report.md").read_text()
 
 
