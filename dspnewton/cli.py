@@ -68,7 +68,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 def _cmd_models(args: argparse.Namespace) -> int:
     from .candidates import auto_text, short_list_text
-    from .model.names import OPTION_PARAMS, OPTION_TABLE, RECOMMENDED_MODEL, list_models
+    from .model.names import EXCLUSIVE_OPTIONS, OPTION_PARAMS, OPTION_TABLE, RECOMMENDED_MODEL, list_models
 
     if args.all:
         for spec in list_models():
@@ -78,6 +78,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
           "output),\nplus any of these options, joined by '+' (e.g. fb+2rel+inhp):")
     for option in OPTION_TABLE:
         print(f"  {option.name:<9} {option.description}: {', '.join(OPTION_PARAMS[option.name])}")
+    print("A model takes at most one of " + ", ".join(f"{a}/{b}" for a, b in EXCLUSIVE_OPTIONS) + " (two forms of one "
+          "stage).")
     print(f"{len(list_models())} models in all ('dspnewton models --all' lists them); recommended: {RECOMMENDED_MODEL}.")
     print("\n" + auto_text())
     print(short_list_text())
