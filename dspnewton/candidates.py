@@ -22,6 +22,8 @@ SHORT_LIST = (
     ("fb+2rel+in2+core+out2", "fb+2rel with second-order transformers: resonant input high-pass, saturating core "
                               "(low-frequency distortion at high levels), output low-pass with its peak (44.1 kHz "
                               "and up)"),
+    (f"{RECOMMENDED_MODEL}+in2+core+out2", "the recommended model with the second-order transformers: the largest "
+                                           "candidate (18 parameters; 44.1 kHz and up)"),
 )
 VALIDATION_FRACTION = 0.25
 FOLDS = 4
