@@ -199,7 +199,16 @@ All options compose except the two forms of one stage (`inhp`/`in2`, `outshelf`/
 parameters.  The first-order stages are one-pole filters from analogue corners (`alpha = 1 - exp(-2 pi f /
 sr)`), the second-order ones bilinear transforms of their analogue prototypes pre-warped at the corner: each
 means the same at every sample rate (the bilinear transform compresses the response above the corner
-towards Nyquist).  Fitting uses
+towards Nyquist).
+
+Why this core: the flux of a transformer's core is the integral of its primary voltage (Faraday), and the
+magnetising current an odd, smooth function of the flux (the anhysteretic magnetisation curve; Jiles-Atherton
+without hysteresis, as in Holters and Zolzer, "Circuit simulation with inductors and transformers based on the
+Jiles-Atherton model of magnetization", DAFx-16, and the nonlinear magnetising inductance of de Paiva et al.,
+"Real-time audio transformer emulation for virtual tube amplifiers", EURASIP JASP 2011).  Its lowest odd
+terms, `l + b l^3`, flowing through the source resistance, are `core`: one state and two parameters, smooth to
+every order (an exact Hessian), and its third harmonic grows as the square of the flux, i.e. of level over
+frequency.  Hysteresis (loss, memory) is left out: it needs a non-smooth or implicit state.  Fitting uses
 the same damped Newton on the full Hessian as `ff5`.  Derivatives are exact: the states come from
 a sequential kernel; for autograd they pass through two Newton steps of the recursion's implicit
 equations (matrix linear recurrences), and the signal-path stages are differentiable linear

@@ -55,7 +55,8 @@ from .greybox_spec import (C_ATTACK, C_KNEE, C_RELEASE, C_RELEASE_SLOW, C_RMS, C
 from .params import check_sample_rate
 
 __all__ = ["greybox_states", "greybox_output", "render_model", "detector_inputs", "step", "kernel_states",
-           "highpass", "kernel_states_from_inputs", "model_gain", "input_stage", "output_stage"]
+           "highpass", "kernel_states_from_inputs", "model_gain", "input_stage", "output_stage", "saturating_core",
+           "core_flux"]
 
 LN10 = math.log(10.0)
 P_FLOOR = 1e-16

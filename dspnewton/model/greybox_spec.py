@@ -62,6 +62,7 @@ __all__ = [
     "OPTIONS", "OPTION_PARAMS", "ModelSpec", "parse_model", "list_models", "RECOMMENDED_MODEL", "EXTRA_RANGES",
     "EXTRA_DEFAULTS",
     "model_theta_to_physical", "model_physical_to_theta", "SC_CORNER_HZ", "SIGNAL_PATH_OPTIONS", "hz_to_coef",
+    "biquad_poles", "check_output_lp_rate",
 ]
 
 # name: (lo, hi, log-scale)
