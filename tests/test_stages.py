@@ -88,6 +88,13 @@ def test_at_bounds_reports_parameters_the_fit_cannot_move():
     p = {**m.defaults(), "ratio": 50.0, "release_ms": 5.0, "release_slow_ms": 59990.0, "output_shelf_db": 0.0}
     assert m.at_bounds(p, SR) == {"ratio": "upper", "release_ms": "lower", "release_slow_ms": "upper"}
     assert m.at_bounds(m.defaults(), SR) == {}
+    # A theta far past every bound maps onto the bounds exactly (no rounding past them: 0.3 (3/0.3)^1 > 3).
+    m2 = get_model("fb+2rel+in2+core+out2")
+    for sign, side in ((40.0, "upper"), (-40.0, "lower")):
+        far = m2.theta_to_physical(torch.full((m2.n_params,), sign, dtype=torch.float64), SR)
+        assert all(param_spec(n).lo <= float(v) <= param_spec(n).hi for n, v in far.items() if param_spec(n).bounded)
+        bounds = m2.at_bounds({n: float(v) for n, v in far.items()}, SR)
+        assert bounds["input_q"] == side and bounds["output_q"] == side
 
 
 def test_bundle_of_an_unknown_option_is_refused(tmp_path):

@@ -20,11 +20,13 @@ __all__ = ["sigmoid_map", "sigmoid_inverse", "check_ranges"]
 
 
 def sigmoid_map(u: torch.Tensor, lo: float, hi: float, log: bool = False) -> torch.Tensor:
-    """u (...) -> value (...) in [lo, hi]: ``lo + (hi - lo) sigmoid(u)``, or on a log scale with ``log``."""
+    """u (...) -> value (...) in [lo, hi]: ``lo + (hi - lo) sigmoid(u)``, or on a log scale with ``log``.
+
+    Held inside [lo, hi] against rounding (``0.3 (3 / 0.3)^1`` is 3.0000000000000004): a fit that ends on a
+    bound writes a value its range check accepts.  The clamp acts only there, where the map's slope is 0."""
     s = torch.sigmoid(u)
-    if log:
-        return lo * torch.exp(math.log(hi / lo) * s)
-    return lo + (hi - lo) * s
+    v = lo * torch.exp(math.log(hi / lo) * s) if log else lo + (hi - lo) * s
+    return v.clamp(lo, hi)
 
 
 def sigmoid_inverse(v: torch.Tensor, lo: float, hi: float, log: bool = False) -> torch.Tensor:
