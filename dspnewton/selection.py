@@ -53,7 +53,7 @@ from .model.greybox_spec import parse_model
 from .objective.frame_lengths import OVERLAP_SECONDS
 
 __all__ = ["SHORT_LIST", "VALIDATION_FRACTION", "FOLDS", "MIN_FOLD_SECONDS", "FoldLayout", "fit_auto",
-           "fold_layout", "fold_scores", "decide", "short_list_text", "score_candidates", "selection_settings",
+           "runnable_candidates", "fold_layout", "fold_scores", "decide", "short_list_text", "score_candidates", "selection_settings",
            "select_for_sweep"]
 
 MIN_FOLD_SECONDS = 0.25

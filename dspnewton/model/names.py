@@ -11,8 +11,8 @@ from ..errors import InputError
 from .schema import PARAMETERS
 
 __all__ = ["ModelChoice", "parse_model_choice", "RESIDUAL_OPTION", "AUTO", "OptionSpec", "OPTION_TABLE", "OPTIONS",
-           "SIGNAL_PATH_OPTIONS", "EXCLUSIVE_OPTIONS", "OPTION_PARAMS", "RECOMMENDED_MODEL", "FF5_NAMES", "ModelSpec", "parse_model",
-           "list_models"]
+           "SIGNAL_PATH_OPTIONS", "EXCLUSIVE_OPTIONS", "OPTION_PARAMS", "RECOMMENDED_MODEL", "FF5_NAMES", "ModelSpec",
+           "parse_model", "list_models"]
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ number of numba threads on CPU, every frame at once on GPU).
 The kernel differentiates with respect to the model's active coefficients phi
 (threshold, slope, knee width, one-pole coefficients, mix, shelf gain, make-up
 gain, drive, bias, the signal-path stages' one-pole coefficients and shelf
-gain: one per parameter); the chain rule to theta uses the
-Jacobian and second derivatives of the coefficient map
-(:func:`~dspnewton.model.greybox_spec.coefficient_table`), both diagonal (each coefficient depends on
-its own parameter alone): ``H_theta = H_phi * j j^T + diag(grad_phi * h)``.
+gain, the core's coefficients, the second-order stages' pole coefficients: one per parameter); the chain rule
+to theta uses the Jacobian J and second derivatives D of the coefficient map
+(:func:`~dspnewton.model.greybox_spec.coefficient_table`), diagonal but for the second-order stages' 2 x 2
+blocks (corner and Q drive both poles): ``H_theta = J^T H_phi J + sum_a grad_phi[a] D[a]``.
 
 The reference this is tested against is ``tests/greybox_reference.py`` (vectorised
 torch with ``torch.func`` second derivatives of the step).
