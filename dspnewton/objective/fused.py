@@ -35,17 +35,17 @@ _frame_cpu = nb.njit(cache=True, nogil=True)(ff.fused_frame)
 @nb.njit(parallel=True, cache=True, nogil=True)
 def _fused_cpu(xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat, art, gm, pole, sc, ub, gb, out_l, out_g,
                out_h, derivatives):  # pragma: no cover
-    for f in nb.prange(off.shape[0]):
-        _frame_cpu(f, xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat, art, gm, pole, sc, ub, gb, out_l,
-                   out_g, out_h, derivatives)
+    for f in nb.prange(off.shape[0]):  # f as int64, and derivatives a runtime int: one compiled frame body for both
+        _frame_cpu(np.int64(f), xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat, art, gm, pole, sc, ub, gb,
+                   out_l, out_g, out_h, derivatives)
 
 
 @nb.njit(cache=True, nogil=True)
 def _fused_sequential(xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat, art, gm, pole, sc, ub, gb, out_l,
-                      out_g, out_h):  # pragma: no cover
+                      out_g, out_h, derivatives):  # pragma: no cover
     for f in range(off.shape[0]):  # in order: frame f writes frame f + 1's initial state
         _frame_cpu(f, xbuf, tbuf, off, starts, valid, init, snap_at, ct, s, aat, art, gm, pole, sc, ub, gb, out_l,
-                   out_g, out_h, ff.LOSS)
+                   out_g, out_h, derivatives)
 
 REST = (1.0, 0.0, 0.0, 0.0, 0.0)  # g, y[-1], pe(y)[-1], t[-1], pe(t)[-1]
 
@@ -116,7 +116,7 @@ def _states(phi: np.ndarray, frames: Frames, pole: float):
     def run(lo, hi, init, out_l):
         z = np.zeros((1, 1))
         _fused_sequential(xbuf, tbuf, off[lo:hi], starts[lo:hi], valid[lo:hi], init, snap_at[lo:hi], *phi.tolist(),
-                          pole, z, z, z, out_l, z, z)
+                          pole, z, z, z, out_l, z, z, ff.LOSS)
 
     return frame_states(frames, b"ff5" + phi.tobytes() + np.float64(pole).tobytes(), REST, run)
 

@@ -56,17 +56,17 @@ _frame_cpu = nb.njit(cache=True, nogil=True)(gf.greybox_frame)
 @nb.njit(parallel=True, cache=True, nogil=True)
 def _greybox_cpu(xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf, hbuf,
                  lbuf, tan, ct, ctt, hacc, racc, gacc, out_l, derivatives):  # pragma: no cover - compiled
-    for f in nb.prange(off.shape[0]):
-        _frame_cpu(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf,
+    for f in nb.prange(off.shape[0]):  # f as int64, and derivatives a runtime int: one compiled frame body for both
+        _frame_cpu(np.int64(f), xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf,
                    hbuf, lbuf, tan, ct, ctt, hacc, racc, gacc, out_l, derivatives)
 
 
 @nb.njit(cache=True, nogil=True)
 def _greybox_sequential(xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf,
-                        hbuf, lbuf, tan, ct, ctt, hacc, racc, gacc, out_l):  # pragma: no cover - compiled
+                        hbuf, lbuf, tan, ct, ctt, hacc, racc, gacc, out_l, derivatives):  # pragma: no cover - compiled
     for f in range(off.shape[0]):  # in order: frame f writes frame f + 1's initial state
         _frame_cpu(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf,
-                   hbuf, lbuf, tan, ct, ctt, hacc, racc, gacc, out_l, LOSS)
+                   hbuf, lbuf, tan, ct, ctt, hacc, racc, gacc, out_l, derivatives)
 
 
 @functools.lru_cache(maxsize=None)
@@ -179,7 +179,7 @@ def _states(C: np.ndarray, pos, flags, hp: tuple, frames: Frames, spec: ModelSpe
         sc = _Scratch(1, 1, spec.n_params)
         _greybox_sequential(xbuf, tbuf, off[lo:hi], valid[lo:hi], starts[lo:hi], init, snap_at[lo:hi], C, pos, flags,
                             *hp, pole, sc.sbuf, sc.rbuf, sc.hbuf, sc.lbuf, sc.tan, sc.ct, sc.ctt, sc.hacc, sc.racc,
-                            sc.gacc, out_l)
+                            sc.gacc, out_l, LOSS)
 
     key = spec.name.encode() + C.tobytes() + np.float64(pole).tobytes()
     return frame_states(frames, key, gf.REST, run)
