@@ -370,21 +370,17 @@ def select_for_sweep(pairs: dict, candidates=None, validation: float = VALIDATIO
     names = _candidate_names(candidates)
     fit_kw = dict(fit_kw or {})
     overlap = float(fit_kw.get("overlap_seconds", 1.0))
+    rates = set()
     for key, (inp, tgt) in sorted(pairs.items()):  # every length check before any fit (headers only)
         try:
             infos = [sf.info(str(p)) for p in (inp, tgt)]
         except RuntimeError:
             continue  # unreadable: prepare_pair below names the problem
+        rates.add(infos[0].samplerate)
         try:
             fold_layout(min(i.frames for i in infos), infos[0].samplerate, validation, folds, overlap)
         except InputError as exc:
             raise InputError(f"{key[0]} {key[1]} ('{tgt}'): {exc}") from None
-    rates = set()
-    for inp, tgt in pairs.values():
-        try:
-            rates.add(sf.info(str(tgt)).samplerate)
-        except RuntimeError:
-            continue
     skipped = {}
     for rate in sorted(rates):
         names, more = runnable_candidates(names, rate, candidates is not None)

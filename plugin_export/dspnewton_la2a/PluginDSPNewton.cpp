@@ -190,6 +190,7 @@ protected:
             fSwitch.offer(std::make_unique<dspnewton::Processor>(table, fSampleRate, kChannels, true));
             fBundleText = text;
             fPathInUse = fBundlePath;
+            report_rate_error();
         } catch (const std::exception& e) {
             d_stderr2("dspnewton LA-2A: bundle '%s' refused (%s); keeping the table in use", fBundlePath.c_str(),
                       e.what());
@@ -218,7 +219,7 @@ protected:
 
     /// A model that cannot run at the host's rate (out2 below 44.1 kHz) passes the audio through: say so.
     void report_rate_error() const {
-        const std::string& why = fSwitch.active().rate_error();
+        const std::string& why = fSwitch.current().rate_error();
         if (!why.empty()) d_stderr2("dspnewton LA-2A: %s; the audio passes through unprocessed", why.c_str());
     }
 
