@@ -54,6 +54,12 @@ std::vector<std::pair<std::string, double>> pairs_from(const py::iterable& items
 
 }  // namespace
 
+/// std::invalid_argument when ``model`` cannot run at ``sample_rate`` (see sample_rate_error()).
+static void check_rate(const Model& model, double sample_rate) {
+    const std::string why = sample_rate_error(model, sample_rate);
+    if (!why.empty()) throw std::invalid_argument(why);
+}
+
 PYBIND11_MODULE(_native, m) {
     bind_processor(m);
     m.doc() = "dspnewton C++ core: real-time compressor, parameter bundle and .vstpreset writers";
@@ -65,7 +71,7 @@ PYBIND11_MODULE(_native, m) {
             if (!(sample_rate > 0)) throw std::invalid_argument("sample_rate must be positive");
             Compressor comp;
             const Model m = parse_model(model);
-            if (!sample_rate_error(m, sample_rate).empty()) throw std::invalid_argument(sample_rate_error(m, sample_rate));
+            check_rate(m, sample_rate);
             comp.set_sample_rate(sample_rate);
             comp.set_model(m);
             comp.set_params(params_from(params, m));
@@ -91,8 +97,7 @@ PYBIND11_MODULE(_native, m) {
            const std::string& model) {
             Compressor comp;
             Table t = table_from(table, model);
-            if (!sample_rate_error(t.model, sample_rate).empty())
-                throw std::invalid_argument(sample_rate_error(t.model, sample_rate));
+            check_rate(t.model, sample_rate);
             comp.set_sample_rate(sample_rate);
             comp.set_model(t.model);
             comp.set_params(t.interpolate(mode_from(mode), peak));
