@@ -30,7 +30,7 @@ from greybox_reference import greybox_loss_grad_hess
 from dspnewton.model.names import SIGNAL_PATH_OPTIONS
 from dspnewton.optim.newton import NewtonOptions, newton
 from dspnewton.result import FitResult
-from conftest import run_cli as _run, sample_models
+from conftest import run_cli as _run
 
 SR = 8000
 VALUES = dict(threshold_db=-24.0, ratio=4.0, attack_ms=1.0, release_ms=20.0, makeup_db=2.0, knee_db=6.0,
@@ -174,7 +174,7 @@ def test_one_parameter_table_serves_every_model():
     assert COLUMN_ORDER[:5] == ("threshold_db", "ratio", "attack_ms", "release_ms", "makeup_db")
     assert len(PARAMETERS) == len(COLUMN_ORDER) == len({p.name for p in PARAMETERS})  # one row per column
     assert {n for spec in list_models() for n in spec.param_names} == set(COLUMN_ORDER)  # every row is used
-    for spec in sample_models():
+    for spec in list_models():
         m = get_model(spec)
         assert [p.name for p in m.params] == list(spec.param_names) and m.n_params == spec.n_params
         # Defaults are in range and round-trip through theta.
