@@ -72,9 +72,11 @@ REST = (1.0, 1.0) + (0.0,) * 19
 I_A1, I_A2, I_CA, I_CB, I_INHP = range(5)
 N_CHAIN = 5
 # ... for these signals (rows): inhp's low-pass, in2's two past outputs, the core's flux, and two rows each for the
-# chain's output and its side-chain high-pass (now and one sample before, alternating: no copies).
-R_LI, R_U1, R_U2, R_FL, R_XA, R_XB, R_HA, R_HB = range(8)
-N_CHAIN_ROWS = 8
+# chain's output and its side-chain high-pass (now and one sample before, alternating: no copies); and a row of
+# weights (R_DV, first order only): the detector's adjoint times its derivative in each coefficient, kept from the
+# detector's step to the output's, where both rank-one rows of a coefficient go into R in one loop.
+R_LI, R_U1, R_U2, R_FL, R_XA, R_XB, R_HA, R_HB, R_DV = range(9)
+N_CHAIN_ROWS = 9
 
 
 def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole,
@@ -357,28 +359,29 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 lq = 1.0 + 3.0 * c_b * fl * fl
                 l2 = 3.0 * fl * fl
                 b6 = 6.0 * c_b * fl
-                for k in range(c0, c1):  # upper triangle; the b l^3 term adds e_b (x) T_l + T_l (x) e_b
+                for k in range(c0, c1):  # upper triangle
                     tl = CT[R_FL, k]
                     for kk in range(k, c1):
-                        c2 = -lq * CTT[R_FL, k, kk] - b6 * tl * CT[R_FL, kk]
-                        if k == I_CB:
-                            c2 -= l2 * CT[R_FL, kk]
-                        if kk == I_CB:
-                            c2 -= l2 * tl
-                        CTT[rn, k, kk] += c2
+                        CTT[rn, k, kk] -= lq * CTT[R_FL, k, kk] + b6 * tl * CT[R_FL, kk]
+                # The b l^3 term adds e_b (x) T_l + T_l (x) e_b: column I_CB above the diagonal, row I_CB from it.
+                for k in range(c0, I_CB):
+                    CTT[rn, k, I_CB] -= l2 * CT[R_FL, k]
+                for kk in range(I_CB, c1):
+                    CTT[rn, I_CB, kk] -= l2 * CT[R_FL, kk]
+                CTT[rn, I_CB, I_CB] -= l2 * CT[R_FL, I_CB]
                 for k in range(c0, c1):
                     CT[rn, k] -= lq * CT[R_FL, k]
                 CT[rn, I_CB] -= fl * fl * fl
                 sv = sv - fl - c_b * fl * fl * fl
-                for k in range(c0, c1):  # l += a v: e_a (x) T_v + T_v (x) e_a
-                    tv = CT[rn, k]
+                for k in range(c0, c1):  # l += a v
                     for kk in range(k, c1):
-                        c2 = c_a * CTT[rn, k, kk]
-                        if k == I_CA:
-                            c2 += CT[rn, kk]
-                        if kk == I_CA:
-                            c2 += tv
-                        CTT[R_FL, k, kk] += c2
+                        CTT[R_FL, k, kk] += c_a * CTT[rn, k, kk]
+                # ... adds e_a (x) T_v + T_v (x) e_a: column I_CA above the diagonal, row I_CA from it.
+                for k in range(c0, I_CA):
+                    CTT[R_FL, k, I_CA] += CT[rn, k]
+                for kk in range(I_CA, c1):
+                    CTT[R_FL, I_CA, kk] += CT[rn, kk]
+                CTT[R_FL, I_CA, I_CA] += CT[rn, I_CA]
                 for k in range(c0, c1):
                     CT[R_FL, k] += c_a * CT[rn, k]
                 CT[R_FL, I_CA] += sv
@@ -487,10 +490,8 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                             R[pk, pk2] += 0.5 * c2 if kk == k else c2
                     if sc and k8 >= 0:
                         R[k8, pk] += v0_b * CT[rhd, k]
-                    if fb:
-                        dv0 = CT[rxd, k] + (k_sc * CT[rhd, k] if sc else 0.0)
-                        for i in range(P):
-                            R[pk, i] += v_b * dv0 * tGP[i]
+                    if fb:  # R[pk] += v_b dv0 GP, added with the output's row (R_DV)
+                        CT[R_DV, k] = v_b * (CT[rxd, k] + (k_sc * CT[rhd, k] if sc else 0.0))
             # ... and coefficient pairs: exp (a_b s s^T), exponent, knee.
             sv0 = s0 if k0 >= 0 else 0.0
             sv1 = s1 if k1 >= 0 else 0.0
@@ -548,8 +549,14 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                     if pk < 0:
                         continue
                     tx = CT[rx, k]
-                    for i in range(P):
-                        R[pk, i] += w_b * Gm * tx * tG[i]
+                    cg = w_b * Gm * tx
+                    if fb:  # and the detector's row (R_DV)
+                        cd = CT[R_DV, k]
+                        for i in range(P):
+                            R[pk, i] += cd * tGP[i] + cg * tG[i]
+                    else:
+                        for i in range(P):
+                            R[pk, i] += cg * tG[i]
                     if k9 >= 0:
                         R[pk, k9] += w_b * g * tx
                     for kk in range(k, c1):
