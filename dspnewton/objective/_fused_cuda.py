@@ -27,8 +27,8 @@ _greybox_frame = cuda.jit(device=True)(gb.greybox_frame)
 
 @cuda.jit
 def greybox_kernel(xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf, hbuf,
-                   lbuf, tan, ct, ctt, hacc, racc, gacc, out_l, derivatives):  # pragma: no cover
+                   lbuf, tan, ct, hacc, racc, gacc, out_l, derivatives):  # pragma: no cover
     f = cuda.grid(1)
     if f < off.shape[0]:
         _greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf,
-                       hbuf, lbuf, tan, ct, ctt, hacc, racc, gacc, out_l, derivatives)
+                       hbuf, lbuf, tan, ct, hacc, racc, gacc, out_l, derivatives)

@@ -19,7 +19,9 @@ or -1.  Three sweeps over the frame:
    stage (``outshelf`` or ``out2``) and the pre-emphasised residual (loss);
 2. backward: ``rho = PE^T(mask e)``, through the output stage's transposed recursion (the adjoint of the stage's
    output and of its recursion are stored; rho becomes the core output's adjoint), and the adjoint state
-   ``lam[n] = rho[n] dY/ds[n] + (dF[n+1]/ds[n])^T lam[n+1]`` (stored);
+   ``lam[n] = rho[n] dY/ds[n] + (dF[n+1]/ds[n])^T lam[n+1]`` (stored); then, with an input chain, the adjoint of
+   the chain's output (where the audio path and the detector read it, through the side-chain high-pass) back
+   through the chain's transposed, linearised recursions (its stages' adjoints stored);
 3. forward: tangent sensitivities ds/dphi (d x P, in registers/scratch), the
    output Jacobian J[n] (P,), its pre-emphasis, and the accumulators
    ``grad = sum rho J``, Gauss-Newton ``sum_mask PE(J) PE(J)^T`` and the
@@ -27,10 +29,10 @@ or -1.  Three sweeps over the frame:
    as ``sum_n [rho[n] d2Y[n] + lam[n] . d2F[n]]`` along the tangents: each
    elementary operation adds (its adjoint) x (its second derivative) x (outer
    product of its inputs' tangents).  The input chain enters as its output's
-   first and second derivatives with respect to the chain's own coefficients (forward recursions, at most
-   4 coefficients: ``ct``, ``ctt``), weighted where the core reads the chain's output (detector and audio path);
-   the output stage as more tangent rows (its states and output) with its bilinear terms weighted by the
-   adjoints of its recursion.
+   first derivatives with respect to the chain's own coefficients (forward recursions, at most 4 coefficients:
+   ``ct``), its own second-order terms (bilinear coefficient x state products, the core's cubic) weighted by
+   the chain's adjoints of sweep 2, so no second derivatives are carried; the output stage as more tangent rows
+   (its states and output) with its bilinear terms weighted by the adjoints of its recursion.
 
 Loss = out_l; gradient = 2 gacc; Hessian = 2 hacc (the caller scales).
 
@@ -65,10 +67,9 @@ N_TANGENTS = 19
  S_OY2, S_OZ1, S_OZ2) = range(21)
 N_STATE = 21
 REST = (1.0, 1.0) + (0.0,) * 19
-# The input chain (inhp or in2, then core) is differentiated in forward mode to second order with respect to its
-# coefficients, the slots of ``ct`` (F, N_CHAIN_ROWS, N_CHAIN) and ``ctt`` (F, N_CHAIN_ROWS, N_CHAIN, N_CHAIN; the
-# upper triangle kk >= k only), ordered so that every model's slots in use are contiguous (inhp and in2 exclude
-# each other):
+# The input chain (inhp or in2, then core) is differentiated in forward mode to first order with respect to its
+# coefficients, the slots of ``ct`` (F, N_CHAIN_ROWS, N_CHAIN), ordered so that every model's slots in use are
+# contiguous (inhp and in2 exclude each other):
 I_A1, I_A2, I_CA, I_CB, I_INHP = range(5)
 N_CHAIN = 5
 # ... for these signals (rows): inhp's low-pass, in2's two past outputs, the core's flux, and two rows each for the
@@ -77,10 +78,16 @@ N_CHAIN = 5
 # detector's step to the output's, where both rank-one rows of a coefficient go into R in one loop.
 R_LI, R_U1, R_U2, R_FL, R_XA, R_XB, R_HA, R_HB, R_DV = range(9)
 N_CHAIN_ROWS = 9
+# Per-sample slots of ``lbuf`` (F, L, N_LBUF): the adjoint states lam (ballistics fast, slow, mean square), the
+# output stage's output adjoint and its recursion's, and the chain's (L_CHAIN: the first stage's adjoint, in2's
+# output or inhp's low-pass; L_ALPHA, L_BETA: the core output's and its new flux's; before the chain's adjoint
+# sweep they hold the core's flux, the detector's adjoint on its input and the audio path's on the chain output).
+L_LF, L_LS, L_LP, L_RO, L_MU, L_CHAIN, L_ALPHA, L_BETA = range(8)
+N_LBUF = 8
 
 
 def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole,
-                  sbuf, rbuf, hbuf, lbuf, tan, ct, ctt, hacc, racc, gacc, out_l, derivatives):
+                  sbuf, rbuf, hbuf, lbuf, tan, ct, hacc, racc, gacc, out_l, derivatives):
     """Loss (out_l[f]) and, with ``derivatives`` (:data:`~._fused_frame.LOSS`, ``GRADIENT`` or ``HESSIAN``),
     gradient/2 (gacc[f], (P,)) and Hessian/2 (hacc[f], (P, P)) w.r.t. phi of frame f.  The gradient alone skips
     the adjoint states (sweep 2's second half) and every curvature and Gauss-Newton term of sweep 3; its
@@ -90,8 +97,8 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
     starts: (F,) first sample in the loss.  init: (F, N_STATE) initial states; snap_at: (F,) int.
     C (21,) coefficients, pos (21,) int, flags (11,) int.
     hp_g, hp_a1: the side-chain high-pass ``h[n] = hp_g (x[n] - x[n-1]) + hp_a1 h[n-1]``.
-    Scratch: sbuf (F, L, 7), rbuf (F, L), hbuf (F, L), lbuf (F, L, 5), tan (F, N_TANGENTS, P),
-    ct (F, N_CHAIN_ROWS, N_CHAIN), ctt (F, N_CHAIN_ROWS, N_CHAIN, N_CHAIN), racc (F, P, P).
+    Scratch: sbuf (F, L, 7), rbuf (F, L), hbuf (F, L), lbuf (F, L, N_LBUF), tan (F, N_TANGENTS, P),
+    ct (F, N_CHAIN_ROWS, N_CHAIN), racc (F, P, P).
     """
     fb, knee, rms, two, sc, tube = flags[F_FB], flags[F_KNEE], flags[F_RMS], flags[F_2REL], flags[F_SC], flags[F_TUBE]
     inhp, outsh, in2, core, out2 = flags[F_INHP], flags[F_OUTSHELF], flags[F_IN2], flags[F_CORE], flags[F_OUT2]
@@ -120,6 +127,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
     t_prev = init[f, S_TP]
     tpe = init[f, S_TPE]
     loss = 0.0
+    flb = 0.0
     li = init[f, S_LI]
     lo = init[f, S_LO]
     ix1 = init[f, S_IX1]
@@ -168,6 +176,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             iu1 = u
             xn = u
         if core:  # v = x - l - b l^3, l += a v
+            flb = fl
             xn = xn - fl - c_b * fl * fl * fl
             fl = fl + c_a * xn
         if sc:
@@ -206,6 +215,8 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             sbuf[f, n, 6] = xn
             hbuf[f, n] = hd
             rbuf[f, n] = e
+            if core:
+                lbuf[f, n, L_CHAIN] = flb  # read (and overwritten) by the chain's adjoint sweep
         x_prev = xn
         h_prev = h
         y_prev = y
@@ -235,6 +246,9 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             lam2 = lam1
             lam1 = lam
     hess = derivatives == HESSIAN  # else the gradient alone: no adjoint states lam, no curvature terms
+    # The input chain's coefficients (slots I_*) and their positions in phi.
+    cp = (pos[C_IN2_A1], pos[C_IN2_A2], pos[C_CORE_A], pos[C_CORE_B], pos[C_INPUT_HP])
+    chain = max(cp[0], max(cp[1], max(cp[2], max(cp[3], cp[4])))) >= 0
     if hess:
         lf = 0.0
         ls = 0.0
@@ -254,6 +268,8 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 bf = ra[SA_GF]
                 bs = ra[SA_GS]
                 bp = ra[SA_PP]
+                if chain:  # the adjoint of the detector's input v0 at n + 1 (v = v0 gp in fb)
+                    lbuf[f, n + 1, L_ALPHA] = ra[SA_V] * r[SF_GP] if fb else ra[SA_V]
             xn = sbuf[f, n, 6]
             q = output_forward(gf, gs, xn, m, Gm, kd, bd, t2c, two, tube, True, sbuf[f, n, 5])
             qa = output_adjoints(xn, q[OF_G], Gm, q[OF_Y], q[OF_T1], q[OF_T2], q[OF_DEN], kd, m, rbuf[f, n], two, tube)
@@ -263,6 +279,50 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             lbuf[f, n, 0] = lf
             lbuf[f, n, 1] = ls
             lbuf[f, n, 2] = lp
+            if chain:  # the audio path's adjoint of the chain's output: w = x g G
+                lbuf[f, n, L_BETA] = qa[OA_W] * q[OF_G] * Gm
+        if chain and nv > 0:
+            if fb:  # the detector at 0 reads the state before the frame (no derivatives)
+                lbuf[f, 0, L_ALPHA] = 0.0
+            else:  # the detector's step at 0, from the initial state, with lam[0]
+                r = step_forward(init[f, S_GF], init[f, S_GS], init[f, S_PP], sbuf[f, 0, 6], hbuf[f, 0], thr, slope,
+                                 Wk, a_at, a_rf, a_rs, m, a_p, k_sc, fb, knee, rms, two, sc, True, sbuf[f, 0, 3],
+                                 sbuf[f, 0, 4])
+                ra = step_adjoints(r[SF_V0], r[SF_V], r[SF_GH], r[SF_AF], r[SF_AS], r[SF_KV_O], r[SF_U_P], slope, m,
+                                   a_p, lbuf[f, 0, 0], lbuf[f, 0, 1], lbuf[f, 0, 2], fb, rms, two)
+                lbuf[f, 0, L_ALPHA] = ra[SA_V]
+            # The chain's adjoint sweep: sigma[n], the adjoint of the chain's output (the audio path, the detector
+            # at n (ff) or n + 1 (fb), and through the side-chain high-pass), back through core and first stage.
+            # Their adjoints weight the chain's second-order terms in sweep 3 (L_CHAIN, L_ALPHA, L_BETA).
+            a_next = 0.0  # alpha[n + 1]
+            zeta = 0.0  # the high-pass output's adjoint at n + 1
+            kfl = 0.0  # the core flux's adjoint after n
+            ku1 = 0.0  # in2's output's adjoint at n + 1, n + 2 (or inhp's low-pass's at n + 1)
+            ku2 = 0.0
+            for n in range(nv - 1, -1, -1):
+                al = lbuf[f, n, L_ALPHA]
+                at = a_next if fb else al
+                a_next = al
+                sig = lbuf[f, n, L_BETA] + at
+                if sc:  # h[n] = hp_g (x[n] - x[n-1]) + hp_a1 h[n-1], transposed
+                    z = k_sc * at + hp_a1 * zeta
+                    sig += hp_g * (z - zeta)
+                    zeta = z
+                if core:  # v = s - l - b l^3, l' = l + a v, transposed
+                    kvc = sig + c_a * kfl
+                    lb = lbuf[f, n, L_CHAIN]
+                    lbuf[f, n, L_ALPHA] = kvc
+                    lbuf[f, n, L_BETA] = kfl
+                    kfl = kfl - kvc * (1.0 + 3.0 * c_b * lb * lb)
+                    sig = kvc
+                if in2:  # u = g d - a1 u1 - a2 u2, transposed
+                    ku = sig - i_a1 * ku1 - i_a2 * ku2
+                    ku2 = ku1
+                    ku1 = ku
+                    lbuf[f, n, L_CHAIN] = ku
+                if inhp:  # l' = l + a (x - l), out x - l', transposed
+                    ku1 = -sig + (1.0 - a_in) * ku1
+                    lbuf[f, n, L_CHAIN] = ku1
     # ---------------------------------------------------------------- 3. forward: tangents and sums
     # Second-order terms go to U (dense rank-one terms, full square) and R (rows of
     # coefficient-tangent products); at the end H = U + R + R^T.
@@ -284,18 +344,12 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
     kao, kko, ko1, ko2 = pos[C_OUTPUT_SHELF], pos[C_OUTPUT_SHELF_K], pos[C_OUT2_A1], pos[C_OUT2_A2]
     tY1, tY2, tZ1O, tZ2O = T[Y1], T[Y2], T[Z1O], T[Z2O]
     iy1, iy2 = Y1, Y2  # out2's input rows alternate (no copies)
-    # The input chain's coefficients (slots I_*) and their positions in phi.
-    cp = (pos[C_IN2_A1], pos[C_IN2_A2], pos[C_CORE_A], pos[C_CORE_B], pos[C_INPUT_HP])
-    chain = max(cp[0], max(cp[1], max(cp[2], max(cp[3], cp[4])))) >= 0
     c0 = I_A1 if in2 else (I_CA if core else I_INHP)  # the slots in use: [c0, c1), all of them coefficients
     c1 = I_INHP + 1 if inhp else (I_CB + 1 if core else I_A2 + 1)
     CT = ct[f]
-    CTT = ctt[f]
     for r_ in range(N_CHAIN_ROWS):
         for k in range(N_CHAIN):
             CT[r_, k] = 0.0
-            for kk in range(N_CHAIN):
-                CTT[r_, k, kk] = 0.0
     rx, rxp, rh, rhp = R_XA, R_XB, R_HA, R_HB  # the chain's output and its high-pass: now, one sample before
     rxd, rhd = rx, rh  # the rows the detector reads
     v_live = fb or (sc and k8 >= 0) or chain  # whether the detector tangent V can be non-zero
@@ -317,39 +371,33 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
         xn = sbuf[f, n, 6]
         hd = hbuf[f, n]
         xd = (sbuf[f, n - 1, 6] if n > 0 else init[f, S_XP]) if fb else xn
-        if chain:  # the input chain's values again, with first (CT) and second (CTT) derivatives
+        if chain:  # the input chain's values again, with their first derivatives (CT) and second-order terms
             sv = xbuf[o0 + n]
             rn = rxp  # the row of the new output (the oldest one is overwritten)
             for k in range(c0, c1):
                 CT[rn, k] = 0.0
-                for kk in range(k, c1):
-                    CTT[rn, k, kk] = 0.0
             if inhp:  # l += a (x - l), x <- x - l: first in the chain, so only slot I_INHP
-                CTT[R_LI, I_INHP, I_INHP] = (1.0 - a_in) * CTT[R_LI, I_INHP, I_INHP] - 2.0 * CT[R_LI, I_INHP]
+                if hess and cp[I_INHP] >= 0:  # the bilinear term -a l: -(e_a (x) T_l + T_l (x) e_a)
+                    R[cp[I_INHP], cp[I_INHP]] -= lbuf[f, n, L_CHAIN] * CT[R_LI, I_INHP]
                 CT[R_LI, I_INHP] = (1.0 - a_in) * CT[R_LI, I_INHP] + (sv - li)
                 li = li + a_in * (sv - li)
                 sv = sv - li
                 CT[rn, I_INHP] = -CT[R_LI, I_INHP]
-                CTT[rn, I_INHP, I_INHP] = -CTT[R_LI, I_INHP, I_INHP]
             if in2:  # u = (1 - a1 + a2)/4 d - a1 u1 - a2 u2, d = x - 2 x1 + x2: first in the chain (d is constant)
+                if hess:  # the bilinear terms -a1 u1, -a2 u2: -(e_a1 (x) T_u1 + T_u1 (x) e_a1) - (... a2, u2)
+                    ku = lbuf[f, n, L_CHAIN]
+                    for k in range(I_A1, I_A2 + 1):
+                        R[cp[I_A1], cp[k]] -= ku * CT[R_U1, k]
+                        R[cp[I_A2], cp[k]] -= ku * CT[R_U2, k]
                 d = sv - 2.0 * ix1 + ix2
                 for k in range(I_A1, I_A2 + 1):
-                    for kk in range(k, I_A2 + 1):
-                        CTT[rn, k, kk] = -i_a1 * CTT[R_U1, k, kk] - i_a2 * CTT[R_U2, k, kk]
                     CT[rn, k] = -i_a1 * CT[R_U1, k] - i_a2 * CT[R_U2, k]
-                # The bilinear terms a1 u1, a2 u2: e_a1 (x) T_u1 + T_u1 (x) e_a1 + (the same for a2), upper triangle.
-                CTT[rn, I_A1, I_A1] -= 2.0 * CT[R_U1, I_A1]
-                CTT[rn, I_A1, I_A2] -= CT[R_U1, I_A2] + CT[R_U2, I_A1]
-                CTT[rn, I_A2, I_A2] -= 2.0 * CT[R_U2, I_A2]
                 CT[rn, I_A1] += -0.25 * d - iu1
                 CT[rn, I_A2] += 0.25 * d - iu2
                 u = i_g * d - i_a1 * iu1 - i_a2 * iu2
                 for k in range(I_A1, I_A2 + 1):
                     CT[R_U2, k] = CT[R_U1, k]
                     CT[R_U1, k] = CT[rn, k]
-                    for kk in range(k, I_A2 + 1):
-                        CTT[R_U2, k, kk] = CTT[R_U1, k, kk]
-                        CTT[R_U1, k, kk] = CTT[rn, k, kk]
                 ix2 = ix1
                 ix1 = sv
                 iu2 = iu1
@@ -357,31 +405,24 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 sv = u
             if core:  # v = s - l - b l^3, l += a v
                 lq = 1.0 + 3.0 * c_b * fl * fl
-                l2 = 3.0 * fl * fl
-                b6 = 6.0 * c_b * fl
-                for k in range(c0, c1):  # upper triangle
-                    tl = CT[R_FL, k]
-                    for kk in range(k, c1):
-                        CTT[rn, k, kk] -= lq * CTT[R_FL, k, kk] + b6 * tl * CT[R_FL, kk]
-                # The b l^3 term adds e_b (x) T_l + T_l (x) e_b: column I_CB above the diagonal, row I_CB from it.
-                for k in range(c0, I_CB):
-                    CTT[rn, k, I_CB] -= l2 * CT[R_FL, k]
-                for kk in range(I_CB, c1):
-                    CTT[rn, I_CB, kk] -= l2 * CT[R_FL, kk]
-                CTT[rn, I_CB, I_CB] -= l2 * CT[R_FL, I_CB]
+                if hess:  # -b l^3: -6 b l T_l (x) T_l - 3 l^2 (e_b (x) T_l + T_l (x) e_b), by v's adjoint
+                    kvc = lbuf[f, n, L_ALPHA]
+                    cq = -3.0 * kvc * c_b * fl  # half of it: R + R^T
+                    cl = -3.0 * kvc * fl * fl
+                    for k in range(c0, c1):
+                        tl = CT[R_FL, k]
+                        pk = cp[k]
+                        for kk in range(c0, c1):
+                            R[pk, cp[kk]] += cq * tl * CT[R_FL, kk]
+                        R[cp[I_CB], pk] += cl * tl
                 for k in range(c0, c1):
                     CT[rn, k] -= lq * CT[R_FL, k]
                 CT[rn, I_CB] -= fl * fl * fl
                 sv = sv - fl - c_b * fl * fl * fl
-                for k in range(c0, c1):  # l += a v
-                    for kk in range(k, c1):
-                        CTT[R_FL, k, kk] += c_a * CTT[rn, k, kk]
-                # ... adds e_a (x) T_v + T_v (x) e_a: column I_CA above the diagonal, row I_CA from it.
-                for k in range(c0, I_CA):
-                    CTT[R_FL, k, I_CA] += CT[rn, k]
-                for kk in range(I_CA, c1):
-                    CTT[R_FL, I_CA, kk] += CT[rn, kk]
-                CTT[R_FL, I_CA, I_CA] += CT[rn, I_CA]
+                if hess:  # l += a v: e_a (x) T_v + T_v (x) e_a, by the new flux's adjoint
+                    kl = lbuf[f, n, L_BETA]
+                    for k in range(c0, c1):
+                        R[cp[I_CA], cp[k]] += kl * CT[rn, k]
                 for k in range(c0, c1):
                     CT[R_FL, k] += c_a * CT[rn, k]
                 CT[R_FL, I_CA] += sv
@@ -392,8 +433,6 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 rhn = rhp
                 for k in range(c0, c1):
                     CT[rhn, k] = hp_g * (CT[rx, k] - CT[rxp, k]) + hp_a1 * CT[rh, k]
-                    for kk in range(k, c1):
-                        CTT[rhn, k, kk] = hp_g * (CTT[rx, k, kk] - CTT[rxp, k, kk]) + hp_a1 * CTT[rh, k, kk]
                 rhp = rh
                 rh = rhn
             rxd = rxp if fb else rx
@@ -477,17 +516,12 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             if fb and two and k6 >= 0:
                 for i in range(P):
                     R[k6, i] += gp_b * (tGS[i] - tGF[i])
-            if chain:  # v0's own second derivatives in the chain's coefficients (and with k_sc); v = v0 gp in fb
-                v0_b = v_b * gp if fb else v_b
+            if chain:  # v0 = xd + k_sc hd with the chain's output (v = v0 gp in fb); the chain's own second-order
+                v0_b = v_b * gp if fb else v_b  # terms came with it (its adjoint sweep)
                 for k in range(c0, c1):
                     pk = cp[k]
                     if pk < 0:
                         continue
-                    for kk in range(k, c1):
-                        pk2 = cp[kk]
-                        if pk2 >= 0:
-                            c2 = v0_b * (CTT[rxd, k, kk] + (k_sc * CTT[rhd, k, kk] if sc else 0.0))
-                            R[pk, pk2] += 0.5 * c2 if kk == k else c2
                     if sc and k8 >= 0:
                         R[k8, pk] += v0_b * CT[rhd, k]
                     if fb:  # R[pk] += v_b dv0 GP, added with the output's row (R_DV)
@@ -559,11 +593,6 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                             R[pk, i] += cg * tG[i]
                     if k9 >= 0:
                         R[pk, k9] += w_b * g * tx
-                    for kk in range(k, c1):
-                        pk2 = cp[kk]
-                        if pk2 >= 0:
-                            c2 = w_b * g * Gm * CTT[rx, k, kk]
-                            R[pk, pk2] += 0.5 * c2 if kk == k else c2
             if two and k6 >= 0:  # g = gf + m (gs - gf)
                 for i in range(P):
                     R[k6, i] += g_b * (tGS[i] - tGF[i])

@@ -55,18 +55,18 @@ _frame_cpu = nb.njit(cache=True, nogil=True)(gf.greybox_frame)
 
 @nb.njit(parallel=True, cache=True, nogil=True)
 def _greybox_cpu(xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf, hbuf,
-                 lbuf, tan, ct, ctt, hacc, racc, gacc, out_l, derivatives):  # pragma: no cover - compiled
+                 lbuf, tan, ct, hacc, racc, gacc, out_l, derivatives):  # pragma: no cover - compiled
     for f in nb.prange(off.shape[0]):  # f as int64, and derivatives a runtime int: one compiled frame body for both
         _frame_cpu(np.int64(f), xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf,
-                   hbuf, lbuf, tan, ct, ctt, hacc, racc, gacc, out_l, derivatives)
+                   hbuf, lbuf, tan, ct, hacc, racc, gacc, out_l, derivatives)
 
 
 @nb.njit(cache=True, nogil=True)
 def _greybox_sequential(xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf,
-                        hbuf, lbuf, tan, ct, ctt, hacc, racc, gacc, out_l, derivatives):  # pragma: no cover - compiled
+                        hbuf, lbuf, tan, ct, hacc, racc, gacc, out_l, derivatives):  # pragma: no cover - compiled
     for f in range(off.shape[0]):  # in order: frame f writes frame f + 1's initial state
         _frame_cpu(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf,
-                   hbuf, lbuf, tan, ct, ctt, hacc, racc, gacc, out_l, derivatives)
+                   hbuf, lbuf, tan, ct, hacc, racc, gacc, out_l, derivatives)
 
 
 @functools.lru_cache(maxsize=None)
@@ -158,9 +158,9 @@ class _Scratch:
 
     def __init__(self, n: int, L: int, P: int, xp=np, **kw):
         new = (lambda *s: xp.zeros(s, **kw)) if xp is torch else (lambda *s: np.zeros(s))
-        self.sbuf, self.rbuf, self.hbuf, self.lbuf = new(n, L, 7), new(n, L), new(n, L), new(n, L, 5)
+        self.sbuf, self.rbuf, self.hbuf, self.lbuf = new(n, L, 7), new(n, L), new(n, L), new(n, L, gf.N_LBUF)
         self.tan, self.hacc, self.racc = new(n, gf.N_TANGENTS, P), new(n, P, P), new(n, P, P)
-        self.ct, self.ctt = new(n, gf.N_CHAIN_ROWS, gf.N_CHAIN), new(n, gf.N_CHAIN_ROWS, gf.N_CHAIN, gf.N_CHAIN)
+        self.ct = new(n, gf.N_CHAIN_ROWS, gf.N_CHAIN)
         self.gacc, self.out_l = new(n, P), new(n)
 
 
@@ -178,7 +178,7 @@ def _states(C: np.ndarray, pos, flags, hp: tuple, frames: Frames, spec: ModelSpe
     def run(lo, hi, init, out_l):
         sc = _Scratch(1, 1, spec.n_params)
         _greybox_sequential(xbuf, tbuf, off[lo:hi], valid[lo:hi], starts[lo:hi], init, snap_at[lo:hi], C, pos, flags,
-                            *hp, pole, sc.sbuf, sc.rbuf, sc.hbuf, sc.lbuf, sc.tan, sc.ct, sc.ctt, sc.hacc, sc.racc,
+                            *hp, pole, sc.sbuf, sc.rbuf, sc.hbuf, sc.lbuf, sc.tan, sc.ct, sc.hacc, sc.racc,
                             sc.gacc, out_l, LOSS)
 
     key = spec.name.encode() + C.tobytes() + np.float64(pole).tobytes()
@@ -219,7 +219,7 @@ def _run(C: np.ndarray, frames: Frames, spec: ModelSpec, pole: float, derivative
     for s in range(0, F, chunk):
         n = min(chunk, F - s)
         args = (xbuf, tbuf, off[s:s + n], valid[s:s + n], starts[s:s + n], init[s:s + n], snap_at[s:s + n], C, pos,
-                flags, hp_g, hp_a1, pole, sc.sbuf, sc.rbuf, sc.hbuf, sc.lbuf, sc.tan, sc.ct, sc.ctt, sc.hacc, sc.racc,
+                flags, hp_g, hp_a1, pole, sc.sbuf, sc.rbuf, sc.hbuf, sc.lbuf, sc.tan, sc.ct, sc.hacc, sc.racc,
                 sc.gacc, sc.out_l, derivatives)
         if gpu:
             _launch(_cuda_kernel(), n, *args)
