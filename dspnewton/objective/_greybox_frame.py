@@ -47,7 +47,7 @@ to ``init[f + 1]``.
 
 import math
 
-from ..model.greybox_spec import (C_ATTACK, C_BIAS, C_CORE_A, C_CORE_B, C_DRIVE, C_IN2_A1, C_IN2_A2, C_INPUT_HP,
+from ..model.greybox_spec import (COEFFICIENTS, C_ATTACK, C_BIAS, C_CORE_A, C_CORE_B, C_DRIVE, C_IN2_A1, C_IN2_A2, C_INPUT_HP,
                                   C_KNEE, C_MAKEUP, C_OUT2_A1, C_OUT2_A2, C_OUTPUT_SHELF, C_OUTPUT_SHELF_K, C_RELEASE,
                                   C_RELEASE_SLOW, C_RMS, C_SHELF, C_SLOPE, C_SLOW_MIX, C_THRESHOLD, F_2REL, F_CORE,
                                   F_FB, F_IN2, F_INHP, F_KNEE, F_OUT2, F_OUTSHELF, F_RMS, F_SC, F_TUBE)
@@ -72,6 +72,8 @@ REST = (1.0, 1.0) + (0.0,) * 19
 # contiguous (inhp and in2 exclude each other):
 I_A1, I_A2, I_CA, I_CB, I_INHP = range(5)
 N_CHAIN = 5
+CHAIN_COEFFICIENTS = (C_IN2_A1, C_IN2_A2, C_CORE_A, C_CORE_B, C_INPUT_HP)  # the coefficient of each slot
+N_COEFFICIENTS = len(COEFFICIENTS)  # ``pos`` holds the coefficients' positions in phi, then the slots'
 # ... for these signals (rows): inhp's low-pass, in2's two past outputs, the core's flux, and two rows each for the
 # chain's output and its side-chain high-pass (now and one sample before, alternating: no copies); and a row of
 # weights (R_DV, first order only): the detector's adjoint times its derivative in each coefficient, kept from the
@@ -95,7 +97,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
 
     xbuf, tbuf: flat input and target audio; frame f is xbuf[off[f] : off[f] + valid[f]].
     starts: (F,) first sample in the loss.  init: (F, N_STATE) initial states; snap_at: (F,) int.
-    C (21,) coefficients, pos (21,) int, flags (11,) int.
+    C (21,) coefficients, pos (21 + N_CHAIN,) int (:data:`CHAIN_COEFFICIENTS`'s again last), flags (11,) int.
     hp_g, hp_a1: the side-chain high-pass ``h[n] = hp_g (x[n] - x[n-1]) + hp_a1 h[n-1]``.
     Scratch: sbuf (F, L, 7), rbuf (F, L), hbuf (F, L), lbuf (F, L, N_LBUF), tan (F, N_TANGENTS, P),
     ct (F, N_CHAIN_ROWS, N_CHAIN), racc (F, P, P).
@@ -247,7 +249,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             lam1 = lam
     hess = derivatives == HESSIAN  # else the gradient alone: no adjoint states lam, no curvature terms
     # The input chain's coefficients (slots I_*) and their positions in phi.
-    cp = (pos[C_IN2_A1], pos[C_IN2_A2], pos[C_CORE_A], pos[C_CORE_B], pos[C_INPUT_HP])
+    cp = pos[N_COEFFICIENTS:]  # (N_CHAIN,): an array (a tuple indexed at run time is slow)
     chain = max(cp[0], max(cp[1], max(cp[2], max(cp[3], cp[4])))) >= 0
     if hess:
         lf = 0.0

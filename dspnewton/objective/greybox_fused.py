@@ -83,7 +83,7 @@ def _positions(spec: ModelSpec) -> np.ndarray:
     pos = np.full(len(COEFFICIENTS), -1, dtype=np.int64)
     for i, name in enumerate(spec.param_names):
         pos[COEFFICIENT_OF_PARAM[name]] = i
-    return pos
+    return np.concatenate([pos, pos[list(gf.CHAIN_COEFFICIENTS)]])  # the input chain's slots again, in order
 
 
 def _highpass_coefficients(sample_rate: int) -> tuple[float, float]:
