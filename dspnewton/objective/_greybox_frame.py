@@ -375,9 +375,10 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
         xd = (sbuf[f, n - 1, 6] if n > 0 else init[f, S_XP]) if fb else xn
         if chain:  # the input chain's values again, with their first derivatives (CT) and second-order terms
             sv = xbuf[o0 + n]
-            rn = rxp  # the row of the new output (the oldest one is overwritten)
-            for k in range(c0, c1):
-                CT[rn, k] = 0.0
+            rn = rxp  # the row of the new output (the oldest one is overwritten; the first stage sets its slots)
+            if core:
+                CT[rn, I_CA] = 0.0
+                CT[rn, I_CB] = 0.0
             if inhp:  # l += a (x - l), x <- x - l: first in the chain, so only slot I_INHP
                 if hess and cp[I_INHP] >= 0:  # the bilinear term -a l: -(e_a (x) T_l + T_l (x) e_a)
                     R[cp[I_INHP], cp[I_INHP]] -= lbuf[f, n, L_CHAIN] * CT[R_LI, I_INHP]
@@ -409,13 +410,15 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 lq = 1.0 + 3.0 * c_b * fl * fl
                 if hess:  # -b l^3: -6 b l T_l (x) T_l - 3 l^2 (e_b (x) T_l + T_l (x) e_b), by v's adjoint
                     kvc = lbuf[f, n, L_ALPHA]
-                    cq = -3.0 * kvc * c_b * fl  # half of it: R + R^T
+                    cq = -3.0 * kvc * c_b * fl  # half of it on the diagonal (H = R + R^T)
                     cl = -3.0 * kvc * fl * fl
                     for k in range(c0, c1):
                         tl = CT[R_FL, k]
                         pk = cp[k]
-                        for kk in range(c0, c1):
-                            R[pk, cp[kk]] += cq * tl * CT[R_FL, kk]
+                        R[pk, pk] += cq * tl * tl
+                        tq = 2.0 * cq * tl
+                        for kk in range(k + 1, c1):
+                            R[pk, cp[kk]] += tq * CT[R_FL, kk]
                         R[cp[I_CB], pk] += cl * tl
                 for k in range(c0, c1):
                     CT[rn, k] -= lq * CT[R_FL, k]
