@@ -12,6 +12,9 @@ SHORT_LIST = (
     ("ff+knee+rms", "feed-forward with a soft knee and an RMS detector: VCA and digital compressors"),
     ("ff+knee+rms+inhp+outshelf", "ff+knee+rms with the signal path's transformer stages (input high-pass, "
                                   "output high shelf)"),
+    ("ff+knee+rms+in2+core+out2", "ff+knee+rms with second-order transformers (resonant input high-pass, "
+                                  "saturating core, output low-pass with its peak) and no slow release state to "
+                                  "run off a short capture (44.1 kHz and up)"),
     ("fb+2rel", "feedback detector with a two-stage release: the core of an optical levelling amplifier"),
     (RECOMMENDED_MODEL, "the recommended model: every gain-shaping option (knee, RMS, two-stage release, "
                         "side-chain shelf, tube output)"),

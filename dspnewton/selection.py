@@ -17,7 +17,8 @@ continuing ESR and above 0.5 %), the target is taken to start mid-compression: i
 is reported and the from-rest fold is not used.  A candidate is *eligible* when it
 is no worse than ``ff5`` on every used fold (held-out ESR ratio <= 1), its
 start-up level error (largest level difference over 50 ms windows in the first
-second) is at most ``max(1 dB, ff5's)`` where the start is used, and no time
+second) is at most 1 dB above ff5's where the start is used (a level difference
+under 1 dB is hardly audible: such a start is not audibly worse than ff5's), and no time
 constant of it both sits on a bound of its range and is longer than the audio it
 was fitted on (the fit ran off the material's reach: unidentifiable there; a long
 time constant inside its range, e.g. an optical cell's slow release of 13 s fitted
@@ -59,7 +60,7 @@ __all__ = ["SHORT_LIST", "VALIDATION_FRACTION", "FOLDS", "MIN_FOLD_SECONDS", "Fo
 MIN_FOLD_SECONDS = 0.25
 SILENT_FOLD_DB = -60.0  # a fold this far below the pair's mean pre-emphasised energy per sample is skipped
 START_FACTOR, START_FLOOR = 4.0, 0.005  # the start is "unmatched" when every candidate's first second is worse
-STARTUP_DB_LIMIT = 1.0  # eligible start-up level error: at most max(this, ff5's)
+STARTUP_DB_MARGIN = 1.0  # eligible start-up level error: at most ff5's + this (hardly audible), dB
 TIME_CONSTANTS = ("attack_ms", "release_ms", "release_slow_ms", "rms_ms")
 
 
@@ -310,7 +311,7 @@ def decide(rows: list, names=None) -> dict:
     if not used:
         raise InputError("every held-out fold of the pair is nearly silent; model selection has nothing to score. "
                          "Use a pair with signal throughout, or name a model (e.g. --model ff5)")
-    startup_cap = max(STARTUP_DB_LIMIT, base["startup_db"] or 0.0)
+    startup_cap = (base["startup_db"] or 0.0) + STARTUP_DB_MARGIN
     for r in rows:
         ratios = []
         for i in used:
@@ -335,7 +336,7 @@ def decide(rows: list, names=None) -> dict:
     pool = [r for r in rows if r["eligible"] and (names is None or r["model"] in names or r["model"] == "ff5")]
     chosen = min(pool, key=lambda r: r["score"])["model"]
     return {"chosen": chosen, "rule": "lowest mean held-out ESR ratio to ff5 among candidates no worse than ff5 on "
-                                      "any used fold, with a start-up level error within max(1 dB, ff5's) and no "
+                                      "any used fold, with a start-up level error at most 1 dB above ff5's and no "
                                       "time constant both on a bound and longer than the fitted audio",
             "start_matched": start_matched, "skipped_folds": skipped}
 

@@ -183,6 +183,11 @@ def test_auto_falls_back_to_ff5_when_a_candidate_loses_from_rest():
     # Worse than ff5 on one continuing fold only: refused.
     rows = _rows([0.02, 0.02, 0.02, 0.02], [0.01, 0.002, 0.03, 0.002])
     assert decide(rows)["chosen"] == "ff5" and "fold 2 (continuing" in rows[1]["why"]
+    # Better on every fold; its start-up level error at most 1 dB above ff5's (hardly audible): eligible; more: not.
+    rows = _rows([0.02] * 4, [0.01] * 4, startup=(1.95, 2.9))
+    assert decide(rows)["chosen"] == "fb+2rel"
+    rows = _rows([0.02] * 4, [0.01] * 4, startup=(1.95, 3.0))
+    assert decide(rows)["chosen"] == "ff5" and "start-up level error 3 dB > 2.95 dB" in rows[1]["why"]
     # A time constant on a bound and longer than the audio it was fitted on: refused.
     rows = _rows([0.02] * 4, [0.01] * 4, unidentifiable=["release_slow_ms"])
     assert decide(rows)["chosen"] == "ff5" and "release_slow_ms" in rows[1]["why"]

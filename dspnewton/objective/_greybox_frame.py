@@ -81,7 +81,7 @@ N_COEFFICIENTS = len(COEFFICIENTS)  # ``pos`` holds the coefficients' positions 
 R_LI, R_U1, R_U2, R_FL, R_XA, R_XB, R_HA, R_HB, R_DV = range(9)
 N_CHAIN_ROWS = 9
 # Per-sample slots of ``lbuf`` (F, L, N_LBUF): the adjoint states lam (ballistics fast, slow, mean square), the
-# output stage's output adjoint and its recursion's, and the chain's (L_CHAIN: the first stage's adjoint, in2's
+# output stage's output adjoint (L_RO) and its recursion's (L_MU: outshelf's low-pass, out2's), and the chain's (L_CHAIN: the first stage's adjoint, in2's
 # output or inhp's low-pass; L_ALPHA, L_BETA: the core output's and its new flux's; before the chain's adjoint
 # sweep they hold the core's flux, the detector's adjoint on its input and the audio path's on the chain output).
 L_LF, L_LS, L_LP, L_RO, L_MU, L_CHAIN, L_ALPHA, L_BETA = range(8)
@@ -233,8 +233,8 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
         for n in range(nv - 1, -1, -1):
             rz = rbuf[f, n]
             mu = -k_out * rz + (1.0 - a_out) * mu
-            lbuf[f, n, 3] = rz
-            lbuf[f, n, 4] = mu
+            lbuf[f, n, L_RO] = rz
+            lbuf[f, n, L_MU] = mu
             rbuf[f, n] = (1.0 + k_out) * rz + a_out * mu
     if out2:  # transposed: lam[n] = rz[n] - a1 lam[n+1] - a2 lam[n+2], rho_y[n] = g (lam[n] + 2 lam[n+1] + lam[n+2])
         lam1 = 0.0
@@ -242,8 +242,8 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
         for n in range(nv - 1, -1, -1):
             rz = rbuf[f, n]
             lam = rz - o_a1 * lam1 - o_a2 * lam2
-            lbuf[f, n, 3] = rz
-            lbuf[f, n, 4] = lam
+            lbuf[f, n, L_RO] = rz
+            lbuf[f, n, L_MU] = lam
             rbuf[f, n] = o_g * (lam + 2.0 * lam1 + lam2)
             lam2 = lam1
             lam1 = lam
@@ -278,9 +278,9 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             lf = bf + qa[OA_GF]
             ls = bs + qa[OA_GS]
             lp = bp
-            lbuf[f, n, 0] = lf
-            lbuf[f, n, 1] = ls
-            lbuf[f, n, 2] = lp
+            lbuf[f, n, L_LF] = lf
+            lbuf[f, n, L_LS] = ls
+            lbuf[f, n, L_LP] = lp
             if chain:  # the audio path's adjoint of the chain's output: w = x g G
                 lbuf[f, n, L_BETA] = qa[OA_W] * q[OF_G] * Gm
         if chain and nv > 0:
@@ -291,7 +291,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                                  Wk, a_at, a_rf, a_rs, m, a_p, k_sc, fb, knee, rms, two, sc, True, sbuf[f, 0, 3],
                                  sbuf[f, 0, 4])
                 ra = step_adjoints(r[SF_V0], r[SF_V], r[SF_GH], r[SF_AF], r[SF_AS], r[SF_KV_O], r[SF_U_P], slope, m,
-                                   a_p, lbuf[f, 0, 0], lbuf[f, 0, 1], lbuf[f, 0, 2], fb, rms, two)
+                                   a_p, lbuf[f, 0, L_LF], lbuf[f, 0, L_LS], lbuf[f, 0, L_LP], fb, rms, two)
                 lbuf[f, 0, L_ALPHA] = ra[SA_V]
             # The chain's adjoint sweep: sigma[n], the adjoint of the chain's output (the audio path, the detector
             # at n (ff) or n + 1 (fb), and through the side-chain high-pass), back through core and first stage.
@@ -485,9 +485,9 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
         w_pv = 0.0
         w_v = 0.0
         if hess:
-            lf = lbuf[f, n, 0]
-            ls = lbuf[f, n, 1]
-            lp = lbuf[f, n, 2]
+            lf = lbuf[f, n, L_LF]
+            ls = lbuf[f, n, L_LS]
+            lp = lbuf[f, n, L_LP]
             ra = step_adjoints(v0, v, gh, af, as_, kv_o, u_p, slope, m, a_p, lf, ls, lp, fb, rms, two)
             a_b, kv_b, o_b, p_b, e_b, v_b, gp_b = ra[SA_A], ra[SA_KV], ra[SA_O], ra[SA_P], ra[SA_E], ra[SA_V], ra[SA_GP]
             # Curvature of the step, weighted by lam[n]: dense parts on PV and V ...
@@ -655,8 +655,8 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
         tO = tY
         rho_o = rho
         if outsh:
-            rho_o = lbuf[f, n, 3]
-            mu = lbuf[f, n, 4]
+            rho_o = lbuf[f, n, L_RO]
+            mu = lbuf[f, n, L_MU]
             l_prev = lo
             lo = lo + a_out * (y - lo)
             if hess and kao >= 0:
@@ -675,8 +675,8 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                         R[kko, i] += rho_o * (tY[i] - tLO[i])
             tO = tZ
         if out2:  # z = g (y + 2 y1 + y2) - a1 z1 - a2 z2, g = (1 + a1 + a2)/4; bilinear terms weighted by lam
-            rho_o = lbuf[f, n, 3]
-            lam = lbuf[f, n, 4]
+            rho_o = lbuf[f, n, L_RO]
+            lam = lbuf[f, n, L_MU]
             dy = y + 2.0 * oy1 + oy2
             z = o_g * dy - o_a1 * oz1 - o_a2 * oz2
             for i in range(P):  # Z holds the tangent of y + 2 y1 + y2
