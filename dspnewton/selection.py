@@ -336,8 +336,9 @@ def decide(rows: list, names=None) -> dict:
     pool = [r for r in rows if r["eligible"] and (names is None or r["model"] in names or r["model"] == "ff5")]
     chosen = min(pool, key=lambda r: r["score"])["model"]
     return {"chosen": chosen, "rule": "lowest mean held-out ESR ratio to ff5 among candidates no worse than ff5 on "
-                                      "any used fold, with a start-up level error at most 1 dB above ff5's and no "
-                                      "time constant both on a bound and longer than the fitted audio",
+                                      f"any used fold, with a start-up level error at most {STARTUP_DB_MARGIN:g} dB "
+                                      "above ff5's and no time constant both on a bound and longer than the fitted "
+                                      "audio",
             "start_matched": start_matched, "skipped_folds": skipped}
 
 
