@@ -75,11 +75,9 @@ N_CHAIN = 5
 CHAIN_COEFFICIENTS = (C_IN2_A1, C_IN2_A2, C_CORE_A, C_CORE_B, C_INPUT_HP)  # the coefficient of each slot
 N_COEFFICIENTS = len(COEFFICIENTS)  # ``pos`` holds the coefficients' positions in phi, then the slots'
 # ... for these signals (rows): inhp's low-pass, in2's two past outputs, the core's flux, and two rows each for the
-# chain's output and its side-chain high-pass (now and one sample before, alternating: no copies); and a row of
-# weights (R_DV, first order only): the detector's adjoint times its derivative in each coefficient, kept from the
-# detector's step to the output's, where both rank-one rows of a coefficient go into R in one loop.
-R_LI, R_U1, R_U2, R_FL, R_XA, R_XB, R_HA, R_HB, R_DV = range(9)
-N_CHAIN_ROWS = 9
+# chain's output and its side-chain high-pass (now and one sample before, alternating: no copies).
+R_LI, R_U1, R_U2, R_FL, R_XA, R_XB, R_HA, R_HB = range(8)
+N_CHAIN_ROWS = 8
 # Per-sample slots of ``lbuf`` (F, L, N_LBUF): the adjoint states lam (ballistics fast, slow, mean square), the
 # output stage's output adjoint (L_RO) and its recursion's (L_MU: outshelf's low-pass, out2's), and the chain's (L_CHAIN: the first stage's adjoint, in2's
 # output or inhp's low-pass; L_ALPHA, L_BETA: the core output's and its new flux's; before the chain's adjoint
@@ -521,16 +519,13 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             if fb and two and k6 >= 0:
                 for i in range(P):
                     R[k6, i] += gp_b * (tGS[i] - tGF[i])
-            if chain:  # v0 = xd + k_sc hd with the chain's output (v = v0 gp in fb); the chain's own second-order
-                v0_b = v_b * gp if fb else v_b  # terms came with it (its adjoint sweep)
+            if chain and sc and k8 >= 0:  # v0 = xd + k_sc hd with the chain's output (v = v0 gp in fb): d2/dk_sc dc
+                v0_b = v_b * gp if fb else v_b
                 for k in range(c0, c1):
-                    pk = cp[k]
-                    if pk < 0:
-                        continue
-                    if sc and k8 >= 0:
-                        R[k8, pk] += v0_b * CT[rhd, k]
-                    if fb:  # R[pk] += v_b dv0 GP, added with the output's row (R_DV)
-                        CT[R_DV, k] = v_b * (CT[rxd, k] + (k_sc * CT[rhd, k] if sc else 0.0))
+                    if cp[k] >= 0:
+                        R[k8, cp[k]] += v0_b * CT[rhd, k]
+            # (The chain's own second-order terms came with its adjoint sweep; in fb, v = v0 gp adds v_b dv0 GP to
+            # each coefficient's row: with the audio path's row, below.)
             # ... and coefficient pairs: exp (a_b s s^T), exponent, knee.
             sv0 = s0 if k0 >= 0 else 0.0
             sv1 = s1 if k1 >= 0 else 0.0
@@ -589,8 +584,8 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                         continue
                     tx = CT[rx, k]
                     cg = w_b * Gm * tx
-                    if fb:  # and the detector's row (R_DV)
-                        cd = CT[R_DV, k]
+                    if fb:  # and the detector's row: v = v0 gp, d2/dv0 dgp (v_b of this sample's step)
+                        cd = v_b * (CT[rxd, k] + (k_sc * CT[rhd, k] if sc else 0.0))
                         for i in range(P):
                             R[pk, i] += cd * tGP[i] + cg * tG[i]
                     else:
