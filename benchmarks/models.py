@@ -45,8 +45,8 @@ from dspnewton.synth import music_like, program_material  # noqa: E402
 
 STAGED = f"{RECOMMENDED_MODEL}+inhp+outshelf"
 STAGED2 = f"{RECOMMENDED_MODEL}+in2+core+out2"  # the largest model (18 parameters)
-DEFAULT_MODELS = ["ff+knee+rms+inhp+outshelf", "ff+knee+rms+in2+core+out2", "fb+2rel", RECOMMENDED_MODEL, "fb+2rel+inhp+outshelf", STAGED,
-                  "fb+2rel+in2+core+out2", STAGED2, "auto"]
+DEFAULT_MODELS = ["ff+knee+rms+inhp+outshelf", "ff+knee+rms+in2+core+out2", "fb+2rel", RECOMMENDED_MODEL,
+                  "fb+2rel+inhp+outshelf", STAGED, "fb+2rel+in2+core+out2", STAGED2, "auto"]
 PEDALBOARD_SETTINGS = {"pb-4to1": (-30.0, 4.0, 5.0, 100.0), "pb-10to1": (-24.0, 10.0, 1.0, 50.0)}
 UNITS = {"optical": OpticalLeveler, "transformer": TransformerLeveler, "fet": FETLeveler}
 
@@ -224,10 +224,10 @@ transposed recursion) and a forward sweep of the P tangents adding each elementa
 second-order term; the input chain (`inhp` or `in2`, then `core`) enters as its output's first
 derivatives with respect to its own coefficients (forward recursions), its own second-order terms
 weighted by the chain's adjoints (the backward sweep sends the adjoint of the chain's output back
-through the chain), `out2` as more tangent rows with its transposed recursion's adjoints.  It agrees with reverse-over-reverse autograd to
-rounding for every option.  The C++ real-time core, the bundle and the plugin run every model
-(parity with PyTorch below 1e-12 relative in float64 for 286 models tested, every block size, and
-at 44.1/48/96 kHz for the second-order stages).
+through the chain), `out2` as more tangent rows with its transposed recursion's adjoints.  It agrees
+with reverse-over-reverse autograd to rounding for every option.  The C++ real-time core, the bundle
+and the plugin run every model (parity with PyTorch below 1e-12 relative in float64 for 286 models
+tested, every block size, and at 44.1/48/96 kHz for the second-order stages).
 """
 
 

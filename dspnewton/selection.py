@@ -54,8 +54,8 @@ from .model.greybox_spec import parse_model
 from .objective.frame_lengths import OVERLAP_SECONDS
 
 __all__ = ["SHORT_LIST", "VALIDATION_FRACTION", "FOLDS", "MIN_FOLD_SECONDS", "FoldLayout", "fit_auto",
-           "runnable_candidates", "fold_layout", "fold_scores", "decide", "short_list_text", "score_candidates", "selection_settings",
-           "select_for_sweep"]
+           "runnable_candidates", "fold_layout", "fold_scores", "decide", "short_list_text", "score_candidates",
+           "selection_settings", "select_for_sweep"]
 
 MIN_FOLD_SECONDS = 0.25
 SILENT_FOLD_DB = -60.0  # a fold this far below the pair's mean pre-emphasised energy per sample is skipped

@@ -47,10 +47,11 @@ to ``init[f + 1]``.
 
 import math
 
-from ..model.greybox_spec import (COEFFICIENTS, C_ATTACK, C_BIAS, C_CORE_A, C_CORE_B, C_DRIVE, C_IN2_A1, C_IN2_A2, C_INPUT_HP,
-                                  C_KNEE, C_MAKEUP, C_OUT2_A1, C_OUT2_A2, C_OUTPUT_SHELF, C_OUTPUT_SHELF_K, C_RELEASE,
-                                  C_RELEASE_SLOW, C_RMS, C_SHELF, C_SLOPE, C_SLOW_MIX, C_THRESHOLD, F_2REL, F_CORE,
-                                  F_FB, F_IN2, F_INHP, F_KNEE, F_OUT2, F_OUTSHELF, F_RMS, F_SC, F_TUBE)
+from ..model.greybox_spec import (COEFFICIENTS, C_ATTACK, C_BIAS, C_CORE_A, C_CORE_B, C_DRIVE, C_IN2_A1, C_IN2_A2,
+                                  C_INPUT_HP, C_KNEE, C_MAKEUP, C_OUT2_A1, C_OUT2_A2, C_OUTPUT_SHELF,
+                                  C_OUTPUT_SHELF_K, C_RELEASE, C_RELEASE_SLOW, C_RMS, C_SHELF, C_SLOPE, C_SLOW_MIX,
+                                  C_THRESHOLD, F_2REL, F_CORE, F_FB, F_IN2, F_INHP, F_KNEE, F_OUT2, F_OUTSHELF, F_RMS,
+                                  F_SC, F_TUBE)
 from ._fused_frame import HESSIAN
 from ._greybox_steps import (K_DB, OA_DEN, OA_G, OA_GF, OA_GS, OA_S2, OA_T1, OA_T2, OA_W, OA_Z1, OA_Z2, OF_DEN, OF_G,
                              OF_T1, OF_T2, OF_Y, SA_A, SA_E, SA_GF, SA_GP, SA_GS, SA_KV, SA_O, SA_P, SA_PP, SA_V,
@@ -78,10 +79,11 @@ N_COEFFICIENTS = len(COEFFICIENTS)  # ``pos`` holds the coefficients' positions 
 # chain's output and its side-chain high-pass (now and one sample before, alternating: no copies).
 R_LI, R_U1, R_U2, R_FL, R_XA, R_XB, R_HA, R_HB = range(8)
 N_CHAIN_ROWS = 8
-# Per-sample slots of ``lbuf`` (F, L, N_LBUF): the adjoint states lam (ballistics fast, slow, mean square), the
-# output stage's output adjoint (L_RO) and its recursion's (L_MU: outshelf's low-pass, out2's), and the chain's (L_CHAIN: the first stage's adjoint, in2's
-# output or inhp's low-pass; L_ALPHA, L_BETA: the core output's and its new flux's; before the chain's adjoint
-# sweep they hold the core's flux, the detector's adjoint on its input and the audio path's on the chain output).
+# Per-sample slots of ``lbuf`` (F, L, N_LBUF): the adjoint states lam (ballistics fast, slow, mean square), the output
+# stage's output adjoint (L_RO) and its recursion's (L_MU: outshelf's low-pass, out2's), and the chain's (L_CHAIN: the
+# first stage's adjoint, in2's output or inhp's low-pass; L_ALPHA, L_BETA: the core output's and its new flux's;
+# before the chain's adjoint sweep they hold the core's flux, the detector's adjoint on its input and the audio path's
+# on the chain output).
 L_LF, L_LS, L_LP, L_RO, L_MU, L_CHAIN, L_ALPHA, L_BETA = range(8)
 N_LBUF = 8
 

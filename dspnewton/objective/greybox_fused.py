@@ -57,8 +57,8 @@ _frame_cpu = nb.njit(cache=True, nogil=True)(gf.greybox_frame)
 def _greybox_cpu(xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf, hbuf,
                  lbuf, tan, ct, hacc, racc, gacc, out_l, derivatives):  # pragma: no cover - compiled
     for f in nb.prange(off.shape[0]):  # f as int64, and derivatives a runtime int: one compiled frame body for both
-        _frame_cpu(np.int64(f), xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf, rbuf,
-                   hbuf, lbuf, tan, ct, hacc, racc, gacc, out_l, derivatives)
+        _frame_cpu(np.int64(f), xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flags, hp_g, hp_a1, pole, sbuf,
+                   rbuf, hbuf, lbuf, tan, ct, hacc, racc, gacc, out_l, derivatives)
 
 
 @nb.njit(cache=True, nogil=True)
