@@ -40,7 +40,7 @@ from dspnewton.model.greybox_spec import RECOMMENDED_MODEL  # noqa: E402
 from dspnewton.model.models import get_model  # noqa: E402
 from dspnewton.objective.metrics import clip_scores, delta_ldr  # noqa: E402
 from dspnewton.optim.newton import NewtonOptions  # noqa: E402
-from dspnewton.selection import STARTUP_DB_MARGIN  # noqa: E402
+from dspnewton.selection import PRUNE_TOLERANCE, STARTUP_DB_MARGIN  # noqa: E402
 from dspnewton.synth import music_like, program_material  # noqa: E402
 
 STAGED = f"{RECOMMENDED_MODEL}+inhp+outshelf"
@@ -292,8 +292,9 @@ def write_markdown(payload: dict, out: Path) -> None:
         "generator with another seed, rendered from rest and scored from its first sample.  `auto` is "
         "`dspnewton fit --model auto`: the short list fitted on 12 of 16 blocks of the fitting clip, scored on "
         "the other 4 (the first from rest), the best eligible one (never worse than ff5 on a fold, a start-up "
-        f"level error at most {STARTUP_DB_MARGIN:g} dB above ff5's, no time constant run off the fitted audio) "
-        "refitted on "
+        f"level error at most {STARTUP_DB_MARGIN:g} dB above ff5's, no time constant run off the fitted audio), "
+        "less each signal-path stage its fit left on a bound when the model without it scores at most "
+        f"{100 * PRUNE_TOLERANCE:g} % worse on the folds, refitted on "
         "the whole fitting clip; it never sees the held-out clip.  ESR is "
         "pre-emphasised, in %; ratio = model ESR / ff5 ESR on the held-out clip.",
         "",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .model.names import RECOMMENDED_MODEL, parse_model
 
-__all__ = ["SHORT_LIST", "VALIDATION_FRACTION", "FOLDS", "short_list_text", "auto_text"]
+__all__ = ["SHORT_LIST", "VALIDATION_FRACTION", "FOLDS", "PRUNE_TOLERANCE", "short_list_text", "auto_text"]
 
 SHORT_LIST = (
     ("ff5", "the published five-parameter model: the baseline every other candidate has to beat"),
@@ -30,6 +30,7 @@ SHORT_LIST = (
 )
 VALIDATION_FRACTION = 0.25
 FOLDS = 4
+PRUNE_TOLERANCE = 0.05  # a signal-path stage left on a bound is dropped when that costs at most this (score ratio)
 
 
 def short_list_text() -> str:
@@ -43,5 +44,6 @@ def auto_text() -> str:
     """How ``--model auto`` chooses (``dspnewton models``)."""
     return (f"--model auto (fit, sweep, capture fit) fits each of this short list on "
             f"{100 * (1 - VALIDATION_FRACTION):g} % of the pair,\nscores it on {FOLDS} held-out folds (the first "
-            f"from rest, from sample 0), keeps the best that is never\nworse than ff5 on a fold, and refits it on "
-            f"the whole pair:")
+            f"from rest, from sample 0), keeps the best that is never\nworse than ff5 on a fold, drops each "
+            f"signal-path stage its fit left on a bound when the model\nwithout it scores at most "
+            f"{100 * PRUNE_TOLERANCE:g} % worse, and refits it on the whole pair:")

@@ -100,7 +100,8 @@ class SweepProgress:
         from tqdm import tqdm
 
         if kind == "select":  # --model auto: before the sweep's own fits
-            print(f"model selection on {info['mode']} {info['peak']} ({info['index'] + 1} of {info['total']}) ...",
+            what = f"pruning ({', '.join(info['pruning'])})" if "pruning" in info else "model selection"
+            print(f"{what} on {info['mode']} {info['peak']} ({info['index'] + 1} of {info['total']}) ...",
                   file=sys.stderr)
             return
         if self.overall is None:

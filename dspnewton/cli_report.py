@@ -65,6 +65,9 @@ def print_selection(auto: dict | None) -> None:
           f"whole pair")
     for skip in auto.get("skipped_folds", []):
         print(f"note: fold {skip['fold']} skipped: {skip['why']}")
+    for step in auto.get("pruned", []):
+        print(f"note: dropped {step['stage']} from {step['from']} (a parameter of it on a bound in the "
+              f"{step['bound_in']}; x ff5 {step['score_from']:.3f} -> {step['score_to']:.3f})")
     width = max(len(r["model"]) for r in auto["candidates"])
     pct = lambda v: "     -  " if v is None else f"{100 * v:7.4g}%"  # noqa: E731
     print(f"   {'model':<{width}}  from rest  continuing  start-up dB  x ff5   fitting part")

@@ -24,8 +24,18 @@ was fitted on (the fit ran off the material's reach: unidentifiable there; a lon
 time constant inside its range, e.g. an optical cell's slow release of 13 s fitted
 on 6 s and checked on the continuing folds, is only reported).
 Among the eligible candidates (``ff5`` always is) the lowest mean ratio to ``ff5``
-over the used folds wins; the winner is refitted on the whole pair, warm-started
-from its fit.  So ``auto`` is never worse than ``ff5`` on any held-out fold.
+over the used folds wins.
+
+**Pruning.** A signal-path stage (``inhp``, ``outshelf``, ``in2``, ``core``, ``out2``) with a
+parameter the winner's fit left on a bound is either switched off by the fit (an input high-pass
+at its lowest corner, a core that no longer saturates) or pressed against its range (the unit
+wants what the stage cannot give).  For each such stage the model without it is fitted on the
+same blocks, started from the winner's fit, and scored; the best of them replaces the winner when
+it is eligible and its score is at most ``PRUNE_TOLERANCE`` (5 %) above the winner's (a stage has
+to earn its parameters), and the step is repeated on the new winner.  The models pruning tried are
+rows of the record like the short list's (``pruned_from``: the model they were cut from).
+The winner is refitted on the whole pair, warm-started from its fit.  So ``auto`` is never worse
+than ``ff5`` on any held-out fold.
 
 Each grey-box candidate starts from the best fit (lowest fitting-part ESR) among
 the already fitted candidates whose options it includes (``ff5`` at least): a
@@ -49,13 +59,15 @@ import soundfile as sf
 import torch
 
 from .audio import InputError, prepare_pair
-from .candidates import FOLDS, SHORT_LIST, VALIDATION_FRACTION, short_list_text
+from .candidates import FOLDS, PRUNE_TOLERANCE, SHORT_LIST, VALIDATION_FRACTION, short_list_text
 from .model.greybox_spec import parse_model
+from .model.names import OPTION_PARAMS, SIGNAL_PATH_OPTIONS, ModelSpec
 from .objective.frame_lengths import OVERLAP_SECONDS
 
 __all__ = ["SHORT_LIST", "VALIDATION_FRACTION", "FOLDS", "MIN_FOLD_SECONDS", "FoldLayout", "fit_auto",
            "runnable_candidates", "fold_layout", "fold_scores", "decide", "short_list_text", "score_candidates",
-           "selection_settings", "select_for_sweep"]
+           "selection_settings", "select_for_sweep", "prune_stages", "stages_on_bounds", "without_stage",
+           "PRUNE_TOLERANCE"]
 
 MIN_FOLD_SECONDS = 0.25
 SILENT_FOLD_DB = -60.0  # a fold this far below the pair's mean pre-emphasised energy per sample is skipped
@@ -204,10 +216,12 @@ def fit_auto(input, target, sample_rate: int | None = None, *, candidates=None,
 
     Returns:
         the chosen model's :class:`~dspnewton.result.FitResult` on the whole pair, with ``extra["auto"]``:
-        ``{"candidates": rows (see :func:`score_candidates`), "chosen", "rule", "folds", "skipped_folds",
+        ``{"candidates": rows (see :func:`score_candidates`), "chosen", "rule", "pruned" (the stages dropped:
+        :func:`prune_stages`), "folds", "skipped_folds",
         "start_matched", "validation_fraction", "validation_seconds", "refit_esr"}``.
     """
     from .fitting import fit
+    from .model.models import get_model
 
     if dist is not None:
         raise InputError("--model auto fits its candidates on one worker; run it without {distributed}",
@@ -226,8 +240,21 @@ def fit_auto(input, target, sample_rate: int | None = None, *, candidates=None,
     names, skipped = runnable_candidates(names, sr, candidates is not None)
     rows, fits, decision = score_candidates(x, y, sr, layout, names, fit_kw, callback)
     decision["skipped_candidates"] = skipped
-    chosen = decision["chosen"]
-    final = fit(x, y, sr, model=chosen, init=fits[chosen], callback=callback, **fit_kw)
+    refits = {}
+    while True:  # a stage the refit on the whole pair leaves on a bound is pruned as one the fold fit left there
+        chosen = decision["chosen"]
+        final = refits[chosen] = fit(x, y, sr, model=chosen, init=fits[chosen], callback=callback, **fit_kw)
+        at = get_model(chosen).at_bounds(final.all_params, sr)
+        row = next(r for r in rows if r["model"] == chosen)
+        if not set(stages_on_bounds(chosen, at)) - set(stages_on_bounds(chosen, row["at_bounds"])):
+            break
+        row["at_bounds_refit"] = at
+        steps = prune_stages(rows, fits, decision, names, _FoldFitter(x, y, sr, layout, fit_kw, callback),
+                             {chosen: at})
+        if not steps or decision["chosen"] in refits:
+            decision["chosen"] = chosen
+            break
+        decision["pruned"] += [{**st, "bound_in": "refit"} for st in steps]
     final.extra["auto"] = {
         "candidates": rows, **decision, "validation_fraction": validation,
         "validation_seconds": sum(hi - lo for lo, hi in (layout.scored_range(b) for b in layout.held_out)) / sr,
@@ -240,47 +267,126 @@ def fit_auto(input, target, sample_rate: int | None = None, *, candidates=None,
 
 
 def score_candidates(x: torch.Tensor, y: torch.Tensor, sr: int, layout: FoldLayout, names, fit_kw: dict,
-                     callback=None):
-    """Fit ``ff5`` and every model of ``names`` on the fitted blocks of x, y (1, T); score each per fold.
+                     callback=None, prune: bool = True):
+    """Fit ``ff5`` and every model of ``names`` on the fitted blocks of x, y (1, T); score each per fold;
+    with ``prune``, drop the chosen model's stages left on a bound (:func:`prune_stages`).
 
     Returns (rows, fits, decision): one row per model (ff5 first) with ``model``, ``start`` (the fit it
     started from), ``esr_fit``, ``esr_folds`` (per fold, None where skipped), ``esr_from_rest`` (the
     first fold), ``esr_continuing`` (the other folds pooled), ``esr_held_out`` (every used fold pooled),
     ``esr_first_second``, ``startup_db``, ``ratio_folds`` (to ff5), ``score``, ``eligible``, ``why``,
     ``at_bounds``, ``long_time_constants`` (longer than the fitted audio), ``unidentifiable`` (those
-    of them on a bound), ``iterations``, ``converged``, ``seconds``; model -> FitResult;
-    and the decision (:func:`decide`).
+    of them on a bound), ``iterations``, ``converged``, ``seconds`` (and ``pruned_from`` on the rows
+    pruning added); model -> FitResult; and the decision (:func:`decide`, with ``pruned``: the steps).
     """
-    from .fitting import fit_frames, fit_options
     from .model.models import get_model
 
-    root, part = _selection_frames(x, y, layout)
-    kw = {k: v for k, v in fit_kw.items() if k not in ("frame_seconds", "overlap_seconds", "channels")}
-    fitted_seconds = len(layout.fitted) * layout.hop / sr
+    fitter = _FoldFitter(x, y, sr, layout, fit_kw, callback)
     rows, fits = [], {}
     for name in ["ff5"] + [n for n in names if n != "ff5"]:
         if name == "ff5":
-            r, start = fit_frames(part, fit_options(model="ff5", callback=callback, **kw)), None
+            start = None
         else:  # start from the best nested fit (ff5 at least)
             model = get_model(name)
-            nested = [m for m in fits if model.can_warm_start_from(m)]
-            start = min(nested, key=lambda m: fits[m].esr)
-            r = fit_frames(part, fit_options(model=name, callback=callback, **kw), init=fits[start])
-        fits[name] = r
+            start = min((m for m in fits if model.can_warm_start_from(m)), key=lambda m: fits[m].esr)
+        row, fits[name] = fitter(name, start, None if start is None else fits[start])
+        rows.append(row)
+    decision = decide(rows, names)
+    pruned = prune_stages(rows, fits, decision, names, fitter) if prune else []
+    return rows, fits, {**decision, "pruned": pruned, "folds": layout.to_dict()}
+
+
+class _FoldFitter:
+    """Fits one model on the fitted blocks of a pair and scores it per fold: ``(row, FitResult)``
+    (the row's keys: :func:`score_candidates`)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, sr: int, layout: FoldLayout, fit_kw: dict, callback=None):
+        self.x, self.y, self.sr, self.layout, self.callback = x, y, sr, layout, callback
+        self.part = _selection_frames(x, y, layout)[1]
+        self.kw = {k: v for k, v in fit_kw.items() if k not in ("frame_seconds", "overlap_seconds", "channels")}
+        self.fitted_seconds = len(layout.fitted) * layout.hop / sr
+
+    def __call__(self, name: str, start: str | None, init=None):
+        from .fitting import fit_frames, fit_options
+        from .model.models import get_model
+
+        r = fit_frames(self.part, fit_options(model=name, callback=self.callback, **self.kw), init=init)
         with torch.no_grad():
-            pred = r.render(x.double())
-        row = {"model": name, "start": start, "esr_fit": float(r.esr), **fold_scores(pred, y, layout),
-               "at_bounds": get_model(r.dsp_model).at_bounds(r.all_params, sr),
-               "long_time_constants": _long_time_constants(r, fitted_seconds),
+            pred = r.render(self.x.double())
+        row = {"model": name, "start": start, "esr_fit": float(r.esr), **fold_scores(pred, self.y, self.layout),
+               "at_bounds": get_model(r.dsp_model).at_bounds(r.all_params, self.sr),
+               "long_time_constants": _long_time_constants(r, self.fitted_seconds),
                "iterations": int(r.iterations), "converged": bool(r.converged), "seconds": float(r.seconds)}
         # Unidentifiable: longer than the fitted audio and pushed onto a bound of its range.
         row["unidentifiable"] = [n for n in row["long_time_constants"] if n in row["at_bounds"]]
-        rows.append(row)
-        if callback:
-            callback({"candidate": row})
-    del root
-    decision = decide(rows, names)
-    return rows, fits, {**decision, "folds": layout.to_dict()}
+        if self.callback:
+            self.callback({"candidate": row})
+        return row, r
+
+
+def stages_on_bounds(model: str, at_bounds) -> list:
+    """The signal-path stages of ``model`` with a parameter in ``at_bounds`` (names), in option order."""
+    spec = parse_model(model)
+    return [o for o in spec.options if o in SIGNAL_PATH_OPTIONS and any(p in at_bounds for p in OPTION_PARAMS[o])]
+
+
+def without_stage(model: str, stage: str) -> str:
+    """The name of ``model`` without the option ``stage``."""
+    spec = parse_model(model)
+    return ModelSpec(spec.feedback, tuple(o for o in spec.options if o != stage)).name
+
+
+def prune_from(fit, smaller: str, sample_rate: int) -> dict:
+    """A start for ``smaller`` from ``fit`` of a model that includes it: the shared parameters, moved
+    inside their ranges (:meth:`~dspnewton.model.models.GreyBoxModel.warm_start`)."""
+    from .model.models import get_model
+
+    model = get_model(smaller)
+    return model.warm_start({n: fit.all_params[n] for n in model.param_names}, sample_rate)
+
+
+def prune_stages(rows: list, fits: dict, decision: dict, names, fitter, bounds=None) -> list:
+    """Drop the chosen model's signal-path stages that its fold fit left on a bound (module docstring).
+
+    For each such stage the model without it is fitted on the same blocks, started from the chosen
+    fit (``fitter(name, start, init) -> (row, fit)``) and scored; the best of them replaces the choice
+    when it is eligible and its score is at most :data:`PRUNE_TOLERANCE` above the choice's (so also
+    when it is strictly better).  Repeated on the new choice.  Updates ``rows`` (the new rows
+    appended, with ``pruned_from``), ``fits`` and ``decision["chosen"]`` in place; returns the steps
+    taken, ``[{"from", "to", "stage", "score_from", "score_to", "bound_in"}]``.  ``bounds``: model -> more
+    parameters on a bound (the refit's on the whole pair), added to its fold fit's.
+    """
+    pool = list(names if names is not None else [r["model"] for r in rows])
+    steps = []
+    while True:
+        chosen = decision["chosen"]
+        crow = next(r for r in rows if r["model"] == chosen)
+        at = {**crow["at_bounds"], **(bounds or {}).get(chosen, {})}
+        tries = {without_stage(chosen, st): st for st in stages_on_bounds(chosen, at)}
+        for smaller in tries:
+            if smaller not in fits:
+                row, fits[smaller] = fitter(smaller, chosen, prune_from(fits[chosen], smaller, fitter.sr))
+                rows.append({**row, "pruned_from": chosen})
+        pool += [m for m in tries if m not in pool]
+        if tries:
+            decide(rows, pool)  # eligibility and score of the new rows (the old ones' are unchanged)
+        step = _pruning_step(chosen, tries, {r["model"]: r["score"] for r in rows},
+                             {r["model"]: r["eligible"] for r in rows})
+        if step is None:
+            return steps
+        steps.append(step)
+        decision["chosen"] = step["to"]
+
+
+def _pruning_step(chosen: str, tries: dict, score: dict, eligible: dict) -> dict | None:
+    """The best eligible model of ``tries`` (smaller model -> the stage dropped) scoring at most
+    :data:`PRUNE_TOLERANCE` above ``chosen``; None when there is none."""
+    ok = [m for m in tries if eligible[m] and score[m] <= (1.0 + PRUNE_TOLERANCE) * score[chosen]]
+    if not ok:
+        return None
+    best = min(ok, key=lambda m: score[m])
+    return {"from": chosen, "to": best, "stage": tries[best], "score_from": score[chosen], "score_to": score[best],
+            "bound_in": "fold fit"}
 
 
 def _pooled(values, weights) -> float | None:
@@ -338,7 +444,9 @@ def decide(rows: list, names=None) -> dict:
     return {"chosen": chosen, "rule": "lowest mean held-out ESR ratio to ff5 among candidates no worse than ff5 on "
                                       f"any used fold, with a start-up level error at most {STARTUP_DB_MARGIN:g} dB "
                                       "above ff5's and no time constant both on a bound and longer than the fitted "
-                                      "audio",
+                                      "audio; then each signal-path stage the chosen fit left on a bound is dropped "
+                                      "when the model without it is eligible and scores at most "
+                                      f"{100 * PRUNE_TOLERANCE:g} % higher",
             "start_matched": start_matched, "skipped_folds": skipped}
 
 
@@ -365,7 +473,11 @@ def select_for_sweep(pairs: dict, candidates=None, validation: float = VALIDATIO
     the one with the lowest mean score (held-out ESR ratio to ``ff5``) among the candidates eligible
     in every setting (``ff5`` always is): never worse than ``ff5`` on any used fold of any setting.
 
+    Then the chosen model's signal-path stages left on a bound in any setting are pruned as in
+    :func:`prune_stages`, with the mean score over the settings and eligibility in every one.
+
     Returns ``{"chosen", "candidates": [names], "score": {model: mean ratio}, "eligible": {model: bool},
+    "pruned": [steps],
     "settings": {"mode/peak": {"rows", "start_matched", "skipped_folds", "folds"}}, "validation_fraction",
     "rule"}`` (the sweep writes it to ``selection.json``).
     """
@@ -388,25 +500,65 @@ def select_for_sweep(pairs: dict, candidates=None, validation: float = VALIDATIO
         names, more = runnable_candidates(names, rate, candidates is not None)
         skipped.update(more)
     pool = list(dict.fromkeys(["ff5"] + names))
-    settings, ratios, eligible, rule = {}, {n: [] for n in pool}, {n: True for n in pool}, ""
-    for i, (key, (inp, tgt)) in enumerate(sorted(pairs.items())):
-        if on_event:
-            on_event("select", {"mode": key[0], "peak": key[1], "index": i, "total": len(pairs)})
-        pair = prepare_pair(inp, tgt, trim=True)  # one pair in memory at a time
-        try:
-            layout = fold_layout(pair.x.shape[-1], pair.sample_rate, validation, folds, overlap)
-            rows, _, decision = score_candidates(pair.x, pair.y, pair.sample_rate, layout, names, fit_kw)
-        except InputError as exc:
-            raise InputError(f"{key[0]} {key[1]} ('{tgt}'): {exc}") from None
-        del pair
-        rule = decision.pop("rule")
-        decision.pop("chosen")
-        settings[f"{key[0]}/{key[1]}"] = {"rows": rows, **decision}
-        for r in rows:
-            ratios[r["model"]].append(r["score"])
-            eligible[r["model"]] = eligible[r["model"]] and r["eligible"]
-    score = {n: float(sum(v) / len(v)) for n, v in ratios.items()}
+    settings, fits, rule = {}, {}, ""
+
+    def score_settings(models, starts=None):
+        """Fit and score ``models`` in every setting (one pair in memory at a time); with ``starts``
+        (model -> the model whose fit in each setting starts it) only those, appended to the rows."""
+        nonlocal rule
+        for i, (key, (inp, tgt)) in enumerate(sorted(pairs.items())):
+            label = f"{key[0]}/{key[1]}"
+            if on_event:
+                on_event("select", {"mode": key[0], "peak": key[1], "index": i, "total": len(pairs),
+                                    **({"pruning": sorted(models)} if starts else {})})
+            pair = prepare_pair(inp, tgt, trim=True)
+            try:
+                layout = fold_layout(pair.x.shape[-1], pair.sample_rate, validation, folds, overlap)
+                if starts is None:
+                    rows, fits[label], decision = score_candidates(pair.x, pair.y, pair.sample_rate, layout, models,
+                                                                   fit_kw, prune=False)
+                    rule = decision.pop("rule")
+                    for k in ("chosen", "pruned"):
+                        decision.pop(k)
+                    settings[label] = {"rows": rows, **decision}
+                else:
+                    fitter = _FoldFitter(pair.x, pair.y, pair.sample_rate, layout, fit_kw)
+                    for m in models:
+                        src = fits[label][starts[m]]
+                        row, fits[label][m] = fitter(m, starts[m], prune_from(src, m, pair.sample_rate))
+                        settings[label]["rows"].append({**row, "pruned_from": starts[m]})
+                    decide(settings[label]["rows"], pool)
+            except InputError as exc:
+                raise InputError(f"{key[0]} {key[1]} ('{tgt}'): {exc}") from None
+            del pair
+
+    def totals():
+        ratios, eligible = {}, {}
+        for st in settings.values():
+            for r in st["rows"]:
+                ratios.setdefault(r["model"], []).append(r["score"])
+                eligible[r["model"]] = eligible.get(r["model"], True) and r["eligible"]
+        return {n: float(sum(v) / len(v)) for n, v in ratios.items()}, eligible
+
+    score_settings(names)
+    score, eligible = totals()
     chosen = min((n for n in pool if eligible[n]), key=lambda n: score[n])
+    # Pruning (module docstring): the chosen model's stages left on a bound in any setting.
+    steps = []
+    while True:
+        at = set().union(*(next(r for r in st["rows"] if r["model"] == chosen)["at_bounds"]
+                           for st in settings.values()))
+        tries = {without_stage(chosen, st): st for st in stages_on_bounds(chosen, at)}
+        new = [m for m in tries if m not in score]
+        pool += [m for m in tries if m not in pool]
+        if new:
+            score_settings(new, {m: chosen for m in new})
+            score, eligible = totals()
+        step = _pruning_step(chosen, tries, score, eligible)
+        if step is None:
+            break
+        steps.append(step)
+        chosen = step["to"]
     return {"chosen": chosen, "candidates": names, "score": score, "eligible": eligible, "settings": settings,
-            "validation_fraction": validation, "rule": rule + ", in every selection setting",
+            "validation_fraction": validation, "rule": rule + ", in every selection setting", "pruned": steps,
             "skipped_candidates": skipped}

@@ -157,3 +157,161 @@ def test_sweep_auto_selects_once_and_reuses_the_selection(tmp_path, monkeypatch)
     with pytest.raises(InputError, match="too short for model selection"):
         sweep(tmp_path / "data", too_short, model="auto", **{**kw, "overlap_seconds": 3.0})
     assert not too_short.exists()
+
+
+# ---------------------------------------------------------------------------------------- pruning
+# Canned fold scores (ESR per fold) and bounds per model: the selection's arithmetic without fits.
+CANNED = {
+    "ff5": ([0.02] * 4, {}),
+    "ff+knee+rms": ([0.03] * 4, {}),  # worse than ff5: never eligible
+    "ff+knee+rms+inhp+outshelf": ([0.01] * 4, {"input_hp_hz": "lower", "output_shelf_db": "lower"}),
+    "ff+knee+rms+outshelf": ([0.0102] * 4, {"output_shelf_db": "lower"}),  # 2 % worse: the stage is dropped
+    "ff+knee+rms+inhp": ([0.015] * 4, {}),  # 50 % worse: kept
+}
+
+
+class CannedFitter:
+    """Stands in for selection._FoldFitter: rows from CANNED, fits carrying every parameter."""
+
+    calls: list = []
+
+    def __init__(self, x, y, sr, layout, fit_kw, callback=None):
+        self.sr = sr
+
+    def __call__(self, name, start, init=None):
+        from types import SimpleNamespace
+
+        folds, bounds = CANNED[name]
+        model = get_model(name)
+        if isinstance(init, dict):  # pruning starts from the winner's fit: this model's parameters, nothing more
+            assert set(init) == set(model.param_names) and start is not None
+        CannedFitter.calls.append((name, start))
+        row = {"model": name, "start": start, "esr_fit": folds[0], "esr_folds": list(folds),
+               "esr_first_second": folds[0], "startup_db": 0.5, "at_bounds": dict(bounds), "long_time_constants": [],
+               "unidentifiable": [], "iterations": 1, "converged": True, "seconds": 0.0}
+        return row, SimpleNamespace(esr=folds[0], all_params=model.warm_start({}, self.sr))
+
+
+def test_stage_helpers():
+    from dspnewton.selection import stages_on_bounds, without_stage
+
+    assert stages_on_bounds("fb+knee+rms+2rel+sc+tube+in2+core+out2",
+                            {"core_hz": "lower", "knee_db": "lower", "output_q": "upper"}) == ["core", "out2"]
+    assert stages_on_bounds("ff+knee+inhp", {"knee_db": "lower"}) == []  # gain options are not pruned
+    assert without_stage("ff+knee+rms+in2+core+out2", "core") == "ff+knee+rms+in2+out2"
+    assert without_stage("ff+inhp", "inhp") == "ff5"
+
+
+def test_auto_drops_a_stage_left_on_a_bound_when_it_does_not_earn_its_parameters(monkeypatch):
+    import torch
+
+    import dspnewton.selection as selection
+
+    monkeypatch.setattr(selection, "_FoldFitter", CannedFitter)
+    CannedFitter.calls = []
+    lay = fold_layout(6 * SR, SR, 0.25, 4, 0.5)
+    x = torch.zeros(1, 6 * SR)
+    names = ["ff+knee+rms", "ff+knee+rms+inhp+outshelf"]
+    rows, fits, d = selection.score_candidates(x, x, SR, lay, names, {})
+    # The winner's two stages on a bound: each tried without, started from the winner's fit; inhp dropped
+    # (2 % worse); then outshelf on a bound again: ff+knee+rms is not eligible, so it stays.
+    assert d["chosen"] == "ff+knee+rms+outshelf"
+    assert d["pruned"] == [{"from": "ff+knee+rms+inhp+outshelf", "to": "ff+knee+rms+outshelf", "stage": "inhp",
+                            "score_from": pytest.approx(0.5), "score_to": pytest.approx(0.51), "bound_in": "fold fit"}]
+    assert ("ff+knee+rms+inhp", "ff+knee+rms+inhp+outshelf") in CannedFitter.calls
+    by = {r["model"]: r for r in rows}
+    assert by["ff+knee+rms+outshelf"]["pruned_from"] == "ff+knee+rms+inhp+outshelf" and by["ff+knee+rms+inhp"]["eligible"]
+    assert "pruned_from" not in by["ff+knee+rms"] and set(fits) == set(by)
+    assert "dropped" in d["rule"] and "at most 5 % higher" in d["rule"]
+    # Without pruning (a sweep's first pass), or when the model without the stage is more than 5 % worse: kept.
+    rows, _, d = selection.score_candidates(x, x, SR, lay, names, {}, prune=False)
+    assert d["chosen"] == "ff+knee+rms+inhp+outshelf" and d["pruned"] == []
+    monkeypatch.setitem(CANNED, "ff+knee+rms+outshelf", ([0.0106] * 4, {}))
+    rows, _, d = selection.score_candidates(x, x, SR, lay, names, {})
+    assert d["chosen"] == "ff+knee+rms+inhp+outshelf" and d["pruned"] == []
+    # Strictly better without the stage: dropped too.
+    monkeypatch.setitem(CANNED, "ff+knee+rms+outshelf", ([0.009] * 4, {}))
+    rows, _, d = selection.score_candidates(x, x, SR, lay, names, {})
+    assert d["chosen"] == "ff+knee+rms+outshelf" and d["pruned"][0]["score_to"] == pytest.approx(0.45)
+
+
+def test_sweep_selection_prunes_across_its_settings(tmp_path, monkeypatch):
+    import dspnewton.selection as selection
+
+    monkeypatch.setattr(selection, "_FoldFitter", CannedFitter)
+    CannedFitter.calls = []
+    x = program_material(5.0, SR, seed=5)
+    pairs = {}
+    for peak in (60, 100):
+        sf.write(tmp_path / f"in{peak}.wav", x, SR, subtype="FLOAT")
+        sf.write(tmp_path / f"tg{peak}.wav", 0.5 * x, SR, subtype="FLOAT")
+        pairs[("compress", peak)] = (tmp_path / f"in{peak}.wav", tmp_path / f"tg{peak}.wav")
+    events = []
+    sel = selection.select_for_sweep(pairs, candidates=["ff+knee+rms", "ff+knee+rms+inhp+outshelf"],
+                                     fit_kw={"overlap_seconds": 0.5}, on_event=lambda k, i: events.append(i))
+    assert sel["chosen"] == "ff+knee+rms+outshelf" and [s["stage"] for s in sel["pruned"]] == ["inhp"]
+    assert sel["score"]["ff+knee+rms+outshelf"] == pytest.approx(0.51) and sel["eligible"]["ff+knee+rms+outshelf"]
+    for st in sel["settings"].values():  # every pruned model scored in every setting, started from the winner
+        pruned = {r["model"]: r["pruned_from"] for r in st["rows"] if "pruned_from" in r}
+        assert pruned == {"ff+knee+rms+outshelf": "ff+knee+rms+inhp+outshelf",
+                          "ff+knee+rms+inhp": "ff+knee+rms+inhp+outshelf"}
+    pruning = ["ff+knee+rms+inhp", "ff+knee+rms+outshelf"]
+    assert [e.get("pruning") for e in events] == [None, None, pruning, pruning]  # ff+knee+rms: scored already
+
+
+def test_pruning_fits_the_smaller_model_from_the_winners_fit(pair):
+    """The real fitter: the model without the stage starts from the winner's parameters and is scored per fold."""
+    import dspnewton.selection as selection
+    from dspnewton.audio import prepare_pair
+
+    p = prepare_pair(str(pair / "in.wav"), str(pair / "tg.wav"))
+    lay = fold_layout(p.x.shape[-1], SR, 0.25, 4, 0.5)
+    fitter = selection._FoldFitter(p.x, p.y, SR, lay, {"max_iter": 3})
+    base, f5 = fitter("ff5", None)
+    big, fbig = fitter("ff+knee+inhp", "ff5", f5)
+    big["at_bounds"] = {"input_hp_hz": "lower"}  # as if the fit had switched the stage off
+    rows, fits, decision = [base, big], {"ff5": f5, "ff+knee+inhp": fbig}, {"chosen": "ff+knee+inhp"}
+    selection.decide(rows, ["ff+knee+inhp"])
+    steps = selection.prune_stages(rows, fits, decision, ["ff+knee+inhp"], fitter)
+    small = rows[2]
+    assert small["model"] == "ff+knee" and small["start"] == small["pruned_from"] == "ff+knee+inhp"
+    assert len(small["esr_folds"]) == 4 and small["score"] > 0 and fits["ff+knee"].model == "ff+knee"
+    if steps:
+        assert decision["chosen"] == "ff+knee" and steps[0]["score_to"] <= 1.05 * steps[0]["score_from"]
+    else:
+        assert decision["chosen"] == "ff+knee+inhp" and (not small["eligible"] or small["score"] > 1.05 * big["score"])
+
+
+def test_fit_auto_prunes_a_stage_its_refit_leaves_on_a_bound(monkeypatch):
+    """The fold fit kept the stage inside its range, the refit on the whole pair pressed it onto a bound: the
+    model without it is scored on the folds and, earning its place, refitted instead."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    import dspnewton.fitting as fitting
+    import dspnewton.selection as selection
+    from dspnewton.model.schema import param_spec
+
+    monkeypatch.setattr(selection, "_FoldFitter", CannedFitter)
+    monkeypatch.setitem(CANNED, "ff+knee+rms+inhp+outshelf", ([0.01] * 4, {}))
+    refits = []
+
+    def refit(x, y, sr, model, init, callback=None, **kw):
+        params = get_model(model).warm_start({}, sr)
+        if "inhp" in model:
+            params["input_hp_hz"] = param_spec("input_hp_hz").lo
+        refits.append(model)
+        return SimpleNamespace(model=model, all_params=params, esr=0.01, extra={}, seconds=0.0)
+
+    monkeypatch.setattr(fitting, "fit", refit)
+    x = program_material(6.0, SR, seed=3)
+    r = selection.fit_auto(x, 0.5 * x, SR, candidates=["ff+knee+rms", "ff+knee+rms+inhp+outshelf"],
+                           overlap_seconds=0.5)
+    auto = r.extra["auto"]
+    assert refits == ["ff+knee+rms+inhp+outshelf", "ff+knee+rms+outshelf"] and r.model == auto["chosen"]
+    assert auto["chosen"] == "ff+knee+rms+outshelf"
+    assert [(s["stage"], s["bound_in"]) for s in auto["pruned"]] == [("inhp", "refit")]
+    big = next(c for c in auto["candidates"] if c["model"] == "ff+knee+rms+inhp+outshelf")
+    assert big["at_bounds_refit"] == {"input_hp_hz": "lower"} and big["at_bounds"] == {}
+    assert np.isfinite(auto["refit_esr"])
