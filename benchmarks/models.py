@@ -343,17 +343,26 @@ def write_markdown(payload: dict, out: Path) -> None:
     if "auto" in models:
         lines += ["## What `auto` chose", "",
                   "Per candidate: mean validation ESR ratio to ff5 over the used folds (x), and why it was not "
-                  "eligible (worse than ff5 on a fold, start-up error, unidentifiable time constant).", "",
-                  "| target | chosen | held-out ESR (%) | start matched | candidates (ratio to ff5 on the folds) |",
-                  "|---|---|---|---|---|"]
+                  "eligible (worse than ff5 on a fold, start-up error, unidentifiable time constant).  Pruned: the "
+                  "signal-path stages dropped from the winner (a parameter on a bound in its fold fit or its refit; "
+                  "the model without the stage scored at most "
+                  f"{100 * PRUNE_TOLERANCE:g} % worse on the folds); candidates marked 'from' were fitted by pruning.",
+                  "",
+                  "| target | chosen | held-out ESR (%) | start matched | pruned | candidates (ratio to ff5 on the "
+                  "folds) |",
+                  "|---|---|---|---|---|---|"]
         for t in tnames:
             r = by.get((t, "auto"))
             if r is None:
                 continue
-            cands = "; ".join(f"{c['model']} x{c['score']:.3g}" + ("" if c["eligible"] else f" ({c['why']})")
+            cands = "; ".join(f"{c['model']} x{c['score']:.3g}"
+                              + (f" (from {c['pruned_from']})" if "pruned_from" in c else "")
+                              + ("" if c["eligible"] else f" ({c['why']})")
                               for c in sorted(r["auto"]["candidates"], key=lambda c: c["score"]))
+            pruned = ", ".join(f"{s['stage']} (bound in the {s['bound_in']}; x{s['score_from']:.3g} -> "
+                               f"x{s['score_to']:.3g})" for s in r["auto"].get("pruned", [])) or "-"
             lines.append(f"| {t} | `{r['fitted_model']}` | {100 * r['esr_held_out']:.3f} | "
-                         f"{'yes' if r['auto'].get('start_matched') else 'no'} | {cands} |")
+                         f"{'yes' if r['auto'].get('start_matched') else 'no'} | {pruned} | {cands} |")
         lines.append("")
     lines += ["## Fits that end on a parameter bound", "",
               "A parameter within 0.5 % of either end of its range (in its transform's scale) after the fit: the "
