@@ -30,12 +30,14 @@ over the used folds wins.
 parameter the winner's fit left on a bound is either switched off by the fit (an input high-pass
 at its lowest corner, a core that no longer saturates) or pressed against its range (the unit
 wants what the stage cannot give).  For each such stage the model without it is fitted on the
-same blocks, started from the winner's fit, and scored; the best of them replaces the winner when
-it is eligible and its score is at most ``PRUNE_TOLERANCE`` (5 %) above the winner's (a stage has
-to earn its parameters), and the step is repeated on the new winner.  The models pruning tried are
-rows of the record like the short list's (``pruned_from``: the model they were cut from).
-The winner is refitted on the whole pair, warm-started from its fit.  So ``auto`` is never worse
-than ``ff5`` on any held-out fold.
+same blocks, started from the winner's fit, and scored (one the short list holds keeps its fit);
+the best of them replaces the winner when it is eligible and its score is at most
+``PRUNE_TOLERANCE`` (5 %) above the winner's (a stage has to earn its parameters), and the step
+is repeated on the new winner.  The models pruning tried are rows of the record like the short
+list's (``pruned_from``: the model they were cut from).  The winner is refitted on the whole
+pair, warm-started from its fit; a stage the refit leaves on a bound (and the fold fit did not) is
+pruned the same way, and the new winner refitted.  So ``auto`` is never worse than ``ff5`` on any
+held-out fold.
 
 Each grey-box candidate starts from the best fit (lowest fitting-part ESR) among
 the already fitted candidates whose options it includes (``ff5`` at least): a
@@ -349,7 +351,8 @@ def prune_stages(rows: list, fits: dict, decision: dict, names, fitter, bounds=N
     """Drop the chosen model's signal-path stages that its fold fit left on a bound (module docstring).
 
     For each such stage the model without it is fitted on the same blocks, started from the chosen
-    fit (``fitter(name, start, init) -> (row, fit)``) and scored; the best of them replaces the choice
+    fit (``fitter(name, start, init) -> (row, fit)``), and scored (a model the short list fitted
+    already keeps that fit); the best of them replaces the choice
     when it is eligible and its score is at most :data:`PRUNE_TOLERANCE` above the choice's (so also
     when it is strictly better).  Repeated on the new choice.  Updates ``rows`` (the new rows
     appended, with ``pruned_from``), ``fits`` and ``decision["chosen"]`` in place; returns the steps
