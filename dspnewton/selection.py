@@ -32,8 +32,8 @@ at its lowest corner, a core that no longer saturates) or pressed against its ra
 wants what the stage cannot give).  For each such stage the model without it is fitted on the
 same blocks, started from the winner's fit, and scored (one the short list holds keeps its fit);
 the best of them replaces the winner when it is eligible and its score is at most
-``PRUNE_TOLERANCE`` (5 %) above the winner's (a stage has to earn its parameters), and the step
-is repeated on the new winner.  The models pruning tried are rows of the record like the short
+``PRUNE_TOLERANCE`` (5 %) above the first winner's (a stage has to earn its parameters; the steps
+do not add up), and the step is repeated on the new winner.  The models pruning tried are rows of the record like the short
 list's (``pruned_from``: the model they were cut from).  The winner is refitted on the whole
 pair, warm-started from its fit; a stage the refit leaves on a bound (and the fold fit did not) is
 pruned the same way, and the new winner refitted.  So ``auto`` is never worse than ``ff5`` on any
@@ -242,7 +242,7 @@ def fit_auto(input, target, sample_rate: int | None = None, *, candidates=None,
     names, skipped = runnable_candidates(names, sr, candidates is not None)
     rows, fits, decision = score_candidates(x, y, sr, layout, names, fit_kw, callback)
     decision["skipped_candidates"] = skipped
-    refits = {}
+    refits, first = {}, (decision["pruned"][0]["from"] if decision["pruned"] else decision["chosen"])
     while True:  # a stage the refit on the whole pair leaves on a bound is pruned as one the fold fit left there
         chosen = decision["chosen"]
         final = refits[chosen] = fit(x, y, sr, model=chosen, init=fits[chosen], callback=callback, **fit_kw)
@@ -252,7 +252,7 @@ def fit_auto(input, target, sample_rate: int | None = None, *, candidates=None,
             break
         row["at_bounds_refit"] = at
         steps = prune_stages(rows, fits, decision, names, _FoldFitter(x, y, sr, layout, fit_kw, callback),
-                             {chosen: at})
+                             {chosen: at}, first)
         if not steps or decision["chosen"] in refits:
             decision["chosen"] = chosen
             break
@@ -347,20 +347,21 @@ def prune_from(fit, smaller: str, sample_rate: int) -> dict:
     return model.warm_start({n: fit.all_params[n] for n in model.param_names}, sample_rate)
 
 
-def prune_stages(rows: list, fits: dict, decision: dict, names, fitter, bounds=None) -> list:
+def prune_stages(rows: list, fits: dict, decision: dict, names, fitter, bounds=None, first=None) -> list:
     """Drop the chosen model's signal-path stages that its fold fit left on a bound (module docstring).
 
     For each such stage the model without it is fitted on the same blocks, started from the chosen
     fit (``fitter(name, start, init) -> (row, fit)``), and scored (a model the short list fitted
     already keeps that fit); the best of them replaces the choice
-    when it is eligible and its score is at most :data:`PRUNE_TOLERANCE` above the choice's (so also
-    when it is strictly better).  Repeated on the new choice.  Updates ``rows`` (the new rows
+    when it is eligible and its score is at most :data:`PRUNE_TOLERANCE` above the first choice's (so
+    also when it is strictly better; repeated steps do not add up).  Repeated on the new choice.  Updates ``rows`` (the new rows
     appended, with ``pruned_from``), ``fits`` and ``decision["chosen"]`` in place; returns the steps
     taken, ``[{"from", "to", "stage", "score_from", "score_to", "bound_in"}]``.  ``bounds``: model -> more
-    parameters on a bound (the refit's on the whole pair), added to its fold fit's.
+    parameters on a bound (the refit's on the whole pair), added to its fold fit's; ``first``: the
+    winner before any pruning (default: the current choice).
     """
     pool = list(names if names is not None else [r["model"] for r in rows])
-    steps = []
+    steps, first = [], first or decision["chosen"]
     while True:
         chosen = decision["chosen"]
         crow = next(r for r in rows if r["model"] == chosen)
@@ -373,7 +374,7 @@ def prune_stages(rows: list, fits: dict, decision: dict, names, fitter, bounds=N
         pool += [m for m in tries if m not in pool]
         if tries:
             decide(rows, pool)  # eligibility and score of the new rows (the old ones' are unchanged)
-        step = _pruning_step(chosen, tries, {r["model"]: r["score"] for r in rows},
+        step = _pruning_step(chosen, first, tries, {r["model"]: r["score"] for r in rows},
                              {r["model"]: r["eligible"] for r in rows})
         if step is None:
             return steps
@@ -381,10 +382,11 @@ def prune_stages(rows: list, fits: dict, decision: dict, names, fitter, bounds=N
         decision["chosen"] = step["to"]
 
 
-def _pruning_step(chosen: str, tries: dict, score: dict, eligible: dict) -> dict | None:
-    """The best eligible model of ``tries`` (smaller model -> the stage dropped) scoring at most
-    :data:`PRUNE_TOLERANCE` above ``chosen``; None when there is none."""
-    ok = [m for m in tries if eligible[m] and score[m] <= (1.0 + PRUNE_TOLERANCE) * score[chosen]]
+def _pruning_step(chosen: str, first: str, tries: dict, score: dict, eligible: dict) -> dict | None:
+    """The best eligible model of ``tries`` (smaller model -> the stage dropped from ``chosen``) scoring at
+    most :data:`PRUNE_TOLERANCE` above ``first`` (the winner before any pruning: steps do not add up);
+    None when there is none."""
+    ok = [m for m in tries if eligible[m] and score[m] <= (1.0 + PRUNE_TOLERANCE) * score[first]]
     if not ok:
         return None
     best = min(ok, key=lambda m: score[m])
@@ -545,7 +547,7 @@ def select_for_sweep(pairs: dict, candidates=None, validation: float = VALIDATIO
 
     score_settings(names)
     score, eligible = totals()
-    chosen = min((n for n in pool if eligible[n]), key=lambda n: score[n])
+    chosen = first = min((n for n in pool if eligible[n]), key=lambda n: score[n])
     # Pruning (module docstring): the chosen model's stages left on a bound in any setting.
     steps = []
     while True:
@@ -557,7 +559,7 @@ def select_for_sweep(pairs: dict, candidates=None, validation: float = VALIDATIO
         if new:
             score_settings(new, {m: chosen for m in new})
             score, eligible = totals()
-        step = _pruning_step(chosen, tries, score, eligible)
+        step = _pruning_step(chosen, first, tries, score, eligible)
         if step is None:
             break
         steps.append(step)

@@ -223,6 +223,15 @@ def test_auto_drops_a_stage_left_on_a_bound_when_it_does_not_earn_its_parameters
     assert by["ff+knee+rms+outshelf"]["pruned_from"] == "ff+knee+rms+inhp+outshelf" and by["ff+knee+rms+inhp"]["eligible"]
     assert "pruned_from" not in by["ff+knee+rms"] and set(fits) == set(by)
     assert "dropped" in d["rule"] and "at most 5 % higher" in d["rule"]
+    # A second step is measured against the first winner: 4 % above it (2 % above the step before) is dropped,
+    # 6 % above it (4 % above the step before) is not.
+    monkeypatch.setitem(CANNED, "ff+knee+rms", ([0.0104] * 4, {}))
+    rows, _, d = selection.score_candidates(x, x, SR, lay, names, {})
+    assert d["chosen"] == "ff+knee+rms" and [s["stage"] for s in d["pruned"]] == ["inhp", "outshelf"]
+    monkeypatch.setitem(CANNED, "ff+knee+rms", ([0.0106] * 4, {}))
+    rows, _, d = selection.score_candidates(x, x, SR, lay, names, {})
+    assert d["chosen"] == "ff+knee+rms+outshelf" and [s["stage"] for s in d["pruned"]] == ["inhp"]
+    monkeypatch.setitem(CANNED, "ff+knee+rms", ([0.03] * 4, {}))
     # Without pruning (a sweep's first pass), or when the model without the stage is more than 5 % worse: kept.
     rows, _, d = selection.score_candidates(x, x, SR, lay, names, {}, prune=False)
     assert d["chosen"] == "ff+knee+rms+inhp+outshelf" and d["pruned"] == []
