@@ -114,11 +114,13 @@ def _watch_peak_rss(proc) -> int:
 
 
 def _auto_summary(auto: dict | None) -> dict | None:
-    """``--model auto``: the chosen model and, per candidate, its fit's seconds, ESR, score and verdict."""
+    """``--model auto``: the chosen model, the stages pruned and, per candidate, its fit's seconds, ESR, score,
+    start-up level error and verdict (and the model it was pruned from)."""
     if not auto:
         return None
-    keys = ("model", "seconds", "esr_fit", "score", "eligible", "why", "unidentifiable")
-    return {"chosen": auto.get("chosen"), "candidates": [{k: c.get(k) for k in keys} for c in auto["candidates"]]}
+    keys = ("model", "seconds", "esr_fit", "score", "startup_db", "eligible", "why", "unidentifiable", "pruned_from")
+    return {"chosen": auto.get("chosen"), "pruned": auto.get("pruned", []),
+            "candidates": [{k: c.get(k) for k in keys if k in c} for c in auto["candidates"]]}
 
 
 def fit_part(x, y, models, workdir: Path, codes=(("this", None),), nostall: bool = True):
