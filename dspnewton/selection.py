@@ -27,17 +27,17 @@ Among the eligible candidates (``ff5`` always is) the lowest mean ratio to ``ff5
 over the used folds wins.
 
 **Pruning.** A signal-path stage (``inhp``, ``outshelf``, ``in2``, ``core``, ``out2``) with a
-parameter the winner's fit left on a bound is either switched off by the fit (an input high-pass
-at its lowest corner, a core that no longer saturates) or pressed against its range (the unit
-wants what the stage cannot give).  For each such stage the model without it is fitted on the
-same blocks, started from the winner's fit, and scored (one the short list holds keeps its fit);
-the best of them replaces the winner when it is eligible and its score is at most
-``PRUNE_TOLERANCE`` (5 %) above the first winner's (a stage has to earn its parameters; the steps
-do not add up), and the step is repeated on the new winner.  The models pruning tried are rows of the record like the short
-list's (``pruned_from``: the model they were cut from).  The winner is refitted on the whole
-pair, warm-started from its fit; a stage the refit leaves on a bound (and the fold fit did not) is
-pruned the same way, and the new winner refitted.  So ``auto`` is never worse than ``ff5`` on any
-held-out fold.
+parameter the winner's fit left on a bound is either switched off by the fit (an input high-pass at
+its lowest corner, a core that no longer saturates) or pressed against its range (the unit wants
+what the stage cannot give).  For each such stage the model without it is fitted on the same blocks,
+started from the winner's fit, and scored (one the short list holds keeps its fit); the best of them
+replaces the winner when it is eligible and its score is at most ``PRUNE_TOLERANCE`` (5 %) above the
+first winner's (a stage has to earn its parameters; the steps do not add up), and the step is
+repeated on the new winner.  The models pruning tried are rows of the record like the short list's
+(``pruned_from``: the model they were cut from).  The winner is refitted on the whole pair,
+warm-started from its fit; a stage the refit leaves on a bound (and the fold fit did not) is pruned
+the same way, and the new winner refitted.  So ``auto`` is never worse than ``ff5`` on any held-out
+fold.
 
 Each grey-box candidate starts from the best fit (lowest fitting-part ESR) among
 the already fitted candidates whose options it includes (``ff5`` at least): a
@@ -350,15 +350,15 @@ def prune_from(fit, smaller: str, sample_rate: int) -> dict:
 def prune_stages(rows: list, fits: dict, decision: dict, names, fitter, bounds=None, first=None) -> list:
     """Drop the chosen model's signal-path stages that its fold fit left on a bound (module docstring).
 
-    For each such stage the model without it is fitted on the same blocks, started from the chosen
-    fit (``fitter(name, start, init) -> (row, fit)``), and scored (a model the short list fitted
-    already keeps that fit); the best of them replaces the choice
-    when it is eligible and its score is at most :data:`PRUNE_TOLERANCE` above the first choice's (so
-    also when it is strictly better; repeated steps do not add up).  Repeated on the new choice.  Updates ``rows`` (the new rows
-    appended, with ``pruned_from``), ``fits`` and ``decision["chosen"]`` in place; returns the steps
-    taken, ``[{"from", "to", "stage", "score_from", "score_to", "bound_in"}]``.  ``bounds``: model -> more
-    parameters on a bound (the refit's on the whole pair), added to its fold fit's; ``first``: the
-    winner before any pruning (default: the current choice).
+    For each such stage the model without it is fitted on the same blocks, started from the chosen fit
+    (``fitter(name, start, init) -> (row, fit)``), and scored (a model the short list fitted already keeps that
+    fit); the best of them replaces the choice when it is eligible and its score is at most
+    :data:`PRUNE_TOLERANCE` above the first choice's (so also when it is strictly better; repeated steps do not
+    add up).  Repeated on the new choice.  Updates ``rows`` (the new rows appended, with ``pruned_from``),
+    ``fits`` and ``decision["chosen"]`` in place; returns the steps taken, ``[{"from", "to", "stage",
+    "score_from", "score_to", "bound_in"}]``.  ``bounds``: model -> more parameters on a bound (the refit's on
+    the whole pair), added to its fold fit's; ``first``: the winner before any pruning (default: the current
+    choice).
     """
     pool = list(names if names is not None else [r["model"] for r in rows])
     steps, first = [], first or decision["chosen"]
