@@ -36,7 +36,7 @@ def test_fit_auto_records_every_candidate_and_keeps_the_best(pair, tmp_path, cap
     assert code == 0, err
     d = json.loads((out / "fit.json").read_text())
     auto = d["extra"]["auto"]
-    rows = auto["candidates"]
+    rows = [r for r in auto["candidates"] if "pruned_from" not in r]  # the short list's (pruning may add rows)
     # Every candidate the pair's rate can run (out2 needs 44.1 kHz and up: left out, with the reason).
     assert list(auto["skipped_candidates"]) == [m for m, _ in SHORT_LIST if "out2" in m]
     assert all(f"above Nyquist at {SR} Hz" in why for why in auto["skipped_candidates"].values())
@@ -49,6 +49,10 @@ def test_fit_auto_records_every_candidate_and_keeps_the_best(pair, tmp_path, cap
     base = rows[0]
     assert base["model"] == "ff5" and base["eligible"] and base["score"] == pytest.approx(1.0)
     best = min((r for r in rows if r["eligible"]), key=lambda r: r["score"])
+    if auto["pruned"]:  # pruned from the best: its stages on a bound, within 5 % of its score
+        assert auto["pruned"][0]["from"] == best["model"] and auto["chosen"] == auto["pruned"][-1]["to"] == d["model"]
+        best = next(r for r in auto["candidates"] if r["model"] == auto["chosen"])
+        assert best["eligible"] and best["score"] <= 1.05 * auto["pruned"][0]["score_from"]
     assert auto["chosen"] == best["model"] == d["model"]
     for r in rows:  # an eligible candidate is never worse than ff5 on a used fold
         assert r["eligible"] == (r["why"] == "eligible")
