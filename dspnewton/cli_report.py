@@ -75,7 +75,8 @@ def print_selection(auto: dict | None) -> None:
         mark = "*" if r["model"] == auto["chosen"] else " "
         up = "   -  " if r["startup_db"] is None else f"{r['startup_db']:6.2f}"
         print(f" {mark} {r['model']:<{width}}  {pct(r['esr_from_rest'])}   {pct(r['esr_continuing'])}     {up}    "
-              f"{r['score']:6.3f}  {pct(r['esr_fit'])}" + ("" if r["eligible"] else f"   not eligible: {r['why']}"))
+              f"{r['score']:6.3f}  {pct(r['esr_fit'])}" + ("" if r["eligible"] else f"   not eligible: {r['why']}")
+              + (f"   (pruned from {r['pruned_from']})" if "pruned_from" in r else ""))
 
 
 def print_from_rest(scores: dict | None) -> None:

@@ -331,3 +331,23 @@ def test_fit_auto_prunes_a_stage_its_refit_leaves_on_a_bound(monkeypatch):
     big = next(c for c in auto["candidates"] if c["model"] == "ff+knee+rms+inhp+outshelf")
     assert big["at_bounds_refit"] == {"input_hp_hz": "lower"} and big["at_bounds"] == {}
     assert np.isfinite(auto["refit_esr"])
+
+
+def test_cli_report_says_which_stages_were_pruned(capsys):
+    from dspnewton.cli_report import print_selection
+
+    row = {"esr_from_rest": 0.01, "esr_continuing": 0.005, "startup_db": 0.4, "score": 0.5, "esr_fit": 0.004,
+           "eligible": True, "why": "eligible"}
+    auto = {"folds": {"folds": [{}] * 4}, "validation_fraction": 0.25, "validation_seconds": 1.5,
+            "chosen": "ff+knee+rms+outshelf", "skipped_folds": [],
+            "pruned": [{"from": "ff+knee+rms+inhp+outshelf", "to": "ff+knee+rms+outshelf", "stage": "inhp",
+                        "score_from": 0.5, "score_to": 0.51, "bound_in": "refit"}],
+            "candidates": [{**row, "model": "ff5", "score": 1.0}, {**row, "model": "ff+knee+rms+inhp+outshelf"},
+                           {**row, "model": "ff+knee+rms+outshelf", "score": 0.51,
+                            "pruned_from": "ff+knee+rms+inhp+outshelf"}]}
+    print_selection(auto)
+    out = capsys.readouterr().out
+    assert ("note: dropped inhp from ff+knee+rms+inhp+outshelf (a parameter of it on a bound in the refit; "
+            "x ff5 0.500 -> 0.510)") in out
+    assert "* ff+knee+rms+outshelf" in out and "chosen ff+knee+rms+outshelf" in out
+    assert out.count("(pruned from ff+knee+rms+inhp+outshelf)") == 1
