@@ -251,8 +251,8 @@ def fit_auto(input, target, sample_rate: int | None = None, *, candidates=None,
         if not set(stages_on_bounds(chosen, at)) - set(stages_on_bounds(chosen, row["at_bounds"])):
             break
         row["at_bounds_refit"] = at
-        steps = prune_stages(rows, fits, decision, names, _FoldFitter(x, y, sr, layout, fit_kw, callback),
-                             {chosen: at}, first)
+        steps = prune_stages(rows, fits, decision, _FoldFitter(x, y, sr, layout, fit_kw, callback), {chosen: at},
+                             first)
         if not steps or decision["chosen"] in refits:
             decision["chosen"] = chosen
             break
@@ -294,7 +294,7 @@ def score_candidates(x: torch.Tensor, y: torch.Tensor, sr: int, layout: FoldLayo
         row, fits[name] = fitter(name, start, None if start is None else fits[start])
         rows.append(row)
     decision = decide(rows, names)
-    pruned = prune_stages(rows, fits, decision, names, fitter) if prune else []
+    pruned = prune_stages(rows, fits, decision, fitter) if prune else []
     return rows, fits, {**decision, "pruned": pruned, "folds": layout.to_dict()}
 
 
@@ -347,7 +347,7 @@ def prune_from(fit, smaller: str, sample_rate: int) -> dict:
     return model.warm_start({n: fit.all_params[n] for n in model.param_names}, sample_rate)
 
 
-def prune_stages(rows: list, fits: dict, decision: dict, names, fitter, bounds=None, first=None) -> list:
+def prune_stages(rows: list, fits: dict, decision: dict, fitter, bounds=None, first=None) -> list:
     """Drop the chosen model's signal-path stages that its fold fit left on a bound (module docstring).
 
     For each such stage the model without it is fitted on the same blocks, started from the chosen fit
@@ -360,7 +360,6 @@ def prune_stages(rows: list, fits: dict, decision: dict, names, fitter, bounds=N
     the whole pair), added to its fold fit's; ``first``: the winner before any pruning (default: the current
     choice).
     """
-    pool = list(names if names is not None else [r["model"] for r in rows])
     steps, first = [], first or decision["chosen"]
     while True:
         chosen = decision["chosen"]
@@ -371,9 +370,8 @@ def prune_stages(rows: list, fits: dict, decision: dict, names, fitter, bounds=N
             if smaller not in fits:
                 row, fits[smaller] = fitter(smaller, chosen, prune_from(fits[chosen], smaller, fitter.sr))
                 rows.append({**row, "pruned_from": chosen})
-        pool += [m for m in tries if m not in pool]
         if tries:
-            decide(rows, pool)  # eligibility and score of the new rows (the old ones' are unchanged)
+            decide(rows)  # eligibility and score of the new rows (the old ones' are unchanged; its choice unused)
         step = _pruning_step(chosen, first, tries, {r["model"]: r["score"] for r in rows},
                              {r["model"]: r["eligible"] for r in rows})
         if step is None:
@@ -532,7 +530,7 @@ def select_for_sweep(pairs: dict, candidates=None, validation: float = VALIDATIO
                         src = fits[label][starts[m]]
                         row, fits[label][m] = fitter(m, starts[m], prune_from(src, m, pair.sample_rate))
                         settings[label]["rows"].append({**row, "pruned_from": starts[m]})
-                    decide(settings[label]["rows"], pool)
+                    decide(settings[label]["rows"])  # the new rows' scores (its choice unused)
             except InputError as exc:
                 raise InputError(f"{key[0]} {key[1]} ('{tgt}'): {exc}") from None
             del pair
@@ -555,7 +553,6 @@ def select_for_sweep(pairs: dict, candidates=None, validation: float = VALIDATIO
                            for st in settings.values()))
         tries = {without_stage(chosen, st): st for st in stages_on_bounds(chosen, at)}
         new = [m for m in tries if m not in score]
-        pool += [m for m in tries if m not in pool]
         if new:
             score_settings(new, {m: chosen for m in new})
             score, eligible = totals()

@@ -288,7 +288,7 @@ def test_pruning_fits_the_smaller_model_from_the_winners_fit(pair):
     big["at_bounds"] = {"input_hp_hz": "lower"}  # as if the fit had switched the stage off
     rows, fits, decision = [base, big], {"ff5": f5, "ff+knee+inhp": fbig}, {"chosen": "ff+knee+inhp"}
     selection.decide(rows, ["ff+knee+inhp"])
-    steps = selection.prune_stages(rows, fits, decision, ["ff+knee+inhp"], fitter)
+    steps = selection.prune_stages(rows, fits, decision, fitter)
     small = rows[2]
     assert small["model"] == "ff+knee" and small["start"] == small["pruned_from"] == "ff+knee+inhp"
     assert len(small["esr_folds"]) == 4 and small["score"] > 0 and fits["ff+knee"].model == "ff+knee"
