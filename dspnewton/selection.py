@@ -171,7 +171,7 @@ def fold_layout(n_samples: int, sample_rate: int, validation: float = VALIDATION
 
 
 def _selection_frames(x: torch.Tensor, y: torch.Tensor, layout: FoldLayout):
-    """(root frames over the whole pair, the fitted blocks' subset), carried initial states."""
+    """The fitted blocks' frames of the pair (the whole pair framed, carried initial states, then the subset)."""
     from .objective.framing import make_frames
 
     frames = make_frames(x, y, layout.sample_rate, layout.frame_seconds, layout.overlap_seconds, "carried")
@@ -179,7 +179,7 @@ def _selection_frames(x: torch.Tensor, y: torch.Tensor, layout: FoldLayout):
         raise InputError(f"model selection needs a mono pair cut into {layout.blocks} blocks; got "
                          f"{frames.channels[0]} channels and {frames.n_frames} frames: mix the channels "
                          f"({{channels}})", {"channels": "mix"})
-    return frames, frames.subset(torch.tensor(layout.fitted))
+    return frames.subset(torch.tensor(layout.fitted))
 
 
 def fold_scores(pred: torch.Tensor, y: torch.Tensor, layout: FoldLayout) -> dict:
@@ -304,7 +304,7 @@ class _FoldFitter:
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, sr: int, layout: FoldLayout, fit_kw: dict, callback=None):
         self.x, self.y, self.sr, self.layout, self.callback = x, y, sr, layout, callback
-        self.part = _selection_frames(x, y, layout)[1]
+        self.part = _selection_frames(x, y, layout)
         self.kw = {k: v for k, v in fit_kw.items() if k not in ("frame_seconds", "overlap_seconds", "channels")}
         self.fitted_seconds = len(layout.fitted) * layout.hop / sr
 
