@@ -13,6 +13,8 @@ FUZZ_RUNS ?= 200000
 APT_PACKAGES := dpf-source build-essential pkg-config liblilv-dev libgl-dev libx11-dev libxext-dev libxrandr-dev \
     libxcursor-dev libdbus-1-dev xvfb jackd2 jalv x11-apps xdotool
 PLUGIN_OUT ?= build/plugins
+# `make test` runs the tests in this many processes (pytest-xdist; each gets its share of the cores).
+TEST_WORKERS ?= 2
 
 .PHONY: install system-deps test demo bench fuzz clean cpp-fields plugin plugin-install face-shots
 
@@ -39,7 +41,7 @@ system-deps:
 	fi
 
 test: install system-deps
-	$(PY) -m pytest -q -ra --durations=30
+	$(PY) -m pytest -q -ra --durations=30 -n $(TEST_WORKERS) --dist worksteal
 
 demo: install system-deps
 	$(VENV)/bin/dspnewton demo -o $(DEMO_OUT)

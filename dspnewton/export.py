@@ -14,6 +14,7 @@ only with ``force=True``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -182,6 +183,23 @@ def _object_folder(out_dir: Path, variant: str, dpf: Path) -> tuple[Path, bool]:
     return obj, True
 
 
+@contextlib.contextmanager
+def _build_cache_lock():
+    """Held while a build uses ``$DSPNEWTON_PLUGIN_BUILD_CACHE`` (when set): builds in other processes
+    sharing the folder (parallel test workers, two exports at once) wait for it instead of compiling into
+    the same objects."""
+    cache = os.environ.get(PLUGIN_BUILD_CACHE_ENV)
+    if not cache:
+        yield
+        return
+    import fcntl
+
+    Path(cache).mkdir(parents=True, exist_ok=True)
+    with open(Path(cache) / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
 FACE_PACKAGES = "libgl-dev libx11-dev libxext-dev libxrandr-dev libxcursor-dev libdbus-1-dev pkg-config"
 
 
@@ -208,7 +226,8 @@ def _writable_dpf(dpf: Path, out_dir: Path) -> tuple[Path, bool]:
 def build_plugin(params_dir: Path, out_dir: Path, jobs: int = 2) -> list[Path]:
     """Build the plugin (LV2, VST3, CLAP; DSP and face) with DPF from ``params_dir/params.h`` into
     ``out_dir`` (DPF's objects and DGL kept between builds with ``$DSPNEWTON_PLUGIN_BUILD_CACHE``:
-    :func:`_object_folder`, :func:`_writable_dpf`)."""
+    :func:`_object_folder`, :func:`_writable_dpf`; builds sharing that folder take turns:
+    :func:`_build_cache_lock`)."""
     dpf = Path(os.environ.get("DPF_PATH", "/usr/share/dpf"))
     if not (dpf / "Makefile.plugins.mk").exists():
         raise InputError(f"DPF not found at {dpf}; install Debian's dpf-source (apt-get install dpf-source) "
@@ -222,6 +241,16 @@ def build_plugin(params_dir: Path, out_dir: Path, jobs: int = 2) -> list[Path]:
         raise InputError(f"plugin sources not found at {PLUGIN_SOURCE}; export with {{plugin}} from a source checkout",
                          {"plugin": True})
     out_dir.mkdir(parents=True, exist_ok=True)
+    with _build_cache_lock():
+        built = _build_variants(dpf, params_dir, out_dir, jobs)
+    missing = [p.name for p in built if not p.exists()]
+    if missing:
+        raise InputError(f"the plugin build did not produce {', '.join(missing)}")
+    return built
+
+
+def _build_variants(dpf: Path, params_dir: Path, out_dir: Path, jobs: int) -> list[Path]:
+    """DGL (once per DPF copy) and both variants' plugins into ``out_dir``: the files they should produce."""
     built = []
     dpf_copy, dpf_kept = _writable_dpf(dpf, out_dir)
     try:
@@ -245,9 +274,6 @@ def build_plugin(params_dir: Path, out_dir: Path, jobs: int = 2) -> list[Path]:
     finally:
         if not dpf_kept:
             shutil.rmtree(dpf_copy, ignore_errors=True)
-    missing = [p.name for p in built if not p.exists()]
-    if missing:
-        raise InputError(f"the plugin build did not produce {', '.join(missing)}")
     return built
 
 

@@ -2,6 +2,9 @@
 
 Under ``CI=true`` a missing tool or package is a failure, not a skip; the one
 skip allowed there is a CUDA test on a machine without a GPU.
+
+``make test`` runs the tests in parallel workers (pytest-xdist, one per core); each worker then computes
+with its share of the cores (torch, numba, OpenMP), set here before anything imports them.
 """
 
 from __future__ import annotations
@@ -10,37 +13,41 @@ import itertools
 import os
 import shutil
 
-import pytest
-import torch
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+THREADS = max(1, (os.cpu_count() or 1) // WORKERS)
+if WORKERS > 1:
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(_var, str(THREADS))
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+if WORKERS > 1:
+    torch.set_num_threads(THREADS)
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+CLEAN_VENV_TEST = "test_install.py::test_wheel_in_a_clean_venv_runs_every_cli_command"
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """Start building the clean venv of tests/test_install.py in the background when that test will run."""
-    if any(item.nodeid.endswith("::test_wheel_in_a_clean_venv_runs_every_cli_command") for item in items):
-        import clean_venv
-
-        clean_venv.start()
-
-
-def pytest_sessionfinish(session, exitstatus):
-    import clean_venv
-
-    clean_venv.cleanup()
+    """The clean-venv test first: its two-minute build then overlaps the other worker's tests."""
+    items.sort(key=lambda item: not item.nodeid.endswith(CLEAN_VENV_TEST))
 
 
 @pytest.fixture(scope="session", autouse=True)
 def plugin_build_objects(tmp_path_factory):
     """Every plugin build of the session shares DPF's compiled format wrappers and DGL, kept in one folder
     (each build still compiles the plugin's own source against its bundle's params.h, so every
-    plugin runs its own table: the plugin tests compare each against its own bundle)."""
+    plugin runs its own table: the plugin tests compare each against its own bundle).  Parallel workers
+    share the folder (beside their own temporary folders) and take turns building."""
     from dspnewton.export import PLUGIN_BUILD_CACHE_ENV
 
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "plugin-objects"
     patch = pytest.MonkeyPatch()
-    patch.setenv(PLUGIN_BUILD_CACHE_ENV, str(tmp_path_factory.mktemp("plugin-objects")))
+    patch.setenv(PLUGIN_BUILD_CACHE_ENV, str(shared))
     yield
     patch.undo()
 

@@ -96,22 +96,28 @@ def expected_needle_angle(db: float) -> float:
     return math.degrees(math.pi * (-0.8 + 0.6 * t))
 
 
-def _free_display() -> int:
-    for n in range(90, 140):
-        if not os.path.exists(f"/tmp/.X{n}-lock") and not os.path.exists(f"/tmp/.X11-unix/X{n}"):
-            return n
-    raise RuntimeError("no free X display number")
+def _start_xvfb() -> tuple[subprocess.Popen, int]:
+    """Xvfb on a display number it chooses itself (``-displayfd``: free even with other test sessions or
+    workers starting their own at the same moment); returns once it accepts clients."""
+    read, write = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x600x24", "-nolisten", "tcp"],
+                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as f:  # Xvfb writes the number once it is ready; EOF if it exits first
+        number = f.readline().strip()
+    if not number.isdigit():
+        proc.kill()
+        raise RuntimeError(f"Xvfb did not start (exit status {proc.wait()})")
+    return proc, int(number)
 
 
 @contextmanager
 def headless_session():
     """Xvfb and a dummy JACK server (its own name); yields the environment for clients. Both are ended."""
-    n = _free_display()
+    xvfb, n = _start_xvfb()
+    procs = [xvfb]
     env = dict(os.environ, DISPLAY=f":{n}", JACK_DEFAULT_SERVER=f"dspnewton{os.getpid()}", JACK_NO_AUDIO_RESERVATION="1")
-    procs = [subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1024x600x24", "-nolisten", "tcp"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
-        time.sleep(1.0)
         procs.append(subprocess.Popen(["jackd", "-n", env["JACK_DEFAULT_SERVER"], "-d", "dummy", "-r", "44100", "-p",
                                        "256"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         _wait(lambda: subprocess.run(["jack_lsp"], env=env, capture_output=True).returncode == 0, "the JACK server")

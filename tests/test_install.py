@@ -5,6 +5,8 @@ a clean virtual environment, without the Makefile, runs every CLI command."""
 from __future__ import annotations
 
 import ast
+import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -70,14 +72,26 @@ def _run(cmd, cwd, env, timeout=900):
     return proc
 
 
-@pytest.fixture(scope="module")
-def clean_venv():
-    """A fresh venv (no system site packages) with the built wheel and its declared
-    dependencies (pinned by the CI constraints file), installed by pip alone (built in the
-    background from the start of the session: tests/clean_venv.py)."""
-    import clean_venv as builder
+def _clean_env() -> dict:
+    """The environment of every command in the clean venv (no variables that point at the checkout)."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
 
-    return builder.wait(), builder.env()
+
+@pytest.fixture(scope="module")
+def clean_venv(tmp_path_factory):
+    """A fresh venv (no system site packages) with the built wheel and its declared dependencies (pinned
+    by the CI constraints file), installed by pip alone: (root folder, environment); removed afterwards
+    (several GB: CUDA torch).  Building it takes about two minutes, mostly unpacking files; conftest.py
+    runs this test first, so under ``make test``'s parallel workers the others keep the second core busy."""
+    root = tmp_path_factory.mktemp("clean-venv")
+    env = _clean_env()
+    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", "wheels", str(REPO)], root, env)
+    _run([sys.executable, "-m", "venv", "venv"], root, env)
+    wheel = next((root / "wheels").glob("dspnewton-*.whl"))
+    _run([str(root / "venv" / "bin" / "python"), "-m", "pip", "install", "-q", "-c", str(REPO / ".ci" / "constraints.txt"),
+          f"{wheel}[plots]"], root, env)
+    yield root, env
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_wheel_in_a_clean_venv_runs_every_cli_command(clean_venv):
