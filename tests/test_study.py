@@ -115,6 +115,32 @@ def test_third_virtual_unit_is_a_limiter_whose_core_saturates_at_low_frequencies
     assert abs(20 * np.log10(gains_sr[0] / gains_sr[1])) < 0.05
 
 
+def test_virtual_units_leave_out_each_mechanism_on_request():
+    """``without=``: every mechanism a unit names changes its output when left out (and only what is named is
+    left out: the same set gives the same samples); an unknown name or a bare string is a clear error."""
+    from dspnewton.data.virtual_fet_unit import FETLeveler
+    from dspnewton.data.virtual_transformer_unit import TransformerLeveler
+    from dspnewton.synth import program_material
+
+    x = program_material(2.0, SR, seed=4)
+    for cls in (OpticalLeveler, TransformerLeveler, FETLeveler):
+        assert cls.MECHANISMS and all(d for d in cls.MECHANISMS.values())
+        full = cls(70.0).process(x, SR)
+        assert np.array_equal(full, cls(70.0, without=()).process(x, SR))
+        outs = {}
+        for name in cls.MECHANISMS:
+            y = cls(70.0, without={name}).process(x, SR)
+            assert np.isfinite(y).all() and np.abs(y - full).max() > 1e-6 * np.abs(full).max(), (cls.__name__, name)
+            assert np.array_equal(y, cls(70.0, without=[name]).process(x, SR))
+            outs[name] = y
+        assert len({y.tobytes() for y in outs.values()}) == len(outs), "each switch leaves out something else"
+        assert cls(70.0, without={next(iter(cls.MECHANISMS))}).without == frozenset([next(iter(cls.MECHANISMS))])
+        with pytest.raises(ValueError, match="no mechanism 'valve'.*it has: " + next(iter(cls.MECHANISMS))):
+            cls(70.0, without={"valve"})
+        with pytest.raises(ValueError, match="a set of mechanism names"):
+            cls(70.0, without="program_release")
+
+
 @pytest.fixture(scope="module")
 def virtual(tmp_path_factory):
     d = tmp_path_factory.mktemp("virtual")

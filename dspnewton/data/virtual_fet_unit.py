@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numba as nb
 import numpy as np
@@ -54,9 +55,10 @@ def _biquad_step(c, x, s):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True)
-def _core(u, phi, w, leak, inv_sr):  # pragma: no cover - compiled
-    """(primary voltage, new flux) for the source voltage u and the flux phi of the previous sample."""
-    i_m = w * phi * (1.0 + (phi / PHI_SAT) ** 2)
+def _core(u, phi, w, leak, inv_sr, saturates):  # pragma: no cover - compiled
+    """(primary voltage, new flux) for the source voltage u and the flux phi of the previous sample (a linear
+    core when ``saturates`` is 0)."""
+    i_m = w * phi * (1.0 + (phi / PHI_SAT) ** 2 if saturates else 1.0)
     v = u - i_m
     return v, phi * leak + v * inv_sr
 
@@ -68,12 +70,12 @@ def _input_transformer(x, sr, hp, out):  # pragma: no cover - compiled
     w = 2.0 * math.pi * CORE_HZ
     leak = math.exp(-2.0 * math.pi * CORE_LEAK_HZ / sr)
     for n in range(x.shape[0]):
-        v, phi = _core(_biquad_step(hp, x[n], s), phi, w, leak, 1.0 / sr)
+        v, phi = _core(_biquad_step(hp, x[n], s), phi, w, leak, 1.0 / sr, 1)
         out[n] = v
 
 
 @nb.njit(cache=True)
-def _unit(x, sr, hp, lp, thr, k, attack_ms, makeup, out):  # pragma: no cover - compiled
+def _unit(x, sr, hp, lp, thr, k, attack_ms, makeup, program, power, harmonic, core, out):  # pragma: no cover - compiled
     s_in = np.zeros(2)
     s_out = np.zeros(2)
     phi = 0.0
@@ -87,17 +89,18 @@ def _unit(x, sr, hp, lp, thr, k, attack_ms, makeup, out):  # pragma: no cover - 
     mem = 0.0
     y_prev = 0.0
     for n in range(x.shape[0]):
-        v, phi = _core(_biquad_step(hp, x[n], s_in), phi, w, leak, 1.0 / sr)
+        v, phi = _core(_biquad_step(hp, x[n], s_in), phi, w, leak, 1.0 / sr, core)
         e = abs(y_prev) / thr - 1.0  # feedback: the detector reads the output
         e = e if e > 0.0 else 0.0
         if e > c:
             c += a_att * (e - c)
         else:
-            c += (r_fast + mem * (r_slow - r_fast)) * (e - c)
+            c += (r_fast + (mem if program else 0.5) * (r_slow - r_fast)) * (e - c)
         mem += a_mem * ((1.0 if c > 0.5 else 0.0) - mem)
-        g = 1.0 / (1.0 + k * c * math.sqrt(c))
+        g = 1.0 / (1.0 + k * c * (math.sqrt(c) if power else 1.0))
         y = v * g
-        y += 0.08 * (1.0 - g) * y * y  # the FET's second harmonic, with its reduction
+        if harmonic:
+            y += 0.08 * (1.0 - g) * y * y  # the FET's second harmonic, with its reduction
         y_prev = y
         out[n] = makeup * _biquad_step(lp, y, s_out)
 
@@ -117,7 +120,15 @@ class FETLeveler(UnitSetting):
     Args:
         peak_reduction: 0..100 (threshold from -8 dBFS down to -40 dBFS).
         mode: ``compress`` or ``limit``.
+        without: mechanisms to leave out (:class:`~.virtual_unit.UnitSetting`).
     """
+
+    MECHANISMS: ClassVar[dict] = {
+        "program_release": "the release moving from 55 ms to 1.2 s after long reduction",
+        "gain_law": "the FET's gain law 1 / (1 + k c^1.5) (left out: 1 / (1 + k c))",
+        "fet_harmonic": "the FET's second harmonic, growing with its gain reduction",
+        "core_saturation": "the input transformer core's saturation (the cubic magnetising current)",
+    }
 
     def process(self, x: np.ndarray, sample_rate: int) -> np.ndarray:
         """Process mono audio (T,) float64 -> (T,)."""
@@ -128,5 +139,7 @@ class FETLeveler(UnitSetting):
         lp = np.array(_biquad("low", min(21000.0, 0.42 * sr), 1.15, sr))
         thr = 10 ** ((-8.0 - 0.32 * self.peak_reduction) / 20)
         out = np.empty_like(x)
-        _unit(x, sr, hp, lp, thr, 11.0 if limit else 3.0, 0.12 if limit else 0.35, 10 ** (4.0 / 20), out)
+        _unit(x, sr, hp, lp, thr, 11.0 if limit else 3.0, 0.12 if limit else 0.35, 10 ** (4.0 / 20),
+              self.has("program_release"), self.has("gain_law"), self.has("fet_harmonic"), self.has("core_saturation"),
+              out)
         return out

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numba as nb
 import numpy as np
@@ -49,7 +50,8 @@ def _biquad(kind: str, fc: float, q: float, sr: float) -> tuple:
 
 
 @nb.njit(cache=True)
-def _unit(x, sr, hp_in, hp_sc, lp_out, shelf_a, shelf_k, thr, slope, attack_ms, makeup, out):  # pragma: no cover
+def _unit(x, sr, hp_in, hp_sc, lp_out, shelf_a, shelf_k, thr, slope, attack_ms, makeup, program, sc_hp, varmu, core,
+          colour, out):  # pragma: no cover
     i1 = i2 = o1 = o2 = 0.0  # input transformer high-pass
     s1 = s2 = t1 = t2 = 0.0  # side-chain high-pass
     p1 = p2 = q1 = q2 = 0.0  # output low-pass
@@ -67,8 +69,9 @@ def _unit(x, sr, hp_in, hp_sc, lp_out, shelf_a, shelf_k, thr, slope, attack_ms, 
         i1 = xn
         o2 = o1
         o1 = u
-        u = math.tanh(1.3 * u) / 1.3  # transformer core
-        d = hp_sc[0] * u + hp_sc[1] * s1 + hp_sc[2] * s2 - hp_sc[3] * t1 - hp_sc[4] * t2
+        if core:
+            u = math.tanh(1.3 * u) / 1.3  # transformer core
+        d = hp_sc[0] * u + hp_sc[1] * s1 + hp_sc[2] * s2 - hp_sc[3] * t1 - hp_sc[4] * t2 if sc_hp else u
         s2 = s1
         s1 = u
         t2 = t1
@@ -78,11 +81,11 @@ def _unit(x, sr, hp_in, hp_sc, lp_out, shelf_a, shelf_k, thr, slope, attack_ms, 
         o = level - thr
         target = 0.0
         if o > 0.0:
-            target = slope * o * 0.5 * (1.0 + math.tanh(o / 8.0))
+            target = slope * o * 0.5 * (1.0 + math.tanh(o / 8.0)) if varmu else slope * o
         if target > gr:
             gr += a_att * (target - gr)
         else:
-            gr += _coef(70.0 + 1730.0 * hold, sr) * (target - gr)
+            gr += _coef(70.0 + 1730.0 * (hold if program else 0.5), sr) * (target - gr)
         hold += a_hold * ((1.0 if gr > 1.0 else 0.0) - hold)
         v = u * math.exp(-gr * math.log(10.0) / 20.0) * makeup
         w = lp_out[0] * v + lp_out[1] * p1 + lp_out[2] * p2 - lp_out[3] * q1 - lp_out[4] * q2
@@ -92,7 +95,7 @@ def _unit(x, sr, hp_in, hp_sc, lp_out, shelf_a, shelf_k, thr, slope, attack_ms, 
         q1 = w
         shelf += shelf_a * (w - shelf)
         y = w + shelf_k * (w - shelf)
-        out[n] = y + 0.03 * y * y  # even-order colour
+        out[n] = y + 0.03 * y * y if colour else y  # even-order colour
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,16 @@ class TransformerLeveler(UnitSetting):
     Args:
         peak_reduction: 0..100 (threshold from -14 dB down to -44 dB).
         mode: ``compress`` or ``limit``.
+        without: mechanisms to leave out (:class:`~.virtual_unit.UnitSetting`).
     """
+
+    MECHANISMS: ClassVar[dict] = {
+        "program_release": "the release lengthened from 70 ms to 1.8 s by how long the unit has been reducing gain",
+        "sidechain_highpass": "the side chain's second-order 120 Hz high-pass",
+        "variable_mu": "the variable-mu law (reduction growing faster than linearly with the overshoot)",
+        "core_saturation": "the input transformer core's soft saturation",
+        "output_colour": "the output's even-order colour",
+    }
 
     def process(self, x: np.ndarray, sample_rate: int) -> np.ndarray:
         """Process mono audio (T,) float64 -> (T,)."""
@@ -118,5 +130,6 @@ class TransformerLeveler(UnitSetting):
         thr = -14.0 - 0.3 * self.peak_reduction
         out = np.empty_like(x)
         _unit(x, sr, hp_in, hp_sc, lp_out, shelf_a, shelf_k, thr, 1.0 - 1.0 / ratio, 0.7 if limit else 4.0,
-              10 ** (3.0 / 20), out)
+              10 ** (3.0 / 20), self.has("program_release"), self.has("sidechain_highpass"), self.has("variable_mu"),
+              self.has("core_saturation"), self.has("output_colour"), out)
         return out

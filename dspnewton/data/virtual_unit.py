@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import numba as nb
@@ -38,7 +39,7 @@ def _coef(ms, sr):
 
 @nb.njit(cache=True)
 def _leveler(x, sr, sc_gain, law_k, law_p, el_attack_ms, el_release_ms, cell_attack_ms, fast_ms, slow_ms,
-             memory_ms, fast_share, drive, bias, makeup, out):  # pragma: no cover - compiled
+             memory_ms, fast_share, drive, bias, makeup, program, tube, panel, out):  # pragma: no cover - compiled
     a_el = _coef(el_attack_ms, sr)
     r_el = _coef(el_release_ms, sr)
     a_cell = _coef(cell_attack_ms, sr)
@@ -52,33 +53,53 @@ def _leveler(x, sr, sc_gain, law_k, law_p, el_attack_ms, el_release_ms, cell_att
     y_prev = 0.0
     for n in range(x.shape[0]):
         d = sc_gain * abs(y_prev)
-        light += (a_el if d > light else r_el) * (d - light)
+        light += (a_el if d > light else r_el) * (d - light) if panel else d - light
         cf += (a_cell if light > cf else r_fast) * (light - cf)
         if light > cs:
             cs += a_cell * (light - cs)
         else:
-            cs += _coef(slow_ms * (1.0 + 3.0 * mem), sr) * (light - cs)
+            cs += _coef(slow_ms * (1.0 + 3.0 * (mem if program else 0.5)), sr) * (light - cs)
         cond = fast_share * cf + (1.0 - fast_share) * cs
         mem += a_mem * (min(cond, 1.0) - mem)
         gain = 1.0 / (1.0 + (law_k * cond) ** law_p)
         v = x[n] * gain
-        y = makeup * (math.tanh(drive * (v + bias)) - offset) / drive
+        y = makeup * (math.tanh(drive * (v + bias)) - offset) / drive if tube else makeup * v
         out[n] = y
         y_prev = y
 
 
 @dataclass(frozen=True)
 class UnitSetting:
-    """A virtual unit's front panel: peak reduction 0..100 and the compress/limit switch (checked)."""
+    """A virtual unit's front panel: peak reduction 0..100 and the compress/limit switch (checked).
+
+    ``without``: names of the unit's mechanisms (:attr:`MECHANISMS`, name -> what it is) to leave out,
+    to measure what each costs a model that lacks it (``benchmarks/unit_mechanisms.py``); empty is the
+    unit as it is.  A program-dependent release left out runs at the middle of its range.
+    """
 
     peak_reduction: float
     mode: str = "compress"
+    without: frozenset = frozenset()
+
+    MECHANISMS: ClassVar[dict] = {}
 
     def __post_init__(self):
         if not 0 <= self.peak_reduction <= 100:
             raise ValueError(f"peak_reduction must be in [0, 100], got {self.peak_reduction}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be 'compress' or 'limit', got {self.mode!r}")
+        if isinstance(self.without, str):
+            raise ValueError(f"without takes a set of mechanism names, got the string {self.without!r}")
+        object.__setattr__(self, "without", frozenset(self.without))
+        unknown = sorted(self.without - set(self.MECHANISMS))
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no mechanism {', '.join(map(repr, unknown))}; "
+                             f"it has: {', '.join(self.MECHANISMS)}")
+
+    def has(self, mechanism: str) -> int:
+        """1 when ``mechanism`` (one of :attr:`MECHANISMS`) is in, 0 when left out (a flag for the kernels)."""
+        assert mechanism in self.MECHANISMS, mechanism
+        return int(mechanism not in self.without)
 
 
 @dataclass(frozen=True)
@@ -88,7 +109,15 @@ class OpticalLeveler(UnitSetting):
     Args:
         peak_reduction: 0..100 (side-chain gain from -6 dB to +44 dB).
         mode: ``compress`` or ``limit``.
+        without: mechanisms to leave out (:class:`UnitSetting`).
     """
+
+    MECHANISMS: ClassVar[dict] = {
+        "program_release": "the slow release lengthened by a memory of recent gain reduction (1.5 to 6 s)",
+        "output_stage": "the asymmetric tube-style output stage",
+        "panel": "the electro-luminescent panel's own lag (light follows the side chain with a 0.5-1.5 ms attack "
+                 "and an 8 ms release; left out: at once)",
+    }
 
     def process(self, x: np.ndarray, sample_rate: int) -> np.ndarray:
         """Process mono audio (T,) float64 -> (T,)."""
@@ -97,7 +126,8 @@ class OpticalLeveler(UnitSetting):
         limit = self.mode == "limit"
         sc_gain = 10 ** ((-6.0 + 0.5 * self.peak_reduction) / 20)
         _leveler(x, float(sample_rate), sc_gain, 1.0, 6.0 if limit else 2.0,
-                 0.5 if limit else 1.5, 8.0, 10.0, 60.0, 1500.0, 3000.0, 0.5, 1.4, 0.08, 1.6, out)
+                 0.5 if limit else 1.5, 8.0, 10.0, 60.0, 1500.0, 3000.0, 0.5, 1.4, 0.08, 1.6,
+                 self.has("program_release"), self.has("output_stage"), self.has("panel"), out)
         return out
 
 
