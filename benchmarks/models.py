@@ -263,6 +263,15 @@ def _issue26_verdict(by: dict, ratio: dict, tnames: list, unit_of: dict, timing)
             out.append(f"- issue 26: one exact Hessian of the largest model (`{STAGED2}`, {rows[STAGED2]['n_params']} "
                        f"parameters) <= 1.5x the 15-parameter model's per sample: {r:.2f}x "
                        f"({'met' if r <= 1.5 else 'not met'}; the dense P x P sums alone scale as (18/15)^2 = 1.44).")
+    mechanisms = Path(__file__).resolve().parents[1] / "docs" / "results" / "unit_mechanisms.json"
+    if mechanisms.exists():  # what the family lacks, measured by leaving each unit's mechanisms out in turn
+        import unit_mechanisms
+
+        rows = json.loads(mechanisms.read_text())["rows"]
+        models = list(dict.fromkeys(r["model"] for r in rows))
+        out.append("- what stands between the family and the units (`docs/unit_mechanisms.md`: the best of "
+                   + ", ".join(f"`{m}`" for m in models if m != "ff5") + " with each unit mechanism left out in "
+                   "turn): " + "; ".join(unit_mechanisms._largest_costs(rows, models)) + ".")
     return out
 
 

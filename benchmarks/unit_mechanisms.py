@@ -100,7 +100,7 @@ def main(argv=None):
 
 def write_markdown(payload: dict, out: Path) -> None:
     """One table per unit and setting: variants x models, held-out ESR (%) and start-up level error (dB)."""
-    rows = sorted(payload["rows"], key=lambda r: list(UNITS).index(r["unit"]))  # stable: runs' order within a unit
+    rows = _in_unit_order(payload["rows"])
     setup = payload["setup"]
     models = list(dict.fromkeys(r["model"] for r in rows))
     lines = ["# What each mechanism of the virtual units costs the models", "",
@@ -136,9 +136,15 @@ def write_markdown(payload: dict, out: Path) -> None:
     out.write_text("\n".join(lines))
 
 
+def _in_unit_order(rows: list) -> list:
+    """The rows by unit in :data:`UNITS` order (stable: the runs' order within a unit)."""
+    return sorted(rows, key=lambda r: list(UNITS).index(r["unit"]))
+
+
 def _largest_costs(rows: list, models: list) -> list[str]:
     """One line per unit and setting: the best non-ff5 held-out ESR as it is -> without its costliest mechanism."""
     out = []
+    rows = _in_unit_order(rows)
     fitted = [m for m in models if m != "ff5"]
     for unit, setting in dict.fromkeys((r["unit"], r["setting"]) for r in rows):
         best = {}
