@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
 from pathlib import Path
+from typing import ClassVar
 
 import numba as nb
 import numpy as np
@@ -74,7 +74,8 @@ class UnitSetting:
 
     ``without``: names of the unit's mechanisms (:attr:`MECHANISMS`, name -> what it is) to leave out,
     to measure what each costs a model that lacks it (``benchmarks/unit_mechanisms.py``); empty is the
-    unit as it is.  A program-dependent release left out runs at the middle of its range.
+    unit as it is.  A program-dependent release left out runs as if its memory of gain reduction
+    were held at one half.
     """
 
     peak_reduction: float
