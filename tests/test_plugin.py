@@ -183,6 +183,34 @@ def test_kept_plugin_objects_never_carry_another_table(tmp_path, monkeypatch):
     assert _object_folder(out, "mono", tmp_path / "other-dpf")[0] != obj  # other DPF headers
 
 
+def test_builds_sharing_a_kept_object_folder_take_turns(tmp_path, monkeypatch):
+    """While one build holds the kept folder (parallel test workers, two exports at once), another process
+    cannot take it; once the build is done it can.  Without the folder set, nothing is locked."""
+    import subprocess
+    import sys
+
+    from dspnewton.export import PLUGIN_BUILD_CACHE_ENV, _build_cache_lock
+
+    cache = tmp_path / "cache"
+    probe = ("import fcntl, sys\n"
+             "f = open(sys.argv[1], 'a')\n"
+             "try:\n    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\nexcept BlockingIOError:\n    sys.exit(3)\n")
+
+    def other_process_can_take_it():
+        code = subprocess.run([sys.executable, "-c", probe, str(cache / ".lock")]).returncode
+        assert code in (0, 3)
+        return code == 0
+
+    monkeypatch.setenv(PLUGIN_BUILD_CACHE_ENV, str(cache))
+    with _build_cache_lock():
+        assert cache.is_dir() and not other_process_can_take_it()
+    assert other_process_can_take_it()
+    monkeypatch.delenv(PLUGIN_BUILD_CACHE_ENV)
+    with _build_cache_lock():
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
+
+
 def test_the_dpf_build_copy_is_absolute_for_relative_outputs(tmp_path, monkeypatch):
     """`make -C` runs in the plugin source: the linked DPF copy (DGL is compiled inside it) must be named by an
     absolute path even when the bundle is written to a relative one (the demo's `demo_out/la2a.bundle`)."""
