@@ -55,19 +55,31 @@ def main(argv=None):
     ap.add_argument("--json", default="docs/results/unit_mechanisms.json")
     ap.add_argument("--md", default="")
     args = ap.parse_args(argv)
+    units = [u for u in args.units.split(",") if u]
+    settings = [s for s in args.settings.split(",") if s]
+    if set(units) - set(UNITS):
+        ap.error(f"unknown unit(s) {sorted(set(units) - set(UNITS))}; the units are {', '.join(UNITS)}")
+    for setting in settings:
+        mode, _, peak = setting.partition("-")
+        if mode not in ("compress", "limit") or not peak.isdigit() or not 0 <= int(peak) <= 100:
+            ap.error(f"a setting is mode-peak, e.g. compress-70 (mode compress or limit, peak 0..100); got {setting!r}")
     sr = args.sample_rate
     x_fit = program_material(args.seconds, sr, seed=21)
     x_test = program_material(args.seconds, sr, seed=22)
     path = Path(args.json)
+    setup = {"seconds": args.seconds, "sample_rate": sr, "max_iter": args.max_iter, "warmup_s": 1.0,
+             "material": "program_material", "fit_seed": 21, "held_out_seed": 22, "scored_from": "sample 0"}
     payload = json.loads(path.read_text()) if path.exists() else {"rows": []}
+    if payload.get("setup", setup) != setup:
+        print(f"{path}: written with another setup; starting afresh", flush=True)
+        payload = {"rows": []}
     payload["machine"] = machine_info("cpu")
-    payload["setup"] = {"seconds": args.seconds, "sample_rate": sr, "max_iter": args.max_iter, "warmup_s": 1.0,
-                        "material": "program_material", "fit_seed": 21, "held_out_seed": 22, "scored_from": "sample 0"}
+    payload["setup"] = setup
     done = {(r["unit"], r["setting"], r["variant"], r["model"]) for r in payload["rows"]}
     models = ["ff5"] + [m for m in args.models.split(",") if m and m != "ff5"]
-    for unit in filter(None, args.units.split(",")):
+    for unit in units:
         cls = UNITS[unit]
-        for setting in filter(None, args.settings.split(",")):
+        for setting in settings:
             mode, peak = setting.split("-")
             for label, without in variants(cls):
                 if all((unit, setting, label, m) in done for m in models):
@@ -75,12 +87,13 @@ def main(argv=None):
                 u = cls(float(peak), mode, without=without)
                 y_fit, y_test = u.process(x_fit, sr), u.process(x_test, sr)
                 opts = dict(frame_seconds=None, overlap_seconds=1.0)
+                t_base = time.perf_counter()
                 base = fit_ff5_multistart(torch.tensor(x_fit)[None], torch.tensor(y_fit)[None], sr,
                                           options=NewtonOptions(max_iter=args.max_iter, loss_rtol=1e-7), **opts)
                 for model in models:
                     if (unit, setting, label, model) in done:
                         continue
-                    t0 = time.perf_counter()
+                    t0 = t_base if model == "ff5" else time.perf_counter()
                     r = base if model == "ff5" else dspnewton.fit(
                         torch.tensor(x_fit), torch.tensor(y_fit), sr, model=model, init=base,
                         options=NewtonOptions(max_iter=args.max_iter, loss_rtol=1e-7), **opts)
