@@ -33,7 +33,7 @@ from dspnewton.optim.newton import NewtonOptions  # noqa: E402
 from dspnewton.synth import program_material  # noqa: E402
 
 MODELS = ["ff+knee+rms+in2+core+out2", STAGED2]
-SETTINGS = ["compress-70", "limit-100"]
+SETTINGS = [f"{mode}-{peak}" for mode in ("compress", "limit") for peak in (40, 70, 100)]  # as docs/models.md
 AS_IT_IS, ALL_OUT = "as it is", "all left out"
 
 
@@ -150,8 +150,12 @@ def write_markdown(payload: dict, out: Path) -> None:
 
 
 def _in_unit_order(rows: list) -> list:
-    """The rows by unit in :data:`UNITS` order (stable: the runs' order within a unit)."""
-    return sorted(rows, key=lambda r: list(UNITS).index(r["unit"]))
+    """The rows by unit (:data:`UNITS` order), mode (compress first) and peak (stable otherwise: the runs' order)."""
+    def key(r):
+        mode, peak = r["setting"].split("-")
+        return list(UNITS).index(r["unit"]), mode != "compress", int(peak)
+
+    return sorted(rows, key=key)
 
 
 def _largest_costs(rows: list, models: list) -> list[str]:
