@@ -267,11 +267,11 @@ def _issue26_verdict(by: dict, ratio: dict, tnames: list, unit_of: dict, timing)
     if mechanisms.exists():  # what the family lacks, measured by leaving each unit's mechanisms out in turn
         import unit_mechanisms
 
-        rows = json.loads(mechanisms.read_text())["rows"]
-        models = list(dict.fromkeys(r["model"] for r in rows))
+        mechanism_rows = json.loads(mechanisms.read_text())["rows"]
         out.append("- what stands between the family and the units (`docs/unit_mechanisms.md`: the best of "
-                   + ", ".join(f"`{m}`" for m in models if m != "ff5") + " with each unit mechanism left out in "
-                   "turn): " + "; ".join(unit_mechanisms._largest_costs(rows, models)) + ".")
+                   + ", ".join(f"`{m}`" for m in unit_mechanisms.fitted_models(mechanism_rows))
+                   + " with each unit mechanism left out in turn): "
+                   + "; ".join(unit_mechanisms._largest_costs(mechanism_rows)) + ".")
     return out
 
 

@@ -37,6 +37,20 @@ SETTINGS = [f"{mode}-{peak}" for mode in ("compress", "limit") for peak in (40, 
 AS_IT_IS, ALL_OUT = "as it is", "all left out"
 
 
+def parse_setting(setting: str) -> tuple[str, int]:
+    """``"compress-70"`` -> ``("compress", 70)``; ValueError naming the form when it is not mode-peak."""
+    mode, _, peak = setting.partition("-")
+    if mode not in ("compress", "limit") or not peak.isdigit() or not 0 <= int(peak) <= 100:
+        raise ValueError(f"a setting is mode-peak, e.g. compress-70 (mode compress or limit, peak 0..100); "
+                         f"got {setting!r}")
+    return mode, int(peak)
+
+
+def fitted_models(rows: list) -> list[str]:
+    """The models of ``rows`` other than ff5, in the runs' order."""
+    return [m for m in dict.fromkeys(r["model"] for r in rows) if m != "ff5"]
+
+
 def variants(cls) -> list[tuple[str, frozenset]]:
     """(label, mechanisms left out) of a unit class: as it is, each mechanism alone, all of them."""
     names = list(cls.MECHANISMS)
@@ -60,9 +74,10 @@ def main(argv=None):
     if set(units) - set(UNITS):
         ap.error(f"unknown unit(s) {sorted(set(units) - set(UNITS))}; the units are {', '.join(UNITS)}")
     for setting in settings:
-        mode, _, peak = setting.partition("-")
-        if mode not in ("compress", "limit") or not peak.isdigit() or not 0 <= int(peak) <= 100:
-            ap.error(f"a setting is mode-peak, e.g. compress-70 (mode compress or limit, peak 0..100); got {setting!r}")
+        try:
+            parse_setting(setting)
+        except ValueError as exc:
+            ap.error(str(exc))
     sr = args.sample_rate
     x_fit = program_material(args.seconds, sr, seed=21)
     x_test = program_material(args.seconds, sr, seed=22)
@@ -80,7 +95,7 @@ def main(argv=None):
     for unit in units:
         cls = UNITS[unit]
         for setting in settings:
-            mode, peak = setting.split("-")
+            mode, peak = parse_setting(setting)
             for label, without in variants(cls):
                 if all((unit, setting, label, m) in done for m in models):
                     continue
@@ -130,7 +145,7 @@ def write_markdown(payload: dict, out: Path) -> None:
     lines += ["## What stands between the family and each unit", "",
               "Per setting: the best model's held-out ESR with the unit as it is, and with the one mechanism "
               "whose absence lowers it most left out (best over the models other than `ff5`).", ""]
-    lines += [f"- {line}" for line in _largest_costs(rows, models)] + [""]
+    lines += [f"- {line}" for line in _largest_costs(rows)] + [""]
     for unit in dict.fromkeys(r["unit"] for r in rows):
         cls = UNITS[unit]
         lines += [f"## `{unit}`", ""] + [f"- `{n}`: {d}" for n, d in cls.MECHANISMS.items()] + [""]
@@ -152,17 +167,17 @@ def write_markdown(payload: dict, out: Path) -> None:
 def _in_unit_order(rows: list) -> list:
     """The rows by unit (:data:`UNITS` order), mode (compress first) and peak (stable otherwise: the runs' order)."""
     def key(r):
-        mode, peak = r["setting"].split("-")
-        return list(UNITS).index(r["unit"]), mode != "compress", int(peak)
+        mode, peak = parse_setting(r["setting"])
+        return list(UNITS).index(r["unit"]), mode != "compress", peak
 
     return sorted(rows, key=key)
 
 
-def _largest_costs(rows: list, models: list) -> list[str]:
+def _largest_costs(rows: list) -> list[str]:
     """One line per unit and setting: the best non-ff5 held-out ESR as it is -> without its costliest mechanism."""
     out = []
     rows = _in_unit_order(rows)
-    fitted = [m for m in models if m != "ff5"]
+    fitted = fitted_models(rows)
     for unit, setting in dict.fromkeys((r["unit"], r["setting"]) for r in rows):
         best = {}
         for r in rows:
