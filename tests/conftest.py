@@ -110,21 +110,27 @@ FF5_MAPPING = {
 GB_BASE = dict(threshold_db=-30.0, ratio=4.0, attack_ms=3.0, release_ms=80.0, makeup_db=2.0)
 GB_EXTRAS = dict(knee_db=6.0, rms_ms=2.0, release_slow_ms=1500.0, slow_mix=0.4, sc_shelf_db=6.0, drive=1.0, bias=0.2,
                  input_hp_hz=40.0, output_shelf_hz=3000.0, output_shelf_db=-4.0, input_hp2_hz=60.0, input_q=1.3,
-                 core_hz=30.0, core_sat_db=-10.0, output_lp_hz=9000.0, output_q=1.2)
+                 core_hz=30.0, core_sat_db=-10.0, output_lp_hz=9000.0, output_q=1.2, release_long_ms=900.0,
+                 memory_ms=40.0, memory_db=4.0)
 SECOND_ORDER = ("in2", "core", "out2")  # the second-order signal-path options (issue 26)
 
 
 def sample_models():
-    """The models tests run one by one: every model without the second-order stages (each subset of the gain
-    options and the first-order stages, both topologies), and every subset of the second-order stages with no gain
-    option and with all of them, in both topologies, plus two that mix first- and second-order stages."""
+    """The models tests run one by one: every model without the second-order stages and the program-dependent
+    release (each subset of the gain options and the first-order stages, both topologies), every subset of the
+    second-order stages with no gain option and with all of them, in both topologies, two that mix first- and
+    second-order stages, and the program-dependent release alone, with the other gain options, and with both
+    kinds of stages."""
     from dspnewton.model.greybox_spec import list_models, parse_model
 
-    first = [m for m in list_models() if not any(m.has(o) for o in SECOND_ORDER)]
+    first = [m for m in list_models() if not any(m.has(o) for o in SECOND_ORDER + ("prel",))]
+    prel = [parse_model(f"{t}+{rest}") for t in ("ff", "fb")
+            for rest in ("prel", "knee+rms+prel+sc+tube", "knee+rms+prel+sc+tube+in2+core+out2")]
+    prel += [parse_model("ff+prel+inhp+outshelf")]
     second = [parse_model("+".join([t, *gain, *stages]))
               for t in ("ff", "fb") for gain in ((), ("knee", "rms", "2rel", "sc", "tube"))
               for k in range(1, 4) for stages in itertools.combinations(SECOND_ORDER, k)]
-    return first + second + [parse_model("ff+inhp+core+out2"), parse_model("fb+sc+in2+core+outshelf")]
+    return first + second + [parse_model("ff+inhp+core+out2"), parse_model("fb+sc+in2+core+outshelf")] + prel
 
 
 def require_dpf():

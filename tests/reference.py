@@ -88,7 +88,7 @@ def greybox_loop(x, params: dict, spec, sample_rate: int):
     wq = math.tan(math.pi * 1000.0 / sample_rate)
     hp_b, hp_a = 1 / (1 + wq), (1 - wq) / (1 + wq)
     gf = gs = 1.0
-    p = 0.0
+    p = memory = 0.0
     hp_prev = x_prev = 0.0
     y = np.empty_like(x)
     for n in range(len(x)):
@@ -107,7 +107,13 @@ def greybox_loop(x, params: dict, spec, sample_rate: int):
         else:
             kv = max(o, 0.0)
         gh = 10 ** (-slope * kv / 20)
-        gf += (a_at if gh < gf else a_rf) * (gh - gf)
+        release = a_rf
+        if spec.has("prel"):  # program-dependent release: a memory of the gain reduction (in dB, from the gain
+            # before the step) moves the release coefficient towards the long release's
+            release = a_rf + memory * (coef(params["release_long_ms"]) - a_rf)
+            charge = 1.0 - math.exp(-(-20.0 * math.log10(gf)) / params["memory_db"])
+            memory += coef(params["memory_ms"]) * (charge - memory)
+        gf += (a_at if gh < gf else release) * (gh - gf)
         gs += (a_at if gh < gs else a_rs) * (gh - gs)
         g = gf + m * (gs - gf) if two else gf
         w = x[n] * g * gain

@@ -25,16 +25,18 @@ SR = 8000
 BASE = dict(threshold_db=-24.0, ratio=4.0, attack_ms=1.0, release_ms=20.0, makeup_db=2.0)
 EXTRAS = dict(knee_db=6.0, rms_ms=2.0, release_slow_ms=300.0, slow_mix=0.4, sc_shelf_db=6.0, drive=1.0, bias=0.2,
               input_hp_hz=60.0, output_shelf_hz=1200.0, output_shelf_db=-6.0, input_hp2_hz=80.0, input_q=1.3,
-              core_hz=40.0, core_sat_db=-10.0, output_lp_hz=9000.0, output_q=1.2)
+              core_hz=40.0, core_sat_db=-10.0, output_lp_hz=9000.0, output_q=1.2, release_long_ms=400.0,
+              memory_ms=30.0, memory_db=6.0)
 ALL = "knee+rms+2rel+sc+tube+inhp+outshelf"
 ALL2 = "knee+rms+2rel+sc+tube+in2+core+out2"  # the second-order stages (out2 needs 44.1 kHz and up)
 SR2 = 44100
+PREL2 = "knee+rms+prel+sc+tube+in2+core+out2"  # the program-dependent release with everything
 # Every option alone, in both topologies, and everything together.
 DERIV_MODELS = ["ff", "fb", "ff+knee", "ff+rms", "ff+2rel", "ff+sc", "ff+tube", "ff+inhp", "ff+outshelf", "fb+knee",
                 "fb+rms", "fb+2rel", "fb+sc", "fb+tube", "fb+inhp", "fb+outshelf", "ff+sc+inhp", "fb+sc+inhp",
                 "ff+knee+rms+2rel+sc+tube", "fb+knee+rms+2rel+sc+tube", f"ff+{ALL}", f"fb+{ALL}",
                 "ff+in2", "fb+in2", "ff+core", "fb+core", "ff+out2", "fb+out2", "fb+sc+in2+core", "ff+sc+inhp+core",
-                f"ff+{ALL2}", f"fb+{ALL2}"]
+                f"ff+{ALL2}", f"fb+{ALL2}", "ff+prel", "fb+prel", f"fb+{PREL2}"]
 
 
 def _theta(spec, sr=SR):
@@ -59,11 +61,14 @@ def test_model_names_and_list():
     from dspnewton.model.names import FF5_NAMES, OPTIONS
     from dspnewton.model.schema import PARAMETERS
 
-    # Two topologies, any subset of the options but one of each exclusive pair (inhp/in2, outshelf/out2).
-    n_models = 2 * 2 ** (len(OPTIONS) - 4) * 3 * 3
+    # Two topologies, any subset of the options but one of each exclusive pair (2rel/prel, inhp/in2, outshelf/out2).
+    n_models = 2 * 2 ** (len(OPTIONS) - 6) * 3 * 3 * 3
     assert models[0].name == RECOMMENDED_MODEL and len(models) == n_models
     assert len({m.name for m in models}) == n_models
-    assert max(m.n_params for m in models) == len(PARAMETERS) - 3 and parse_model("ff5").n_params == len(FF5_NAMES) == 5
+    # The largest model leaves out the smaller of each pair: 2rel (2 parameters), inhp (1), outshelf (2).
+    assert max(m.n_params for m in models) == len(PARAMETERS) - 5 and parse_model("ff5").n_params == len(FF5_NAMES) == 5
+    with pytest.raises(ValueError, match="has both '2rel' and 'prel', two forms of the same release"):
+        parse_model("fb+prel+2rel")
     with pytest.raises(ValueError, match="has both 'inhp' and 'in2'"):
         parse_model("fb+inhp+in2")
     with pytest.raises(ValueError, match="has both 'outshelf' and 'out2'"):
@@ -214,7 +219,8 @@ def test_model_gradcheck_gradgradcheck_forward(name):
 
 
 @pytest.mark.parametrize("name", ["fb+knee+rms+2rel+sc+tube", "ff+knee+rms+2rel+sc+tube", "fb+2rel", "ff+knee",
-                                  f"fb+{ALL}", "ff+sc+inhp+outshelf", f"fb+{ALL2}", "ff+sc+inhp+core+out2"])
+                                  f"fb+{ALL}", "ff+sc+inhp+outshelf", f"fb+{ALL2}", "ff+sc+inhp+core+out2",
+                                  "ff+prel", f"fb+{PREL2}"])
 def test_hessian_strategies_agree(name):
     spec = parse_model(name)
     sr = SR2 if spec.has("out2") else SR

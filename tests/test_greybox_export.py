@@ -116,7 +116,7 @@ def test_cli_models_and_model_errors(tmp_path, capsys):
     assert main(["models", "--all"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"{RECOMMENDED_MODEL}\t{parse_model(RECOMMENDED_MODEL).n_params}" and len(lines) == len(list_models())
-    assert max(int(line.split("\t")[1]) for line in lines) == 18  # 5 + 7 gain-shaping + 6 signal-path
+    assert max(int(line.split("\t")[1]) for line in lines) == 19  # 5 + 8 gain-shaping (prel's 3) + 6 signal-path
     x = music_like(2.0, 8000, seed=1)
     sf.write(tmp_path / "in.wav", x, 8000, subtype="FLOAT")
     sf.write(tmp_path / "tg.wav", 0.5 * x, 8000, subtype="FLOAT")

@@ -36,15 +36,17 @@ SR = 8000
 VALUES = dict(threshold_db=-24.0, ratio=4.0, attack_ms=1.0, release_ms=20.0, makeup_db=2.0, knee_db=6.0,
               rms_ms=2.0, release_slow_ms=300.0, slow_mix=0.4, sc_shelf_db=6.0, drive=1.0, bias=0.2,
               input_hp_hz=60.0, output_shelf_hz=1200.0, output_shelf_db=-6.0, input_hp2_hz=80.0, input_q=1.3,
-              core_hz=40.0, core_sat_db=-10.0, output_lp_hz=9000.0, output_q=1.2)
+              core_hz=40.0, core_sat_db=-10.0, output_lp_hz=9000.0, output_q=1.2, release_long_ms=400.0,
+              memory_ms=30.0, memory_db=6.0)
 SR2 = 44100  # out2's corners reach 20 kHz
-ALONE = ["ff", "fb"] + [f"{t}+{o}" for t in ("ff", "fb") for o in ("knee", "rms", "2rel", "sc", "tube")]
+ALONE = ["ff", "fb"] + [f"{t}+{o}" for t in ("ff", "fb") for o in ("knee", "rms", "2rel", "prel", "sc", "tube")]
 # Models with signal-path stages: the compiled pass against reverse-over-reverse autograd.
 STAGED = ["ff+inhp", "fb+inhp", "ff+outshelf", "fb+outshelf", "ff+sc+inhp", "fb+2rel+sc+inhp+outshelf",
           "ff+knee+rms+2rel+sc+tube+inhp+outshelf", f"{RECOMMENDED_MODEL}+inhp+outshelf",
           "ff+in2", "fb+core", "ff+out2", "fb+2rel+sc+in2+core+out2", "ff+sc+inhp+core+outshelf",
           f"{RECOMMENDED_MODEL}+in2+core+out2"]
-SAMPLE = random.Random(7).sample([m.name for m in list_models() if not any(m.has(o) for o in SIGNAL_PATH_OPTIONS)], 6)
+SAMPLE = random.Random(7).sample([m.name for m in list_models()
+                                  if not any(m.has(o) for o in SIGNAL_PATH_OPTIONS + ("prel",))], 6)
 MODELS_E2E = ["ff5", "fb+2rel", RECOMMENDED_MODEL, "fb+2rel+in2+core+outshelf"]  # out2 (44.1 kHz up): test_presets
 
 
@@ -143,12 +145,14 @@ def test_greybox_cuda_kernel_under_simulator():
         g = torch.Generator().manual_seed(0)
         x = torch.randn(240, generator=g, dtype=torch.float64) * 0.4
         for name, sr in (("fb+knee+rms+2rel+sc+tube", 8000), ("ff+knee+rms+2rel+sc+tube", 8000),
-                         ("fb+2rel+sc+inhp+outshelf", 8000), ("fb+sc+in2+core+out2", 44100)):
+                         ("fb+2rel+sc+inhp+outshelf", 8000), ("fb+sc+in2+core+out2", 44100),
+                         ("fb+knee+rms+prel+sc", 8000)):
             m = get_model(name)
             th = m.physical_to_theta({**m.defaults(), "threshold_db": -20.0, "drive": 1.0, "slow_mix": 0.4,
                                       "input_hp_hz": 80.0, "output_shelf_db": -6.0, "input_hp2_hz": 200.0,
                                       "input_q": 1.3, "core_hz": 100.0, "core_sat_db": -10.0,
-                                      "output_lp_hz": 5000.0, "output_q": 1.2}, sr)
+                                      "output_lp_hz": 5000.0, "output_q": 1.2, "release_long_ms": 400.0,
+                                      "memory_ms": 30.0, "memory_db": 6.0}, sr)
             y = render_model(x, th + 0.2, name, sr).detach()
             fr = make_frames(x, y, sr, 160 / sr, 40 / sr)
             a = greybox_fused_loss_grad_hess(th, fr, name, kernel="cuda")

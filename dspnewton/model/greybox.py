@@ -1,6 +1,6 @@
 """Grey-box levelling-amplifier models (see :mod:`.greybox_spec` for names and parameters).
 
-Per sample n, with state s = (g_fast, [g_slow], [p]) and coefficients from theta:
+Per sample n, with state s = (g_fast, [g_slow or memory h], [p]) and coefficients from theta:
 
 - ``inhp``: the input first goes through the signal path's high-pass
   ``x <- x - l``, ``l[n] = l[n-1] + a_in (x[n] - l[n-1])`` (everything below
@@ -15,12 +15,13 @@ Per sample n, with state s = (g_fast, [g_slow], [p]) and coefficients from theta
 - gain computer ``gh = 10^(-slope * knee(o) / 20)`` (hard knee ``max(o, 0)``;
   ``knee``: quadratic over ``|o| < W/2``);
 - ballistics of each gain state: ``g = g[n-1] + alpha (gh - g[n-1])`` with
-  ``alpha`` = attack when ``gh < g[n-1]`` else its release (fast or slow);
+  ``alpha`` = attack when ``gh < g[n-1]`` else its release (fast or slow; ``prel``: the fast one moved by
+  the memory, ``a_rf + h[n-1] (a_rl - a_rf)``, and the memory ``h = h[n-1] + a_m (1 - g_fast[n-1]^c - h[n-1])``);
 - gain ``g = g_fast + m (g_slow - g_fast)`` (``2rel``) and output
   ``y = sat(x g 10^(makeup/20))`` with ``sat(w) = (tanh(k(w+b)) - tanh(kb)) /
   (k sech^2(kb))`` (``tube``; unit slope at w = 0) or ``y = w``.
 
-Initial state: gains 1, mean square 0.
+Initial state: gains 1, memory and mean square 0.
 
 Derivatives: the states come from a sequential kernel (numba); for autograd
 they pass through two Newton steps of the recursion's implicit equations
@@ -49,9 +50,9 @@ from ..filters._vmap import fold_vmap
 from ..filters._time import shift_in
 from ..filters.matrix_recurrence import matrix_recurrence
 from .compressor import check_audio
-from .greybox_spec import (C_ATTACK, C_KNEE, C_RELEASE, C_RELEASE_SLOW, C_RMS, C_SHELF, C_SLOPE, C_SLOW_MIX, C_THRESHOLD,
-                           COLUMN, F_2REL, F_FB, F_KNEE, F_RMS, F_SC, SC_CORNER_HZ, ModelSpec, coefficient_table,
-                           kernel_flags, parse_model)
+from .greybox_spec import (C_ATTACK, C_KNEE, C_MEMORY, C_MEMORY_EXP, C_RELEASE, C_RELEASE_LONG, C_RELEASE_SLOW, C_RMS,
+                           C_SHELF, C_SLOPE, C_SLOW_MIX, C_THRESHOLD, COLUMN, F_2REL, F_FB, F_KNEE, F_PREL, F_RMS, F_SC,
+                           SC_CORNER_HZ, ModelSpec, coefficient_table, kernel_flags, parse_model)
 from .params import check_sample_rate
 
 __all__ = ["greybox_states", "greybox_output", "render_model", "detector_inputs", "step", "kernel_states",
@@ -156,7 +157,7 @@ def core_flux(u: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor
 
 
 def input_stage(x: torch.Tensor, C: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
-    """The signal path's input stages of x (B, T) with coefficients C (B, 21), in this order: the first-order
+    """The signal path's input stages of x (B, T) with coefficients C (B, N_COEFFICIENTS), in this order: the first-order
     high-pass (``inhp``) or the second-order one (``in2``), then the saturating core (``core``); x itself
     without them."""
     if spec.has("inhp"):
@@ -189,14 +190,15 @@ def detector_inputs(x: torch.Tensor, spec: ModelSpec, sample_rate: int):
 
 @nb.njit(parallel=True, cache=True, nogil=True)
 def _states_kernel(xd, hd, C, flags, out):  # pragma: no cover - compiled
-    """Sequential recursion; xd, hd (B, T), C (B, 21) coefficients, out (B, T, d)."""
-    fb, knee, rms, two, sc = flags[F_FB], flags[F_KNEE], flags[F_RMS], flags[F_2REL], flags[F_SC]
+    """Sequential recursion; xd, hd (B, T), C (B, N_COEFFICIENTS) coefficients, out (B, T, d)."""
+    fb, knee, rms, two, sc, prel = flags[F_FB], flags[F_KNEE], flags[F_RMS], flags[F_2REL], flags[F_SC], flags[F_PREL]
     Bn, T = xd.shape
     for i in nb.prange(Bn):
         thr, slope, W = C[i, C_THRESHOLD], C[i, C_SLOPE], C[i, C_KNEE]
         a_at, a_rf, a_rs = C[i, C_ATTACK], C[i, C_RELEASE], C[i, C_RELEASE_SLOW]
         m, a_p, k_sc = C[i, C_SLOW_MIX], C[i, C_RMS], C[i, C_SHELF]
-        gf, gs, p = 1.0, 1.0, 0.0
+        a_rl, a_m, c_m = C[i, C_RELEASE_LONG], C[i, C_MEMORY], C[i, C_MEMORY_EXP]
+        gf, gs, p, hm = 1.0, 1.0, 0.0, 0.0
         for n in range(T):
             v = xd[i, n]
             if sc:
@@ -222,19 +224,26 @@ def _states_kernel(xd, hd, C, flags, out):  # pragma: no cover - compiled
             else:
                 kv = max(o, 0.0)
             gh = np.exp(-(np.log(10.0) / 20.0) * slope * kv)
-            gf = gf + (a_at if gh < gf else a_rf) * (gh - gf)
+            a_r = a_rf
+            if prel:  # the memory charges from the previous gain; the release moves with the previous memory
+                a_r = a_rf + hm * (a_rl - a_rf)
+                hm = hm + a_m * (1.0 - gf ** c_m - hm)
+            gf = gf + (a_at if gh < gf else a_r) * (gh - gf)
             out[i, n, 0] = gf
             j = 1
             if two:
                 gs = gs + (a_at if gh < gs else a_rs) * (gh - gs)
                 out[i, n, j] = gs
                 j += 1
+            if prel:
+                out[i, n, j] = hm
+                j += 1
             if rms:
                 out[i, n, j] = p
 
 
 def kernel_states_from_inputs(xd, hd, C, spec):
-    """States (B, T, d) from the kernel given detector inputs (B, T) and coefficients C (B, 21); no derivatives."""
+    """States (B, T, d) from the kernel given detector inputs (B, T) and coefficients C (B, N_COEFFICIENTS); no derivatives."""
     out = torch.empty(*xd.shape, spec.state_dim, dtype=torch.float64)
     _states_kernel(xd.detach().double().cpu().numpy(), hd.detach().double().cpu().numpy(),
                    C.detach().double().cpu().numpy(), kernel_flags(spec), out.numpy())
@@ -274,7 +283,7 @@ def kernel_states(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int) 
 
 
 def _col(C: torch.Tensor, name: str) -> torch.Tensor:
-    """Column ``name`` of the coefficient table C (..., 21) (:data:`~.greybox_spec.COEFFICIENTS`), as (..., 1)."""
+    """Column ``name`` of the coefficient table C (..., N_COEFFICIENTS) (:data:`~.greybox_spec.COEFFICIENTS`), as (..., 1)."""
     return C[..., COLUMN[name]].unsqueeze(-1)
 
 
@@ -282,15 +291,16 @@ def step(s_prev: torch.Tensor, xd: torch.Tensor, hd: torch.Tensor, C: torch.Tens
          jacobian: bool = False):
     """One recursion step for every sample at once: s_prev (B, T, d) -> s (B, T, d).
 
-    xd, hd: (B, T) detector inputs; C: (B, 21) coefficients.  Plain torch ops
+    xd, hd: (B, T) detector inputs; C: (B, N_COEFFICIENTS) coefficients.  Plain torch ops
     (differentiable); the same arithmetic as the sequential kernel.  With
     ``jacobian=True`` also returns ``A = ds/ds_prev`` (B, T, d, d), written out
     by the chain rule in differentiable ops (so its own derivatives are exact).
     """
     d = spec.state_dim
-    two, rms = spec.has("2rel"), spec.has("rms")
+    two, rms, prel = spec.has("2rel"), spec.has("rms"), spec.has("prel")
     gf_prev = s_prev[..., 0]
     gs_prev = s_prev[..., 1] if two else None
+    h_prev = s_prev[..., 1] if prel else None
     p_prev = s_prev[..., d - 1] if rms else None
     zero = torch.zeros_like(gf_prev)
     m = _col(C, "slow_mix")
@@ -299,7 +309,7 @@ def step(s_prev: torch.Tensor, xd: torch.Tensor, hd: torch.Tensor, C: torch.Tens
     if spec.feedback:
         g_prev = gf_prev + m * (gs_prev - gf_prev) if two else gf_prev
         v = v0 * g_prev
-        dv = [v0 * (1 - m)] + ([v0 * m] if two else []) + ([zero] if rms else [])
+        dv = [v0 * (1 - m)] + ([v0 * m] if two else []) + ([zero] if prel else []) + ([zero] if rms else [])
     else:
         v = v0 * torch.ones_like(gf_prev)
         dv = [zero] * d
@@ -326,13 +336,24 @@ def step(s_prev: torch.Tensor, xd: torch.Tensor, hd: torch.Tensor, C: torch.Tens
         dk = (o > 0).to(o.dtype)
     gh = torch.exp(-(LN10 / 20.0) * _col(C, "slope") * kv)
     a_at = _col(C, "alpha_attack")
-    alpha_f = torch.where(gh < gf_prev, a_at, _col(C, "alpha_release"))
+    attack = gh < gf_prev
+    a_rf = _col(C, "alpha_release")
+    if prel:  # the release moves with the memory (prel), which charges from the previous gain
+        span = _col(C, "alpha_release_long") - a_rf
+        a_m, c_m = _col(C, "alpha_memory"), _col(C, "memory_exp")
+        gc = gf_prev ** c_m
+        a_r = a_rf + h_prev * span
+    else:
+        a_r = a_rf
+    alpha_f = torch.where(attack, a_at, a_r)
     out = [gf_prev + alpha_f * (gh - gf_prev)]
     alphas = [alpha_f]
     if two:
         alpha_s = torch.where(gh < gs_prev, a_at, _col(C, "alpha_release_slow"))
         out.append(gs_prev + alpha_s * (gh - gs_prev))
         alphas.append(alpha_s)
+    if prel:
+        out.append(h_prev + a_m * (1.0 - gc - h_prev))
     if rms:
         out.append(p)
     s = torch.stack(out, dim=-1)
@@ -343,16 +364,21 @@ def step(s_prev: torch.Tensor, xd: torch.Tensor, hd: torch.Tensor, C: torch.Tens
     rows = []
     for r, alpha in enumerate(alphas):
         rows.append([(1 - alpha if c == r else zero) + alpha * dgh[c] for c in range(d)])
+    if prel:  # the fast gain's release moves with the memory (column 1); the memory's own row
+        rows[0][1] = rows[0][1] + torch.where(attack, zero, span * (gh - gf_prev))
+        rows.append([-a_m * c_m * gc / gf_prev, (1 - a_m) * torch.ones_like(gf_prev)] + ([zero] if rms else []))
     if rms:
         rows.append(dp)
     return s, torch.stack([torch.stack(row, dim=-1) for row in rows], dim=-2)
 
 
 def initial_state(spec: ModelSpec, like: torch.Tensor) -> torch.Tensor:
-    """s[-1] (B, d): gains 1, mean square 0.  ``like``: (B, T) audio."""
+    """s[-1] (B, d): gains 1, memory and mean square 0.  ``like``: (B, T) audio."""
     s0 = like.new_ones(like.shape[0], spec.state_dim)
     if spec.has("rms"):
         s0[:, -1] = 0.0
+    if spec.has("prel"):
+        s0[:, 1] = 0.0
     return s0
 
 
@@ -393,7 +419,7 @@ def greybox_states(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int,
 
 
 def greybox_output(S: torch.Tensor, x: torch.Tensor, C: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
-    """Output y (B, T) of the core (before ``outshelf``) from states S (B, T, d), input x (B, T) and coefficients C (B, 21)."""
+    """Output y (B, T) of the core (before ``outshelf``) from states S (B, T, d), input x (B, T) and coefficients C (B, N_COEFFICIENTS)."""
     g = S[..., 0]
     if spec.has("2rel"):
         g = g + _col(C, "slow_mix") * (S[..., 1] - g)

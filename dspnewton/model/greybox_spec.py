@@ -7,6 +7,12 @@ input; ``fb``: it reads the previous output sample) followed by any of
 - ``rms``: RMS level detector (one-pole mean square, time constant ``rms_ms``);
 - ``2rel``: two-stage release: fast (``release_ms``) and slow
   (``release_slow_ms``) ballistics states mixed by ``slow_mix`` (0..1);
+- ``prel``: program-dependent release: a memory ``h`` of recent gain reduction,
+  ``h[n] = h[n-1] + a_m (1 - g[n-1]^c - h[n-1])`` (time constant ``memory_ms``; ``c = 20 / (ln 10 memory_db)``:
+  a steady reduction of ``memory_db`` dB charges it to 1 - 1/e), moves the release coefficient from
+  ``release_ms``'s towards ``release_long_ms``'s, ``a_r = a_rf + h (a_rl - a_rf)``: the longer the unit has
+  been reducing gain, and the more, the slower it recovers (an optical cell's memory, a FET limiter's
+  program-dependent release); instead of ``2rel``;
 - ``sc``: first-order high shelf of ``sc_shelf_db`` (dB, corner 1 kHz) before
   the detector;
 - ``tube``: output tube-style saturation with ``drive`` and ``bias``;
@@ -116,7 +122,7 @@ def model_physical_to_theta(params: dict, spec: ModelSpec, sample_rate: int, dty
 
 
 def coefficient_table(theta: torch.Tensor, spec: ModelSpec, sample_rate: int) -> torch.Tensor:
-    """theta (B, P) -> coefficients (B, 21), differentiable; the columns are
+    """theta (B, P) -> coefficients (B, N_COEFFICIENTS), differentiable; the columns are
     ``COEFFICIENTS`` (unused ones hold neutral values).  InputError for ``out2`` at a sample rate whose
     Nyquist lies below its corner's range (:func:`check_output_lp_rate`)."""
     phys = model_theta_to_physical(theta, spec, sample_rate)
@@ -152,6 +158,11 @@ def coefficient_table(theta: torch.Tensor, spec: ModelSpec, sample_rate: int) ->
         cols += biquad_poles(phys["output_lp_hz"], phys["output_q"], sr)
     else:
         cols += [0 * one, 0 * one]
+    if spec.has("prel"):
+        cols += [ms_to_coef(phys["release_long_ms"], sr), ms_to_coef(phys["memory_ms"], sr),
+                 (20.0 / math.log(10.0)) / phys["memory_db"]]
+    else:
+        cols += [a_rf, 0 * one, 0 * one]
     return torch.stack(cols, dim=-1)
 
 
@@ -179,19 +190,20 @@ def check_output_lp_rate(spec: ModelSpec, sample_rate: int) -> None:
 COEFFICIENTS = ("threshold_db", "slope", "knee_db", "alpha_attack", "alpha_release", "alpha_release_slow",
                 "slow_mix", "alpha_rms", "shelf_k", "makeup_gain", "drive", "bias", "alpha_input_hp",
                 "alpha_output_shelf", "output_shelf_k", "input_hp2_a1", "input_hp2_a2", "alpha_core", "core_b",
-                "output_lp_a1", "output_lp_a2")
+                "output_lp_a1", "output_lp_a2", "alpha_release_long", "alpha_memory", "memory_exp")
+N_COEFFICIENTS = len(COEFFICIENTS)
 COLUMN = {name: i for i, name in enumerate(COEFFICIENTS)}  # coefficient name -> column of the table
 # The columns as named constants, for the compiled kernels (unpacking fails if COEFFICIENTS changes length).
 (C_THRESHOLD, C_SLOPE, C_KNEE, C_ATTACK, C_RELEASE, C_RELEASE_SLOW, C_SLOW_MIX, C_RMS, C_SHELF, C_MAKEUP, C_DRIVE,
  C_BIAS, C_INPUT_HP, C_OUTPUT_SHELF, C_OUTPUT_SHELF_K, C_IN2_A1, C_IN2_A2, C_CORE_A, C_CORE_B, C_OUT2_A1,
- C_OUT2_A2) = range(len(COEFFICIENTS))
+ C_OUT2_A2, C_RELEASE_LONG, C_MEMORY, C_MEMORY_EXP) = range(len(COEFFICIENTS))
 # The kernels' option flags (an int array, :func:`kernel_flags`): the topology, then the options in name order.
 KERNEL_FLAGS = ("fb",) + OPTIONS
-F_FB, F_KNEE, F_RMS, F_2REL, F_SC, F_TUBE, F_INHP, F_OUTSHELF, F_IN2, F_CORE, F_OUT2 = range(len(KERNEL_FLAGS))
+F_FB, F_KNEE, F_RMS, F_2REL, F_PREL, F_SC, F_TUBE, F_INHP, F_OUTSHELF, F_IN2, F_CORE, F_OUT2 = range(len(KERNEL_FLAGS))
 
 
 def kernel_flags(spec: ModelSpec):
-    """The model's flags (0/1, int64 (11,)) in :data:`KERNEL_FLAGS` order, as the compiled kernels read them."""
+    """The model's flags (0/1, int64 (12,)) in :data:`KERNEL_FLAGS` order, as the compiled kernels read them."""
     import numpy as np
 
     return np.array([spec.feedback if flag == "fb" else spec.has(flag) for flag in KERNEL_FLAGS], dtype=np.int64)

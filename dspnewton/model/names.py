@@ -32,6 +32,7 @@ OPTION_TABLE = (
     OptionSpec("knee", "knee", "soft knee"),
     OptionSpec("rms", "rms", "RMS detector"),
     OptionSpec("2rel", "two_rel", "two-stage (fast and slow) release"),
+    OptionSpec("prel", "prel", "program-dependent release (lengthening with a memory of recent gain reduction)"),
     OptionSpec("sc", "sc", "side-chain high shelf (1 kHz)"),
     OptionSpec("tube", "tube", "tube-style output saturation"),
     OptionSpec("inhp", "inhp", "signal path: input high-pass (an input transformer's low-frequency roll-off)", True),
@@ -45,7 +46,7 @@ OPTION_TABLE = (
                                "high-frequency roll-off, with its peak)", True),
 )
 # Options that do the same job in two ways: a model takes at most one of each pair.
-EXCLUSIVE_OPTIONS = (("inhp", "in2"), ("outshelf", "out2"))
+EXCLUSIVE_OPTIONS = (("2rel", "prel"), ("inhp", "in2"), ("outshelf", "out2"))
 OPTIONS = tuple(o.name for o in OPTION_TABLE)
 SIGNAL_PATH_OPTIONS = tuple(o.name for o in OPTION_TABLE if o.signal_path)
 # Views of the one parameter table (:mod:`.schema`).
@@ -88,8 +89,10 @@ class ModelSpec:
 
     @property
     def state_names(self) -> tuple:
-        """Components of the recursion state s (d,): fast gain, [slow gain], [mean square]."""
-        return ("gain_fast",) + (("gain_slow",) if self.has("2rel") else ()) + (("mean_square",) if self.has("rms") else ())
+        """Components of the recursion state s (d,): fast gain, [slow gain (``2rel``) or the release's memory
+        (``prel``)], [mean square]."""
+        return (("gain_fast",) + (("gain_slow",) if self.has("2rel") else ()) + (("memory",) if self.has("prel") else ())
+                + (("mean_square",) if self.has("rms") else ()))
 
     @property
     def state_dim(self) -> int:
@@ -193,8 +196,8 @@ def _parse_name(name: str) -> ModelSpec:
         seen.append(t)
     for a, b in EXCLUSIVE_OPTIONS:
         if a in seen and b in seen:
-            raise ValueError(f"model {name!r} has both {a!r} and {b!r}, two forms of the same signal-path stage; "
-                             f"use one of them")
+            raise ValueError(f"model {name!r} has both {a!r} and {b!r}, two forms of the same "
+                             f"{'release' if a == '2rel' else 'signal-path stage'}; use one of them")
     if "ff5" in tokens and seen:
         raise ValueError(f"'ff5' is the plain feed-forward model; write 'ff+{'+'.join(seen)}' instead of {name!r}")
     return ModelSpec(feedback, tuple(o for o in OPTIONS if o in seen))

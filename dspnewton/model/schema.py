@@ -89,6 +89,11 @@ PARAMETERS: tuple = (
     ParamSpec("core_sat_db", "dB", -40.0, 40.0, "sigmoid", 20.0, "core saturation flux", "core"),
     ParamSpec("output_lp_hz", "Hz", 200.0, OUTPUT_LP_TOP_HZ, "logsigmoid", OUTPUT_LP_TOP_HZ, "output low-pass", "out2"),
     ParamSpec("output_q", "", 0.3, 3.0, "logsigmoid", 0.707, "output low-pass Q", "out2"),
+    # Program-dependent release (``prel``); last in the table so that the plugin's parameter indices of the
+    # older options stay where they were (hosts address automation by index).
+    ParamSpec("release_long_ms", "ms", 20.0, 60000.0, "logsigmoid", 2000.0, "long release", "prel"),
+    ParamSpec("memory_ms", "ms", 10.0, 30000.0, "logsigmoid", 1000.0, "release memory", "prel"),
+    ParamSpec("memory_db", "dB", 0.3, 100.0, "logsigmoid", 60.0, "memory depth", "prel"),
 )
 _BY_NAME = {p.name: p for p in PARAMETERS}
 # Column order of the C++ tables (params.h, the plugin): the ff5 five, then the options' parameters.

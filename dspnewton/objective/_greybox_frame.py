@@ -48,10 +48,10 @@ to ``init[f + 1]``.
 import math
 
 from ..model.greybox_spec import (COEFFICIENTS, C_ATTACK, C_BIAS, C_CORE_A, C_CORE_B, C_DRIVE, C_IN2_A1, C_IN2_A2,
-                                  C_INPUT_HP, C_KNEE, C_MAKEUP, C_OUT2_A1, C_OUT2_A2, C_OUTPUT_SHELF,
-                                  C_OUTPUT_SHELF_K, C_RELEASE, C_RELEASE_SLOW, C_RMS, C_SHELF, C_SLOPE, C_SLOW_MIX,
-                                  C_THRESHOLD, F_2REL, F_CORE, F_FB, F_IN2, F_INHP, F_KNEE, F_OUT2, F_OUTSHELF, F_RMS,
-                                  F_SC, F_TUBE)
+                                  C_INPUT_HP, C_KNEE, C_MAKEUP, C_MEMORY, C_MEMORY_EXP, C_OUT2_A1, C_OUT2_A2,
+                                  C_OUTPUT_SHELF, C_OUTPUT_SHELF_K, C_RELEASE, C_RELEASE_LONG, C_RELEASE_SLOW, C_RMS,
+                                  C_SHELF, C_SLOPE, C_SLOW_MIX, C_THRESHOLD, F_2REL, F_CORE, F_FB, F_IN2, F_INHP, F_KNEE,
+                                  F_OUT2, F_OUTSHELF, F_PREL, F_RMS, F_SC, F_TUBE)
 from ._fused_frame import HESSIAN
 from ._greybox_steps import (K_DB, OA_DEN, OA_G, OA_GF, OA_GS, OA_S2, OA_T1, OA_T2, OA_W, OA_Z1, OA_Z2, OF_DEN, OF_G,
                              OF_T1, OF_T2, OF_Y, SA_A, SA_E, SA_GF, SA_GP, SA_GS, SA_KV, SA_O, SA_P, SA_PP, SA_V,
@@ -59,15 +59,17 @@ from ._greybox_steps import (K_DB, OA_DEN, OA_G, OA_GF, OA_GS, OA_S2, OA_T1, OA_
                              SF_KV_OW, SF_KV_W, SF_KV_WW, SF_P, SF_U, SF_U_P, SF_U_PP, SF_V, SF_V0, output_adjoints,
                              output_forward, preemphasis_adjoint, step_adjoints, step_forward)
 
-# Tangent slots of ``tan`` (F, NT, P); Y1, Y2, Z1O, Z2O: the output low-pass's (``out2``) past inputs and outputs.
-GF, GS, PP, GP, V, PV, A, G, W, Z1, Y, YP, PJ, LO, Z, Y1, Y2, Z1O, Z2O = range(19)
-N_TANGENTS = 19
+# Tangent slots of ``tan`` (F, NT, P); Y1, Y2, Z1O, Z2O: the output low-pass's (``out2``) past inputs and outputs;
+# HM: ``prel``'s memory, with HMP, GFP (the memory's and the fast gain's before the step) and DG (``gh - g``'s).
+GF, GS, PP, GP, V, PV, A, G, W, Z1, Y, YP, PJ, LO, Z, Y1, Y2, Z1O, Z2O, HM, HMP, GFP, DG = range(23)
+N_TANGENTS = 23
 # Initial-state slots of ``init`` (F, N_STATE): the core's, then the signal-path stages' (``inhp``'s low-pass,
-# ``outshelf``'s low-pass, ``in2``'s past inputs and outputs, ``core``'s flux, ``out2``'s past inputs and outputs).
+# ``outshelf``'s low-pass, ``in2``'s past inputs and outputs, ``core``'s flux, ``out2``'s past inputs and outputs),
+# then ``prel``'s memory.
 (S_GF, S_GS, S_PP, S_XP, S_H, S_HP, S_YP, S_PE, S_TP, S_TPE, S_LI, S_LO, S_IX1, S_IX2, S_IU1, S_IU2, S_FL, S_OY1,
- S_OY2, S_OZ1, S_OZ2) = range(21)
-N_STATE = 21
-REST = (1.0, 1.0) + (0.0,) * 19
+ S_OY2, S_OZ1, S_OZ2, S_HM) = range(22)
+N_STATE = 22
+REST = (1.0, 1.0) + (0.0,) * 20
 # The input chain (inhp or in2, then core) is differentiated in forward mode to first order with respect to its
 # coefficients, the slots of ``ct`` (F, N_CHAIN_ROWS, N_CHAIN), ordered so that every model's slots in use are
 # contiguous (inhp and in2 exclude each other):
@@ -79,7 +81,8 @@ N_COEFFICIENTS = len(COEFFICIENTS)  # ``pos`` holds the coefficients' positions 
 # chain's output and its side-chain high-pass (now and one sample before, alternating: no copies).
 R_LI, R_U1, R_U2, R_FL, R_XA, R_XB, R_HA, R_HB = range(8)
 N_CHAIN_ROWS = 8
-# Per-sample slots of ``lbuf`` (F, L, N_LBUF): the adjoint states lam (ballistics fast, slow, mean square), the output
+# Per-sample slots of ``lbuf`` (F, L, N_LBUF): the adjoint states lam (ballistics fast, slow or ``prel``'s memory (they
+# exclude each other), mean square), the output
 # stage's output adjoint (L_RO) and its recursion's (L_MU: outshelf's low-pass, out2's), and the chain's (L_CHAIN: the
 # first stage's adjoint, in2's output or inhp's low-pass; L_ALPHA, L_BETA: the core output's and its new flux's;
 # before the chain's adjoint sweep they hold the core's flux, the detector's adjoint on its input and the audio path's
@@ -99,13 +102,16 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
     starts: (F,) first sample in the loss.  init: (F, N_STATE) initial states; snap_at: (F,) int.
     C (21,) coefficients, pos (21 + N_CHAIN,) int (:data:`CHAIN_COEFFICIENTS`'s again last), flags (11,) int.
     hp_g, hp_a1: the side-chain high-pass ``h[n] = hp_g (x[n] - x[n-1]) + hp_a1 h[n-1]``.
-    Scratch: sbuf (F, L, 7), rbuf (F, L), hbuf (F, L), lbuf (F, L, N_LBUF), tan (F, N_TANGENTS, P),
+    Scratch: sbuf (F, L, 7) (column 1: the slow gain, or ``prel``'s memory), rbuf (F, L), hbuf (F, L), lbuf (F, L, N_LBUF), tan (F, N_TANGENTS, P),
     ct (F, N_CHAIN_ROWS, N_CHAIN), racc (F, P, P).
     """
     fb, knee, rms, two, sc, tube = flags[F_FB], flags[F_KNEE], flags[F_RMS], flags[F_2REL], flags[F_SC], flags[F_TUBE]
     inhp, outsh, in2, core, out2 = flags[F_INHP], flags[F_OUTSHELF], flags[F_IN2], flags[F_CORE], flags[F_OUT2]
+    prel = flags[F_PREL]
     thr, slope, Wk = C[C_THRESHOLD], C[C_SLOPE], C[C_KNEE]
     a_at, a_rf, a_rs = C[C_ATTACK], C[C_RELEASE], C[C_RELEASE_SLOW]
+    a_rl, a_m, c_m = C[C_RELEASE_LONG], C[C_MEMORY], C[C_MEMORY_EXP]
+    d_r = a_rl - a_rf  # prel: the release coefficient a_rf + hm d_r moves with the memory hm
     m, a_p, k_sc, Gm, kd, bd = C[C_SLOW_MIX], C[C_RMS], C[C_SHELF], C[C_MAKEUP], C[C_DRIVE], C[C_BIAS]
     a_in, a_out, k_out = C[C_INPUT_HP], C[C_OUTPUT_SHELF], C[C_OUTPUT_SHELF_K]
     i_a1, i_a2, c_a, c_b, o_a1, o_a2 = C[C_IN2_A1], C[C_IN2_A2], C[C_CORE_A], C[C_CORE_B], C[C_OUT2_A1], C[C_OUT2_A2]
@@ -141,6 +147,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
     oy2 = init[f, S_OY2]
     oz1 = init[f, S_OZ1]
     oz2 = init[f, S_OZ2]
+    hm = init[f, S_HM]
     for n in range(nv + 1):
         if n == snap:
             init[f + 1, S_GF] = gf
@@ -164,6 +171,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             init[f + 1, S_OY2] = oy2
             init[f + 1, S_OZ1] = oz1
             init[f + 1, S_OZ2] = oz2
+            init[f + 1, S_HM] = hm
         if n == nv:
             break
         xn = xbuf[o0 + n]
@@ -185,8 +193,10 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             h = hp_g * (xn - x_prev) + hp_a1 * h
         xd = x_prev if fb else xn
         hd = h_prev if fb else h
-        r = step_forward(gf, gs, pp, xd, hd, thr, slope, Wk, a_at, a_rf, a_rs, m, a_p, k_sc, fb, knee, rms, two, sc,
-                         False, 0.0, 0.0)
+        r = step_forward(gf, gs, pp, xd, hd, thr, slope, Wk, a_at, a_rf + hm * d_r if prel else a_rf, a_rs, m, a_p,
+                         k_sc, fb, knee, rms, two, sc, False, 0.0, 0.0)
+        if prel:  # charged by the gain before the step
+            hm = hm + a_m * (1.0 - gf ** c_m - hm)
         pp = r[SF_P]
         gf = r[SF_GF]
         gs = r[SF_GS]
@@ -209,7 +219,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
         loss += e * e
         if derivatives:
             sbuf[f, n, 0] = gf
-            sbuf[f, n, 1] = gs
+            sbuf[f, n, 1] = hm if prel else gs
             sbuf[f, n, 2] = pp
             sbuf[f, n, 3] = r[SF_U]  # level (dB), static gain and tanh of the tube: reused by sweeps 2, 3
             sbuf[f, n, 4] = r[SF_GH]
@@ -264,12 +274,15 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             bp = 0.0
             if n + 1 < nv:  # (dF[n+1]/ds[n])^T lam[n+1]
                 xd = sbuf[f, n, 6] if fb else sbuf[f, n + 1, 6]
-                r = step_forward(gf, gs, pp, xd, hbuf[f, n + 1], thr, slope, Wk, a_at, a_rf, a_rs, m, a_p, k_sc,
-                                 fb, knee, rms, two, sc, True, sbuf[f, n + 1, 3], sbuf[f, n + 1, 4])
+                r = step_forward(gf, gs, pp, xd, hbuf[f, n + 1], thr, slope, Wk, a_at, a_rf + gs * d_r if prel else a_rf,
+                                 a_rs, m, a_p, k_sc, fb, knee, rms, two, sc, True, sbuf[f, n + 1, 3], sbuf[f, n + 1, 4])
                 ra = step_adjoints(r[SF_V0], r[SF_V], r[SF_GH], r[SF_AF], r[SF_AS], r[SF_KV_O], r[SF_U_P], slope, m, a_p, lf, ls, lp, fb, rms, two)
                 bf = ra[SA_GF]
                 bs = ra[SA_GS]
                 bp = ra[SA_PP]
+                if prel:  # gs is the memory hm, ls its adjoint: the release reads it, the memory reads gf and itself
+                    bs = ls * (1.0 - a_m) + (lf * (r[SF_GH] - gf) * d_r if r[SF_CF] == C_RELEASE else 0.0)
+                    bf -= ls * a_m * c_m * gf ** (c_m - 1.0)
                 if chain:  # the adjoint of the detector's input v0 at n + 1 (v = v0 gp in fb)
                     lbuf[f, n + 1, L_ALPHA] = ra[SA_V] * r[SF_GP] if fb else ra[SA_V]
             xn = sbuf[f, n, 6]
@@ -288,8 +301,8 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 lbuf[f, 0, L_ALPHA] = 0.0
             else:  # the detector's step at 0, from the initial state, with lam[0]
                 r = step_forward(init[f, S_GF], init[f, S_GS], init[f, S_PP], sbuf[f, 0, 6], hbuf[f, 0], thr, slope,
-                                 Wk, a_at, a_rf, a_rs, m, a_p, k_sc, fb, knee, rms, two, sc, True, sbuf[f, 0, 3],
-                                 sbuf[f, 0, 4])
+                                 Wk, a_at, a_rf + init[f, S_HM] * d_r if prel else a_rf, a_rs, m, a_p, k_sc, fb, knee,
+                                 rms, two, sc, True, sbuf[f, 0, 3], sbuf[f, 0, 4])
                 ra = step_adjoints(r[SF_V0], r[SF_V], r[SF_GH], r[SF_AF], r[SF_AS], r[SF_KV_O], r[SF_U_P], slope, m,
                                    a_p, lbuf[f, 0, L_LF], lbuf[f, 0, L_LS], lbuf[f, 0, L_LP], fb, rms, two)
                 lbuf[f, 0, L_ALPHA] = ra[SA_V]
@@ -369,6 +382,9 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
     oy2 = init[f, S_OY2]
     oz1 = init[f, S_OZ1]
     oz2 = init[f, S_OZ2]
+    hm = init[f, S_HM]
+    tHM, tHMP, tGFP, tDG = T[HM], T[HMP], T[GFP], T[DG]
+    krf, krl, kam, kmc = pos[C_RELEASE], pos[C_RELEASE_LONG], pos[C_MEMORY], pos[C_MEMORY_EXP]
     for n in range(nv):
         xn = sbuf[f, n, 6]
         hd = hbuf[f, n]
@@ -442,8 +458,8 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 rh = rhn
             rxd = rxp if fb else rx
             rhd = rhp if fb else rh
-        r = step_forward(gf, gs, pp, xd, hd, thr, slope, Wk, a_at, a_rf, a_rs, m, a_p, k_sc, fb, knee, rms, two, sc,
-                         True, sbuf[f, n, 3], sbuf[f, n, 4])
+        r = step_forward(gf, gs, pp, xd, hd, thr, slope, Wk, a_at, a_rf + hm * d_r if prel else a_rf, a_rs, m, a_p,
+                         k_sc, fb, knee, rms, two, sc, True, sbuf[f, n, 3], sbuf[f, n, 4])
         v0, gp, v, e, u_p, u_pp, kv = r[SF_V0], r[SF_GP], r[SF_V], r[SF_E], r[SF_U_P], r[SF_U_PP], r[SF_KV]
         kv_o, kv_w, kv_oo, kv_ow, kv_ww, gh = r[SF_KV_O], r[SF_KV_W], r[SF_KV_OO], r[SF_KV_OW], r[SF_KV_WW], r[SF_GH]
         af, cf, as_, cs = r[SF_AF], r[SF_CF], r[SF_AS], r[SF_CS]
@@ -484,6 +500,21 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
         ks = pos[cs] if two else -1
         w_pv = 0.0
         w_v = 0.0
+        # prel: the release a_rf + hm d_r (on the release branch: a product of the memory and the coefficients) and
+        # the memory hm' = hm + a_m (s - hm), s = 1 - gf^c (charged by the gain before the step).
+        rel = prel and cf == C_RELEASE
+        w_rf = 1.0 - hm if rel else 1.0  # the release column's share of the coefficient
+        w_hd = 0.0  # weights of prel's dense terms: hm x (gh - gf) and s's curvature in gf
+        w_gg = 0.0
+        if prel:
+            gc = gf ** c_m
+            lng = math.log(gf)
+            s_g = -c_m * gc / gf
+            s_c = -gc * lng
+            for i in range(P):
+                tGFP[i] = tGF[i]
+                tHMP[i] = tHM[i]
+                tDG[i] = gh * tA[i] - tGF[i]
         if hess:
             lf = lbuf[f, n, L_LF]
             ls = lbuf[f, n, L_LS]
@@ -508,7 +539,30 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             # ... ballistics (d2/dalpha d(gh - g)), mean square, feedback gain ...
             if kf >= 0:
                 for i in range(P):
-                    R[kf, i] += lf * (gh * tA[i] - tGF[i])
+                    R[kf, i] += lf * w_rf * (gh * tA[i] - tGF[i])
+            if prel:
+                dgv = gh - gf
+                if rel:  # alpha = (1 - hm) a_rf + hm a_rl: its tangent against gh - gf's, and hm x (a_rl - a_rf)
+                    w_hd = lf * d_r
+                    if krl >= 0:
+                        for i in range(P):
+                            R[krl, i] += lf * (hm * tDG[i] + dgv * tHMP[i])
+                    if krf >= 0:
+                        for i in range(P):
+                            R[krf, i] -= lf * dgv * tHMP[i]
+                lh = ls  # the memory's adjoint (the slow gain's slot)
+                ws = lh * a_m  # s's adjoint
+                w_gg = -ws * c_m * (c_m - 1.0) * gc / (gf * gf)
+                if kam >= 0:  # a_m x (s - hm)
+                    for i in range(P):
+                        R[kam, i] += lh * (s_g * tGFP[i] - tHMP[i])
+                    if kmc >= 0:
+                        R[kam, kmc] += lh * s_c
+                if kmc >= 0:  # s(gf, c): d2/dc dgf, d2/dc2
+                    s_gc = -(gc / gf) * (1.0 + c_m * lng)
+                    for i in range(P):
+                        R[kmc, i] += ws * s_gc * tGFP[i]
+                    R[kmc, kmc] += 0.5 * ws * (-gc * lng * lng)
             if ks >= 0:
                 for i in range(P):
                     R[ks, i] += ls * (gh * tA[i] - tGS[i])
@@ -549,9 +603,22 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 tGS[i] = (1.0 - as_) * tGS[i] + as_ * dgh
             tPP[i] = tPV[i]
         if kf >= 0:
-            tGF[kf] += gh - gf
+            tGF[kf] += w_rf * (gh - gf)
         if ks >= 0:
             tGS[ks] += gh - gs
+        if prel:
+            if rel:
+                for i in range(P):
+                    tGF[i] += (gh - gf) * d_r * tHMP[i]
+                if krl >= 0:
+                    tGF[krl] += (gh - gf) * hm
+            for i in range(P):
+                tHM[i] = (1.0 - a_m) * tHMP[i] + a_m * s_g * tGFP[i]
+            if kam >= 0:
+                tHM[kam] += 1.0 - gc - hm
+            if kmc >= 0:
+                tHM[kmc] += a_m * s_c
+            hm = hm + a_m * (1.0 - gc - hm)
         gf = r[SF_GF]
         gs = r[SF_GS]
         pp = r[SF_P]
@@ -737,6 +804,14 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 Ui = U[i]
                 for j in range(i, P):
                     Ui[j] += c_pv * tPV[j] + c_j * tPJ[j]
+        if prel:  # prel's dense terms: hm x (gh - gf) on the release branch, s's curvature in gf
+            for i in range(P):
+                c_h = w_hd * tHMP[i]
+                c_d = w_hd * tDG[i]
+                c_g = w_gg * tGFP[i]
+                Ui = U[i]
+                for j in range(i, P):
+                    Ui[j] += c_h * tDG[j] + c_d * tHMP[j] + c_g * tGFP[j]
     if not hess:
         return
     for i in range(P):

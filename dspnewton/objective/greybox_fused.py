@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..model.greybox_spec import kernel_flags
-from ..model.greybox_spec import (COEFFICIENTS, EXTRA_RANGES, SC_CORNER_HZ, ModelSpec, biquad_poles,
+from ..model.greybox_spec import (COEFFICIENTS, COLUMN, EXTRA_RANGES, SC_CORNER_HZ, ModelSpec, biquad_poles,
                                   coefficient_table, parse_model)
 from ..model.transforms import sigmoid_map
 from . import _greybox_frame as gf
@@ -43,11 +43,14 @@ __all__ = ["greybox_fused_loss_grad_hess", "greybox_fused_loss_grad", "greybox_f
 # Which coefficient (index into coefficient_table's columns) each parameter drives.
 # A second-order stage's two parameters (corner, Q) drive its two pole coefficients (a1, a2) together: the
 # corner's position in phi holds a1, the Q's a2 (:data:`COEFFICIENT_PAIRS`).
-COEFFICIENT_OF_PARAM = {"threshold_db": 0, "ratio": 1, "knee_db": 2, "attack_ms": 3, "release_ms": 4,
-                        "release_slow_ms": 5, "slow_mix": 6, "rms_ms": 7, "sc_shelf_db": 8, "makeup_db": 9,
-                        "drive": 10, "bias": 11, "input_hp_hz": 12, "output_shelf_hz": 13, "output_shelf_db": 14,
-                        "input_hp2_hz": 15, "input_q": 16, "core_hz": 17, "core_sat_db": 18, "output_lp_hz": 19,
-                        "output_q": 20}
+COEFFICIENT_OF_PARAM = {p: COLUMN[c] for p, c in (
+    ("threshold_db", "threshold_db"), ("ratio", "slope"), ("knee_db", "knee_db"), ("attack_ms", "alpha_attack"),
+    ("release_ms", "alpha_release"), ("release_slow_ms", "alpha_release_slow"), ("slow_mix", "slow_mix"),
+    ("rms_ms", "alpha_rms"), ("sc_shelf_db", "shelf_k"), ("makeup_db", "makeup_gain"), ("drive", "drive"),
+    ("bias", "bias"), ("input_hp_hz", "alpha_input_hp"), ("output_shelf_hz", "alpha_output_shelf"),
+    ("output_shelf_db", "output_shelf_k"), ("input_hp2_hz", "input_hp2_a1"), ("input_q", "input_hp2_a2"),
+    ("core_hz", "alpha_core"), ("core_sat_db", "core_b"), ("output_lp_hz", "output_lp_a1"), ("output_q", "output_lp_a2"),
+    ("release_long_ms", "alpha_release_long"), ("memory_ms", "alpha_memory"), ("memory_db", "memory_exp"))}
 COEFFICIENT_PAIRS = (("input_hp2_hz", "input_q"), ("output_lp_hz", "output_q"))
 
 _frame_cpu = nb.njit(cache=True, nogil=True)(gf.greybox_frame)
@@ -92,7 +95,7 @@ def _highpass_coefficients(sample_rate: int) -> tuple[float, float]:
 
 
 def _coefficient_derivatives(theta: torch.Tensor, spec: ModelSpec, sample_rate: int, second: bool = True):
-    """Coefficients C (21,), and for the active ones phi (P, in parameter order) their Jacobian J (P, P),
+    """Coefficients C (N_COEFFICIENTS,), and for the active ones phi (P, in parameter order) their Jacobian J (P, P),
     ``J[a, i] = dphi_a/dtheta_i``, and (with ``second``, else None) second derivatives D (P, P, P),
     ``D[a] = d2phi_a/dtheta^2``.
 

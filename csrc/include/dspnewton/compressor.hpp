@@ -8,7 +8,8 @@
 //   g[n] = c gh[n] + (1 - c) g[n-1],  c = attack coefficient if gh[n] < g[n-1] else release
 //   c = 1 - exp(-2200 / (t_ms * sr));  y = x g 10^(gamma/20)
 // Grey-box models add options (see Model and process_greybox below): feedback
-// detector, soft knee, RMS detector, two-stage release, side-chain shelf, tube output,
+// detector, soft knee, RMS detector, two-stage release or a program-dependent one (a memory of recent
+// gain reduction moving the release towards a long one, ``prel``), side-chain shelf, tube output,
 // and the signal-path stages: an input high-pass before everything, first order (``inhp``) or
 // second order with Q (``in2``), then the input transformer's saturating core (``core``); an
 // output stage after everything, a first-order high shelf (``outshelf``) or a second-order
@@ -285,10 +286,11 @@ public:
     }
     const Model& model() const { return model_; }
 
-    /// Back to the initial state (gains 1, mean square 0, filters at rest).
+    /// Back to the initial state (gains 1, memory and mean square 0, filters at rest).
     void reset() {
         g_ = 1.0;
         gs_ = 1.0;
+        mem_ = 0.0;
         p_ = 0.0;
         x_prev_ = hp_ = 0.0;
         path_.reset();
@@ -299,6 +301,7 @@ public:
     void continue_from(const Compressor& o) {
         g_ = o.g_;
         gs_ = o.gs_;
+        mem_ = o.mem_;
         p_ = o.p_;
         x_prev_ = o.x_prev_;
         hp_ = o.hp_;
@@ -382,8 +385,8 @@ public:
 
     /// Whether the state is finite (a guard for callers that must never keep a poisoned state).
     bool state_finite() const {
-        return std::isfinite(g_) && std::isfinite(gs_) && std::isfinite(p_) && std::isfinite(x_prev_) &&
-               std::isfinite(hp_) && path_.finite();
+        return std::isfinite(g_) && std::isfinite(gs_) && std::isfinite(mem_) && std::isfinite(p_) &&
+               std::isfinite(x_prev_) && std::isfinite(hp_) && path_.finite();
     }
 
     /// Process a block (in and out may alias). Block size does not change the result.
@@ -422,7 +425,12 @@ private:
             kv = o > 0.0 ? o : 0.0;
         }
         const double gh = std::exp(-kLn10Over20 * slope_ * kv);
-        g_ = g_ + (gh < g_ ? attack_ : release_) * (gh - g_);
+        double release = release_;
+        if (model_.prel) {  // the release moves with the memory, which the gain before this step charges
+            release = release_ + mem_ * (release_long_ - release_);
+            mem_ = mem_ + memory_ * (1.0 - std::pow(g_, memory_exp_) - mem_);
+        }
+        g_ = g_ + (gh < g_ ? attack_ : release) * (gh - g_);
         if (model_.two_rel) gs_ = gs_ + (gh < gs_ ? attack_ : release_slow_) * (gh - gs_);
         if (model_.sc) hp_ = hp;
         x_prev_ = x;
@@ -436,6 +444,9 @@ private:
         makeup_ = std::exp(kLn10Over20 * params_.makeup_db);
         release_slow_ = ms_to_coef(params_.release_slow_ms, sample_rate_);
         mix_ = params_.slow_mix;
+        release_long_ = ms_to_coef(params_.release_long_ms, sample_rate_);
+        memory_ = ms_to_coef(params_.memory_ms, sample_rate_);
+        memory_exp_ = 1.0 / (kLn10Over20 * params_.memory_db);
         rms_ = ms_to_coef(params_.rms_ms, sample_rate_);
         shelf_k_ = std::expm1(kLn10Over20 * params_.sc_shelf_db);
         tanh_kb_ = std::tanh(params_.drive * params_.bias);
@@ -457,8 +468,9 @@ private:
     double slope_ = 0.75, attack_ = 0.0, release_ = 0.0, makeup_ = 1.0;
     double release_slow_ = 0.0, mix_ = 0.0, rms_ = 1.0, shelf_k_ = 0.0, tanh_kb_ = 0.0, hp_b_ = 1.0, hp_a_ = 0.0;
     double in_a_ = 0.0, out_a_ = 1.0, out_k_ = 0.0;
+    double release_long_ = 0.0, memory_ = 0.0, memory_exp_ = 1.0;
     double in2_a1_ = 0.0, in2_a2_ = 0.0, core_a_ = 0.0, core_b_ = 0.0, out2_a1_ = 0.0, out2_a2_ = 0.0;
-    double g_ = 1.0, gs_ = 1.0, p_ = 0.0, x_prev_ = 0.0, hp_ = 0.0;
+    double g_ = 1.0, gs_ = 1.0, mem_ = 0.0, p_ = 0.0, x_prev_ = 0.0, hp_ = 0.0;
     PathState path_{};
 };
 

@@ -32,12 +32,16 @@
     X(core_hz, "core corner", "Hz", 0.5, 200.0, 5.0, "core", 0.5, 200.0, "logsigmoid") \
     X(core_sat_db, "core saturation flux", "dB", -40.0, 40.0, 20.0, "core", -40.0, 40.0, "sigmoid") \
     X(output_lp_hz, "output low-pass", "Hz", 200.0, 20000.0, 20000.0, "out2", 200.0, 20000.0, "logsigmoid") \
-    X(output_q, "output low-pass Q", "", 0.3, 3.0, 0.707, "out2", 0.3, 3.0, "logsigmoid")
+    X(output_q, "output low-pass Q", "", 0.3, 3.0, 0.707, "out2", 0.3, 3.0, "logsigmoid") \
+    X(release_long_ms, "long release", "ms", 20.0, 60000.0, 2000.0, "prel", 20.0, 60000.0, "logsigmoid") \
+    X(memory_ms, "release memory", "ms", 10.0, 30000.0, 1000.0, "prel", 10.0, 30000.0, "logsigmoid") \
+    X(memory_db, "memory depth", "dB", 0.3, 100.0, 60.0, "prel", 0.3, 100.0, "logsigmoid")
 
 #define DSPNEWTON_MODEL_OPTIONS(X) \
     X(knee, "knee", false) \
     X(rms, "rms", false) \
     X(two_rel, "2rel", false) \
+    X(prel, "prel", false) \
     X(sc, "sc", false) \
     X(tube, "tube", false) \
     X(inhp, "inhp", true) \
@@ -47,6 +51,7 @@
     X(out2, "out2", true)
 
 #define DSPNEWTON_EXCLUSIVE_OPTIONS(X) \
+    X(two_rel, prel) \
     X(inhp, in2) \
     X(outshelf, out2)
 
