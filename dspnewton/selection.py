@@ -64,6 +64,7 @@ from .audio import InputError, prepare_pair
 from .candidates import FOLDS, PRUNE_TOLERANCE, SHORT_LIST, VALIDATION_FRACTION, short_list_text
 from .model.greybox_spec import parse_model
 from .model.names import OPTION_PARAMS, SIGNAL_PATH_OPTIONS, ModelSpec
+from .model.schema import PARAMETERS
 from .objective.frame_lengths import OVERLAP_SECONDS
 
 __all__ = ["SHORT_LIST", "VALIDATION_FRACTION", "FOLDS", "MIN_FOLD_SECONDS", "FoldLayout", "fit_auto",
@@ -75,7 +76,7 @@ MIN_FOLD_SECONDS = 0.25
 SILENT_FOLD_DB = -60.0  # a fold this far below the pair's mean pre-emphasised energy per sample is skipped
 START_FACTOR, START_FLOOR = 4.0, 0.005  # the start is "unmatched" when every candidate's first second is worse
 STARTUP_DB_MARGIN = 1.0  # eligible start-up level error: at most ff5's + this (hardly audible), dB
-TIME_CONSTANTS = ("attack_ms", "release_ms", "release_slow_ms", "rms_ms")
+TIME_CONSTANTS = tuple(p.name for p in PARAMETERS if p.unit == "ms")  # attack, releases, RMS, prel's memory
 
 
 def _candidate_names(candidates) -> list:

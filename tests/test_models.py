@@ -47,7 +47,7 @@ STAGED = ["ff+inhp", "fb+inhp", "ff+outshelf", "fb+outshelf", "ff+sc+inhp", "fb+
           f"{RECOMMENDED_MODEL}+in2+core+out2"]
 SAMPLE = random.Random(7).sample([m.name for m in list_models()
                                   if not any(m.has(o) for o in SIGNAL_PATH_OPTIONS + ("prel",))], 6)
-MODELS_E2E = ["ff5", "fb+2rel", RECOMMENDED_MODEL, "fb+2rel+in2+core+outshelf"]  # out2 (44.1 kHz up): test_presets
+MODELS_E2E = ["ff5", "fb+2rel", RECOMMENDED_MODEL, "fb+prel+in2+core+outshelf"]  # out2 (44.1 kHz up): test_presets
 
 
 def _pair(spec, T=1600, seed=0, sr=SR):

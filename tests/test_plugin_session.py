@@ -281,7 +281,7 @@ def test_export_refuses_bad_tables_before_building(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary folders left"
 
 
-@pytest.mark.parametrize("model", ["fb+2rel", "recommended", "fb+2rel+in2+core+out2"])
+@pytest.mark.parametrize("model", ["fb+2rel", "recommended", "fb+knee+rms+prel+sc+tube+in2+core+out2"])
 def test_greybox_plugins_in_a_session(model, plugins, music, tmp_path):
     """The same session features with grey-box models loaded into the installed plugin: stereo =
     mono bit for bit on identical channels, linked stereo = the processor, click-free automation,

@@ -5,7 +5,7 @@ One X-macro per table, so the C++ core never spells a parameter, an option or th
 - ``DSPNEWTON_PARAM_FIELDS(X)``: the parameter table (:data:`.schema.PARAMETERS`);
 - ``DSPNEWTON_MODEL_OPTIONS(X)``: the option table (:data:`.names.OPTION_TABLE`), in name order;
 - ``DSPNEWTON_EXCLUSIVE_OPTIONS(X)``: the pairs of options a model takes at most one of
-  (:data:`.names.EXCLUSIVE_OPTIONS`), as their C++ members;
+  (:data:`.names.EXCLUSIVE_OPTIONS`), as their C++ members and their names in model names;
 - ``DSPNEWTON_GRU_HIDDEN``: the residual's hidden size (:data:`.residual.HIDDEN`).
 
 ``make cpp-fields`` rewrites the file; a test checks that the committed file matches.
@@ -42,7 +42,7 @@ def cpp_header() -> str:
                       f"{float(p.default)!r}, \"{p.option or ''}\", {float(c_lo)!r}, {float(c_hi)!r}, \"{p.transform}\")")
     options = [f"    X({o.cpp_member}, \"{o.name}\", {str(o.signal_path).lower()})" for o in OPTION_TABLE]
     member = {o.name: o.cpp_member for o in OPTION_TABLE}
-    exclusive = [f"    X({member[a]}, {member[b]})" for a, b in EXCLUSIVE_OPTIONS]
+    exclusive = [f'    X({member[a]}, {member[b]}, "{a}", "{b}")' for a, b in EXCLUSIVE_OPTIONS]
     lines = [
         "// Generated from dspnewton/model/ (schema.py, names.py, residual.py) by `make cpp-fields`. Do not edit:",
         "// the tables live there, and a test checks that this file matches them.",
@@ -52,7 +52,7 @@ def cpp_header() -> str:
         "// a UI range when the parameter is unbounded); transform maps the unconstrained theta to the value",
         "// (none, sigmoid, logsigmoid, coef; see dspnewton/model/schema.py).",
         "// DSPNEWTON_MODEL_OPTIONS: X(member, name, signal_path), in the order options are written in a model name.",
-        "// DSPNEWTON_EXCLUSIVE_OPTIONS: X(member_a, member_b): a model takes at most one of the two.",
+        "// DSPNEWTON_EXCLUSIVE_OPTIONS: X(member_a, member_b, name_a, name_b): a model takes at most one of the two.",
         "#pragma once",
         "",
         "#include <cmath>",

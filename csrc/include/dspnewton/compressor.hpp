@@ -113,10 +113,11 @@ inline Model parse_model(const std::string& name) {
     }
     if (topologies > 1) throw std::invalid_argument("model '" + name + "' names more than one topology");
     if (ff5 && !m.is_ff5()) throw std::invalid_argument("'ff5' takes no options; write 'ff+...' in '" + name + "'");
-#define DSPNEWTON_EXCLUSIVE_CHECK(a, b)                                                                     \
-    if (m.a && m.b)                                                                                         \
-        throw std::invalid_argument("model '" + name + "' has both '" #a "' and '" #b "', two forms of the " \
-                                    "same signal-path stage; use one of them");
+#define DSPNEWTON_EXCLUSIVE_CHECK(a, b, name_a, name_b)                                                      \
+    if (m.a && m.b)                                                                                          \
+        throw std::invalid_argument("model '" + name + "' has both '" name_a "' and '" name_b "', two forms of " \
+                                    "the same " + (m.two_rel && m.prel ? "release" : "signal-path stage") +    \
+                                    "; use one of them");
     DSPNEWTON_EXCLUSIVE_OPTIONS(DSPNEWTON_EXCLUSIVE_CHECK)
 #undef DSPNEWTON_EXCLUSIVE_CHECK
     return m;

@@ -6,7 +6,7 @@
 // a UI range when the parameter is unbounded); transform maps the unconstrained theta to the value
 // (none, sigmoid, logsigmoid, coef; see dspnewton/model/schema.py).
 // DSPNEWTON_MODEL_OPTIONS: X(member, name, signal_path), in the order options are written in a model name.
-// DSPNEWTON_EXCLUSIVE_OPTIONS: X(member_a, member_b): a model takes at most one of the two.
+// DSPNEWTON_EXCLUSIVE_OPTIONS: X(member_a, member_b, name_a, name_b): a model takes at most one of the two.
 #pragma once
 
 #include <cmath>
@@ -51,8 +51,8 @@
     X(out2, "out2", true)
 
 #define DSPNEWTON_EXCLUSIVE_OPTIONS(X) \
-    X(two_rel, prel) \
-    X(inhp, in2) \
-    X(outshelf, out2)
+    X(two_rel, prel, "2rel", "prel") \
+    X(inhp, in2, "inhp", "in2") \
+    X(outshelf, out2, "outshelf", "out2")
 
 #define DSPNEWTON_GRU_HIDDEN 8
