@@ -22,11 +22,14 @@ SHORT_LIST = (
                               "high shelf): colouring that is there whether the unit compresses or not"),
     (f"{RECOMMENDED_MODEL}+inhp+outshelf", "the recommended model with both signal-path stages: the most "
                                            "flexible candidate"),
-    ("fb+2rel+in2+core+out2", "fb+2rel with second-order transformers: resonant input high-pass, saturating core "
-                              "(low-frequency distortion at high levels), output low-pass with its peak (44.1 kHz "
-                              "and up)"),
-    (f"{RECOMMENDED_MODEL}+in2+core+out2", "the recommended model with the second-order transformers: the largest "
-                                           "candidate (18 parameters; 44.1 kHz and up)"),
+    ("ff+knee+rms+prel+in2+core+out2", "ff+knee+rms with a program-dependent release and the second-order "
+                                       "transformers: a FET or variable-mu limiter whose release slows after long "
+                                       "reduction (44.1 kHz and up)"),
+    (f"{RECOMMENDED_MODEL}+in2+core+out2", "the recommended model with the second-order transformers "
+                                           "(44.1 kHz and up)"),
+    ("fb+knee+rms+prel+sc+tube+in2+core+out2", "the recommended model with a program-dependent release instead "
+                                               "of the two-stage one, and the second-order transformers: the "
+                                               "largest candidate (44.1 kHz and up)"),
 )
 VALIDATION_FRACTION = 0.25
 FOLDS = 4
