@@ -780,7 +780,20 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             tPJ[i] = tO[i] - tYP[i] + pole * tPJ[i]
             tYP[i] = tO[i]
         # The upper triangle only (U is symmetric); the V and Z1 terms only where they can be non-zero.
-        if tube:
+        if prel:  # and prel's: hm x (gh - gf) on the release branch, s's curvature in gf (all in one sweep of U)
+            for i in range(P):
+                c_pv = w_pv * tPV[i]
+                c_v = w_v * tV[i]
+                c_z = w_z * tZ1[i]  # zero without tube (w_z), as c_v without a live detector tangent (tV)
+                c_j = w_j * tPJ[i]
+                c_h = w_hd * tHMP[i]
+                c_d = w_hd * tDG[i]
+                c_g = w_gg * tGFP[i]
+                Ui = U[i]
+                for j in range(i, P):
+                    Ui[j] += (c_pv * tPV[j] + c_v * tV[j] + c_z * tZ1[j] + c_j * tPJ[j] + c_h * tDG[j]
+                              + c_d * tHMP[j] + c_g * tGFP[j])
+        elif tube:
             for i in range(P):
                 c_pv = w_pv * tPV[i]
                 c_v = w_v * tV[i]
@@ -804,14 +817,6 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 Ui = U[i]
                 for j in range(i, P):
                     Ui[j] += c_pv * tPV[j] + c_j * tPJ[j]
-        if prel:  # prel's dense terms: hm x (gh - gf) on the release branch, s's curvature in gf
-            for i in range(P):
-                c_h = w_hd * tHMP[i]
-                c_d = w_hd * tDG[i]
-                c_g = w_gg * tGFP[i]
-                Ui = U[i]
-                for j in range(i, P):
-                    Ui[j] += c_h * tDG[j] + c_d * tHMP[j] + c_g * tGFP[j]
     if not hess:
         return
     for i in range(P):
