@@ -111,7 +111,7 @@ def greybox_loop(x, params: dict, spec, sample_rate: int):
         if spec.has("prel"):  # program-dependent release: a memory of the gain reduction (in dB, from the gain
             # before the step) moves the release coefficient towards the long release's
             release = a_rf + memory * (coef(params["release_long_ms"]) - a_rf)
-            charge = 1.0 - math.exp(-(-20.0 * math.log10(gf)) / params["memory_db"])
+            charge = 1.0 - math.exp(20.0 * math.log10(max(gf, 1e-12)) / params["memory_db"])
             memory += coef(params["memory_ms"]) * (charge - memory)
         gf += (a_at if gh < gf else release) * (gh - gf)
         gs += (a_at if gh < gs else a_rs) * (gh - gs)

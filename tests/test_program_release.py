@@ -83,3 +83,28 @@ def test_program_release_bad_input(tmp_path, capsys):
         Processor.from_params({**good, "memory_ms": 1e6}, model="ff+prel")
     with pytest.raises(ValueError, match="missing parameter 'release_long_ms' of model ff\\+prel"):
         _native.process(np.zeros(10), {k: v for k, v in good.items() if k != "release_long_ms"}, 44100, 0, "ff+prel")
+
+
+def test_exact_derivatives_where_the_gain_underflows():
+    """A gain below -240 dB (a line search's wild step) charges the memory as at -240 dB: finite, exact derivatives
+    (the fused pass = reverse over reverse), where the gain's own power would divide by zero."""
+    import torch
+
+    from dspnewton.model.greybox import kernel_states, render_model
+    from dspnewton.model.greybox_spec import MEMORY_GAIN_FLOOR, model_physical_to_theta
+    from dspnewton.objective.framing import make_frames
+    from dspnewton.objective.hessian import loss_grad_hess
+
+    sr, spec = 8000, parse_model("ff+rms+prel")
+    x = 0.8 * torch.sin(2 * torch.pi * 200.0 * torch.arange(1600, dtype=torch.float64) / sr)
+    x[800:] *= 1e-3
+    th = model_physical_to_theta({**PREL, "threshold_db": -300.0, "ratio": 50.0, "rms_ms": 2.0, "memory_ms": 20.0},
+                                 spec, sr)
+    assert float(kernel_states(x[None], th, spec, sr)[0, :800, 0].min()) < MEMORY_GAIN_FLOOR
+    y = render_model(x, th + 0.1, spec, sr).detach()
+    frames = make_frames(x, y, sr, 0.1, 0.02)
+    L, g, H = loss_grad_hess(th, frames, "fused", model=spec)
+    ref = loss_grad_hess(th, frames, "revrev", model=spec)
+    assert torch.isfinite(H).all() and torch.isfinite(g).all()
+    assert (g - ref[1]).abs().max() <= 1e-10 * ref[1].abs().max()
+    assert (H - ref[2]).abs().max() <= 1e-10 * ref[2].abs().max()

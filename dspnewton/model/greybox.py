@@ -52,7 +52,8 @@ from ..filters.matrix_recurrence import matrix_recurrence
 from .compressor import check_audio
 from .greybox_spec import (C_ATTACK, C_KNEE, C_MEMORY, C_MEMORY_EXP, C_RELEASE, C_RELEASE_LONG, C_RELEASE_SLOW, C_RMS,
                            C_SHELF, C_SLOPE, C_SLOW_MIX, C_THRESHOLD, COLUMN, F_2REL, F_FB, F_KNEE, F_PREL, F_RMS, F_SC,
-                           SC_CORNER_HZ, ModelSpec, coefficient_table, kernel_flags, parse_model)
+                           MEMORY_GAIN_FLOOR, SC_CORNER_HZ, ModelSpec, coefficient_table, kernel_flags,
+                           parse_model)
 from .params import check_sample_rate
 
 __all__ = ["greybox_states", "greybox_output", "render_model", "detector_inputs", "step", "kernel_states",
@@ -227,7 +228,7 @@ def _states_kernel(xd, hd, C, flags, out):  # pragma: no cover - compiled
             a_r = a_rf
             if prel:  # the memory charges from the previous gain; the release moves with the previous memory
                 a_r = a_rf + hm * (a_rl - a_rf)
-                hm = hm + a_m * (1.0 - gf ** c_m - hm)
+                hm = hm + a_m * (1.0 - max(gf, MEMORY_GAIN_FLOOR) ** c_m - hm)
             gf = gf + (a_at if gh < gf else a_r) * (gh - gf)
             out[i, n, 0] = gf
             j = 1
@@ -341,7 +342,8 @@ def step(s_prev: torch.Tensor, xd: torch.Tensor, hd: torch.Tensor, C: torch.Tens
     if prel:  # the release moves with the memory (prel), which charges from the previous gain
         span = _col(C, "alpha_release_long") - a_rf
         a_m, c_m = _col(C, "alpha_memory"), _col(C, "memory_exp")
-        gc = gf_prev ** c_m
+        gq = gf_prev.clamp_min(MEMORY_GAIN_FLOOR)
+        gc = gq ** c_m
         a_r = a_rf + h_prev * span
     else:
         a_r = a_rf
@@ -366,7 +368,8 @@ def step(s_prev: torch.Tensor, xd: torch.Tensor, hd: torch.Tensor, C: torch.Tens
         rows.append([(1 - alpha if c == r else zero) + alpha * dgh[c] for c in range(d)])
     if prel:  # the fast gain's release moves with the memory (column 1); the memory's own row
         rows[0][1] = rows[0][1] + torch.where(attack, zero, span * (gh - gf_prev))
-        rows.append([-a_m * c_m * gc / gf_prev, (1 - a_m) * torch.ones_like(gf_prev)] + ([zero] if rms else []))
+        rows.append([torch.where(gf_prev > MEMORY_GAIN_FLOOR, -a_m * c_m * gc / gq, zero),
+                     (1 - a_m) * torch.ones_like(gf_prev)] + ([zero] if rms else []))
     if rms:
         rows.append(dp)
     return s, torch.stack([torch.stack(row, dim=-1) for row in rows], dim=-2)

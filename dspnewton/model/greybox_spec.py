@@ -68,7 +68,7 @@ __all__ = [
     "OPTIONS", "OPTION_PARAMS", "ModelSpec", "parse_model", "list_models", "RECOMMENDED_MODEL", "EXTRA_RANGES",
     "EXTRA_DEFAULTS",
     "model_theta_to_physical", "model_physical_to_theta", "SC_CORNER_HZ", "SIGNAL_PATH_OPTIONS", "hz_to_coef",
-    "biquad_poles", "check_output_lp_rate",
+    "biquad_poles", "check_output_lp_rate", "MEMORY_GAIN_FLOOR",
 ]
 
 # name: (lo, hi, log-scale)
@@ -76,6 +76,8 @@ EXTRA_RANGES = {p.name: (p.lo, p.hi, p.transform == "logsigmoid") for p in PARAM
 # Warm-start values of the extra parameters: close to the ff5 behaviour.
 EXTRA_DEFAULTS = {p.name: p.default for p in PARAMETERS if p.option is not None}
 SC_CORNER_HZ = 1000.0
+# ``prel`` charges its memory from max(g, this) (a gain of -240 dB): finite derivatives where a gain underflows.
+MEMORY_GAIN_FLOOR = 1e-12
 
 
 def hz_to_coef(hz, sample_rate: int):

@@ -51,7 +51,7 @@ from ..model.greybox_spec import (COEFFICIENTS, C_ATTACK, C_BIAS, C_CORE_A, C_CO
                                   C_INPUT_HP, C_KNEE, C_MAKEUP, C_MEMORY, C_MEMORY_EXP, C_OUT2_A1, C_OUT2_A2,
                                   C_OUTPUT_SHELF, C_OUTPUT_SHELF_K, C_RELEASE, C_RELEASE_LONG, C_RELEASE_SLOW, C_RMS,
                                   C_SHELF, C_SLOPE, C_SLOW_MIX, C_THRESHOLD, F_2REL, F_CORE, F_FB, F_IN2, F_INHP, F_KNEE,
-                                  F_OUT2, F_OUTSHELF, F_PREL, F_RMS, F_SC, F_TUBE)
+                                  F_OUT2, F_OUTSHELF, F_PREL, F_RMS, F_SC, F_TUBE, MEMORY_GAIN_FLOOR)
 from ._fused_frame import HESSIAN
 from ._greybox_steps import (K_DB, OA_DEN, OA_G, OA_GF, OA_GS, OA_S2, OA_T1, OA_T2, OA_W, OA_Z1, OA_Z2, OF_DEN, OF_G,
                              OF_T1, OF_T2, OF_Y, SA_A, SA_E, SA_GF, SA_GP, SA_GS, SA_KV, SA_O, SA_P, SA_PP, SA_V,
@@ -196,7 +196,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
         r = step_forward(gf, gs, pp, xd, hd, thr, slope, Wk, a_at, a_rf + hm * d_r if prel else a_rf, a_rs, m, a_p,
                          k_sc, fb, knee, rms, two, sc, False, 0.0, 0.0)
         if prel:  # charged by the gain before the step
-            hm = hm + a_m * (1.0 - gf ** c_m - hm)
+            hm = hm + a_m * (1.0 - max(gf, MEMORY_GAIN_FLOOR) ** c_m - hm)
         pp = r[SF_P]
         gf = r[SF_GF]
         gs = r[SF_GS]
@@ -282,7 +282,8 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 bp = ra[SA_PP]
                 if prel:  # gs is the memory hm, ls its adjoint: the release reads it, the memory reads gf and itself
                     bs = ls * (1.0 - a_m) + (lf * (r[SF_GH] - gf) * d_r if r[SF_CF] == C_RELEASE else 0.0)
-                    bf -= ls * a_m * c_m * gf ** (c_m - 1.0)
+                    if gf > MEMORY_GAIN_FLOOR:
+                        bf -= ls * a_m * c_m * gf ** (c_m - 1.0)
                 if chain:  # the adjoint of the detector's input v0 at n + 1 (v = v0 gp in fb)
                     lbuf[f, n + 1, L_ALPHA] = ra[SA_V] * r[SF_GP] if fb else ra[SA_V]
             xn = sbuf[f, n, 6]
@@ -507,9 +508,11 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
         w_hd = 0.0  # weights of prel's dense terms: hm x (gh - gf) and s's curvature in gf
         w_gg = 0.0
         if prel:
-            gc = gf ** c_m
-            lng = math.log(gf)
-            s_g = -c_m * gc / gf
+            live = gf > MEMORY_GAIN_FLOOR  # below the floor the memory does not see the gain
+            gq = gf if live else MEMORY_GAIN_FLOOR
+            gc = gq ** c_m
+            lng = math.log(gq)
+            s_g = -c_m * gc / gq if live else 0.0
             s_c = -gc * lng
             for i in range(P):
                 tGFP[i] = tGF[i]
@@ -552,14 +555,14 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                             R[krf, i] -= lf * dgv * tHMP[i]
                 lh = ls  # the memory's adjoint (the slow gain's slot)
                 ws = lh * a_m  # s's adjoint
-                w_gg = -ws * c_m * (c_m - 1.0) * gc / (gf * gf)
+                w_gg = -ws * c_m * (c_m - 1.0) * gc / (gq * gq) if live else 0.0
                 if kam >= 0:  # a_m x (s - hm)
                     for i in range(P):
                         R[kam, i] += lh * (s_g * tGFP[i] - tHMP[i])
                     if kmc >= 0:
                         R[kam, kmc] += lh * s_c
                 if kmc >= 0:  # s(gf, c): d2/dc dgf, d2/dc2
-                    s_gc = -(gc / gf) * (1.0 + c_m * lng)
+                    s_gc = -(gc / gq) * (1.0 + c_m * lng) if live else 0.0
                     for i in range(P):
                         R[kmc, i] += ws * s_gc * tGFP[i]
                     R[kmc, kmc] += 0.5 * ws * (-gc * lng * lng)

@@ -400,6 +400,7 @@ private:
     static constexpr double kLn10Over20 = 0.11512925464970229;  // ln(10) / 20
 
     static constexpr double kTenOverLn10 = 4.3429448190325175;  // 10 / ln(10)
+    static constexpr double kMemoryGainFloor = 1e-12;  // greybox_spec.MEMORY_GAIN_FLOOR: prel's memory sees max(g, it)
     static constexpr double kPi = 3.141592653589793;
     static constexpr double kShelfCornerHz = 1000.0;
 
@@ -429,7 +430,8 @@ private:
         double release = release_;
         if (model_.prel) {  // the release moves with the memory, which the gain before this step charges
             release = release_ + mem_ * (release_long_ - release_);
-            mem_ = mem_ + memory_ * (1.0 - std::pow(g_, memory_exp_) - mem_);
+            const double g = g_ > kMemoryGainFloor ? g_ : kMemoryGainFloor;
+            mem_ = mem_ + memory_ * (1.0 - std::pow(g, memory_exp_) - mem_);
         }
         g_ = g_ + (gh < g_ ? attack_ : release) * (gh - g_);
         if (model_.two_rel) gs_ = gs_ + (gh < gs_ ? attack_ : release_slow_) * (gh - gs_);
