@@ -204,10 +204,11 @@ A model is named by its options (`dspnewton models` explains them and `--model a
 | `out2` | output_lp_hz, output_q | signal path: second-order output low-pass with Q (an output transformer's roll-off with its peak), last; instead of `outshelf`; needs a sample rate above 40 kHz (corners up to 20 kHz) |
 
 All options compose except the two forms of one stage or release (`inhp`/`in2`, `outshelf`/`out2`,
-`2rel`/`prel`); at most {max_params} parameters.  The first-order stages are one-pole filters from analogue corners (`alpha = 1 - exp(-2 pi f /
-sr)`), the second-order ones bilinear transforms of their analogue prototypes pre-warped at the corner: each
-means the same at every sample rate (the bilinear transform compresses the response above the corner
-towards Nyquist).
+`2rel`/`prel`); at most {max_params} parameters.  The first-order stages are one-pole filters from analogue
+corners (`alpha = 1 - exp(-2 pi f / sr)`), the second-order ones bilinear transforms of their analogue
+prototypes pre-warped at the corner: each means the same at every sample rate (the bilinear transform
+compresses the response above the corner towards Nyquist).  `prel`'s memory sees the gain floored at -240 dB
+(finite derivatives where a gain underflows).
 
 Why this core: the flux of a transformer's core is the integral of its primary voltage (Faraday), and the
 magnetising current an odd, smooth function of the flux (the anhysteretic magnetisation curve; Jiles-Atherton
@@ -264,6 +265,15 @@ def _issue26_verdict(by: dict, ratio: dict, tnames: list, unit_of: dict, timing)
         on_bound = {t: [n for n in by[(t, "auto")]["at_bounds"] if param_spec(n).option in SIGNAL_PATH_OPTIONS]
                     for t in virt}
         bad = {t: v for t, v in on_bound.items() if v}
+        auto_s = sorted(by[(t, "auto")]["seconds"] for t in virt)
+        direct = [by[(t, LARGEST)]["seconds"] for t in virt if (t, LARGEST) in by]
+        from dspnewton.candidates import SHORT_LIST
+
+        out.append(f"- issue 26: the selection's cost: `auto` ({len(SHORT_LIST)} candidates) took "
+                   f"{auto_s[len(auto_s) // 2]:.0f} s per setting (median; {auto_s[0]:.0f}-{auto_s[-1]:.0f} s)"
+                   + (f", {auto_s[len(auto_s) // 2] / sorted(direct)[len(direct) // 2]:.1f}x a direct fit of the "
+                      f"largest model (`{LARGEST}`, median {sorted(direct)[len(direct) // 2]:.0f} s)" if direct else "")
+                   + ".")
         out.append(f"- issue 26: no fit of the chosen model with a signal-path parameter on a bound: "
                    f"{len(virt) - len(bad)} of {len(virt)} settings "
                    f"({'met' if not bad else 'not met: ' + '; '.join(f'{t}: ' + ', '.join(v) for t, v in bad.items())}).")

@@ -158,8 +158,8 @@ def core_flux(u: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor
 
 
 def input_stage(x: torch.Tensor, C: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
-    """The signal path's input stages of x (B, T) with coefficients C (B, N_COEFFICIENTS), in this order: the first-order
-    high-pass (``inhp``) or the second-order one (``in2``), then the saturating core (``core``); x itself
+    """The signal path's input stages of x (B, T) with coefficients C (B, N_COEFFICIENTS), in this order: the
+    first-order high-pass (``inhp``) or the second-order one (``in2``), then the saturating core (``core``); x itself
     without them."""
     if spec.has("inhp"):
         x = x - _one_pole(x, _col(C, "alpha_input_hp"))
@@ -244,7 +244,8 @@ def _states_kernel(xd, hd, C, flags, out):  # pragma: no cover - compiled
 
 
 def kernel_states_from_inputs(xd, hd, C, spec):
-    """States (B, T, d) from the kernel given detector inputs (B, T) and coefficients C (B, N_COEFFICIENTS); no derivatives."""
+    """States (B, T, d) from the kernel given detector inputs (B, T) and coefficients C (B, N_COEFFICIENTS); no
+    derivatives."""
     out = torch.empty(*xd.shape, spec.state_dim, dtype=torch.float64)
     _states_kernel(xd.detach().double().cpu().numpy(), hd.detach().double().cpu().numpy(),
                    C.detach().double().cpu().numpy(), kernel_flags(spec), out.numpy())
@@ -284,7 +285,8 @@ def kernel_states(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int) 
 
 
 def _col(C: torch.Tensor, name: str) -> torch.Tensor:
-    """Column ``name`` of the coefficient table C (..., N_COEFFICIENTS) (:data:`~.greybox_spec.COEFFICIENTS`), as (..., 1)."""
+    """Column ``name`` of the coefficient table C (..., N_COEFFICIENTS) (:data:`~.greybox_spec.COEFFICIENTS`),
+    as (..., 1)."""
     return C[..., COLUMN[name]].unsqueeze(-1)
 
 
@@ -422,7 +424,8 @@ def greybox_states(x: torch.Tensor, theta: torch.Tensor, spec, sample_rate: int,
 
 
 def greybox_output(S: torch.Tensor, x: torch.Tensor, C: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
-    """Output y (B, T) of the core (before ``outshelf``) from states S (B, T, d), input x (B, T) and coefficients C (B, N_COEFFICIENTS)."""
+    """Output y (B, T) of the core (before ``outshelf``) from states S (B, T, d), input x (B, T) and coefficients
+    C (B, N_COEFFICIENTS)."""
     g = S[..., 0]
     if spec.has("2rel"):
         g = g + _col(C, "slow_mix") * (S[..., 1] - g)

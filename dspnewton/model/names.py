@@ -91,8 +91,8 @@ class ModelSpec:
     def state_names(self) -> tuple:
         """Components of the recursion state s (d,): fast gain, [slow gain (``2rel``) or the release's memory
         (``prel``)], [mean square]."""
-        return (("gain_fast",) + (("gain_slow",) if self.has("2rel") else ()) + (("memory",) if self.has("prel") else ())
-                + (("mean_square",) if self.has("rms") else ()))
+        return (("gain_fast",) + (("gain_slow",) if self.has("2rel") else ())
+                + (("memory",) if self.has("prel") else ()) + (("mean_square",) if self.has("rms") else ()))
 
     @property
     def state_dim(self) -> int:

@@ -34,6 +34,10 @@ or -1.  Three sweeps over the frame:
    the chain's adjoints of sweep 2, so no second derivatives are carried; the output stage as more tangent rows
    (its states and output) with its bilinear terms weighted by the adjoints of its recursion.
 
+``prel``'s memory is one more state: a tangent row (HM), its adjoint in the slow gain's slot (the two exclude
+each other), and second-order terms for the release coefficient's product with the memory and for the memory's
+charge ``1 - g^c`` (a curvature in the gain, dense, summed with the other rank-one terms).
+
 Loss = out_l; gradient = 2 gacc; Hessian = 2 hacc (the caller scales).
 
 Each frame starts from ``init[f]`` (:data:`N_STATE` values, :data:`REST` at rest): the
@@ -100,10 +104,11 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
 
     xbuf, tbuf: flat input and target audio; frame f is xbuf[off[f] : off[f] + valid[f]].
     starts: (F,) first sample in the loss.  init: (F, N_STATE) initial states; snap_at: (F,) int.
-    C (21,) coefficients, pos (21 + N_CHAIN,) int (:data:`CHAIN_COEFFICIENTS`'s again last), flags (11,) int.
+    C (N_COEFFICIENTS,) coefficients, pos (N_COEFFICIENTS + N_CHAIN,) int (:data:`CHAIN_COEFFICIENTS`'s again
+    last), flags (12,) int.
     hp_g, hp_a1: the side-chain high-pass ``h[n] = hp_g (x[n] - x[n-1]) + hp_a1 h[n-1]``.
-    Scratch: sbuf (F, L, 7) (column 1: the slow gain, or ``prel``'s memory), rbuf (F, L), hbuf (F, L), lbuf (F, L, N_LBUF), tan (F, N_TANGENTS, P),
-    ct (F, N_CHAIN_ROWS, N_CHAIN), racc (F, P, P).
+    Scratch: sbuf (F, L, 7) (column 1: the slow gain, or ``prel``'s memory), rbuf (F, L), hbuf (F, L),
+    lbuf (F, L, N_LBUF), tan (F, N_TANGENTS, P), ct (F, N_CHAIN_ROWS, N_CHAIN), racc (F, P, P).
     """
     fb, knee, rms, two, sc, tube = flags[F_FB], flags[F_KNEE], flags[F_RMS], flags[F_2REL], flags[F_SC], flags[F_TUBE]
     inhp, outsh, in2, core, out2 = flags[F_INHP], flags[F_OUTSHELF], flags[F_IN2], flags[F_CORE], flags[F_OUT2]
@@ -274,8 +279,9 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             bp = 0.0
             if n + 1 < nv:  # (dF[n+1]/ds[n])^T lam[n+1]
                 xd = sbuf[f, n, 6] if fb else sbuf[f, n + 1, 6]
-                r = step_forward(gf, gs, pp, xd, hbuf[f, n + 1], thr, slope, Wk, a_at, a_rf + gs * d_r if prel else a_rf,
-                                 a_rs, m, a_p, k_sc, fb, knee, rms, two, sc, True, sbuf[f, n + 1, 3], sbuf[f, n + 1, 4])
+                a_r = a_rf + gs * d_r if prel else a_rf
+                r = step_forward(gf, gs, pp, xd, hbuf[f, n + 1], thr, slope, Wk, a_at, a_r, a_rs, m, a_p, k_sc, fb,
+                                 knee, rms, two, sc, True, sbuf[f, n + 1, 3], sbuf[f, n + 1, 4])
                 ra = step_adjoints(r[SF_V0], r[SF_V], r[SF_GH], r[SF_AF], r[SF_AS], r[SF_KV_O], r[SF_U_P], slope, m, a_p, lf, ls, lp, fb, rms, two)
                 bf = ra[SA_GF]
                 bs = ra[SA_GS]
