@@ -4,7 +4,7 @@ Each unit (:mod:`dspnewton.data.virtual_unit`, :mod:`~dspnewton.data.virtual_tra
 :mod:`~dspnewton.data.virtual_fet_unit`) can leave out any of its mechanisms (``without=``; a
 program-dependent release left out runs as if its memory were held at one half).  For each unit, setting and
 variant (the unit as it is, each mechanism left out alone, all of them left out) this fits ``ff5`` and
-the two largest models of the family exactly as ``benchmarks/models.py`` does (full-Hessian Newton
+the largest models of the family exactly as ``benchmarks/models.py`` does (full-Hessian Newton
 warm-started from the ff5 fit, an 8 s clip of ``program_material``) and scores them on a held-out clip
 from rest, from sample 0.  A mechanism whose absence takes a model's held-out ESR far down is one the
 family cannot represent: the next option to build.  Results are written incrementally (rerunning
@@ -25,14 +25,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_info, write_json  # noqa: E402
-from models import STAGED2, UNITS, score  # noqa: E402
+from models import FF_PREL, STAGED2, UNITS, score  # noqa: E402
 
 import dspnewton  # noqa: E402
 from dspnewton.fitting import fit_ff5_multistart  # noqa: E402
 from dspnewton.optim.newton import NewtonOptions  # noqa: E402
 from dspnewton.synth import program_material  # noqa: E402
 
-MODELS = ["ff+knee+rms+in2+core+out2", STAGED2]
+MODELS = ["ff+knee+rms+in2+core+out2", STAGED2, FF_PREL]
 SETTINGS = [f"{mode}-{peak}" for mode in ("compress", "limit") for peak in (40, 70, 100)]  # as docs/models.md
 AS_IT_IS, ALL_OUT = "as it is", "all left out"
 

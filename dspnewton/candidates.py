@@ -22,6 +22,9 @@ SHORT_LIST = (
                               "high shelf): colouring that is there whether the unit compresses or not"),
     (f"{RECOMMENDED_MODEL}+inhp+outshelf", "the recommended model with both signal-path stages: the most "
                                            "flexible candidate"),
+    ("fb+2rel+in2+core+out2", "fb+2rel with second-order transformers: resonant input high-pass, saturating core "
+                              "(low-frequency distortion at high levels), output low-pass with its peak (44.1 kHz "
+                              "and up); also the warm start of the larger feedback candidates"),
     ("ff+knee+rms+prel+in2+core+out2", "ff+knee+rms with a program-dependent release and the second-order "
                                        "transformers: a FET or variable-mu limiter whose release slows after long "
                                        "reduction (44.1 kHz and up)"),

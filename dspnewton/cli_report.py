@@ -68,6 +68,10 @@ def print_selection(auto: dict | None) -> None:
     for step in auto.get("pruned", []):
         print(f"note: dropped {step['stage']} from {step['from']} (a parameter of it on a bound in the "
               f"{step['bound_in']}; x ff5 {step['score_from']:.3f} -> {step['score_to']:.3f})")
+    for step in auto.get("refit_rejected", []):
+        print(f"note: {step['model']} won on the folds, but its refit on the whole pair left "
+              f"{', '.join(step['unidentifiable'])} on a bound and longer than the pair; the next candidate was "
+              f"refitted")
     width = max(len(r["model"]) for r in auto["candidates"])
     pct = lambda v: "     -  " if v is None else f"{100 * v:7.4g}%"  # noqa: E731
     print(f"   {'model':<{width}}  from rest  continuing  start-up dB  x ff5   fitting part")

@@ -36,8 +36,10 @@ first winner's (a stage has to earn its parameters; the steps do not add up), an
 repeated on the new winner.  The models pruning tried are rows of the record like the short list's
 (``pruned_from``: the model they were cut from).  The winner is refitted on the whole pair,
 warm-started from its fit; a stage the refit leaves on a bound (and the fold fit did not) is pruned
-the same way, and the new winner refitted.  So ``auto`` is never worse than ``ff5`` on any held-out
-fold.
+the same way, and the new winner refitted.  A refit that leaves a time constant on a bound and longer
+than the whole pair (run off the material, as the eligibility rule says of the fold fits) loses the
+choice to the next eligible candidate (``refit_rejected``).  So ``auto`` is never worse than ``ff5`` on
+any held-out fold.
 
 Each grey-box candidate starts from the best fit (lowest fitting-part ESR) among
 the already fitted candidates whose options it includes (``ff5`` at least): a
@@ -220,8 +222,9 @@ def fit_auto(input, target, sample_rate: int | None = None, *, candidates=None,
     Returns:
         the chosen model's :class:`~dspnewton.result.FitResult` on the whole pair, with ``extra["auto"]``:
         ``{"candidates": rows (see :func:`score_candidates`), "chosen", "rule", "pruned" (the stages dropped:
-        :func:`prune_stages`), "folds", "skipped_folds",
-        "start_matched", "validation_fraction", "validation_seconds", "refit_esr"}``.
+        :func:`prune_stages`), "refit_rejected" (winners whose refit ran a time constant off the pair: the next
+        eligible candidate was refitted), "folds", "skipped_folds", "start_matched", "validation_fraction",
+        "validation_seconds", "refit_esr"}``.
     """
     from .fitting import fit
     from .model.models import get_model
@@ -244,20 +247,33 @@ def fit_auto(input, target, sample_rate: int | None = None, *, candidates=None,
     rows, fits, decision = score_candidates(x, y, sr, layout, names, fit_kw, callback)
     decision["skipped_candidates"] = skipped
     refits, first = {}, (decision["pruned"][0]["from"] if decision["pruned"] else decision["chosen"])
-    while True:  # a stage the refit on the whole pair leaves on a bound is pruned as one the fold fit left there
-        chosen = decision["chosen"]
-        final = refits[chosen] = fit(x, y, sr, model=chosen, init=fits[chosen], callback=callback, **fit_kw)
-        at = get_model(chosen).at_bounds(final.all_params, sr)
-        row = next(r for r in rows if r["model"] == chosen)
-        if not set(stages_on_bounds(chosen, at)) - set(stages_on_bounds(chosen, row["at_bounds"])):
+    decision["refit_rejected"] = []
+    while True:
+        while True:  # a stage the refit on the whole pair leaves on a bound is pruned as one the fold fit left there
+            chosen = decision["chosen"]
+            final = refits[chosen] = fit(x, y, sr, model=chosen, init=fits[chosen], callback=callback, **fit_kw)
+            at = get_model(chosen).at_bounds(final.all_params, sr)
+            row = next(r for r in rows if r["model"] == chosen)
+            if not set(stages_on_bounds(chosen, at)) - set(stages_on_bounds(chosen, row["at_bounds"])):
+                break
+            row["at_bounds_refit"] = at
+            steps = prune_stages(rows, fits, decision, _FoldFitter(x, y, sr, layout, fit_kw, callback), {chosen: at},
+                                 first)
+            if not steps or decision["chosen"] in refits:
+                decision["chosen"] = chosen
+                break
+            decision["pruned"] += [{**st, "bound_in": "refit"} for st in steps]
+        # The refit is held to the fold fit's rule: a time constant it leaves on a bound and longer than the whole
+        # pair ran off the material (the validated fold fit did not); the next eligible candidate is refitted.
+        lost = [n for n in _long_time_constants(final, x.shape[-1] / sr) if n in at]
+        if not lost or chosen == "ff5":
             break
-        row["at_bounds_refit"] = at
-        steps = prune_stages(rows, fits, decision, _FoldFitter(x, y, sr, layout, fit_kw, callback), {chosen: at},
-                             first)
-        if not steps or decision["chosen"] in refits:
-            decision["chosen"] = chosen
-            break
-        decision["pruned"] += [{**st, "bound_in": "refit"} for st in steps]
+        row["eligible"] = False
+        row["why"] = (f"its refit on the whole pair left time constants on a bound and longer than the pair: "
+                      f"{', '.join(lost)}")
+        decision["refit_rejected"].append({"model": chosen, "unidentifiable": lost})
+        pool = [r for r in rows if r["eligible"] and r["model"] not in refits]
+        decision["chosen"] = first = min(pool, key=lambda r: r["score"])["model"]
     final.extra["auto"] = {
         "candidates": rows, **decision, "validation_fraction": validation,
         "validation_seconds": sum(hi - lo for lo, hi in (layout.scored_range(b) for b in layout.held_out)) / sr,

@@ -333,6 +333,43 @@ def test_fit_auto_prunes_a_stage_its_refit_leaves_on_a_bound(monkeypatch):
     assert np.isfinite(auto["refit_esr"])
 
 
+def test_fit_auto_refits_the_next_candidate_when_the_refit_runs_a_time_constant_off_the_pair(monkeypatch, capsys):
+    """The fold fit of the best candidate kept its long release inside its range; the refit on the whole pair
+    pressed it onto its upper bound, longer than the pair (unidentifiable, as the fold fits' rule says): the next
+    eligible candidate is refitted and chosen, and the record says why."""
+    from types import SimpleNamespace
+
+    import dspnewton.fitting as fitting
+    import dspnewton.selection as selection
+    from dspnewton.model.schema import param_spec
+
+    monkeypatch.setattr(selection, "_FoldFitter", CannedFitter)
+    monkeypatch.setitem(CANNED, "ff+prel", ([0.005] * 4, {}))
+    monkeypatch.setitem(CANNED, "fb+prel", ([0.008] * 4, {}))
+    refits = []
+
+    def refit(x, y, sr, model, init, callback=None, **kw):
+        params = get_model(model).warm_start({}, sr)
+        if model == "ff+prel":
+            params["release_long_ms"] = param_spec("release_long_ms").hi
+        refits.append(model)
+        return SimpleNamespace(model=model, all_params=params, esr=0.01, extra={}, seconds=0.0)
+
+    monkeypatch.setattr(fitting, "fit", refit)
+    x = program_material(6.0, SR, seed=3)
+    r = selection.fit_auto(x, 0.5 * x, SR, candidates=["ff+prel", "fb+prel"], overlap_seconds=0.5)
+    auto = r.extra["auto"]
+    assert refits == ["ff+prel", "fb+prel"] and r.model == auto["chosen"] == "fb+prel"
+    assert auto["refit_rejected"] == [{"model": "ff+prel", "unidentifiable": ["release_long_ms"]}]
+    row = next(c for c in auto["candidates"] if c["model"] == "ff+prel")
+    assert not row["eligible"] and "release_long_ms" in row["why"] and "refit" in row["why"]
+    from dspnewton.cli_report import print_selection
+
+    capsys.readouterr()
+    print_selection(auto)
+    assert "ff+prel won on the folds, but its refit on the whole pair left release_long_ms" in capsys.readouterr().out
+
+
 def test_cli_report_says_which_stages_were_pruned(capsys):
     from dspnewton.cli_report import print_selection
 
