@@ -49,9 +49,11 @@ continuing, the start-up level error, parameters on bounds and the reason it was
 or was not eligible.
 
 The short list covers kinds of device, each with and without the signal
-path's transformer stages: feed-forward (VCA, digital), feedback with a
+path's transformer stages: feed-forward (VCA, digital), feed-forward with a
+program-dependent release (FET and variable-mu limiters), feedback with a
 two-stage release (optical levelling amplifiers) and the recommended model
-with every gain-shaping option; none was chosen for one test unit.  ``dspnewton models`` prints it with its reasons.
+with every gain-shaping option (and with the program-dependent release instead
+of the two-stage one); none was chosen for one test unit.  ``dspnewton models`` prints it with its reasons.
 """
 
 from __future__ import annotations
