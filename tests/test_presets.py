@@ -14,7 +14,7 @@ from dspnewton.model.greybox_spec import RECOMMENDED_MODEL
 from dspnewton.synth import music_like
 from conftest import greybox_table as _table, sweep_folder as _sweep_folder
 
-MODELS = ["ff5", "fb+2rel", RECOMMENDED_MODEL, "fb+2rel+inhp+outshelf", "ff+in2+core+out2", "fb+prel"]
+MODELS = ["ff5", "fb+2rel", RECOMMENDED_MODEL, "fb+2rel+inhp+outshelf", "ff+in2+core+out2", "ff+knee+prel"]
 
 
 @pytest.mark.parametrize("model", MODELS)
