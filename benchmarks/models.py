@@ -150,9 +150,10 @@ def main(argv=None):
         write_markdown(payload, Path(args.md))
 
 
-def hessian_timing(seconds: float = 10.0, sr: int = 44100):
+def hessian_timing(seconds: float = 10.0, sr: int = 44100, rounds: int = 5):
     """Seconds for one loss/gradient/Hessian over a ``seconds`` clip (one frame: the per-sample cost dominates),
-    per model and strategy; the fused pass's best of three."""
+    per model and strategy; the fused pass's best of ``rounds`` taken in turn over the models (so a slow spell of
+    the machine hits every model alike), the others' one run."""
     from dspnewton.model.greybox import render_model
     from dspnewton.model.greybox_spec import model_physical_to_theta, parse_model
     from dspnewton.objective.framing import make_frames
@@ -160,27 +161,32 @@ def hessian_timing(seconds: float = 10.0, sr: int = 44100):
 
     x = torch.from_numpy(music_like(seconds, sr, seed=3))
     base = dict(threshold_db=-30.0, ratio=4.0, attack_ms=3.0, release_ms=80.0, makeup_db=2.0)
-    rows = []
+    cases = []
     for name in ["ff5", "fb+2rel", RECOMMENDED_MODEL, "fb+2rel+inhp+outshelf", STAGED, "fb+2rel+in2+core+out2",
                  STAGED2, LARGEST]:
         spec = parse_model(name)
         th = model_physical_to_theta(base, spec, sr, fill_defaults=True)
         y = render_model(x, th + 0.05, spec, sr).detach()
-        frames = make_frames(x, y, sr, None, 0.5)
-        row = {"model": name, "n_params": spec.n_params}
-        for strategy in ("fused", "revrev", "fwdrev"):
-            loss_grad_hess(th, frames, strategy, model=spec) if strategy == "fused" else None  # warm-up (JIT)
-            times = []
-            for _ in range(3 if strategy == "fused" else 1):
-                t0 = time.perf_counter()
-                loss_grad_hess(th, frames, strategy, model=spec)
-                times.append(time.perf_counter() - t0)
-            row[strategy] = min(times)
+        cases.append((name, spec, th, make_frames(x, y, sr, None, 0.5)))
+        loss_grad_hess(th, cases[-1][3], "fused", model=spec)  # warm-up (JIT)
+    fused = {name: float("inf") for name, *_ in cases}
+    for _ in range(rounds):
+        for name, spec, th, frames in cases:
+            t0 = time.perf_counter()
+            loss_grad_hess(th, frames, "fused", model=spec)
+            fused[name] = min(fused[name], time.perf_counter() - t0)
+    rows = []
+    for name, spec, th, frames in cases:
+        row = {"model": name, "n_params": spec.n_params, "fused": fused[name]}
+        for strategy in ("revrev", "fwdrev"):
+            t0 = time.perf_counter()
+            loss_grad_hess(th, frames, strategy, model=spec)
+            row[strategy] = time.perf_counter() - t0
         row["revrev_over_fused"] = row["revrev"] / row["fused"]
         print(f"{name:28s} fused {row['fused']:7.2f} s  revrev {row['revrev']:7.2f} s  fwdrev {row['fwdrev']:7.2f} s",
               flush=True)
         rows.append(row)
-    return {"seconds": seconds, "sample_rate": sr, "rows": rows}
+    return {"seconds": seconds, "sample_rate": sr, "rounds": rounds, "rows": rows}
 
 
 MODELS_TEXT = """## The models
@@ -439,7 +445,8 @@ def write_markdown(payload: dict, out: Path) -> None:
     if timing:
         lines += [f"## Cost of one exact Hessian ({timing['seconds']:g} s clip, 44.1 kHz, CPU)", "",
                   "Loss, gradient and full Hessian in one call; same machine, one run, side by side "
-                  "(`python benchmarks/models.py --timing`).", "",
+                  f"(`python benchmarks/models.py --timing`); fused: the best of {timing.get('rounds', 3)} rounds "
+                  "taken in turn over the models.", "",
                   "| model | P | fused (s) | reverse-over-reverse (s) | forward-over-reverse (s) | revrev / fused |",
                   "|---|---|---|---|---|---|"]
         for r in timing["rows"]:
