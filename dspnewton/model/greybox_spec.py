@@ -47,10 +47,9 @@ gain computer's slope is ``R - 1`` dB per dB of *output* over threshold,
 which gives the same input/output curve as ``ff`` with ratio R.
 
 Unconstrained parameters theta (P,): the ``ff5`` transforms for the first five
-(see :mod:`.params`); the others through ``lo + (hi - lo) sigmoid(u)``
-(``knee_db``, ``slow_mix``, ``sc_shelf_db``, ``bias``, ``output_shelf_db``) or its
-log-scale form ``lo (hi/lo)^sigmoid(u)`` (``rms_ms``, ``release_slow_ms``, ``drive``,
-``input_hp_hz``, ``output_shelf_hz``).
+(see :mod:`.params`); the others through ``lo + (hi - lo) sigmoid(u)`` or its
+log-scale form ``lo (hi/lo)^sigmoid(u)``, as the parameter table says (:data:`.schema.PARAMETERS`:
+each parameter's range and transform).
 """
 
 from __future__ import annotations
