@@ -24,6 +24,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from statistics import median
 
 import numpy as np
 import torch
@@ -40,7 +41,7 @@ from dspnewton.model.greybox_spec import RECOMMENDED_MODEL  # noqa: E402
 from dspnewton.model.models import get_model  # noqa: E402
 from dspnewton.objective.metrics import clip_scores, delta_ldr  # noqa: E402
 from dspnewton.optim.newton import NewtonOptions  # noqa: E402
-from dspnewton.selection import PRUNE_TOLERANCE, STARTUP_DB_MARGIN  # noqa: E402
+from dspnewton.selection import PRUNE_TOLERANCE, SHORT_LIST, STARTUP_DB_MARGIN  # noqa: E402
 from dspnewton.synth import music_like, program_material  # noqa: E402
 
 STAGED = f"{RECOMMENDED_MODEL}+inhp+outshelf"
@@ -271,15 +272,12 @@ def _issue26_verdict(by: dict, ratio: dict, tnames: list, unit_of: dict, timing)
         on_bound = {t: [n for n in by[(t, "auto")]["at_bounds"] if param_spec(n).option in SIGNAL_PATH_OPTIONS]
                     for t in virt}
         bad = {t: v for t, v in on_bound.items() if v}
-        auto_s = sorted(by[(t, "auto")]["seconds"] for t in virt)
+        auto_s = [by[(t, "auto")]["seconds"] for t in virt]
         direct = [by[(t, LARGEST)]["seconds"] for t in virt if (t, LARGEST) in by]
-        from dspnewton.candidates import SHORT_LIST
-
         out.append(f"- issue 26: the selection's cost: `auto` ({len(SHORT_LIST)} candidates) took "
-                   f"{auto_s[len(auto_s) // 2]:.0f} s per setting (median; {auto_s[0]:.0f}-{auto_s[-1]:.0f} s)"
-                   + (f", {auto_s[len(auto_s) // 2] / sorted(direct)[len(direct) // 2]:.1f}x a direct fit of the "
-                      f"largest model (`{LARGEST}`, median {sorted(direct)[len(direct) // 2]:.0f} s)" if direct else "")
-                   + ".")
+                   f"{median(auto_s):.0f} s per setting (median; {min(auto_s):.0f}-{max(auto_s):.0f} s)"
+                   + (f", {median(auto_s) / median(direct):.1f}x a direct fit of the largest model (`{LARGEST}`, "
+                      f"median {median(direct):.0f} s)" if direct else "") + ".")
         out.append(f"- issue 26: no fit of the chosen model with a signal-path parameter on a bound: "
                    f"{len(virt) - len(bad)} of {len(virt)} settings "
                    f"({'met' if not bad else 'not met: ' + '; '.join(f'{t}: ' + ', '.join(v) for t, v in bad.items())}).")
