@@ -6,7 +6,8 @@ One X-macro per table, so the C++ core never spells a parameter, an option or th
 - ``DSPNEWTON_MODEL_OPTIONS(X)``: the option table (:data:`.names.OPTION_TABLE`), in name order;
 - ``DSPNEWTON_EXCLUSIVE_OPTIONS(X)``: the pairs of options a model takes at most one of
   (:data:`.names.EXCLUSIVE_OPTIONS`), as their C++ members and their names in model names;
-- ``DSPNEWTON_GRU_HIDDEN``: the residual's hidden size (:data:`.residual.HIDDEN`).
+- ``DSPNEWTON_GRU_HIDDEN``: the residual's hidden size (:data:`.residual.HIDDEN`);
+- ``DSPNEWTON_MEMORY_GAIN_FLOOR``: the gain floor of ``prel``'s memory (:data:`.schema.MEMORY_GAIN_FLOOR`).
 
 ``make cpp-fields`` rewrites the file; a test checks that the committed file matches.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .names import EXCLUSIVE_OPTIONS, OPTION_TABLE
-from .schema import PARAMETERS
+from .schema import MEMORY_GAIN_FLOOR, PARAMETERS
 
 __all__ = ["CPP_HEADER", "cpp_header", "write_cpp_header"]
 
@@ -64,6 +65,7 @@ def cpp_header() -> str:
         *_macro("DSPNEWTON_EXCLUSIVE_OPTIONS", exclusive),
         "",
         f"#define DSPNEWTON_GRU_HIDDEN {HIDDEN}",
+        f"#define DSPNEWTON_MEMORY_GAIN_FLOOR {MEMORY_GAIN_FLOOR!r}  // prel's memory sees max(gain, this)",
     ]
     return "\n".join(lines) + "\n"
 

@@ -59,7 +59,7 @@ import math
 import torch
 
 from .names import OPTION_PARAMS, OPTIONS, RECOMMENDED_MODEL, SIGNAL_PATH_OPTIONS, ModelSpec, list_models, parse_model
-from .schema import OUTPUT_LP_TOP_HZ, PARAMETERS
+from .schema import MEMORY_GAIN_FLOOR, OUTPUT_LP_TOP_HZ, PARAMETERS
 from .params import check_sample_rate, ms_to_coef, physical_to_theta, theta_to_physical
 from .transforms import check_ranges, sigmoid_inverse, sigmoid_map
 
@@ -75,8 +75,6 @@ EXTRA_RANGES = {p.name: (p.lo, p.hi, p.transform == "logsigmoid") for p in PARAM
 # Warm-start values of the extra parameters: close to the ff5 behaviour.
 EXTRA_DEFAULTS = {p.name: p.default for p in PARAMETERS if p.option is not None}
 SC_CORNER_HZ = 1000.0
-# ``prel`` charges its memory from max(g, this) (a gain of -240 dB): finite derivatives where a gain underflows.
-MEMORY_GAIN_FLOOR = 1e-12
 
 
 def hz_to_coef(hz, sample_rate: int):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ParamSpec", "PARAMETERS", "OUTPUT_LP_TOP_HZ", "COLUMN_ORDER", "param_spec", "format_value"]
+__all__ = ["ParamSpec", "PARAMETERS", "OUTPUT_LP_TOP_HZ", "MEMORY_GAIN_FLOOR", "COLUMN_ORDER", "param_spec", "format_value"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,8 @@ class ParamSpec:
 # The output low-pass's highest corner (Hz): models with ``out2`` need a sample rate above twice it
 # (its bilinear pre-warping reaches Nyquist there); 44.1 kHz and up.
 OUTPUT_LP_TOP_HZ = 20000.0
+# ``prel`` charges its memory from max(g, this) (a gain of -240 dB): finite derivatives where a gain underflows.
+MEMORY_GAIN_FLOOR = 1e-12
 PARAMETERS: tuple = (
     ParamSpec("threshold_db", "dB", None, None, "none", -36.0, "threshold", ui_range=(-80.0, 0.0)),
     ParamSpec("ratio", "", 1.0, 50.0, "sigmoid", 4.0, "ratio"),

@@ -523,7 +523,6 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             for i in range(P):
                 tGFP[i] = tGF[i]
                 tHMP[i] = tHM[i]
-                tDG[i] = gh * tA[i] - tGF[i]
         if hess:
             lf = lbuf[f, n, L_LF]
             ls = lbuf[f, n, L_LS]
@@ -551,6 +550,8 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                     R[kf, i] += lf * w_rf * (gh * tA[i] - tGF[i])
             if prel:
                 dgv = gh - gf
+                for i in range(P):  # the tangent of gh - gf (for the release's product with the memory)
+                    tDG[i] = gh * tA[i] - tGFP[i]
                 if rel:  # alpha = (1 - hm) a_rf + hm a_rl: its tangent against gh - gf's, and hm x (a_rl - a_rf)
                     w_hd = lf * d_r
                     if krl >= 0:

@@ -400,7 +400,6 @@ private:
     static constexpr double kLn10Over20 = 0.11512925464970229;  // ln(10) / 20
 
     static constexpr double kTenOverLn10 = 4.3429448190325175;  // 10 / ln(10)
-    static constexpr double kMemoryGainFloor = 1e-12;  // greybox_spec.MEMORY_GAIN_FLOOR: prel's memory sees max(g, it)
     static constexpr double kPi = 3.141592653589793;
     static constexpr double kShelfCornerHz = 1000.0;
 
@@ -430,7 +429,7 @@ private:
         double release = release_;
         if (model_.prel) {  // the release moves with the memory, which the gain before this step charges
             release = release_ + mem_ * (release_long_ - release_);
-            const double g = g_ > kMemoryGainFloor ? g_ : kMemoryGainFloor;
+            const double g = g_ > DSPNEWTON_MEMORY_GAIN_FLOOR ? g_ : DSPNEWTON_MEMORY_GAIN_FLOOR;
             mem_ = mem_ + memory_ * (1.0 - std::pow(g, memory_exp_) - mem_);
         }
         g_ = g_ + (gh < g_ ? attack_ : release) * (gh - g_);

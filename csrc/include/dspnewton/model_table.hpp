@@ -56,3 +56,4 @@
     X(outshelf, out2, "outshelf", "out2")
 
 #define DSPNEWTON_GRU_HIDDEN 8
+#define DSPNEWTON_MEMORY_GAIN_FLOOR 1e-12  // prel's memory sees max(gain, this)
