@@ -23,6 +23,10 @@ Where a later frame starts from is ``initial_state``:
   ``overlap_seconds`` of the frame is warm-up that rebuilds the state.  The
   autograd Hessian strategies support this one only.
 
+:func:`make_segment_frames` frames chosen ranges of one pair instead (model selection's fitted blocks):
+each frame starts from rest a warm-up before its range, or at the pair's first sample, where its loss and
+derivatives are the whole pair's from rest restricted to the range, with nothing truncated.
+
 Memory: the frames are views into one zero-padded copy of each signal (the
 flat buffers the compiled kernels read by frame offset); the (F, L) level,
 pre-emphasised target and mask that the autograd strategies use are computed
@@ -35,12 +39,12 @@ import math
 
 import torch
 
-from .frame_lengths import FRAME_SECONDS, OVERLAP_SECONDS
+from .frame_lengths import FRAME_SECONDS, OVERLAP_SECONDS, SEGMENT_FRAME_SECONDS, SEGMENT_WARMUP_SECONDS
 
 from ..model.compressor import level_db
 from .preemphasis import preemphasis
 
-__all__ = ["Frames", "make_frames"]
+__all__ = ["Frames", "make_frames", "make_segment_frames"]
 
 
 class Frames:
@@ -53,7 +57,8 @@ class Frames:
         frame_length: L; warmup: warm-up samples at the start of each frame; sample_rate: Hz.
         first: (F,) bool, the frame begins its channel (starts from rest, scored from sample 0).
         initial_state: ``"carried"`` or ``"rest"`` (see the module docstring).
-        starts: (F,) int64 first scored sample of each frame (0 for first frames, else ``warmup``).
+        starts: (F,) int64 first scored sample of each frame (0 for first frames, else ``warmup``; or the
+            ``scored_from`` given: :func:`make_segment_frames`).
 
     Views (computed on first use, then cached): ``x``, ``target`` (F, L);
     ``x_db`` (F, L) level in dB; ``target_pe`` (F, L) pre-emphasised target
@@ -61,8 +66,10 @@ class Frames:
     """
 
     def __init__(self, xbuf, tbuf, offsets, valid, frame_length: int, warmup: int, sample_rate: int,
-                 channels: tuple = (1, 0, 0), first=None, initial_state: str = "rest", root=None, index=None):
+                 channels: tuple = (1, 0, 0), first=None, initial_state: str = "rest", root=None, index=None,
+                 scored_from=None):
         self.xbuf, self.tbuf = xbuf, tbuf
+        self.scored_from = scored_from  # (F,) int64 per-frame first scored sample, or None (from first/warmup)
         self.channels = channels  # (C, T, stride): channel c of the signals is buf[c * stride : c * stride + T]
         self.offsets, self.valid = offsets, valid
         self.frame_length, self.warmup, self.sample_rate = int(frame_length), int(warmup), int(sample_rate)
@@ -82,7 +89,10 @@ class Frames:
 
     @property
     def starts(self) -> torch.Tensor:
-        """(F,) int64 first scored sample of each frame: 0 for the first frame of a channel, else the warm-up."""
+        """(F,) int64 first scored sample of each frame: 0 for the first frame of a channel, else the warm-up
+        (or each frame's own, :func:`make_segment_frames`)."""
+        if self.scored_from is not None:
+            return self.scored_from
         return torch.where(self.first, 0, self.warmup).to(torch.int64)
 
     @property
@@ -169,9 +179,10 @@ class Frames:
         idx = self.index[index]
         if idx.dim() == 0:
             idx = idx.unsqueeze(0)
-        return Frames(self.xbuf, self.tbuf, self.root.offsets[idx], self.root.valid[idx], self.frame_length,
-                      self.warmup, self.sample_rate, self.channels, self.root.first[idx], self.initial_state,
-                      self.root, idx)
+        root = self.root
+        return Frames(self.xbuf, self.tbuf, root.offsets[idx], root.valid[idx], self.frame_length, self.warmup,
+                      self.sample_rate, self.channels, root.first[idx], self.initial_state, root, idx,
+                      None if root.scored_from is None else root.scored_from[idx])
 
     def with_initial_state(self, initial_state: str) -> "Frames":
         """The same frames starting from ``"carried"`` states or from ``"rest"`` (shares the buffers)."""
@@ -190,7 +201,7 @@ class Frames:
         """These frames over other buffers or initial states: a new root (no cached states), then our subset."""
         root = self.root
         new_root = Frames(xbuf, tbuf, root.offsets, root.valid, root.frame_length, root.warmup, root.sample_rate,
-                          root.channels, root.first, initial_state)
+                          root.channels, root.first, initial_state, scored_from=root.scored_from)
         return new_root if root is self else new_root.subset(self.index)
 
 
@@ -266,6 +277,62 @@ def make_frames(x: torch.Tensor, target: torch.Tensor, sample_rate: int, frame_s
         bufs = [b.double() for b in bufs]
     first = torch.tensor([k == 0 for _ in range(C) for k in range(n)], dtype=torch.bool)
     return Frames(bufs[0], bufs[1], offsets, valid, L, warmup, sample_rate, (C, T, stride), first, initial_state)
+
+
+def make_segment_frames(x: torch.Tensor, target: torch.Tensor, sample_rate: int, segments,
+                        warmup_seconds: float = SEGMENT_WARMUP_SECONDS,
+                        max_seconds: float = SEGMENT_FRAME_SECONDS) -> Frames:
+    """Frames whose loss is exactly the given ranges of one pair, each frame starting from rest.
+
+    The model runs from rest ``warmup_seconds`` before each scored range (from the pair's first sample
+    when the range starts earlier than that), so where the warm-up reaches back to sample 0 the loss and
+    its derivatives are those of the whole pair rendered from rest, restricted to the ranges: no state
+    or tangent is truncated (frames with carried states start their tangents at zero a warm-up before
+    the loss, which biases the derivatives of time constants longer than the warm-up).  A range longer
+    than ``max_seconds`` is cut into pieces of at most that (bounded memory on long pairs).
+
+    Args:
+        x, target: (T,) or (1, T) input and target.
+        sample_rate: Hz.
+        segments: ``[(lo, hi), ...]`` sample ranges to score, ``0 <= lo < hi <= T``.
+        warmup_seconds: how far before a range (piece) its frame starts, s (>= 0).
+        max_seconds: the longest scored piece of one frame, s (> 0).
+
+    Returns:
+        :class:`Frames` (initial state ``"rest"``; frame f scores samples ``starts[f]`` to ``valid[f]`` of
+        itself); ValueError for an empty or out-of-range segment.
+    """
+    x, target = x.reshape(1, -1), target.reshape(1, -1)
+    if x.shape != target.shape:
+        raise ValueError(f"input and target must have the same shape, got {tuple(x.shape)} and {tuple(target.shape)}")
+    T = x.shape[-1]
+    if warmup_seconds < 0 or max_seconds <= 0:
+        raise ValueError(f"warmup_seconds must be >= 0 and max_seconds > 0, got {warmup_seconds}, {max_seconds}")
+    warm, piece = int(round(warmup_seconds * sample_rate)), max(1, int(round(max_seconds * sample_rate)))
+    rows = []  # (frame start, scored from (relative), frame length)
+    for lo, hi in segments:
+        lo, hi = int(lo), int(hi)
+        if not 0 <= lo < hi <= T:
+            raise ValueError(f"a scored range must satisfy 0 <= lo < hi <= {T}; got [{lo}, {hi})")
+        for a in range(lo, hi, piece):
+            b = min(hi, a + piece)
+            s = max(0, a - warm)
+            rows.append((s, a - s, b - s))
+    if not rows:
+        raise ValueError("no range to score")
+    L = max(n for _, _, n in rows)
+    bufs = []
+    for sig in (x[0], target[0]):
+        if sig.dtype == torch.float64 and _float32_exact(sig):
+            sig = sig.float()
+        buf = sig.new_zeros(max(T, max(s for s, _, _ in rows) + L))  # every frame's L samples lie in the buffer
+        buf[:T] = sig
+        bufs.append(buf)
+    if bufs[0].dtype != bufs[1].dtype:
+        bufs = [b.double() for b in bufs]
+    col = lambda k: torch.tensor([r[k] for r in rows], dtype=torch.int64)  # noqa: E731
+    return Frames(bufs[0], bufs[1], col(0), col(2), L, warm, sample_rate, (1, T, T),
+                  torch.zeros(len(rows), dtype=torch.bool), "rest", scored_from=col(1))
 
 
 def _float32_exact(sig: torch.Tensor, chunk: int = 1 << 22) -> bool:
