@@ -63,6 +63,9 @@ from ._greybox_steps import (K_DB, OA_DEN, OA_G, OA_GF, OA_GS, OA_S2, OA_T1, OA_
                              SF_KV_OW, SF_KV_W, SF_KV_WW, SF_P, SF_U, SF_U_P, SF_U_PP, SF_V, SF_V0, output_adjoints,
                              output_forward, preemphasis_adjoint, step_adjoints, step_forward)
 
+# The coefficients that shape only the output (after the gain loop: make-up, the tube, the output stage); phi
+# holds them last, and the loop states' tangents are zero on them.
+OUTPUT_ONLY_COEFFICIENTS = (C_MAKEUP, C_DRIVE, C_BIAS, C_OUTPUT_SHELF, C_OUTPUT_SHELF_K, C_OUT2_A1, C_OUT2_A2)
 # Tangent slots of ``tan`` (F, NT, P); Y1, Y2, Z1O, Z2O: the output low-pass's (``out2``) past inputs and outputs;
 # HM: ``prel``'s memory, with HMP, GFP (the memory's and the fast gain's before the step) and DG (``gh - g``'s).
 GF, GS, PP, GP, V, PV, A, G, W, Z1, Y, YP, PJ, LO, Z, Y1, Y2, Z1O, Z2O, HM, HMP, GFP, DG = range(23)
@@ -128,6 +131,12 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
     snap = snap_at[f]
     t2c = math.tanh(kd * bd)
     P = tan.shape[2]
+    # phi holds the parameters that shape only the output last (greybox_fused._phi_order): the gain loop's
+    # tangents are zero on them, so the sums over the loop's states stop at PL.
+    PL = P
+    for c in OUTPUT_ONLY_COEFFICIENTS:
+        if pos[c] >= 0:
+            PL -= 1
     # ---------------------------------------------------------------- 1. forward: values and residual
     gf = init[f, S_GF]
     gs = init[f, S_GS]
@@ -473,11 +482,11 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
         # Tangents of the step: GP (feedback gain), V (detector), PV (mean square) and
         # A = alpha PV + s0 e0 + s1 e1 + s2 e2 (exponent of the static gain).
         if fb:
-            for i in range(P):
+            for i in range(PL):
                 tGP[i] = tGF[i] + m * (tGS[i] - tGF[i]) if two else tGF[i]
             if two and k6 >= 0:
                 tGP[k6] += gs - gf
-            for i in range(P):
+            for i in range(PL):
                 tV[i] = v0 * tGP[i]
         if sc and k8 >= 0:
             tV[k8] = (gp if fb else 1.0) * hd + (v0 * tGP[k8] if fb else 0.0)
@@ -487,7 +496,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 if pk >= 0:
                     dv0 = CT[rxd, k] + (k_sc * CT[rhd, k] if sc else 0.0)
                     tV[pk] = (gp if fb else 1.0) * dv0 + (v0 * tGP[pk] if fb else 0.0)
-        for i in range(P):
+        for i in range(PL):
             tPV[i] = (1.0 - a_p) * tPP[i] + a_p * 2.0 * v * tV[i] if rms else 2.0 * v * tV[i]
         if rms and k7 >= 0:
             tPV[k7] += e - pp
@@ -495,7 +504,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
         s0 = K_DB * slope * kv_o
         s1 = -K_DB * kv
         s2 = -K_DB * slope * kv_w
-        for i in range(P):
+        for i in range(PL):
             tA[i] = alpha * tPV[i]
         if k0 >= 0:
             tA[k0] += s0
@@ -520,7 +529,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             lng = math.log(gq)
             s_g = -c_m * gc / gq if live else 0.0
             s_c = -gc * lng
-            for i in range(P):
+            for i in range(PL):
                 tGFP[i] = tGF[i]
                 tHMP[i] = tHM[i]
         if hess:
@@ -536,7 +545,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             r0 = a_b * alpha * s0 - kv_b * kv_oo * u_p
             r1 = a_b * alpha * s1 - K_DB * a_b * kv_o * u_p
             r2 = a_b * alpha * s2 + kv_b * kv_ow * u_p
-            for i in range(P):
+            for i in range(PL):
                 pv = tPV[i]
                 if k0 >= 0:
                     R[k0, i] += r0 * pv
@@ -546,44 +555,44 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                     R[k2, i] += r2 * pv
             # ... ballistics (d2/dalpha d(gh - g)), mean square, feedback gain ...
             if kf >= 0:
-                for i in range(P):
+                for i in range(PL):
                     R[kf, i] += lf * w_rf * (gh * tA[i] - tGF[i])
             if prel:
                 dgv = gh - gf
-                for i in range(P):  # the tangent of gh - gf (for the release's product with the memory)
+                for i in range(PL):  # the tangent of gh - gf (for the release's product with the memory)
                     tDG[i] = gh * tA[i] - tGFP[i]
                 if rel:  # alpha = (1 - hm) a_rf + hm a_rl: its tangent against gh - gf's, and hm x (a_rl - a_rf)
                     w_hd = lf * d_r
                     if krl >= 0:
-                        for i in range(P):
+                        for i in range(PL):
                             R[krl, i] += lf * (hm * tDG[i] + dgv * tHMP[i])
                     if krf >= 0:
-                        for i in range(P):
+                        for i in range(PL):
                             R[krf, i] -= lf * dgv * tHMP[i]
                 lh = ls  # the memory's adjoint (the slow gain's slot)
                 ws = lh * a_m  # s's adjoint
                 w_gg = -ws * c_m * (c_m - 1.0) * gc / (gq * gq) if live else 0.0
                 if kam >= 0:  # a_m x (s - hm)
-                    for i in range(P):
+                    for i in range(PL):
                         R[kam, i] += lh * (s_g * tGFP[i] - tHMP[i])
                     if kmc >= 0:
                         R[kam, kmc] += lh * s_c
                 if kmc >= 0:  # s(gf, c): d2/dc dgf, d2/dc2
                     s_gc = -(gc / gq) * (1.0 + c_m * lng) if live else 0.0
-                    for i in range(P):
+                    for i in range(PL):
                         R[kmc, i] += ws * s_gc * tGFP[i]
                     R[kmc, kmc] += 0.5 * ws * (-gc * lng * lng)
             if ks >= 0:
-                for i in range(P):
+                for i in range(PL):
                     R[ks, i] += ls * (gh * tA[i] - tGS[i])
             if rms and k7 >= 0:
-                for i in range(P):
+                for i in range(PL):
                     R[k7, i] += p_b * (2.0 * v * tV[i] - tPP[i])
             if fb and sc and k8 >= 0:
-                for i in range(P):
+                for i in range(PL):
                     R[k8, i] += v_b * hd * tGP[i]
             if fb and two and k6 >= 0:
-                for i in range(P):
+                for i in range(PL):
                     R[k6, i] += gp_b * (tGS[i] - tGF[i])
             if chain and sc and k8 >= 0:  # v0 = xd + k_sc hd with the chain's output (v = v0 gp in fb): d2/dk_sc dc
                 v0_b = v_b * gp if fb else v_b
@@ -606,7 +615,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             if k2 >= 0:
                 R[k2, k2] += 0.5 * (a_b * sv2 * sv2 + kv_b * kv_ww)
         # New state tangents.
-        for i in range(P):
+        for i in range(PL):
             dgh = gh * tA[i]
             tGF[i] = (1.0 - af) * tGF[i] + af * dgh
             if two:
@@ -618,11 +627,11 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             tGS[ks] += gh - gs
         if prel:
             if rel:
-                for i in range(P):
+                for i in range(PL):
                     tGF[i] += (gh - gf) * d_r * tHMP[i]
                 if krl >= 0:
                     tGF[krl] += (gh - gf) * hm
-            for i in range(P):
+            for i in range(PL):
                 tHM[i] = (1.0 - a_m) * tHMP[i] + a_m * s_g * tGFP[i]
             if kam >= 0:
                 tHM[kam] += 1.0 - gc - hm
@@ -640,7 +649,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
             qa = output_adjoints(xn, g, Gm, y, t1, t2, den, kd, m, rho, two, tube)
             den_b, s2_b, t2_b, t1_b = qa[OA_DEN], qa[OA_S2], qa[OA_T2], qa[OA_T1]
             z1_b, z2_b, w_b, g_b = qa[OA_Z1], qa[OA_Z2], qa[OA_W], qa[OA_G]
-        for i in range(P):
+        for i in range(PL):
             tG[i] = tGF[i] + m * (tGS[i] - tGF[i]) if two else tGF[i]
         if two and k6 >= 0:
             tG[k6] += gs - gf
@@ -654,7 +663,7 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                     tW[cp[k]] += CT[rx, k] * g * Gm
         if hess:
             if k9 >= 0:
-                for i in range(P):  # w = x g G: d2/dg dG
+                for i in range(PL):  # w = x g G: d2/dg dG
                     R[k9, i] += w_b * xn * tG[i]
             if chain:
                 for k in range(c0, c1):
@@ -665,15 +674,15 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                     cg = w_b * Gm * tx
                     if fb:  # and the detector's row: v = v0 gp, d2/dv0 dgp (v_b of this sample's step)
                         cd = v_b * (CT[rxd, k] + (k_sc * CT[rhd, k] if sc else 0.0))
-                        for i in range(P):
+                        for i in range(PL):
                             R[pk, i] += cd * tGP[i] + cg * tG[i]
                     else:
-                        for i in range(P):
+                        for i in range(PL):
                             R[pk, i] += cg * tG[i]
                     if k9 >= 0:
                         R[pk, k9] += w_b * g * tx
             if two and k6 >= 0:  # g = gf + m (gs - gf)
-                for i in range(P):
+                for i in range(PL):
                     R[k6, i] += g_b * (tGS[i] - tGF[i])
         w_z = 0.0
         if tube:
@@ -789,9 +798,10 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
         for i in range(P):
             tPJ[i] = tO[i] - tYP[i] + pole * tPJ[i]
             tYP[i] = tO[i]
-        # The upper triangle only (U is symmetric); the V and Z1 terms only where they can be non-zero.
+        # The upper triangle only (U is symmetric); the V and Z1 terms only where they can be non-zero.  The loop
+        # states' tangents (PV, V, prel's) are zero past PL: their terms stop there, Z1's and PJ's run on.
         if prel:  # and prel's: hm x (gh - gf) on the release branch, s's curvature in gf (all in one sweep of U)
-            for i in range(P):
+            for i in range(PL):
                 c_pv = w_pv * tPV[i]
                 c_v = w_v * tV[i]
                 c_z = w_z * tZ1[i]  # zero without tube (w_z), as c_v without a live detector tangent (tV)
@@ -800,33 +810,47 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 c_d = w_hd * tDG[i]
                 c_g = w_gg * tGFP[i]
                 Ui = U[i]
-                for j in range(i, P):
+                for j in range(i, PL):
                     Ui[j] += (c_pv * tPV[j] + c_v * tV[j] + c_z * tZ1[j] + c_j * tPJ[j] + c_h * tDG[j]
                               + c_d * tHMP[j] + c_g * tGFP[j])
+                for j in range(PL, P):
+                    Ui[j] += c_z * tZ1[j] + c_j * tPJ[j]
         elif tube:
-            for i in range(P):
+            for i in range(PL):
                 c_pv = w_pv * tPV[i]
                 c_v = w_v * tV[i]
                 c_z = w_z * tZ1[i]
                 c_j = w_j * tPJ[i]
                 Ui = U[i]
-                for j in range(i, P):
+                for j in range(i, PL):
                     Ui[j] += c_pv * tPV[j] + c_v * tV[j] + c_z * tZ1[j] + c_j * tPJ[j]
+                for j in range(PL, P):
+                    Ui[j] += c_z * tZ1[j] + c_j * tPJ[j]
         elif v_live:
-            for i in range(P):
+            for i in range(PL):
                 c_pv = w_pv * tPV[i]
                 c_v = w_v * tV[i]
                 c_j = w_j * tPJ[i]
                 Ui = U[i]
-                for j in range(i, P):
+                for j in range(i, PL):
                     Ui[j] += c_pv * tPV[j] + c_v * tV[j] + c_j * tPJ[j]
+                for j in range(PL, P):
+                    Ui[j] += c_j * tPJ[j]
         else:
-            for i in range(P):
+            for i in range(PL):
                 c_pv = w_pv * tPV[i]
                 c_j = w_j * tPJ[i]
                 Ui = U[i]
-                for j in range(i, P):
+                for j in range(i, PL):
                     Ui[j] += c_pv * tPV[j] + c_j * tPJ[j]
+                for j in range(PL, P):
+                    Ui[j] += c_j * tPJ[j]
+        for i in range(PL, P):  # the output's own parameters: Z1's and PJ's terms alone
+            c_z = w_z * tZ1[i]
+            c_j = w_j * tPJ[i]
+            Ui = U[i]
+            for j in range(i, P):
+                Ui[j] += c_z * tZ1[j] + c_j * tPJ[j]
     if not hess:
         return
     for i in range(P):

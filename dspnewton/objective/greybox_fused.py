@@ -82,10 +82,22 @@ def _cuda_kernel():
     return _fused_cuda.greybox_kernel
 
 
+def _phi_order(spec: ModelSpec) -> list:
+    """The model's parameter indices in phi order: those that shape the gain loop first, then those that
+    shape the output alone (:data:`~._greybox_frame.OUTPUT_ONLY_COEFFICIENTS`: make-up, drive, bias, the output
+    stage), so that the kernel's sums over the loop states' tangents (zero on the output's parameters) stop
+    early."""
+    out = set(gf.OUTPUT_ONLY_COEFFICIENTS)
+    names = spec.param_names
+    loop = [i for i, n in enumerate(names) if COEFFICIENT_OF_PARAM[n] not in out]
+    return loop + [i for i, n in enumerate(names) if COEFFICIENT_OF_PARAM[n] in out]
+
+
 def _positions(spec: ModelSpec) -> np.ndarray:
+    """Each coefficient's position in phi (-1: inactive), then the input chain's slots' again."""
     pos = np.full(len(COEFFICIENTS), -1, dtype=np.int64)
-    for i, name in enumerate(spec.param_names):
-        pos[COEFFICIENT_OF_PARAM[name]] = i
+    for k, i in enumerate(_phi_order(spec)):
+        pos[COEFFICIENT_OF_PARAM[spec.param_names[i]]] = k
     return np.concatenate([pos, pos[list(gf.CHAIN_COEFFICIENTS)]])  # the input chain's slots again, in order
 
 
@@ -190,7 +202,8 @@ def _states(C: np.ndarray, pos, flags, hp: tuple, frames: Frames, spec: ModelSpe
 
 def _run(C: np.ndarray, frames: Frames, spec: ModelSpec, pole: float, derivatives: int, kernel: str,
          chunk: int | None):
-    """(loss, grad_phi (P,), H_phi (P, P)) at coefficients C, summed over frames (halves: the caller doubles).
+    """(loss, grad_phi (P,), H_phi (P, P)) at coefficients C, summed over frames (halves: the caller doubles),
+    in parameter order.
 
     ``derivatives``: ``LOSS``, ``GRADIENT`` (H_phi zero) or ``HESSIAN`` (:mod:`._fused_frame`).
 
@@ -209,7 +222,7 @@ def _run(C: np.ndarray, frames: Frames, spec: ModelSpec, pole: float, derivative
     xbuf, tbuf, off, valid = frames.flat_arrays(torch_device=frames.xbuf.device if gpu else None)
     if chunk is None:
         chunk = F if gpu else max(1, nb.get_num_threads())
-    loss, g, H = 0.0, np.zeros(P), np.zeros((P, P))
+    loss, g, H = 0.0, np.zeros(P), np.zeros((P, P))  # in phi order (_phi_order), back in parameter order below
     chunk = min(chunk, F)
     width = L if derivatives else 1
     if gpu:
@@ -231,7 +244,8 @@ def _run(C: np.ndarray, frames: Frames, spec: ModelSpec, pole: float, derivative
         loss += float(sc.out_l[:n].sum())
         g += _host(sc.gacc[:n].sum(0))
         H += _host(sc.hacc[:n].sum(0))
-    return loss, g, H
+    back = np.argsort(_phi_order(spec))  # parameter i sits at phi position back[i]
+    return loss, g[back], H[np.ix_(back, back)]
 
 
 def greybox_fused_loss_grad_hess(theta: torch.Tensor, frames: Frames, spec, pole: float = PREEMPHASIS_POLE,
