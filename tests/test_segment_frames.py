@@ -69,6 +69,8 @@ def test_segment_frames_warm_up_and_pieces():
     for bad in ([(5, 5)], [(-1, 10)], [(0, 10 * SR + 1)], []):
         with pytest.raises(ValueError):
             make_segment_frames(x, x, SR, bad)
+    with pytest.raises(ValueError, match="one channel"):
+        make_segment_frames(x.reshape(2, -1), x.reshape(2, -1), SR, [(0, 10)])
 
 
 def test_selection_fits_each_run_of_fitted_blocks_from_the_first_sample():

@@ -302,9 +302,11 @@ def make_segment_frames(x: torch.Tensor, target: torch.Tensor, sample_rate: int,
         :class:`Frames` (initial state ``"rest"``; frame f scores samples ``starts[f]`` to ``valid[f]`` of
         itself); ValueError for an empty or out-of-range segment.
     """
-    x, target = x.reshape(1, -1), target.reshape(1, -1)
     if x.shape != target.shape:
         raise ValueError(f"input and target must have the same shape, got {tuple(x.shape)} and {tuple(target.shape)}")
+    if x.dim() not in (1, 2) or (x.dim() == 2 and x.shape[0] != 1):
+        raise ValueError(f"segment frames need one channel, (T,) or (1, T); got shape {tuple(x.shape)}")
+    x, target = x.reshape(1, -1), target.reshape(1, -1)
     T = x.shape[-1]
     if warmup_seconds < 0 or max_seconds <= 0:
         raise ValueError(f"warmup_seconds must be >= 0 and max_seconds > 0, got {warmup_seconds}, {max_seconds}")
