@@ -12,9 +12,10 @@ held-out audio shapes the state but never the loss, and the fit's loss and exact
 derivatives are those of the whole pair from rest over the fitted blocks (frames
 of one block with a 1 s warm-up truncated the tangents of longer states: on the FET
 unit's compress-70 pair the program-dependent release model's fold fit stopped at
-3.2 % ESR where that truncated gradient vanished, 0.046 % with exact frames).  ``ff5`` is fitted from the published start and a grid of
-starts (as every fit's warm start).  Every candidate is then rendered once over the
-whole pair from rest and scored per fold.
+3.2 % ESR where that truncated gradient vanished, 0.046 % with exact frames).
+``ff5`` is fitted from the published start and a grid of starts (as every fit's
+warm start).  Every candidate is then rendered once over the whole pair from rest
+and scored per fold.
 
 **Rule.** A fold whose target is nearly silent (pre-emphasised energy per sample
 60 dB below the pair's) is skipped and said so.  If no candidate can match the
@@ -352,7 +353,10 @@ class _FoldFitter:
 
         opts = fit_options(model=name, callback=self.callback, **self.kw)
         # ff5 from the published start and a grid (as every fit's warm start): the baseline and first start.
-        r = ff5_multistart(self.part, opts) if name == "ff5" and init is None else fit_frames(self.part, opts, init=init)
+        if name == "ff5" and init is None:
+            r = ff5_multistart(self.part, opts)
+        else:
+            r = fit_frames(self.part, opts, init=init)
         with torch.no_grad():
             pred = r.render(self.x.double())
         row = {"model": name, "start": start, "esr_fit": float(r.esr), **fold_scores(pred, self.y, self.layout),
