@@ -263,18 +263,9 @@ def make_frames(x: torch.Tensor, target: torch.Tensor, sample_rate: int, frame_s
     # Channels back to back; with one channel the frames are evenly spaced (a strided view).
     stride = span if C > 1 else hop * n
     total = (C - 1) * stride + span
-    bufs = []
-    for sig in (x, target):
-        if sig.dtype == torch.float64 and _float32_exact(sig):
-            sig = sig.float()
-        buf = sig.new_zeros(total)
-        for c in range(C):
-            buf[c * stride:c * stride + T] = sig[c]
-        bufs.append(buf)
+    bufs = _padded_buffers(x, target, total, stride)
     offsets = torch.tensor([c * stride + k * hop for c in range(C) for k in range(n)], dtype=torch.int64)
     valid = torch.tensor([min(L, T - k * hop) for _ in range(C) for k in range(n)], dtype=torch.int64)
-    if bufs[0].dtype != bufs[1].dtype:
-        bufs = [b.double() for b in bufs]
     first = torch.tensor([k == 0 for _ in range(C) for k in range(n)], dtype=torch.bool)
     return Frames(bufs[0], bufs[1], offsets, valid, L, warmup, sample_rate, (C, T, stride), first, initial_state)
 
@@ -323,18 +314,27 @@ def make_segment_frames(x: torch.Tensor, target: torch.Tensor, sample_rate: int,
     if not rows:
         raise ValueError("no range to score")
     L = max(n for _, _, n in rows)
-    bufs = []
-    for sig in (x[0], target[0]):
-        if sig.dtype == torch.float64 and _float32_exact(sig):
-            sig = sig.float()
-        buf = sig.new_zeros(max(T, max(s for s, _, _ in rows) + L))  # every frame's L samples lie in the buffer
-        buf[:T] = sig
-        bufs.append(buf)
-    if bufs[0].dtype != bufs[1].dtype:
-        bufs = [b.double() for b in bufs]
+    bufs = _padded_buffers(x, target, max(T, max(s for s, _, _ in rows) + L), T)  # every frame's L samples inside
     col = lambda k: torch.tensor([r[k] for r in rows], dtype=torch.int64)  # noqa: E731
     return Frames(bufs[0], bufs[1], col(0), col(2), L, warm, sample_rate, (1, T, T),
                   torch.zeros(len(rows), dtype=torch.bool), "rest", scored_from=col(1))
+
+
+def _padded_buffers(x: torch.Tensor, target: torch.Tensor, total: int, stride: int) -> list:
+    """Flat zero-padded buffers (total,) of x and target (C, T), channel c at ``[c * stride, c * stride + T)``:
+    float32 where float32 holds every sample of both exactly (the compiled passes compute in float64 all the
+    same), else float64."""
+    bufs = []
+    for sig in (x, target):
+        if sig.dtype == torch.float64 and _float32_exact(sig):
+            sig = sig.float()
+        buf = sig.new_zeros(total)
+        for c in range(sig.shape[0]):
+            buf[c * stride:c * stride + sig.shape[1]] = sig[c]
+        bufs.append(buf)
+    if bufs[0].dtype != bufs[1].dtype:
+        bufs = [b.double() for b in bufs]
+    return bufs
 
 
 def _float32_exact(sig: torch.Tensor, chunk: int = 1 << 22) -> bool:
