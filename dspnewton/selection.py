@@ -121,9 +121,9 @@ def runnable_candidates(names, sample_rate: int, named: bool) -> tuple[list, dic
 class FoldLayout:
     """How a pair of ``n_samples`` is cut for selection (all in samples).
 
-    The pair is framed into ``blocks`` frames of ``hop + warmup`` samples starting every ``hop``;
-    frame b scores ``ranges[b]`` (frame 0 from sample 0).  ``held_out`` are the frames of the folds
-    (the first is the from-rest fold), the others are fitted on.
+    The pair is cut into ``blocks`` blocks of ``hop`` samples after a ``warmup``: block b scores
+    :meth:`scored_range` (block 0 from sample 0).  ``held_out`` are the blocks of the folds (the first is
+    the from-rest fold), the others are fitted on (:func:`_selection_frames`).
     """
 
     n_samples: int
@@ -133,16 +133,8 @@ class FoldLayout:
     blocks: int
     held_out: list
 
-    @property
-    def frame_seconds(self) -> float:
-        return (self.hop + self.warmup) / self.sample_rate
-
-    @property
-    def overlap_seconds(self) -> float:
-        return self.warmup / self.sample_rate
-
     def scored_range(self, b: int) -> tuple[int, int]:
-        """[start, stop) samples scored by frame b."""
+        """[start, stop) samples scored by block b."""
         lo = 0 if b == 0 else b * self.hop + self.warmup
         return lo, min(self.n_samples, (b + 1) * self.hop + self.warmup)
 

@@ -813,8 +813,6 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 for j in range(i, PL):
                     Ui[j] += (c_pv * tPV[j] + c_v * tV[j] + c_z * tZ1[j] + c_j * tPJ[j] + c_h * tDG[j]
                               + c_d * tHMP[j] + c_g * tGFP[j])
-                for j in range(PL, P):
-                    Ui[j] += c_z * tZ1[j] + c_j * tPJ[j]
         elif tube:
             for i in range(PL):
                 c_pv = w_pv * tPV[i]
@@ -824,8 +822,6 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 Ui = U[i]
                 for j in range(i, PL):
                     Ui[j] += c_pv * tPV[j] + c_v * tV[j] + c_z * tZ1[j] + c_j * tPJ[j]
-                for j in range(PL, P):
-                    Ui[j] += c_z * tZ1[j] + c_j * tPJ[j]
         elif v_live:
             for i in range(PL):
                 c_pv = w_pv * tPV[i]
@@ -834,8 +830,6 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 Ui = U[i]
                 for j in range(i, PL):
                     Ui[j] += c_pv * tPV[j] + c_v * tV[j] + c_j * tPJ[j]
-                for j in range(PL, P):
-                    Ui[j] += c_j * tPJ[j]
         else:
             for i in range(PL):
                 c_pv = w_pv * tPV[i]
@@ -843,13 +837,11 @@ def greybox_frame(f, xbuf, tbuf, off, valid, starts, init, snap_at, C, pos, flag
                 Ui = U[i]
                 for j in range(i, PL):
                     Ui[j] += c_pv * tPV[j] + c_j * tPJ[j]
-                for j in range(PL, P):
-                    Ui[j] += c_j * tPJ[j]
-        for i in range(PL, P):  # the output's own parameters: Z1's and PJ's terms alone
+        for i in range(P):  # the output's own parameters' columns: Z1's and PJ's terms alone (w_z = 0 without tube)
             c_z = w_z * tZ1[i]
             c_j = w_j * tPJ[i]
             Ui = U[i]
-            for j in range(i, P):
+            for j in range(max(i, PL), P):
                 Ui[j] += c_z * tZ1[j] + c_j * tPJ[j]
     if not hess:
         return
