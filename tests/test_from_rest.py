@@ -17,7 +17,7 @@ from dspnewton.model.greybox_spec import RECOMMENDED_MODEL
 from dspnewton.model.models import get_model
 from dspnewton.objective.framing import make_frames
 from dspnewton.objective.hessian import loss_grad_hess
-from dspnewton.objective.metrics import clip_scores, startup_level_error_db
+from dspnewton.objective.metrics import clip_scores, startup_level_error_db, startup_window_levels_db
 from dspnewton.selection import decide, fold_layout, fold_scores
 from dspnewton.synth import program_material
 
@@ -143,6 +143,12 @@ def test_clip_scores_from_sample_zero():
     assert s["esr"] == pytest.approx(float(dspnewton.objective.esr(loud, t)), rel=1e-12)
     silent = torch.zeros(2 * SR)
     assert startup_level_error_db(silent, silent, SR) is None
+    w = startup_window_levels_db(loud, t, SR)  # per window, signed: 9 dB in the first, 0 after
+    assert len(w) == 20 and w[0] == pytest.approx(9.0, abs=1e-6) and max(abs(v) for v in w[1:]) < 1e-9
+    quiet = t.clone()
+    quiet[SR // 20:SR // 10] = 0.0
+    assert startup_window_levels_db(quiet, quiet * 0.5, SR)[1] is None  # both silent: no level to match
+    assert startup_window_levels_db(silent[:10], silent[:10], SR) == []
     assert clip_scores(silent, silent, SR)["esr"] is None  # no division by ~0
 
 
@@ -187,7 +193,16 @@ def test_auto_falls_back_to_ff5_when_a_candidate_loses_from_rest():
     rows = _rows([0.02] * 4, [0.01] * 4, startup=(1.95, 2.9))
     assert decide(rows)["chosen"] == "fb+2rel"
     rows = _rows([0.02] * 4, [0.01] * 4, startup=(1.95, 3.0))
-    assert decide(rows)["chosen"] == "ff5" and "start-up level error 3 dB > 2.95 dB" in rows[1]["why"]
+    assert decide(rows)["chosen"] == "ff5" and "start-up level error beyond ff5's + 1 dB" in rows[1]["why"]
+    # Window by window: a 50 ms onset 6.4 dB too loud (ff5 2.2 dB there) against five windows where ff5 is 3.8 dB
+    # too loud and the candidate 1 dB: on balance not worse (eligible), although its largest window is.
+    win = lambda *v: [None] + list(v) + [0.1] * (19 - len(v))  # noqa: E731 (20 windows; the first silent)
+    rows = _rows([0.02] * 4, [0.01] * 4, startup=(3.8, 6.4))
+    rows[0]["startup_windows_db"], rows[1]["startup_windows_db"] = win(2.2, *[3.8] * 5), win(-6.4, *[-1.0] * 5)
+    assert decide(rows)["chosen"] == "fb+2rel", rows[1]["why"]
+    # The same onset with ff5 right elsewhere: worse on balance, refused (3.2 dB over one 50 ms window: 0.16 dB s).
+    rows[0]["startup_windows_db"] = win(2.2, *[1.0] * 5)
+    assert decide(rows)["chosen"] == "ff5" and "0.16 dB s, more than ff5's beyond its (0 dB s)" in rows[1]["why"]
     # A time constant on a bound and longer than the audio it was fitted on: refused.
     rows = _rows([0.02] * 4, [0.01] * 4, unidentifiable=["release_slow_ms"])
     assert decide(rows)["chosen"] == "ff5" and "release_slow_ms" in rows[1]["why"]

@@ -11,7 +11,7 @@ from .preemphasis import PREEMPHASIS_POLE, preemphasis
 
 __all__ = ["esr", "mse", "ldr", "delta_ldr", "integrated_loudness", "clip_scores", "clip_scores_from_loss",
            "preemphasis_energy", "segment_esrs",
-           "startup_level_error_db",
+           "startup_level_error_db", "startup_window_levels_db",
            "STARTUP_SECONDS", "STARTUP_WINDOW_MS"]
 
 STARTUP_SECONDS = 1.0  # the start of a clip, reported on its own
@@ -86,6 +86,27 @@ def integrated_loudness(x: torch.Tensor, sample_rate: int) -> torch.Tensor:
     return torchaudio.functional.loudness(x.unsqueeze(-2), sample_rate)
 
 
+def startup_window_levels_db(pred: torch.Tensor, target: torch.Tensor, sample_rate: int,
+                             seconds: float = STARTUP_SECONDS, window_ms: float = STARTUP_WINDOW_MS) -> list:
+    """Level difference ``10 log10(mean pred^2 / mean target^2)`` in dB of each consecutive ``window_ms``
+    window of the first ``seconds`` (all channels together; positive: the prediction is louder).
+
+    pred, target: (T,) or (C, T).  Returns one float per window, None where both are below -60 dBFS RMS
+    (a silent window has no level to match); an empty list when the clip is shorter than one window.
+    """
+    _check_pair(pred, target)
+    w = max(1, round(window_ms * sample_rate / 1000))
+    n = min(pred.shape[-1], max(w, round(seconds * sample_rate))) // w * w
+    if n == 0:
+        return []
+    p = pred[..., :n].double().reshape(-1, n).reshape(-1, n // w, w).pow(2).mean(-1).mean(0)
+    t = target[..., :n].double().reshape(-1, n).reshape(-1, n // w, w).pow(2).mean(-1).mean(0)
+    floor = 10.0 ** (SILENT_DBFS / 10.0)
+    tiny = 1e-30
+    diff = 10.0 * torch.log10((p + tiny) / (t + tiny))
+    return [float(d) if (a > floor or b > floor) else None for d, a, b in zip(diff, p, t)]
+
+
 def startup_level_error_db(pred: torch.Tensor, target: torch.Tensor, sample_rate: int,
                            seconds: float = STARTUP_SECONDS, window_ms: float = STARTUP_WINDOW_MS) -> float | None:
     """The largest level difference ``|10 log10(mean pred^2 / mean target^2)|`` in dB over the
@@ -94,20 +115,9 @@ def startup_level_error_db(pred: torch.Tensor, target: torch.Tensor, sample_rate
     pred, target: (T,) or (C, T).  Windows where both are below -60 dBFS RMS are skipped (a
     silent start has no level to match); None when every window is.
     """
-    _check_pair(pred, target)
-    w = max(1, round(window_ms * sample_rate / 1000))
-    n = min(pred.shape[-1], max(w, round(seconds * sample_rate))) // w * w
-    if n == 0:
-        return None
-    p = pred[..., :n].double().reshape(-1, n).reshape(-1, n // w, w).pow(2).mean(-1).mean(0)
-    t = target[..., :n].double().reshape(-1, n).reshape(-1, n // w, w).pow(2).mean(-1).mean(0)
-    floor = 10.0 ** (SILENT_DBFS / 10.0)
-    keep = (p > floor) | (t > floor)
-    if not bool(keep.any()):
-        return None
-    tiny = 1e-30
-    diff = 10.0 * torch.log10((p[keep] + tiny) / (t[keep] + tiny))
-    return float(diff.abs().max())
+    levels = [abs(v) for v in startup_window_levels_db(pred, target, sample_rate, seconds, window_ms)
+              if v is not None]
+    return max(levels) if levels else None
 
 
 def segment_esrs(pred: torch.Tensor, target: torch.Tensor, ranges, silent_db: float | None = None) -> list:
