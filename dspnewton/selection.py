@@ -23,12 +23,13 @@ first second from rest (every candidate's first-second ESR is more than 4x its
 continuing ESR and above 0.5 %), the target is taken to start mid-compression: it
 is reported and the from-rest fold is not used.  A candidate is *eligible* when it
 is no worse than ``ff5`` on every used fold (held-out ESR ratio <= 1), its start
-is not audibly worse than ff5's on balance where the start is used (window by
-window over the first second's 50 ms windows, the level error beyond ff5's + 1 dB,
-summed, is at most ff5's beyond the candidate's + 1 dB: a level difference under
-1 dB is hardly audible, and a 50 ms onset 4 dB too loud does not outweigh a quarter
-of a second 3 dB too loud in ff5; comparing only the largest window of each, as
-before, rejected models whose first second was 30x better than ff5's), and no time
+is not audibly worse than ff5's where the start is used (the start-up level error
+over the first second's 50 ms windows: a start is refused when both its largest
+window is more than 1 dB above ff5's largest and, window by window, its level error
+more than 1 dB beyond ff5's adds up (dB s) to more than ff5's more than 1 dB beyond
+its: worse at its worst and worse on balance; either alone refused models whose
+first second was 12-30x better than ff5's in ESR, for a 50 ms onset or for a level
+ff5 misses elsewhere in that second), and no time
 constant of it both sits on a bound of its range and is longer than the audio it
 was fitted on (the fit ran off the material's reach: unidentifiable there; a long
 time constant inside its range, e.g. an optical cell's slow release of 13 s fitted
@@ -498,9 +499,11 @@ def decide(rows: list, names=None) -> dict:
                 why.append("worse than ff5 on fold " + ", ".join(
                     f"{i} ({'from rest' if i == 0 else 'continuing'}, x{r['ratio_folds'][str(i)]:.3g})" for i in worse))
             worse_db_s, better_db_s = startup_excess(r, base)
-            if start_matched and 0 in used and worse_db_s > better_db_s:
-                why.append(f"start-up level error beyond ff5's + {STARTUP_DB_MARGIN:g} dB: {worse_db_s:.3g} dB s, "
-                           f"more than ff5's beyond its ({better_db_s:.3g} dB s)")
+            cap = (base["startup_db"] or 0.0) + STARTUP_DB_MARGIN
+            if start_matched and 0 in used and (r["startup_db"] or 0.0) > cap and worse_db_s > better_db_s:
+                why.append(f"start-up level error {r['startup_db']:.3g} dB > {cap:.3g} dB and worse than ff5's on "
+                           f"balance ({worse_db_s:.3g} dB s beyond ff5's + {STARTUP_DB_MARGIN:g} dB, "
+                           f"{better_db_s:.3g} dB s the other way)")
             if r["unidentifiable"]:
                 why.append("time constants on a bound and longer than the audio it was fitted on: "
                            + ", ".join(r["unidentifiable"]))

@@ -193,16 +193,22 @@ def test_auto_falls_back_to_ff5_when_a_candidate_loses_from_rest():
     rows = _rows([0.02] * 4, [0.01] * 4, startup=(1.95, 2.9))
     assert decide(rows)["chosen"] == "fb+2rel"
     rows = _rows([0.02] * 4, [0.01] * 4, startup=(1.95, 3.0))
-    assert decide(rows)["chosen"] == "ff5" and "start-up level error beyond ff5's + 1 dB" in rows[1]["why"]
+    assert decide(rows)["chosen"] == "ff5" and "start-up level error 3 dB > 2.95 dB" in rows[1]["why"]
     # Window by window: a 50 ms onset 6.4 dB too loud (ff5 2.2 dB there) against five windows where ff5 is 3.8 dB
-    # too loud and the candidate 1 dB: on balance not worse (eligible), although its largest window is.
+    # too loud and the candidate 1 dB: worse at its worst, not on balance: eligible.
     win = lambda *v: [None] + list(v) + [0.1] * (19 - len(v))  # noqa: E731 (20 windows; the first silent)
     rows = _rows([0.02] * 4, [0.01] * 4, startup=(3.8, 6.4))
     rows[0]["startup_windows_db"], rows[1]["startup_windows_db"] = win(2.2, *[3.8] * 5), win(-6.4, *[-1.0] * 5)
     assert decide(rows)["chosen"] == "fb+2rel", rows[1]["why"]
-    # The same onset with ff5 right elsewhere: worse on balance, refused (3.2 dB over one 50 ms window: 0.16 dB s).
-    rows[0]["startup_windows_db"] = win(2.2, *[1.0] * 5)
-    assert decide(rows)["chosen"] == "ff5" and "0.16 dB s, more than ff5's beyond its (0 dB s)" in rows[1]["why"]
+    # The same onset with ff5 right elsewhere: worse at its worst and on balance (3.2 dB over one 50 ms window:
+    # 0.16 dB s), refused.
+    rows[0]["startup_windows_db"], rows[0]["startup_db"] = win(2.2, *[1.0] * 5), 2.2
+    assert decide(rows)["chosen"] == "ff5" and "6.4 dB > 3.2 dB and worse than ff5's on balance (0.16 dB s beyond " \
+        "ff5's + 1 dB, 0 dB s the other way)" in rows[1]["why"]
+    # Worse on balance (4.5 dB too quiet where ff5 is 2.3 dB too loud, 8 windows), not at its worst: eligible.
+    rows = _rows([0.02] * 4, [0.01] * 4, startup=(4.2, 4.5))
+    rows[0]["startup_windows_db"], rows[1]["startup_windows_db"] = win(*[2.3] * 8, 4.2), win(*[-4.5] * 8, 0.4)
+    assert decide(rows)["chosen"] == "fb+2rel", rows[1]["why"]
     # A time constant on a bound and longer than the audio it was fitted on: refused.
     rows = _rows([0.02] * 4, [0.01] * 4, unidentifiable=["release_slow_ms"])
     assert decide(rows)["chosen"] == "ff5" and "release_slow_ms" in rows[1]["why"]
