@@ -49,7 +49,8 @@ repeated on the new winner.  The models pruning tried are rows of the record lik
 warm-started from its fit; a stage the refit leaves on a bound (and the fold fit did not) is pruned
 the same way, and the new winner refitted.  A refit that leaves a time constant on a bound and longer
 than the whole pair (run off the material, as the eligibility rule says of the fold fits) loses the
-choice to the next eligible candidate (``refit_rejected``).  So ``auto`` is never worse than ``ff5`` on
+choice to the next eligible candidate (``refit_rejected``), whose stages on a bound are pruned in turn
+(steps marked ``"after": "refit_rejected"``).  So ``auto`` is never worse than ``ff5`` on
 any held-out fold.
 
 Each grey-box candidate starts from the best fit (lowest fitting-part ESR) among
@@ -313,6 +314,9 @@ def fit_auto(input, target, sample_rate: int | None = None, *, candidates=None,
         decision["refit_rejected"].append({"model": chosen, "unidentifiable": lost})
         pool = [r for r in rows if r["eligible"] and r["model"] not in refits]
         decision["chosen"] = first = min(pool, key=lambda r: r["score"])["model"]
+        # The next winner's stages its fold fit left on a bound are pruned as the first winner's were.
+        steps = prune_stages(rows, fits, decision, _FoldFitter(x, y, sr, layout, fit_kw, callback))
+        decision["pruned"] += [{**st, "after": "refit_rejected"} for st in steps]
     final.extra["auto"] = {
         "candidates": rows, **decision, "validation_fraction": validation,
         "validation_seconds": sum(hi - lo for lo, hi in (layout.scored_range(b) for b in layout.held_out)) / sr,

@@ -370,6 +370,37 @@ def test_fit_auto_refits_the_next_candidate_when_the_refit_runs_a_time_constant_
     assert "ff+prel won on the folds, but its refit on the whole pair left release_long_ms" in capsys.readouterr().out
 
 
+def test_fit_auto_prunes_the_next_candidate_after_a_rejected_refit(monkeypatch):
+    """The next eligible candidate after a rejected refit has its own stages on a bound pruned, as the first
+    winner's would have been."""
+    from types import SimpleNamespace
+
+    import dspnewton.fitting as fitting
+    import dspnewton.selection as selection
+    from dspnewton.model.schema import param_spec
+
+    monkeypatch.setattr(selection, "_FoldFitter", CannedFitter)
+    monkeypatch.setitem(CANNED, "ff+prel", ([0.005] * 4, {}))
+    monkeypatch.setitem(CANNED, "fb+prel+outshelf", ([0.008] * 4, {"output_shelf_hz": "lower"}))
+    monkeypatch.setitem(CANNED, "fb+prel", ([0.0081] * 4, {}))  # 1.25 % worse: the stage is dropped
+    refits = []
+
+    def refit(x, y, sr, model, init, callback=None, **kw):
+        params = get_model(model).warm_start({}, sr)
+        if model == "ff+prel":
+            params["release_long_ms"] = param_spec("release_long_ms").hi
+        refits.append(model)
+        return SimpleNamespace(model=model, all_params=params, esr=0.01, extra={}, seconds=0.0)
+
+    monkeypatch.setattr(fitting, "fit", refit)
+    x = program_material(6.0, SR, seed=3)
+    r = selection.fit_auto(x, 0.5 * x, SR, candidates=["ff+prel", "fb+prel+outshelf"], overlap_seconds=0.5)
+    auto = r.extra["auto"]
+    assert refits == ["ff+prel", "fb+prel"] and auto["chosen"] == "fb+prel"
+    assert [(s["from"], s["to"], s["stage"], s.get("after")) for s in auto["pruned"]] == [
+        ("fb+prel+outshelf", "fb+prel", "outshelf", "refit_rejected")]
+
+
 def test_cli_report_says_which_stages_were_pruned(capsys):
     from dspnewton.cli_report import print_selection
 
