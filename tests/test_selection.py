@@ -333,10 +333,9 @@ def test_fit_auto_prunes_a_stage_its_refit_leaves_on_a_bound(monkeypatch):
     assert np.isfinite(auto["refit_esr"])
 
 
-def test_fit_auto_refits_the_next_candidate_when_the_refit_runs_a_time_constant_off_the_pair(monkeypatch, capsys):
-    """The fold fit of the best candidate kept its long release inside its range; the refit on the whole pair
-    pressed it onto its upper bound, longer than the pair (unidentifiable, as the fold fits' rule says): the next
-    eligible candidate is refitted and chosen, and the record says why."""
+def _auto_with_ff_prel_refit_rejected(monkeypatch, candidates, canned):
+    """fit_auto on canned fold fits (``canned``: model -> (folds, bounds), with ``ff+prel`` best) whose refit of
+    ``ff+prel`` presses its long release onto its upper bound: (the record, the models refitted in order)."""
     from types import SimpleNamespace
 
     import dspnewton.fitting as fitting
@@ -345,7 +344,8 @@ def test_fit_auto_refits_the_next_candidate_when_the_refit_runs_a_time_constant_
 
     monkeypatch.setattr(selection, "_FoldFitter", CannedFitter)
     monkeypatch.setitem(CANNED, "ff+prel", ([0.005] * 4, {}))
-    monkeypatch.setitem(CANNED, "fb+prel", ([0.008] * 4, {}))
+    for name, row in canned.items():
+        monkeypatch.setitem(CANNED, name, row)
     refits = []
 
     def refit(x, y, sr, model, init, callback=None, **kw):
@@ -357,9 +357,18 @@ def test_fit_auto_refits_the_next_candidate_when_the_refit_runs_a_time_constant_
 
     monkeypatch.setattr(fitting, "fit", refit)
     x = program_material(6.0, SR, seed=3)
-    r = selection.fit_auto(x, 0.5 * x, SR, candidates=["ff+prel", "fb+prel"], overlap_seconds=0.5)
-    auto = r.extra["auto"]
-    assert refits == ["ff+prel", "fb+prel"] and r.model == auto["chosen"] == "fb+prel"
+    r = selection.fit_auto(x, 0.5 * x, SR, candidates=candidates, overlap_seconds=0.5)
+    assert r.model == r.extra["auto"]["chosen"]
+    return r.extra["auto"], refits
+
+
+def test_fit_auto_refits_the_next_candidate_when_the_refit_runs_a_time_constant_off_the_pair(monkeypatch, capsys):
+    """The fold fit of the best candidate kept its long release inside its range; the refit on the whole pair
+    pressed it onto its upper bound, longer than the pair (unidentifiable, as the fold fits' rule says): the next
+    eligible candidate is refitted and chosen, and the record says why."""
+    auto, refits = _auto_with_ff_prel_refit_rejected(monkeypatch, ["ff+prel", "fb+prel"],
+                                                     {"fb+prel": ([0.008] * 4, {})})
+    assert refits == ["ff+prel", "fb+prel"] and auto["chosen"] == "fb+prel"
     assert auto["refit_rejected"] == [{"model": "ff+prel", "unidentifiable": ["release_long_ms"]}]
     row = next(c for c in auto["candidates"] if c["model"] == "ff+prel")
     assert not row["eligible"] and "release_long_ms" in row["why"] and "refit" in row["why"]
@@ -373,29 +382,10 @@ def test_fit_auto_refits_the_next_candidate_when_the_refit_runs_a_time_constant_
 def test_fit_auto_prunes_the_next_candidate_after_a_rejected_refit(monkeypatch):
     """The next eligible candidate after a rejected refit has its own stages on a bound pruned, as the first
     winner's would have been."""
-    from types import SimpleNamespace
-
-    import dspnewton.fitting as fitting
-    import dspnewton.selection as selection
-    from dspnewton.model.schema import param_spec
-
-    monkeypatch.setattr(selection, "_FoldFitter", CannedFitter)
-    monkeypatch.setitem(CANNED, "ff+prel", ([0.005] * 4, {}))
-    monkeypatch.setitem(CANNED, "fb+prel+outshelf", ([0.008] * 4, {"output_shelf_hz": "lower"}))
-    monkeypatch.setitem(CANNED, "fb+prel", ([0.0081] * 4, {}))  # 1.25 % worse: the stage is dropped
-    refits = []
-
-    def refit(x, y, sr, model, init, callback=None, **kw):
-        params = get_model(model).warm_start({}, sr)
-        if model == "ff+prel":
-            params["release_long_ms"] = param_spec("release_long_ms").hi
-        refits.append(model)
-        return SimpleNamespace(model=model, all_params=params, esr=0.01, extra={}, seconds=0.0)
-
-    monkeypatch.setattr(fitting, "fit", refit)
-    x = program_material(6.0, SR, seed=3)
-    r = selection.fit_auto(x, 0.5 * x, SR, candidates=["ff+prel", "fb+prel+outshelf"], overlap_seconds=0.5)
-    auto = r.extra["auto"]
+    auto, refits = _auto_with_ff_prel_refit_rejected(
+        monkeypatch, ["ff+prel", "fb+prel+outshelf"],
+        {"fb+prel+outshelf": ([0.008] * 4, {"output_shelf_hz": "lower"}),
+         "fb+prel": ([0.0081] * 4, {})})  # 1.25 % worse: the stage is dropped
     assert refits == ["ff+prel", "fb+prel"] and auto["chosen"] == "fb+prel"
     assert [(s["from"], s["to"], s["stage"], s.get("after")) for s in auto["pruned"]] == [
         ("fb+prel+outshelf", "fb+prel", "outshelf", "refit_rejected")]
