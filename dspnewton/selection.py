@@ -516,11 +516,13 @@ def decide(rows: list, names=None) -> dict:
     pool = [r for r in rows if r["eligible"] and (names is None or r["model"] in names or r["model"] == "ff5")]
     chosen = min(pool, key=lambda r: r["score"])["model"]
     return {"chosen": chosen, "rule": "lowest mean held-out ESR ratio to ff5 among candidates no worse than ff5 on "
-                                      f"any used fold, whose start-up level error (50 ms windows of the first "
-                                      f"second) exceeds ff5's by more than {STARTUP_DB_MARGIN:g} dB for no more "
-                                      "(summed over the windows, dB s) than ff5's exceeds its, and no time constant both on a bound and longer than the fitted "
-                                      "audio; then each signal-path stage the chosen fit left on a bound is dropped "
-                                      "when the model without it is eligible and scores at most "
+                                      f"any used fold, whose start is not worse than ff5's both at its worst (the "
+                                      f"largest level error of the first second's 50 ms windows more than "
+                                      f"{STARTUP_DB_MARGIN:g} dB above ff5's) and on balance (window by window, more "
+                                      f"level error beyond ff5's + {STARTUP_DB_MARGIN:g} dB than the other way), and "
+                                      "with no time constant both on a bound and longer than the fitted audio; then "
+                                      "each signal-path stage the chosen fit left on a bound is dropped when the model "
+                                      "without it is eligible and scores at most "
                                       f"{100 * PRUNE_TOLERANCE:g} % higher",
             "start_matched": start_matched, "skipped_folds": skipped}
 
