@@ -204,15 +204,14 @@ def _selection_frames(x: torch.Tensor, y: torch.Tensor, layout: FoldLayout):
 def fold_scores(pred: torch.Tensor, y: torch.Tensor, layout: FoldLayout) -> dict:
     """Per fold pre-emphasised ESR (None for a nearly silent fold) of the whole-pair render ``pred`` (1, T) or (T,),
     the from-rest fold's first-second ESR and the start-up level error."""
-    from .objective.metrics import STARTUP_SECONDS, segment_esrs, startup_window_levels_db
+    from .objective.metrics import STARTUP_SECONDS, largest_level_error_db, segment_esrs, startup_window_levels_db
 
     pred, y = pred.double().reshape(-1), y.double().reshape(-1)
     n1 = min(round(STARTUP_SECONDS * layout.sample_rate), layout.scored_range(0)[1])
     ranges = [layout.scored_range(b) for b in layout.held_out] + [(0, n1)]
     *folds, first = segment_esrs(pred, y, ranges, SILENT_FOLD_DB)
     windows = startup_window_levels_db(pred, y, layout.sample_rate)
-    levels = [abs(v) for v in windows if v is not None]
-    return {"esr_folds": folds, "esr_first_second": first, "startup_db": max(levels) if levels else None,
+    return {"esr_folds": folds, "esr_first_second": first, "startup_db": largest_level_error_db(windows),
             "startup_windows_db": windows}
 
 
@@ -286,6 +285,13 @@ def fit_auto(input, target, sample_rate: int | None = None, *, candidates=None,
     names, skipped = runnable_candidates(names, sr, candidates is not None)
     rows, fits, decision = score_candidates(x, y, sr, layout, names, fit_kw, callback)
     decision["skipped_candidates"] = skipped
+    fitter = []  # one fold fitter (it frames the whole pair), built when pruning first needs it
+
+    def fold_fitter():
+        if not fitter:
+            fitter.append(_FoldFitter(x, y, sr, layout, fit_kw, callback))
+        return fitter[0]
+
     refits, first = {}, (decision["pruned"][0]["from"] if decision["pruned"] else decision["chosen"])
     decision["refit_rejected"] = []
     while True:
@@ -297,8 +303,7 @@ def fit_auto(input, target, sample_rate: int | None = None, *, candidates=None,
             if not set(stages_on_bounds(chosen, at)) - set(stages_on_bounds(chosen, row["at_bounds"])):
                 break
             row["at_bounds_refit"] = at
-            steps = prune_stages(rows, fits, decision, _FoldFitter(x, y, sr, layout, fit_kw, callback), {chosen: at},
-                                 first)
+            steps = prune_stages(rows, fits, decision, fold_fitter(), {chosen: at}, first)
             if not steps or decision["chosen"] in refits:
                 decision["chosen"] = chosen
                 break
@@ -315,7 +320,7 @@ def fit_auto(input, target, sample_rate: int | None = None, *, candidates=None,
         pool = [r for r in rows if r["eligible"] and r["model"] not in refits]
         decision["chosen"] = first = min(pool, key=lambda r: r["score"])["model"]
         # The next winner's stages its fold fit left on a bound are pruned as the first winner's were.
-        steps = prune_stages(rows, fits, decision, _FoldFitter(x, y, sr, layout, fit_kw, callback))
+        steps = prune_stages(rows, fits, decision, fold_fitter())
         decision["pruned"] += [{**st, "after": "refit_rejected"} for st in steps]
     final.extra["auto"] = {
         "candidates": rows, **decision, "validation_fraction": validation,
@@ -488,6 +493,7 @@ def decide(rows: list, names=None) -> dict:
     if not used:
         raise InputError("every held-out fold of the pair is nearly silent; model selection has nothing to score. "
                          "Use a pair with signal throughout, or name a model (e.g. --model ff5)")
+    cap = (base["startup_db"] or 0.0) + STARTUP_DB_MARGIN  # the start-up level error's, at its worst
     for r in rows:
         ratios = []
         for i in used:
@@ -502,12 +508,12 @@ def decide(rows: list, names=None) -> dict:
             if worse:
                 why.append("worse than ff5 on fold " + ", ".join(
                     f"{i} ({'from rest' if i == 0 else 'continuing'}, x{r['ratio_folds'][str(i)]:.3g})" for i in worse))
-            worse_db_s, better_db_s = startup_excess(r, base)
-            cap = (base["startup_db"] or 0.0) + STARTUP_DB_MARGIN
-            if start_matched and 0 in used and (r["startup_db"] or 0.0) > cap and worse_db_s > better_db_s:
-                why.append(f"start-up level error {r['startup_db']:.3g} dB > {cap:.3g} dB and worse than ff5's on "
-                           f"balance ({worse_db_s:.3g} dB s beyond ff5's + {STARTUP_DB_MARGIN:g} dB, "
-                           f"{better_db_s:.3g} dB s the other way)")
+            if start_matched and 0 in used and (r["startup_db"] or 0.0) > cap:  # worse at its worst: on balance?
+                worse_db_s, better_db_s = startup_excess(r, base)
+                if worse_db_s > better_db_s:
+                    why.append(f"start-up level error {r['startup_db']:.3g} dB > {cap:.3g} dB and worse than ff5's "
+                               f"on balance ({worse_db_s:.3g} dB s beyond ff5's + {STARTUP_DB_MARGIN:g} dB, "
+                               f"{better_db_s:.3g} dB s the other way)")
             if r["unidentifiable"]:
                 why.append("time constants on a bound and longer than the audio it was fitted on: "
                            + ", ".join(r["unidentifiable"]))

@@ -11,7 +11,7 @@ from .preemphasis import PREEMPHASIS_POLE, preemphasis
 
 __all__ = ["esr", "mse", "ldr", "delta_ldr", "integrated_loudness", "clip_scores", "clip_scores_from_loss",
            "preemphasis_energy", "segment_esrs",
-           "startup_level_error_db", "startup_window_levels_db",
+           "startup_level_error_db", "startup_window_levels_db", "largest_level_error_db",
            "STARTUP_SECONDS", "STARTUP_WINDOW_MS"]
 
 STARTUP_SECONDS = 1.0  # the start of a clip, reported on its own
@@ -115,8 +115,13 @@ def startup_level_error_db(pred: torch.Tensor, target: torch.Tensor, sample_rate
     pred, target: (T,) or (C, T).  Windows where both are below -60 dBFS RMS are skipped (a
     silent start has no level to match); None when every window is.
     """
-    levels = [abs(v) for v in startup_window_levels_db(pred, target, sample_rate, seconds, window_ms)
-              if v is not None]
+    return largest_level_error_db(startup_window_levels_db(pred, target, sample_rate, seconds, window_ms))
+
+
+def largest_level_error_db(windows: list) -> float | None:
+    """The largest magnitude of :func:`startup_window_levels_db`'s per-window levels (None when every window is
+    silent)."""
+    levels = [abs(v) for v in windows if v is not None]
     return max(levels) if levels else None
 
 
