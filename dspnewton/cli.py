@@ -287,7 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output directory")
     p.add_argument("--hessian", default="auto", choices=("auto",) + STRATEGIES, help="Hessian strategy (default: fused)")
     p.add_argument("--optimizer", default="newton", choices=("newton", "adam", "lbfgs"))
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--device", default="cpu",
+                   help="cpu (default) or cuda; grey-box models' exact passes run one GPU thread per frame and are "
+                        "faster on the CPU (docs/long_fits.md)")
     p.add_argument("--dtype", default="float64", choices=("float32", "float64"))
     p.add_argument("--init", metavar="FIT_JSON", help="warm start from an earlier fit.json")
     p.add_argument("--max-iter", type=int, default=None, metavar="N")

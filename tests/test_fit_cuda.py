@@ -58,10 +58,15 @@ def test_greybox_fused_cuda_equals_cpu():
 
     x, y = _pair(30.0)
     frames = make_frames(x, y, SR)
-    for name in ("fb+2rel", RECOMMENDED_MODEL, "ff+knee+sc+tube"):
+    # The first- and second-order transformer stages and the saturating core, on ff5- and feedback-based models,
+    # and the largest model (every coefficient of the frame body active at once).
+    for name in ("fb+2rel", RECOMMENDED_MODEL, "ff+knee+sc+tube", "ff+inhp+outshelf", "ff+in2+core+out2",
+                 "fb+knee+rms+prel+sc+tube+in2+core+out2"):
         m = get_model(name)
-        theta = m.physical_to_theta({**m.defaults(), "threshold_db": -25.0, "slow_mix": 0.3}
-                                    if "slow_mix" in m.param_names else {**m.defaults(), "threshold_db": -25.0}, SR)
+        point = {"threshold_db": -25.0, "slow_mix": 0.3, "input_hp_hz": 60.0, "output_shelf_db": -4.0,
+                 "input_hp2_hz": 40.0, "input_q": 1.1, "core_hz": 30.0, "core_sat_db": -6.0,
+                 "output_lp_hz": 12000.0, "output_q": 0.9}
+        theta = m.physical_to_theta({**m.defaults(), **{k: v for k, v in point.items() if k in m.param_names}}, SR)
         L, g, H = exact_loss_grad_hess(m, theta, frames)
         Lc, gc, Hc = exact_loss_grad_hess(m, theta, frames.to(device="cuda"))
         assert abs(float(Lc) - float(L)) <= 1e-11 * abs(float(L))
