@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from .model.names import RECOMMENDED_MODEL, parse_model
 
-__all__ = ["SHORT_LIST", "VALIDATION_FRACTION", "FOLDS", "PRUNE_TOLERANCE", "short_list_text", "auto_text"]
+__all__ = ["SHORT_LIST", "VALIDATION_FRACTION", "FOLDS", "PRUNE_TOLERANCE", "SELECTION_FIT_SECONDS", "short_list_text",
+           "auto_text"]
 
 SHORT_LIST = (
     ("ff5", "the published five-parameter model: the baseline every other candidate has to beat"),
@@ -37,6 +38,10 @@ SHORT_LIST = (
 VALIDATION_FRACTION = 0.25
 FOLDS = 4
 PRUNE_TOLERANCE = 0.05  # a signal-path stage left on a bound is dropped when that costs at most this (score ratio)
+# The most audio (s) the candidates are fitted on: on longer pairs each run of fitted blocks keeps its last share of
+# it, so that the selection's cost stops growing with the pair (every candidate is a full Newton fit); the chosen
+# model is refitted on the whole pair all the same.
+SELECTION_FIT_SECONDS = 60.0
 
 
 def short_list_text() -> str:
@@ -49,7 +54,8 @@ def short_list_text() -> str:
 def auto_text() -> str:
     """How ``--model auto`` chooses (``dspnewton models``)."""
     return (f"--model auto (fit, sweep, capture fit) fits each of this short list on "
-            f"{100 * (1 - VALIDATION_FRACTION):g} % of the pair,\nscores it on {FOLDS} held-out folds (the first "
-            f"from rest, from sample 0), keeps the best that is never\nworse than ff5 on a fold, drops each "
-            f"signal-path stage its fit left on a bound when the model\nwithout it scores at most "
+            f"{100 * (1 - VALIDATION_FRACTION):g} % of the pair (at most\n{SELECTION_FIT_SECONDS:g} s of it), scores it "
+            f"on {FOLDS} held-out folds (the first from rest, from sample 0),\nkeeps the best that is never worse "
+            f"than ff5 on a fold, drops each signal-path stage its fit\nleft on a bound when the model without it "
+            f"scores at most "
             f"{100 * PRUNE_TOLERANCE:g} % worse, and refits it on the whole pair:")

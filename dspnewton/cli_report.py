@@ -60,9 +60,11 @@ def print_selection(auto: dict | None) -> None:
     """The candidates of a ``--model auto`` fit, lowest score (held-out ESR ratio to ff5) first."""
     if not auto:
         return
+    fitted = auto["folds"].get("fitted_seconds")  # absent from records written before the cap
     print(f"model selection: {len(auto['folds']['folds'])} held-out folds ({100 * auto['validation_fraction']:g} %, "
-          f"{auto['validation_seconds']:.3g} s; the first from rest); chosen {auto['chosen']}, refitted on the "
-          f"whole pair")
+          f"{auto['validation_seconds']:.3g} s; the first from rest)"
+          + ("" if fitted is None else f", candidates fitted on {fitted:.3g} s")
+          + f"; chosen {auto['chosen']}, refitted on the whole pair")
     for skip in auto.get("skipped_folds", []):
         print(f"note: fold {skip['fold']} skipped: {skip['why']}")
     for step in auto.get("pruned", []):

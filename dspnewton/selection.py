@@ -5,7 +5,9 @@
 pair's first sample with the model starting from rest (what a listener hears when
 playback starts; the unit too starts from rest), and three more spread evenly over
 the pair, scored **continuing** from the state the model has there.  No candidate
-is fitted on a held-out block: each is fitted on the other blocks, one frame per
+is fitted on a held-out block: each is fitted on the other blocks (at most
+``candidates.SELECTION_FIT_SECONDS`` of them, 60 s: on a longer pair each run of fitted blocks keeps
+its last share, so that the selection's cost stops growing with the pair), one frame per
 run of consecutive fitted blocks, the model starting from rest at the pair's first
 sample (``frame_lengths.SEGMENT_WARMUP_SECONDS`` before the run on long pairs), so the
 held-out audio shapes the state but never the loss, and the fit's loss and exact
@@ -77,7 +79,7 @@ import soundfile as sf
 import torch
 
 from .audio import InputError, prepare_pair
-from .candidates import FOLDS, PRUNE_TOLERANCE, SHORT_LIST, VALIDATION_FRACTION, short_list_text
+from .candidates import FOLDS, PRUNE_TOLERANCE, SELECTION_FIT_SECONDS, SHORT_LIST, VALIDATION_FRACTION, short_list_text
 from .model.greybox_spec import parse_model
 from .model.names import OPTION_PARAMS, SIGNAL_PATH_OPTIONS, ModelSpec
 from .model.schema import PARAMETERS
@@ -128,7 +130,7 @@ class FoldLayout:
 
     The pair is cut into ``blocks`` blocks of ``hop`` samples after a ``warmup``: block b scores
     :meth:`scored_range` (block 0 from sample 0).  ``held_out`` are the blocks of the folds (the first is
-    the from-rest fold), the others are fitted on (:func:`_selection_frames`).
+    the from-rest fold), the others are fitted on (:meth:`fitted_ranges`, at most ``fit_samples`` of them).
     """
 
     n_samples: int
@@ -137,6 +139,7 @@ class FoldLayout:
     warmup: int
     blocks: int
     held_out: list
+    fit_samples: int | None = None
 
     def scored_range(self, b: int) -> tuple[int, int]:
         """[start, stop) samples scored by block b."""
@@ -147,21 +150,45 @@ class FoldLayout:
     def fitted(self) -> list:
         return [b for b in range(self.blocks) if b not in self.held_out]
 
+    def fitted_ranges(self) -> list:
+        """``[[lo, hi), ...]`` samples the candidates are fitted on: one range per run of consecutive fitted
+        blocks; where they hold more than ``fit_samples`` in all, each keeps its last share of it (its length
+        x fit_samples / total, at least one sample), so that its end still meets the next held-out fold."""
+        runs = []
+        for b in self.fitted:
+            lo, hi = self.scored_range(b)
+            if runs and runs[-1][1] == lo:
+                runs[-1][1] = hi
+            else:
+                runs.append([lo, hi])
+        total = sum(hi - lo for lo, hi in runs)
+        if self.fit_samples is not None and total > self.fit_samples:
+            runs = [[hi - max(1, (hi - lo) * self.fit_samples // total), hi] for lo, hi in runs]
+        return runs
+
     def to_dict(self) -> dict:
+        ranges = self.fitted_ranges()
         return {"folds": [{"kind": "from rest" if i == 0 else "continuing",
                            "samples": list(self.scored_range(b))} for i, b in enumerate(self.held_out)],
-                "blocks": self.blocks, "block_samples": self.hop, "warmup_samples": self.warmup}
+                "blocks": self.blocks, "block_samples": self.hop, "warmup_samples": self.warmup,
+                "fitted": ranges, "fitted_seconds": sum(hi - lo for lo, hi in ranges) / self.sample_rate}
 
 
 def fold_layout(n_samples: int, sample_rate: int, validation: float = VALIDATION_FRACTION, folds: int = FOLDS,
-                overlap_seconds: float = OVERLAP_SECONDS) -> FoldLayout:
+                overlap_seconds: float = OVERLAP_SECONDS, fit_seconds: float | None = SELECTION_FIT_SECONDS
+                ) -> FoldLayout:
     """The :class:`FoldLayout` of a pair; InputError when the pair is too short for the folds.
 
     Each block needs at least :data:`MIN_FOLD_SECONDS`, so the pair at least
-    ``folds / validation`` blocks of it plus the warm-up (``overlap_seconds``).
+    ``folds / validation`` blocks of it plus the warm-up (``overlap_seconds``).  ``fit_seconds``: the most
+    audio the candidates are fitted on (:data:`~dspnewton.candidates.SELECTION_FIT_SECONDS`; None: all the
+    fitted blocks).
     """
     if not 0.0 < validation < 1.0:
         raise InputError(f"the validation fraction must lie strictly between 0 and 1, got {validation}")
+    if fit_seconds is not None and not fit_seconds > 0.0:
+        raise InputError(f"model selection needs some audio to fit its candidates on: fit_seconds must be > 0 "
+                         f"(or None for all of the fitted blocks), got {fit_seconds}")
     if not isinstance(folds, int) or folds < 2:
         raise InputError(f"model selection needs at least 2 folds (one from rest, one continuing), got {folds}")
     blocks = max(folds + 1, int(round(folds / validation)))
@@ -176,7 +203,8 @@ def fold_layout(n_samples: int, sample_rate: int, validation: float = VALIDATION
             f"{overlap_seconds:g} s warm-up (at least {need:.3g} s in all). Use a longer pair, or name a model "
             f"(e.g. --model ff5)")
     held = sorted({round(i * (blocks - 1) / (folds - 1)) for i in range(folds)})
-    return FoldLayout(n_samples, sample_rate, hop, warmup, blocks, held)
+    cap = None if fit_seconds is None else max(1, int(round(fit_seconds * sample_rate)))
+    return FoldLayout(n_samples, sample_rate, hop, warmup, blocks, held, cap)
 
 
 def _selection_frames(x: torch.Tensor, y: torch.Tensor, layout: FoldLayout):
@@ -191,14 +219,7 @@ def _selection_frames(x: torch.Tensor, y: torch.Tensor, layout: FoldLayout):
     if x.dim() > 1 and x.shape[0] != 1:
         raise InputError(f"model selection needs a mono pair; got {x.shape[0]} channels: mix the channels "
                          f"({{channels}})", {"channels": "mix"})
-    runs = []
-    for b in layout.fitted:
-        lo, hi = layout.scored_range(b)
-        if runs and runs[-1][1] == lo:
-            runs[-1][1] = hi
-        else:
-            runs.append([lo, hi])
-    return make_segment_frames(x, y, layout.sample_rate, runs)
+    return make_segment_frames(x, y, layout.sample_rate, layout.fitted_ranges())
 
 
 def fold_scores(pred: torch.Tensor, y: torch.Tensor, layout: FoldLayout) -> dict:
@@ -243,7 +264,8 @@ def _long_time_constants(result, fitted_seconds: float) -> list:
 
 
 def fit_auto(input, target, sample_rate: int | None = None, *, candidates=None,
-             validation: float = VALIDATION_FRACTION, folds: int = FOLDS, resample: bool = False, trim: bool = False,
+             validation: float = VALIDATION_FRACTION, folds: int = FOLDS,
+             fit_seconds: float | None = SELECTION_FIT_SECONDS, resample: bool = False, trim: bool = False,
              channels: str | None = None, align: bool = False, callback=None, dist=None, init=None,
              optimizer: str = "newton", **fit_kw):
     """Fit every candidate on the fitted blocks, score each on the held-out folds, refit the chosen one on all.
@@ -253,7 +275,8 @@ def fit_auto(input, target, sample_rate: int | None = None, *, candidates=None,
         candidates: model names (default: :data:`SHORT_LIST`); ``ff5`` is always fitted (the warm start
             and the baseline no choice may be worse than).
         validation: the held-out fraction (default 0.25); folds: how many held-out blocks (default 4,
-            the first of them scored from rest).
+            the first of them scored from rest); fit_seconds: the most audio the candidates are fitted on
+            (default :data:`~dspnewton.candidates.SELECTION_FIT_SECONDS`; None: all of the fitted blocks).
         callback: called with each Newton history entry, and with ``{"candidate": row}`` after each
             candidate is scored.
         fit_kw: passed to every :func:`dspnewton.fit` (framing of the final refit, Hessian strategy, options, ...).
@@ -280,7 +303,7 @@ def fit_auto(input, target, sample_rate: int | None = None, *, candidates=None,
     t0 = time.perf_counter()
     pair = prepare_pair(input, target, sample_rate, resample=resample, trim=trim, channels=channels, align=align)
     x, y, sr = pair.x, pair.y, pair.sample_rate
-    layout = fold_layout(x.shape[-1], sr, validation, folds, float(fit_kw.get("overlap_seconds", 1.0)))
+    layout = fold_layout(x.shape[-1], sr, validation, folds, float(fit_kw.get("overlap_seconds", 1.0)), fit_seconds)
     fit_kw = dict(fit_kw, channels=channels)
     names, skipped = runnable_candidates(names, sr, candidates is not None)
     rows, fits, decision = score_candidates(x, y, sr, layout, names, fit_kw, callback)
@@ -374,7 +397,7 @@ class _FoldFitter:
         self.kw = {k: v for k, v in fit_kw.items()
                    if k not in ("frame_seconds", "overlap_seconds", "channels", "initial_state")}
         self.kw["initial_state"] = "rest"
-        self.fitted_seconds = len(layout.fitted) * layout.hop / sr
+        self.fitted_seconds = sum(hi - lo for lo, hi in layout.fitted_ranges()) / sr
 
     def __call__(self, name: str, start: str | None, init=None):
         from .fitting import ff5_multistart, fit_frames, fit_options

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from dspnewton.audio import InputError
 from dspnewton.model.greybox_spec import RECOMMENDED_MODEL
 from dspnewton.model.models import get_model
 from dspnewton.objective.framing import make_segment_frames
@@ -81,3 +82,23 @@ def test_selection_fits_each_run_of_fitted_blocks_from_the_first_sample():
     runs = [(layout.scored_range(a)[0], layout.scored_range(b)[1]) for a, b in ((1, 4), (6, 9), (11, 14))]
     assert frames.offsets.tolist() == [0, 0, 0]
     assert list(zip(frames.starts.tolist(), frames.valid.tolist())) == runs
+    assert layout.to_dict()["fitted"] == [list(r) for r in runs]  # under the cap (60 s): every fitted block
+
+
+def test_selection_fits_at_most_its_cap_the_end_of_each_run():
+    x = torch.randn(1, 8 * SR, dtype=torch.float64)
+    full = fold_layout(x.shape[-1], SR, fit_seconds=None).fitted_ranges()
+    layout = fold_layout(x.shape[-1], SR, fit_seconds=1.5)
+    ranges = layout.fitted_ranges()
+    total = sum(hi - lo for lo, hi in full)
+    # Each run keeps its last share of the cap: it still ends where the next held-out fold begins.
+    assert [hi for _, hi in ranges] == [hi for _, hi in full]
+    assert [hi - lo for lo, hi in ranges] == [(hi - lo) * int(1.5 * SR) // total for lo, hi in full]
+    assert sum(hi - lo for lo, hi in ranges) <= 1.5 * SR
+    assert layout.to_dict()["fitted_seconds"] == pytest.approx(sum(hi - lo for lo, hi in ranges) / SR)
+    frames = _selection_frames(x, x, layout)  # each range from rest 10 s before it: here the pair's first sample
+    assert frames.offsets.tolist() == [0, 0, 0]
+    assert list(zip(frames.starts.tolist(), frames.valid.tolist())) == [tuple(r) for r in ranges]
+    for bad in (0.0, -2.0):
+        with pytest.raises(InputError, match="fit_seconds must be > 0"):
+            fold_layout(x.shape[-1], SR, fit_seconds=bad)

@@ -65,6 +65,11 @@ def test_fit_auto_records_every_candidate_and_keeps_the_best(pair, tmp_path, cap
     assert [f["kind"] for f in folds] == ["from rest", "continuing", "continuing", "continuing"]
     assert folds[0]["samples"][0] == 0 and folds[-1]["samples"][1] == 6 * SR  # the first and the last block
     assert auto["validation_seconds"] == pytest.approx(sum(f["samples"][1] - f["samples"][0] for f in folds) / SR)
+    # Under SELECTION_FIT_SECONDS every other block is fitted on, and the report says how much.
+    fitted = auto["folds"]["fitted"]
+    assert auto["folds"]["fitted_seconds"] == pytest.approx(sum(hi - lo for lo, hi in fitted) / SR)
+    assert fitted[-1][1] == folds[-1]["samples"][0] and auto["folds"]["fitted_seconds"] < 6.0
+    assert f"candidates fitted on {auto['folds']['fitted_seconds']:.3g} s" in text
     # The refit is warm-started from the chosen candidate and fits the whole pair.
     r = FitResult.load(out / "fit.json")
     assert r.model == best["model"] and r.esr == pytest.approx(auto["refit_esr"])
