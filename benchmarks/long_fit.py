@@ -114,12 +114,13 @@ def _watch_peak_rss(proc) -> int:
 
 
 def _auto_summary(auto: dict | None) -> dict | None:
-    """``--model auto``: the chosen model, the stages pruned and, per candidate, its fit's seconds, ESR, score,
-    start-up level error and verdict (and the model it was pruned from)."""
+    """``--model auto``: the chosen model, the stages pruned, the audio the candidates were fitted on (s) and, per
+    candidate, its fit's seconds, ESR, score, start-up level error and verdict (and the model it was pruned from)."""
     if not auto:
         return None
     keys = ("model", "seconds", "esr_fit", "score", "startup_db", "eligible", "why", "unidentifiable", "pruned_from")
     return {"chosen": auto.get("chosen"), "pruned": auto.get("pruned", []),
+            "fitted_seconds": auto.get("folds", {}).get("fitted_seconds"),
             "candidates": [{k: c.get(k) for k in keys if k in c} for c in auto["candidates"]]}
 
 

@@ -250,6 +250,27 @@ def _models_text() -> str:
     return MODELS_TEXT.format(n_models=len(models), max_params=max(m.n_params for m in models))
 
 
+LONG_PAIR_AUTO = Path(__file__).resolve().parent.parent / "docs" / "results" / "long_fit_auto_capped.json"
+
+
+def _long_pair_selection(path: Path) -> str | None:
+    """The selection's cost on a long pair, from ``benchmarks/long_fit.py --models auto``'s JSON (None if absent)."""
+    if not path.exists():
+        return None
+    d = json.loads(path.read_text())
+    r = next((f for f in d.get("fits", []) if f["model"] == "auto" and f.get("auto")), None)
+    if r is None:
+        return None
+    a = r["auto"]
+    folds = sum(c.get("seconds") or 0.0 for c in a["candidates"])
+    return (f"- issue 26: the selection's cost at real scale: `dspnewton fit --model auto` on a {d['minutes']:g}-minute "
+            f"pair (`benchmarks/long_fit.py`, the optical unit, compress 70; `docs/results/{path.name}`) took "
+            f"{r['wall_s']:.0f} s in all: the {len(a['candidates'])} fold fits {folds:.0f} s (each on "
+            f"{a['fitted_seconds']:.1f} s of the fitted blocks), the rest reading the pair, rendering and refitting "
+            f"the chosen `{a['chosen']}` on the whole pair (ESR {r['esr_percent']:.3f} %, peak "
+            f"{r['peak_rss_gb']:.1f} GB).")
+
+
 def _issue26_verdict(by: dict, ratio: dict, tnames: list, unit_of: dict, timing) -> list:
     """The targets of issue 26 (second-order stages), per setting."""
     from dspnewton.model.names import SIGNAL_PATH_OPTIONS
@@ -278,6 +299,9 @@ def _issue26_verdict(by: dict, ratio: dict, tnames: list, unit_of: dict, timing)
                    f"{median(auto_s):.0f} s per setting (median; {min(auto_s):.0f}-{max(auto_s):.0f} s)"
                    + (f", {median(auto_s) / median(direct):.1f}x a direct fit of the largest model (`{LARGEST}`, "
                       f"median {median(direct):.0f} s)" if direct else "") + ".")
+        long = _long_pair_selection(LONG_PAIR_AUTO)
+        if long:
+            out.append(long)
         out.append(f"- issue 26: no fit of the chosen model with a signal-path parameter on a bound: "
                    f"{len(virt) - len(bad)} of {len(virt)} settings "
                    f"({'met' if not bad else 'not met: ' + '; '.join(f'{t}: ' + ', '.join(v) for t, v in bad.items())}).")
