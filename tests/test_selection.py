@@ -82,8 +82,10 @@ def test_fit_auto_python_api_with_candidates(pair):
     from dspnewton.selection import fit_auto
 
     r = fit_auto(str(pair / "in.wav"), str(pair / "tg.wav"), candidates=["fb+2rel", "fb+2rel+inhp+outshelf"],
-                 max_iter=4, frame_seconds=2, overlap_seconds=0.5, validation=0.3)
+                 max_iter=4, frame_seconds=2, overlap_seconds=0.5, validation=0.3, fit_seconds=2.0)
     auto = r.extra["auto"]
+    # The candidates saw at most fit_seconds of the fitted blocks (about 3.8 s of them here).
+    assert 1.99 <= auto["folds"]["fitted_seconds"] <= 2.0 and len(auto["folds"]["fitted"]) == 3
     names = [c["model"] for c in auto["candidates"] if "pruned_from" not in c]
     assert names == ["ff5", "fb+2rel", "fb+2rel+inhp+outshelf"]  # ff5 always (the warm start and baseline)
     # ff5 is always the fallback: the choice is never worse than it on a held-out fold.  Pruning may only drop the
