@@ -208,7 +208,7 @@ A model is named by its options (`dspnewton models` explains them and `--model a
 | `outshelf` | output_shelf_hz, output_shelf_db | signal path: first-order output high shelf after everything (an output transformer's high-frequency loss; -40 dB is a low-pass) |
 | `in2` | input_hp2_hz, input_q | signal path: second-order input high-pass with Q (an input transformer's low end with the resonance its source impedance sets); instead of `inhp` |
 | `core` | core_hz, core_sat_db | signal path: the input transformer's saturating core after the input high-pass: flux `l += a v` (a first-order high-pass at core_hz while linear), output `v = x - l - b l^3` with `b = 10^(-core_sat_db/10)` (the magnetising current's lowest odd term of the anhysteretic curve: distortion grows with the flux, i.e. with level and towards low frequencies) |
-| `out2` | output_lp_hz, output_q | signal path: second-order output low-pass with Q (an output transformer's roll-off with its peak), last; instead of `outshelf`; needs a sample rate above 40 kHz (corners up to 20 kHz) |
+| `out2` | output_lp_hz, output_q | signal path: second-order output low-pass with Q (an output transformer's roll-off with its peak), last; instead of `outshelf`; needs a sample rate above 40 kHz (corners up to 20 kHz); it cannot be made transparent at 44.1 kHz: at its 20 kHz top (Q 0.71) its loss of the top octave and its phase lag below the corner leave 0.39 % ESR against the same `ff5` without it on `program_material`, 3.5 % on `music_like`, so units with no output roll-off pay that floor |
 
 All options compose except the two forms of one stage or release (`inhp`/`in2`, `outshelf`/`out2`,
 `2rel`/`prel`); at most {max_params} parameters.  The first-order stages are one-pole filters from analogue

@@ -43,7 +43,8 @@ OPTION_TABLE = (
     OptionSpec("core", "core", "signal path: saturating input transformer core (distortion growing with level "
                                "and towards low frequencies)", True),
     OptionSpec("out2", "out2", "signal path: second-order output low-pass with Q (an output transformer's "
-                               "high-frequency roll-off, with its peak)", True),
+                               "high-frequency roll-off, with its peak; never transparent: at its 20 kHz top it "
+                               "still dulls the top octave and lags its phase)", True),
 )
 # Options that do the same job in two ways: a model takes at most one of each pair.
 EXCLUSIVE_OPTIONS = (("2rel", "prel"), ("inhp", "in2"), ("outshelf", "out2"))
