@@ -59,7 +59,10 @@ def _start(model, x, y):
                                 "release_ms": 150.0}, SR)
 
 
-def hessian_part(x, y, models, revrev_frames: int, device: str = "cpu"):
+def hessian_part(x, y, models, revrev_frames: int, device: str = "cpu", on_row=None):
+    """Per model: the fused pass over the whole pair, its gradient and loss levels, one Newton iteration on its
+    first 2 minutes and reverse-over-reverse autograd scaled from ``revrev_frames`` frames; ``on_row(rows)``
+    after each model (the caller writes what is done, so a run stopped by a time limit keeps it)."""
     frames = make_frames(torch.from_numpy(x), torch.from_numpy(y), SR).to(device=device)
     short = make_frames(torch.from_numpy(x[:120 * SR]), torch.from_numpy(y[:120 * SR]), SR).to(device=device)
     rows = []
@@ -92,6 +95,8 @@ def hessian_part(x, y, models, revrev_frames: int, device: str = "cpu"):
                      "gradient_s": gradient, "gradient_vs_fused": gradient / fused, "loss_only_s": loss_only, "revrev_s_scaled": revrev, "speedup": revrev / fused,
                      "newton_iteration_2min_s": iteration_2min})
         print(f"  {name}: fused {fused:.2f} s, revrev ~{revrev:.0f} s", file=sys.stderr)
+        if on_row:
+            on_row(rows)
     base = next((r for r in rows if r["model"] == "ff5"), None)
     for r in rows:
         r["iteration_vs_ff5"] = r["newton_iteration_2min_s"] / base["newton_iteration_2min_s"] if base else None
@@ -175,7 +180,8 @@ def main(argv=None) -> int:
     x, y = make_pair(args.minutes)
     payload = {"machine": machine_info(args.device), "minutes": args.minutes, "sample_rate": SR}
     if not args.skip_hessian:
-        rows = hessian_part(x, y, args.models, args.revrev_frames, args.device)
+        rows = hessian_part(x, y, args.models, args.revrev_frames, args.device,
+                            on_row=lambda done: write_json(args.json, {**payload, "hessian": done, "partial": True}))
         print(f"\nLoss + gradient + exact Hessian over {args.minutes:g} min ({rows[0]['frames']} frames of 12 s); "
               f"revrev timed on {args.revrev_frames} frame(s) and scaled")
         print_table(rows, [("model", "model"), ("params", "P"), ("fused_s", "fused (s)"),
