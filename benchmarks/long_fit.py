@@ -43,12 +43,13 @@ from dspnewton.synth import music_like  # noqa: E402
 
 SR = 44100
 MODELS = ("ff5", "fb+2rel", RECOMMENDED_MODEL)
+UNIT_SETTING = (70, "compress")  # the embedded optical unit's peak reduction and mode that make the target
 
 
 def make_pair(minutes: float, seed: int = 11):
     base = music_like(60.0, SR, seed=seed)
     x = np.resize(base, int(minutes * 60 * SR))
-    y = OpticalLeveler(70, "compress").process(x, SR)
+    y = OpticalLeveler(*UNIT_SETTING).process(x, SR)
     return x, y
 
 

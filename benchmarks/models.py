@@ -261,10 +261,13 @@ def _long_pair_selection(path: Path) -> str | None:
     r = next((f for f in d.get("fits", []) if f["model"] == "auto" and f.get("auto")), None)
     if r is None:
         return None
+    from long_fit import UNIT_SETTING
+
     a = r["auto"]
     folds = sum(c.get("seconds") or 0.0 for c in a["candidates"])
     return (f"- issue 26: the selection's cost at real scale: `dspnewton fit --model auto` on a {d['minutes']:g}-minute "
-            f"pair (`benchmarks/long_fit.py`, the optical unit, compress 70; `docs/results/{path.name}`) took "
+            f"pair (`benchmarks/long_fit.py`, the optical unit, {UNIT_SETTING[1]} {UNIT_SETTING[0]}; "
+            f"`docs/results/{path.name}`) took "
             f"{r['wall_s']:.0f} s in all: the {len(a['candidates'])} fold fits {folds:.0f} s (each on "
             f"{a['fitted_seconds']:.1f} s of the fitted blocks), the rest reading the pair, rendering and refitting "
             f"the chosen `{a['chosen']}` on the whole pair (ESR {r['esr_percent']:.3f} %, peak "
