@@ -166,12 +166,16 @@ class FoldLayout:
             runs = [[hi - max(1, (hi - lo) * self.fit_samples // total), hi] for lo, hi in runs]
         return runs
 
+    @property
+    def fitted_seconds(self) -> float:
+        """How much audio the candidates are fitted on, s (:meth:`fitted_ranges`)."""
+        return sum(hi - lo for lo, hi in self.fitted_ranges()) / self.sample_rate
+
     def to_dict(self) -> dict:
-        ranges = self.fitted_ranges()
         return {"folds": [{"kind": "from rest" if i == 0 else "continuing",
                            "samples": list(self.scored_range(b))} for i, b in enumerate(self.held_out)],
                 "blocks": self.blocks, "block_samples": self.hop, "warmup_samples": self.warmup,
-                "fitted": ranges, "fitted_seconds": sum(hi - lo for lo, hi in ranges) / self.sample_rate}
+                "fitted": self.fitted_ranges(), "fitted_seconds": self.fitted_seconds}
 
 
 def fold_layout(n_samples: int, sample_rate: int, validation: float = VALIDATION_FRACTION, folds: int = FOLDS,
@@ -397,7 +401,7 @@ class _FoldFitter:
         self.kw = {k: v for k, v in fit_kw.items()
                    if k not in ("frame_seconds", "overlap_seconds", "channels", "initial_state")}
         self.kw["initial_state"] = "rest"
-        self.fitted_seconds = sum(hi - lo for lo, hi in layout.fitted_ranges()) / sr
+        self.fitted_seconds = layout.fitted_seconds
 
     def __call__(self, name: str, start: str | None, init=None):
         from .fitting import ff5_multistart, fit_frames, fit_options
